@@ -1,0 +1,114 @@
+-- provisiond schema, version 1. Applied in one transaction on first start; `PRAGMA user_version`
+-- records the version so later releases can upgrade step by step (see src/db.rs).
+-- Times are integer milliseconds since the Unix epoch (UTC): compact, indexable, and compared
+-- without parsing. The API formats them as RFC 3339 with milliseconds.
+
+CREATE TABLE organizations (
+    id           TEXT PRIMARY KEY,
+    name         TEXT NOT NULL,
+    -- Lowercase; the orchestrator endpoint maps new users onto it. Unique so that one domain's
+    -- users draw on exactly one credit pool.
+    domain       TEXT UNIQUE,
+    -- The credit pool, in thousandths of a credit: integers, so sums never drift.
+    credits_granted INTEGER NOT NULL DEFAULT 0 CHECK (credits_granted >= 0),
+    credits_used    INTEGER NOT NULL DEFAULT 0 CHECK (credits_used >= 0),
+    created_at   INTEGER NOT NULL,
+    CHECK (credits_used <= credits_granted)
+);
+
+CREATE TABLE users (
+    id            TEXT PRIMARY KEY,
+    -- NULL for a placeholder (a provisioned user nobody has claimed yet).
+    email         TEXT UNIQUE COLLATE NOCASE,
+    status        TEXT NOT NULL CHECK (status IN ('placeholder', 'active')),
+    api_only      INTEGER NOT NULL DEFAULT 0 CHECK (api_only IN (0, 1)),
+    password_hash TEXT,
+    created_at    INTEGER NOT NULL
+);
+
+CREATE TABLE memberships (
+    user_id        TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    org_id         TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+    role           TEXT NOT NULL CHECK (role IN ('owner', 'admin', 'member')),
+    is_provisioner INTEGER NOT NULL DEFAULT 0 CHECK (is_provisioner IN (0, 1)),
+    created_at     INTEGER NOT NULL,
+    PRIMARY KEY (user_id, org_id)
+) WITHOUT ROWID;
+CREATE INDEX memberships_org ON memberships(org_id);
+
+CREATE TABLE projects (
+    id         TEXT PRIMARY KEY,
+    org_id     TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+    user_id    TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    name       TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX projects_user ON projects(user_id);
+CREATE INDEX projects_org ON projects(org_id);
+
+CREATE TABLE api_keys (
+    id           TEXT PRIMARY KEY,
+    -- blake3 of the whole key; the key itself is never stored.
+    hash         BLOB NOT NULL UNIQUE,
+    -- Prefix and the first 8 hex characters, for listings.
+    hint         TEXT NOT NULL,
+    user_id      TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    org_id       TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+    project_id   TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    created_at   INTEGER NOT NULL,
+    revoked_at   INTEGER,
+    last_used_at INTEGER
+);
+CREATE INDEX api_keys_user ON api_keys(user_id);
+CREATE INDEX api_keys_project ON api_keys(project_id);
+
+CREATE TABLE agents (
+    id                TEXT PRIMARY KEY,
+    project_id        TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    name              TEXT NOT NULL,
+    identifier        TEXT NOT NULL,
+    parent_identifier TEXT,
+    created_at        INTEGER NOT NULL,
+    UNIQUE (project_id, identifier)
+);
+
+-- A provision row outlives what it created (the record of who provisioned what, and how it
+-- ended), so user/project/agent ids are plain columns, not foreign keys.
+CREATE TABLE provisions (
+    id              TEXT PRIMARY KEY,
+    org_id          TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+    user_id         TEXT NOT NULL,
+    project_id      TEXT NOT NULL,
+    agent_id        TEXT NOT NULL,
+    role            TEXT NOT NULL CHECK (role IN ('admin', 'member')),
+    skip_onboarding INTEGER NOT NULL CHECK (skip_onboarding IN (0, 1)),
+    status          TEXT NOT NULL CHECK (status IN ('pending', 'claimed', 'cancelled', 'expired')),
+    -- blake3 of the claim token; the token itself is never stored.
+    token_hash      BLOB NOT NULL UNIQUE,
+    created_by      TEXT NOT NULL,
+    created_at      INTEGER NOT NULL,
+    expires_at      INTEGER NOT NULL,
+    claimed_at      INTEGER,
+    claimed_by      TEXT
+);
+-- The sweep looks for pending rows past their expiry.
+CREATE INDEX provisions_status_expires ON provisions(status, expires_at);
+-- Listings are per organization, newest first.
+CREATE INDEX provisions_org_created ON provisions(org_id, created_at);
+-- The key check asks whether a placeholder's provision is still pending and unexpired.
+CREATE INDEX provisions_user ON provisions(user_id);
+
+CREATE TABLE credit_ledger (
+    id         INTEGER PRIMARY KEY,
+    org_id     TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+    -- Kept when the user is deleted later: the ledger is a record.
+    user_id    TEXT,
+    kind       TEXT NOT NULL CHECK (kind IN ('grant', 'consume')),
+    -- Thousandths of a credit, always positive; `kind` says which way it went.
+    amount     INTEGER NOT NULL CHECK (amount > 0),
+    reason     TEXT,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX credit_ledger_org_user ON credit_ledger(org_id, user_id);
+
+PRAGMA user_version = 1;

@@ -1,0 +1,141 @@
+//! Builds the server: database, routes, the cleanup thread; binds the listener (port 0 in tests).
+
+use crate::cleanup::Cleanup;
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::db::Db;
+use crate::domain::Email;
+use crate::error::json_error_net;
+use crate::{ops, routes, store};
+use actix_web::dev::Server;
+use actix_web::middleware::{ErrorHandlers, Logger};
+use actix_web::{web, App, HttpServer};
+use std::net::TcpListener;
+use std::sync::Arc;
+
+/// What every handler can reach.
+pub struct AppState {
+    pub db: Db,
+    pub settings: Arc<Settings>,
+    pub clock: Clock,
+}
+
+pub struct Application {
+    server: Server,
+    port: u16,
+    db: Db,
+    clock: Clock,
+    cleanup: Cleanup,
+}
+
+impl Application {
+    pub fn build(settings: Settings) -> Result<Application, String> {
+        Self::build_with_clock(settings, Clock::default())
+    }
+
+    /// As `build`, with the clock the server and its sweep read (tests move it forward).
+    pub fn build_with_clock(mut settings: Settings, clock: Clock) -> Result<Application, String> {
+        settings.validate()?;
+        let db = Db::open(&settings.database_path)?;
+        if settings.bootstrap {
+            bootstrap(&db, &settings, &clock)?;
+        }
+        let listener = TcpListener::bind(&settings.bind).map_err(|e| {
+            format!(
+                "cannot listen on {}: {e}; set BIND to a free address and port",
+                settings.bind
+            )
+        })?;
+        let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+        let cleanup = Cleanup::spawn(db.clone(), clock.clone(), settings.cleanup_interval)
+            .map_err(|e| format!("cannot start the cleanup thread: {e}"))?;
+
+        let workers = settings.workers;
+        let state = web::Data::new(AppState {
+            db: db.clone(),
+            settings: Arc::new(settings),
+            clock: clock.clone(),
+        });
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .app_data(web::PayloadConfig::new(routes::body::MAX_BODY))
+                .wrap(ErrorHandlers::new().default_handler(json_error_net))
+                // Method and path only: no headers (keys) and no query string (claim tokens).
+                .wrap(
+                    Logger::new("%a %{method}xi %U %s %b %Dms")
+                        .custom_request_replace("method", |req| req.method().to_string()),
+                )
+                .configure(routes::configure)
+                .default_service(web::to(routes::not_found))
+        })
+        .shutdown_timeout(10);
+        if workers > 0 {
+            server = server.workers(workers);
+        }
+        let server = server
+            .listen(listener)
+            .map_err(|e| format!("cannot serve on {port}: {e}"))?
+            .run();
+        Ok(Application {
+            server,
+            port,
+            db,
+            clock,
+            cleanup,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn db(&self) -> Db {
+        self.db.clone()
+    }
+
+    pub fn clock(&self) -> Clock {
+        self.clock.clone()
+    }
+
+    /// Serves until SIGINT/SIGTERM; in-flight requests finish, then the sweep stops and the WAL
+    /// is checkpointed so the database file alone is complete.
+    pub async fn run_until_stopped(mut self) -> std::io::Result<()> {
+        let result = self.server.await;
+        self.cleanup.stop();
+        if let Err(e) = self.db.checkpoint() {
+            log::warn!("WAL checkpoint at shutdown failed: {e}");
+        }
+        log::info!("stopped");
+        result
+    }
+}
+
+/// On an empty database, creates one organization and its owner, and prints the owner's key
+/// once on standard output (never to the log).
+fn bootstrap(db: &Db, settings: &Settings, clock: &Clock) -> Result<(), String> {
+    let email =
+        Email::parse(&settings.bootstrap_email).map_err(|e| format!("BOOTSTRAP_EMAIL: {e}"))?;
+    let created = db
+        .write_blocking(|tx| {
+            if store::orgs::count_orgs(tx)? > 0 {
+                return Ok(None);
+            }
+            let new = ops::NewOrg {
+                name: settings.bootstrap_org.clone(),
+                domain: None,
+                owner_email: email,
+                provisioner: false,
+            };
+            ops::create_org(tx, &settings.key_prefix, &new, clock.now()).map(Some)
+        })
+        .map_err(|e| format!("cannot create the first organization: {e}"))?;
+    if let Some(a) = created {
+        println!(
+            "\nprovisiond: created organization '{}' ({}) with owner {}.\n\
+             Owner API key (shown once; store it now):\n\n    {}\n",
+            settings.bootstrap_org, a.org_id, settings.bootstrap_email, a.api_key
+        );
+    }
+    Ok(())
+}

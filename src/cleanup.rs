@@ -1,0 +1,79 @@
+//! The sweep: marks pending provisions past their expiry `expired` and deletes what they
+//! created. Keys already stop working at `expiresAt` (see `auth`); the sweep only tidies up.
+
+use crate::clock::{Clock, Millis};
+use crate::db::Db;
+use crate::domain::ProvisionStatus;
+use crate::error::ApiError;
+use crate::{ops, store};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// Provisions ended per transaction: small enough that API writes never queue long behind the
+/// sweep, large enough that 100k expired provisions don't take 100k commits.
+const BATCH: u32 = 500;
+
+/// Sweeps everything that has expired by `now`; returns how many provisions it ended.
+pub fn run_once(db: &Db, now: Millis) -> Result<usize, ApiError> {
+    let mut total = 0;
+    loop {
+        let ended = db.write_blocking(|tx| {
+            let batch = store::provisions::expired(tx, now, BATCH)?;
+            let mut n = 0;
+            for (id, user_id) in &batch {
+                if ops::end(tx, id, user_id, ProvisionStatus::Expired)? {
+                    n += 1;
+                }
+            }
+            Ok((batch.len(), n))
+        })?;
+        total += ended.1;
+        if ended.0 < BATCH as usize {
+            return Ok(total);
+        }
+    }
+}
+
+/// The background sweep on its own named thread. Dropping or `stop`ping the handle ends it
+/// promptly (it waits on a channel, not a sleep).
+pub struct Cleanup {
+    stop: Option<mpsc::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Cleanup {
+    pub fn spawn(db: Db, clock: Clock, every: Duration) -> std::io::Result<Cleanup> {
+        let (tx, rx) = mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("cleanup".into())
+            .spawn(move || loop {
+                match rx.recv_timeout(every) {
+                    Err(RecvTimeoutError::Timeout) => match run_once(&db, clock.now()) {
+                        Ok(0) => {}
+                        Ok(n) => log::info!("cleanup: {n} expired provisions removed"),
+                        Err(e) => log::warn!("cleanup failed, will retry: {e}"),
+                    },
+                    // A stop message or the handle dropped.
+                    _ => return,
+                }
+            })?;
+        Ok(Cleanup {
+            stop: Some(tx),
+            thread: Some(thread),
+        })
+    }
+
+    pub fn stop(&mut self) {
+        self.stop.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

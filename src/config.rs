@@ -1,0 +1,166 @@
+//! Settings: each one a command-line flag and an environment variable of the same name,
+//! validated once at start so a typo stops the server with a message instead of surprising later.
+
+use clap::builder::BoolishValueParser;
+use clap::{ArgAction, Args};
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
+pub const DEFAULT_DATABASE_PATH: &str = "./data/provisiond.db";
+pub const DEFAULT_PUBLIC_URL: &str = "http://localhost:8080";
+pub const DEFAULT_PROVISION_TTL: &str = "7d";
+pub const DEFAULT_CLEANUP_INTERVAL: &str = "60s";
+pub const DEFAULT_KEY_PREFIX: &str = "oc_";
+pub const DEFAULT_BOOTSTRAP_EMAIL: &str = "owner@example.com";
+pub const DEFAULT_BOOTSTRAP_ORG: &str = "My Organization";
+
+#[derive(Args, Clone, Debug)]
+pub struct Settings {
+    /// Address and port to listen on.
+    #[arg(long, env = "BIND", default_value = DEFAULT_BIND, global = true)]
+    pub bind: String,
+
+    /// The SQLite database file; its folder is created if missing.
+    #[arg(long, env = "DATABASE_PATH", default_value = DEFAULT_DATABASE_PATH, global = true)]
+    pub database_path: PathBuf,
+
+    /// The address people reach this server at; claim links start with it.
+    #[arg(long, env = "PUBLIC_URL", default_value = DEFAULT_PUBLIC_URL, global = true)]
+    pub public_url: String,
+
+    /// How long an unclaimed provision lives (e.g. 7d, 12h, 30m).
+    #[arg(long, env = "PROVISION_TTL", default_value = DEFAULT_PROVISION_TTL, value_parser = parse_duration, global = true)]
+    pub provision_ttl: Duration,
+
+    /// How often the background sweep removes expired provisions (e.g. 60s, 5m).
+    #[arg(long, env = "CLEANUP_INTERVAL", default_value = DEFAULT_CLEANUP_INTERVAL, value_parser = parse_duration, global = true)]
+    pub cleanup_interval: Duration,
+
+    /// The prefix of every API key issued from now on.
+    #[arg(long, env = "KEY_PREFIX", default_value = DEFAULT_KEY_PREFIX, value_parser = parse_key_prefix, global = true)]
+    pub key_prefix: String,
+
+    /// On first start with an empty database, create an organization and its owner and print
+    /// the owner's key once.
+    #[arg(long, env = "BOOTSTRAP", default_value = "true", action = ArgAction::Set,
+          value_parser = BoolishValueParser::new(), global = true)]
+    pub bootstrap: bool,
+
+    /// The owner's email for the bootstrap organization.
+    #[arg(long, env = "BOOTSTRAP_EMAIL", default_value = DEFAULT_BOOTSTRAP_EMAIL, global = true)]
+    pub bootstrap_email: String,
+
+    /// The name of the bootstrap organization.
+    #[arg(long, env = "BOOTSTRAP_ORG", default_value = DEFAULT_BOOTSTRAP_ORG, global = true)]
+    pub bootstrap_org: String,
+
+    /// HTTP worker threads (0: one per CPU core).
+    #[arg(long, env = "WORKERS", default_value_t = 0, global = true)]
+    pub workers: usize,
+}
+
+impl Settings {
+    /// The defaults, as a fresh start with no flags and no environment would have them.
+    pub fn defaults() -> Settings {
+        Settings {
+            bind: DEFAULT_BIND.into(),
+            database_path: DEFAULT_DATABASE_PATH.into(),
+            public_url: DEFAULT_PUBLIC_URL.into(),
+            provision_ttl: Duration::from_secs(7 * 86_400),
+            cleanup_interval: Duration::from_secs(60),
+            key_prefix: DEFAULT_KEY_PREFIX.into(),
+            bootstrap: true,
+            bootstrap_email: DEFAULT_BOOTSTRAP_EMAIL.into(),
+            bootstrap_org: DEFAULT_BOOTSTRAP_ORG.into(),
+            workers: 0,
+        }
+    }
+
+    /// Checks what clap cannot check field by field. Returns a message that says what to fix.
+    pub fn validate(&mut self) -> Result<(), String> {
+        let url = self.public_url.trim().trim_end_matches('/');
+        let rest = url
+            .strip_prefix("https://")
+            .or_else(|| url.strip_prefix("http://"))
+            .ok_or_else(|| {
+                format!(
+                    "PUBLIC_URL must start with http:// or https:// (got '{}')",
+                    self.public_url
+                )
+            })?;
+        if rest.is_empty() || rest.contains(char::is_whitespace) {
+            return Err(format!(
+                "PUBLIC_URL must name a host, e.g. https://provisiond.example.com (got '{}')",
+                self.public_url
+            ));
+        }
+        self.public_url = url.to_string();
+        if self.provision_ttl.is_zero() {
+            return Err("PROVISION_TTL must be longer than zero, e.g. 7d".into());
+        }
+        if self.cleanup_interval.is_zero() {
+            return Err("CLEANUP_INTERVAL must be longer than zero, e.g. 60s".into());
+        }
+        if self.bind.trim().is_empty() {
+            return Err("BIND must be an address and port, e.g. 127.0.0.1:8080".into());
+        }
+        Ok(())
+    }
+
+    pub fn public_is_https(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s.trim())
+        .map_err(|e| format!("'{s}' is not a duration like 7d, 12h, 90s ({e})"))
+}
+
+fn parse_key_prefix(s: &str) -> Result<String, String> {
+    let ok = !s.is_empty()
+        && s.len() <= 16
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if ok {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "'{s}' is not a key prefix: use 1-16 letters, digits, '_' or '-' (e.g. oc_)"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_in_human_units() {
+        assert_eq!(
+            parse_duration("7d").unwrap(),
+            Duration::from_secs(7 * 86_400)
+        );
+        assert_eq!(parse_duration("60s").unwrap(), Duration::from_secs(60));
+        assert!(parse_duration("soon").is_err());
+    }
+
+    #[test]
+    fn validate_rejects_bad_public_url_and_trims_slash() {
+        let mut s = Settings::defaults();
+        s.public_url = "ftp://x".into();
+        assert!(s.validate().is_err());
+        s.public_url = "https://p.example.com/".into();
+        s.validate().unwrap();
+        assert_eq!(s.public_url, "https://p.example.com");
+        assert!(s.public_is_https());
+    }
+
+    #[test]
+    fn key_prefix_is_restricted() {
+        assert!(parse_key_prefix("oc_").is_ok());
+        assert!(parse_key_prefix("").is_err());
+        assert!(parse_key_prefix("a b").is_err());
+    }
+}

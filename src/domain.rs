@@ -1,0 +1,314 @@
+//! Domain types that parse, not validate: once a value has one of these types it is known good,
+//! and the error of a failed parse is the sentence the client sees.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Member,
+    Admin,
+    Owner,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Admin => "admin",
+            Role::Member => "member",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "owner" => Some(Role::Owner),
+            "admin" => Some(Role::Admin),
+            "member" => Some(Role::Member),
+            _ => None,
+        }
+    }
+
+    pub fn is_admin(self) -> bool {
+        self >= Role::Admin
+    }
+}
+
+/// The roles a provision may hand out: never `owner`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProvisionRole {
+    #[default]
+    Member,
+    Admin,
+}
+
+impl ProvisionRole {
+    pub fn role(self) -> Role {
+        match self {
+            ProvisionRole::Member => Role::Member,
+            ProvisionRole::Admin => Role::Admin,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProvisionStatus {
+    Pending,
+    Claimed,
+    Cancelled,
+    Expired,
+}
+
+impl ProvisionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProvisionStatus::Pending => "pending",
+            ProvisionStatus::Claimed => "claimed",
+            ProvisionStatus::Cancelled => "cancelled",
+            ProvisionStatus::Expired => "expired",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ProvisionStatus> {
+        match s {
+            "pending" => Some(ProvisionStatus::Pending),
+            "claimed" => Some(ProvisionStatus::Claimed),
+            "cancelled" => Some(ProvisionStatus::Cancelled),
+            "expired" => Some(ProvisionStatus::Expired),
+            _ => None,
+        }
+    }
+}
+
+/// An agent's display name: 1 to 255 characters after trimming.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AgentName(String);
+
+impl AgentName {
+    pub fn parse(s: &str) -> Result<AgentName, String> {
+        let t = s.trim();
+        match t.chars().count() {
+            0 => Err("'name' must not be empty.".into()),
+            n if n > 255 => Err(format!("'name' must be at most 255 characters (got {n}).")),
+            _ if t.chars().any(char::is_control) => {
+                Err("'name' must not contain control characters.".into())
+            }
+            _ => Ok(AgentName(t.to_string())),
+        }
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An agent identifier: `^[a-z0-9][a-z0-9-]{0,49}$`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AgentIdentifier(String);
+
+impl AgentIdentifier {
+    pub fn parse(field: &str, s: &str) -> Result<AgentIdentifier, String> {
+        let mut chars = s.chars();
+        let first_ok = chars
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+        let rest_ok = chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if first_ok && rest_ok && s.len() <= 50 {
+            Ok(AgentIdentifier(s.to_string()))
+        } else {
+            Err(format!(
+                "'{field}' must be 1-50 characters of lowercase letters, digits and '-', starting with a letter or digit."
+            ))
+        }
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A DNS domain name, lowercase: labels of letters, digits and '-', at least two of them, a
+/// final label of letters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Domain(String);
+
+impl Domain {
+    pub fn parse(s: &str) -> Result<Domain, String> {
+        let d = s.to_ascii_lowercase();
+        let labels: Vec<&str> = d.split('.').collect();
+        let label_ok = |l: &&str| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        };
+        let tld_ok = labels
+            .last()
+            .is_some_and(|t| t.len() >= 2 && t.chars().all(|c| c.is_ascii_lowercase()));
+        if d.len() <= 253 && labels.len() >= 2 && labels.iter().all(label_ok) && tld_ok {
+            Ok(Domain(d))
+        } else {
+            Err(format!("'{s}' is not a domain name like example.com."))
+        }
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An email address, stored lowercase. Deliberately stricter than RFC 5322: no quoted local
+/// parts, no comments, no IP literals, no whitespace — what real sign-ups use.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Email {
+    local: String,
+    domain: Domain,
+}
+
+impl Email {
+    pub fn parse(s: &str) -> Result<Email, String> {
+        let invalid = |why: &str| {
+            Err(format!(
+                "'{}' is not a valid email address: {why}.",
+                shorten(s)
+            ))
+        };
+        if s.is_empty() {
+            return Err(
+                "The email address is empty; give an address like alice@example.com.".into(),
+            );
+        }
+        if s.len() > 254 {
+            return invalid("it is longer than 254 characters");
+        }
+        if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return invalid("it contains spaces or control characters");
+        }
+        let Some((local, domain)) = s.split_once('@') else {
+            return invalid("it has no '@'");
+        };
+        if domain.contains('@') {
+            return invalid("it has more than one '@'");
+        }
+        let local = Self::parse_local(local)
+            .map_err(|why| format!("'{}' is not a valid email address: {why}.", shorten(s)))?;
+        let domain = Domain::parse(domain).map_err(|_| {
+            format!(
+                "'{}' is not a valid email address: the part after '@' is not a domain name.",
+                shorten(s)
+            )
+        })?;
+        Ok(Email { local, domain })
+    }
+
+    /// A local part (the text before '@'): 1-64 characters of RFC 5322 "atext" and dots, with no
+    /// leading, trailing or doubled dot. Lowercased.
+    pub fn parse_local(local: &str) -> Result<String, &'static str> {
+        if local.is_empty() {
+            return Err("the part before '@' is empty");
+        }
+        if local.len() > 64 {
+            return Err("the part before '@' is longer than 64 characters");
+        }
+        if local.starts_with('.') || local.ends_with('.') || local.contains("..") {
+            return Err("the part before '@' has a misplaced dot");
+        }
+        let atext = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+/=?^_`{|}~-.".contains(c);
+        if !local.chars().all(atext) {
+            return Err("the part before '@' has a character addresses cannot contain");
+        }
+        Ok(local.to_ascii_lowercase())
+    }
+
+    pub fn local(&self) -> &str {
+        &self.local
+    }
+    pub fn domain(&self) -> &Domain {
+        &self.domain
+    }
+
+    /// The same person's address moved onto another domain (the orchestrator mapping).
+    pub fn with_domain(&self, domain: &Domain) -> Email {
+        Email {
+            local: self.local.clone(),
+            domain: domain.clone(),
+        }
+    }
+
+    pub fn as_string(&self) -> String {
+        format!("{}@{}", self.local, self.domain.as_str())
+    }
+}
+
+/// Echoing a 10 KB "email" back in an error helps nobody.
+fn shorten(s: &str) -> String {
+    if s.chars().count() > 60 {
+        format!("{}…", s.chars().take(60).collect::<String>())
+    } else {
+        s.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers() {
+        for ok in ["default", "a", "0-x", &"a".repeat(50)] {
+            assert!(AgentIdentifier::parse("identifier", ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "-a", "A", "a_b", "a b", &"a".repeat(51), "é"] {
+            assert!(AgentIdentifier::parse("identifier", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn names_are_trimmed_and_bounded() {
+        assert_eq!(AgentName::parse("  Bot ").unwrap().as_str(), "Bot");
+        assert!(AgentName::parse("   ").is_err());
+        assert!(AgentName::parse(&"é".repeat(255)).is_ok());
+        assert!(AgentName::parse(&"é".repeat(256)).is_err());
+    }
+
+    #[test]
+    fn emails() {
+        let e = Email::parse("Alice.B+tag@Alice-Startup.com").unwrap();
+        assert_eq!(e.as_string(), "alice.b+tag@alice-startup.com");
+        let long_local = format!("{}@example.com", "a".repeat(65));
+        let too_long = format!("{}@{}.com", "a".repeat(60), "b".repeat(200));
+        for bad in [
+            "",
+            "alice",
+            "@example.com",
+            "alice@",
+            "al ice@example.com",
+            " alice@example.com",
+            "alice@@example.com",
+            "a@b@example.com",
+            "alice@example",
+            "alice@-example.com",
+            ".alice@example.com",
+            "al..ice@example.com",
+            "alice@exa_mple.com",
+            "alice@example.c0m",
+            "al\"ice@example.com",
+            &long_local,
+            &too_long,
+        ] {
+            assert!(Email::parse(bad).is_err(), "{bad:?} should be refused");
+        }
+    }
+
+    #[test]
+    fn domains() {
+        assert_eq!(
+            Domain::parse("Orchestrator.COM").unwrap().as_str(),
+            "orchestrator.com"
+        );
+        for bad in ["", "com", "a..com", "-a.com", "a.c", "a b.com"] {
+            assert!(Domain::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

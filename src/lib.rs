@@ -1,0 +1,15 @@
+//! provisiond: provisions users, projects and API keys for AI-agent platforms.
+//! `main.rs` is only the command line; everything else lives here so tests drive the real server.
+
+pub mod app;
+pub mod auth;
+pub mod cleanup;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod keys;
+pub mod ops;
+pub mod routes;
+pub mod store;

@@ -1,0 +1,231 @@
+//! The flows the API, the command line and (later) the web pages share. Each takes the
+//! transaction it runs in, so everything a flow writes commits together or not at all.
+
+use crate::auth::Caller;
+use crate::clock::{self, Millis};
+use crate::domain::{Domain, Email, ProvisionRole, ProvisionStatus, Role};
+use crate::error::{is_unique_violation, ApiError};
+use crate::keys::{self, new_id};
+use crate::store;
+use crate::store::projects::AgentRow;
+use crate::store::provisions::ProvisionRow;
+use rusqlite::Transaction;
+use std::time::Duration;
+
+pub const DEFAULT_PROJECT_NAME: &str = "Default";
+
+pub struct NewOrg {
+    pub name: String,
+    pub domain: Option<Domain>,
+    pub owner_email: Email,
+    pub provisioner: bool,
+}
+
+/// A user's fresh access to one organization: their project there and its key (shown once).
+pub struct Access {
+    pub org_id: String,
+    pub user_id: String,
+    pub project_id: String,
+    pub api_key: String,
+}
+
+/// Creates an organization and its owner (reusing the user when the email is known), with the
+/// owner's project and key.
+pub fn create_org(
+    tx: &Transaction,
+    key_prefix: &str,
+    new: &NewOrg,
+    now: Millis,
+) -> Result<Access, ApiError> {
+    let name = new.name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(ApiError::invalid_field(
+            "The organization name must be 1-200 characters.",
+        ));
+    }
+    if let Some(d) = &new.domain {
+        if store::orgs::domain_taken(tx, d.as_str())? {
+            return Err(ApiError::conflict(
+                "domain_taken",
+                format!(
+                    "Another organization already has the domain {}.",
+                    d.as_str()
+                ),
+            ));
+        }
+    }
+    let org_id = new_id();
+    store::orgs::insert_org(
+        tx,
+        &org_id,
+        name,
+        new.domain.as_ref().map(Domain::as_str),
+        now,
+    )?;
+    add_member(
+        tx,
+        key_prefix,
+        &org_id,
+        &new.owner_email,
+        Role::Owner,
+        new.provisioner,
+        now,
+    )
+}
+
+/// Adds a person (created when the email is new) to an organization with their own project and
+/// key. 409 when they are already a member.
+pub fn add_member(
+    tx: &Transaction,
+    key_prefix: &str,
+    org_id: &str,
+    email: &Email,
+    role: Role,
+    provisioner: bool,
+    now: Millis,
+) -> Result<Access, ApiError> {
+    let email = email.as_string();
+    let user_id = match store::orgs::user_id_by_email(tx, &email)? {
+        Some(id) => id,
+        None => {
+            let id = new_id();
+            store::orgs::insert_user(tx, &id, Some(&email), "active", false, now)?;
+            id
+        }
+    };
+    store::orgs::insert_membership(tx, &user_id, org_id, role, provisioner, now).map_err(|e| {
+        if is_unique_violation(&e) {
+            ApiError::conflict(
+                "user_exists",
+                format!("{email} is already a member of this organization."),
+            )
+        } else {
+            e.into()
+        }
+    })?;
+    let project_id = new_id();
+    store::projects::insert_project(tx, &project_id, org_id, &user_id, DEFAULT_PROJECT_NAME, now)?;
+    let key = keys::new_api_key(key_prefix)?;
+    store::keys::insert_key(tx, &new_id(), &key, &user_id, org_id, &project_id, now)?;
+    Ok(Access {
+        org_id: org_id.to_string(),
+        user_id,
+        project_id,
+        api_key: key.secret,
+    })
+}
+
+pub struct Provisioned {
+    pub row: ProvisionRow,
+    pub api_key: String,
+    pub claim_token: String,
+}
+
+/// What `provision` needs from the settings.
+pub struct ProvisionSettings<'a> {
+    pub key_prefix: &'a str,
+    pub ttl: Duration,
+}
+
+/// Pre-creates a user in the caller's organization: placeholder user, membership, project
+/// `Default`, its key, agent `default`, and the provision row — all in `tx`.
+pub fn provision(
+    tx: &Transaction,
+    caller: &Caller,
+    role: ProvisionRole,
+    skip_onboarding: bool,
+    settings: &ProvisionSettings,
+    now: Millis,
+) -> Result<Provisioned, ApiError> {
+    let ttl_ms = i64::try_from(settings.ttl.as_millis()).unwrap_or(i64::MAX);
+    let (user_id, project_id, agent_id) = (new_id(), new_id(), new_id());
+    store::orgs::insert_user(tx, &user_id, None, "placeholder", false, now)?;
+    store::orgs::insert_membership(tx, &user_id, &caller.org_id, role.role(), false, now)?;
+    store::projects::insert_project(
+        tx,
+        &project_id,
+        &caller.org_id,
+        &user_id,
+        DEFAULT_PROJECT_NAME,
+        now,
+    )?;
+    let key = keys::new_api_key(settings.key_prefix)?;
+    store::keys::insert_key(
+        tx,
+        &new_id(),
+        &key,
+        &user_id,
+        &caller.org_id,
+        &project_id,
+        now,
+    )?;
+    let agent = AgentRow {
+        id: agent_id.clone(),
+        name: "Default Agent".into(),
+        identifier: "default".into(),
+        parent_identifier: None,
+        created_at: now,
+    };
+    store::projects::insert_agent(tx, &project_id, &agent)?;
+    let token = keys::new_claim_token()?;
+    let row = ProvisionRow {
+        id: new_id(),
+        org_id: caller.org_id.clone(),
+        user_id,
+        project_id,
+        agent_id,
+        role: role.role().as_str().into(),
+        skip_onboarding,
+        status: ProvisionStatus::Pending.as_str().into(),
+        created_by: caller.user_id.clone(),
+        created_at: now,
+        expires_at: now.saturating_add(ttl_ms),
+        claimed_at: None,
+        claimed_by: None,
+    };
+    store::provisions::insert(tx, &row, &token.hash)?;
+    Ok(Provisioned {
+        row,
+        api_key: key.secret,
+        claim_token: token.secret,
+    })
+}
+
+/// Cancels a pending provision and deletes what it created, at once.
+pub fn cancel(tx: &Transaction, org_id: &str, id: &str, now: Millis) -> Result<(), ApiError> {
+    let p = store::provisions::get(tx, org_id, id, now)?.ok_or_else(provision_not_found)?;
+    if p.status != ProvisionStatus::Pending.as_str() {
+        let when = match p.status.as_str() {
+            "expired" => format!(" (it expired at {})", clock::format(p.expires_at)),
+            _ => String::new(),
+        };
+        return Err(ApiError::conflict(
+            "not_pending",
+            format!(
+                "Only a pending provision can be cancelled; this one is {}{when}.",
+                p.status
+            ),
+        ));
+    }
+    end(tx, &p.id, &p.user_id, ProvisionStatus::Cancelled)?;
+    Ok(())
+}
+
+/// Ends a pending provision with `status` and deletes its placeholder user; the foreign keys
+/// delete the membership, project, keys and agents with it. False when it was no longer pending.
+pub fn end(
+    tx: &Transaction,
+    id: &str,
+    user_id: &str,
+    status: ProvisionStatus,
+) -> Result<bool, ApiError> {
+    if !store::provisions::end(tx, id, status)? {
+        return Ok(false);
+    }
+    store::orgs::delete_placeholder(tx, user_id)?;
+    Ok(true)
+}
+
+pub fn provision_not_found() -> ApiError {
+    ApiError::not_found("No provision with that id in this organization.")
+}

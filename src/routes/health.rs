@@ -1,0 +1,14 @@
+//! `/healthz`: 200 when the database answers a query, else 503.
+
+use crate::app::AppState;
+use crate::error::ApiError;
+use actix_web::{web, HttpResponse};
+
+pub async fn get(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    state
+        .db
+        .read(|conn| Ok(crate::store::orgs::count_orgs(conn).map(|_| ())?))
+        .await
+        .map_err(|e| ApiError::unavailable(format!("health check: {e}")))?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({"status": "ok"})))
+}

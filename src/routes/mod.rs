@@ -1,0 +1,63 @@
+//! The JSON API: one file per resource, handlers named by verb. Handlers parse input, call
+//! `ops`/`store` inside `Db` calls, and shape the response; statuses come from `error.rs`.
+
+pub mod agents;
+pub mod body;
+pub mod health;
+pub mod provisions;
+pub mod user;
+
+use crate::error::ApiError;
+use actix_web::{web, HttpResponse};
+
+/// Every API route. Each resource answers other methods with a JSON 405.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/healthz")
+            .route(web::get().to(health::get))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/v1/team/provisions")
+            .route(web::post().to(provisions::create))
+            .route(web::get().to(provisions::list))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/v1/team/provisions/{id}")
+            .route(web::get().to(provisions::get))
+            .route(web::delete().to(provisions::cancel))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/v1/agents")
+            .route(web::post().to(agents::create))
+            .route(web::get().to(agents::list))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/v1/agents/{id}")
+            .route(web::delete().to(agents::delete))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/v1/user")
+            .route(web::get().to(user::get))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/v1/user/api-key/regenerate")
+            .route(web::post().to(user::regenerate_key))
+            .default_service(web::to(method_not_allowed)),
+    );
+}
+
+pub async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::method_not_allowed())
+}
+
+pub async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::not_found(
+        "No such route; see the README for the routes provisiond serves.",
+    ))
+}

@@ -1,0 +1,183 @@
+//! `/v1/team/provisions`: pre-create users (OneCLI-compatible).
+
+use super::body::JsonBody;
+use crate::app::AppState;
+use crate::auth::Caller;
+use crate::clock;
+use crate::domain::{ProvisionRole, ProvisionStatus};
+use crate::error::ApiError;
+use crate::ops::{self, ProvisionSettings};
+use crate::store;
+use crate::store::provisions::ProvisionRow;
+use actix_web::{web, HttpResponse};
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Created {
+    pub id: String,
+    pub user_id: String,
+    pub project_id: String,
+    pub agent_id: String,
+    pub api_key: String,
+    pub claim_url: String,
+    pub expires_at: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProvisionView {
+    pub id: String,
+    pub user_id: String,
+    pub project_id: String,
+    pub agent_id: String,
+    pub role: String,
+    pub skip_onboarding: bool,
+    pub status: String,
+    pub created_by: String,
+    pub created_at: String,
+    pub expires_at: String,
+    pub claimed_at: Option<String>,
+    pub claimed_by: Option<String>,
+}
+
+impl From<ProvisionRow> for ProvisionView {
+    fn from(p: ProvisionRow) -> Self {
+        ProvisionView {
+            id: p.id,
+            user_id: p.user_id,
+            project_id: p.project_id,
+            agent_id: p.agent_id,
+            role: p.role,
+            skip_onboarding: p.skip_onboarding,
+            status: p.status,
+            created_by: p.created_by,
+            created_at: clock::format(p.created_at),
+            expires_at: clock::format(p.expires_at),
+            claimed_at: p.claimed_at.map(clock::format),
+            claimed_by: p.claimed_by,
+        }
+    }
+}
+
+pub async fn create(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: JsonBody,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_admin()?;
+    let fields = body.fields()?;
+    let role = match fields.opt_str("role")? {
+        None | Some("member") => ProvisionRole::Member,
+        Some("admin") => ProvisionRole::Admin,
+        Some(_) => {
+            return Err(ApiError::invalid_field(
+                "'role' must be \"member\" or \"admin\".",
+            ))
+        }
+    };
+    let skip_onboarding = fields.opt_bool("skipOnboarding")?.unwrap_or(true);
+    let now = state.clock.now();
+    let settings = state.settings.clone();
+    let p = state
+        .db
+        .write(move |tx| {
+            let s = ProvisionSettings {
+                key_prefix: &settings.key_prefix,
+                ttl: settings.provision_ttl,
+            };
+            ops::provision(tx, &caller, role, skip_onboarding, &s, now)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(Created {
+        claim_url: format!(
+            "{}/claim?token={}",
+            state.settings.public_url, p.claim_token
+        ),
+        id: p.row.id,
+        user_id: p.row.user_id,
+        project_id: p.row.project_id,
+        agent_id: p.row.agent_id,
+        api_key: p.api_key,
+        expires_at: clock::format(p.row.expires_at),
+    }))
+}
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    status: Option<String>,
+    limit: Option<String>,
+}
+
+pub const LIST_DEFAULT: u32 = 100;
+pub const LIST_MAX: u32 = 1000;
+
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_admin()?;
+    let status = match query.status.as_deref() {
+        None | Some("") => None,
+        Some(s) => Some(ProvisionStatus::parse(s).ok_or_else(|| {
+            ApiError::invalid_field("'status' must be one of pending, claimed, cancelled, expired.")
+        })?),
+    };
+    let limit = match query.limit.as_deref() {
+        None | Some("") => LIST_DEFAULT,
+        Some(s) => s
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=LIST_MAX).contains(n))
+            .ok_or_else(|| {
+                ApiError::invalid_field(format!(
+                    "'limit' must be a whole number from 1 to {LIST_MAX}."
+                ))
+            })?,
+    };
+    let now = state.clock.now();
+    let rows = state
+        .db
+        .read(move |conn| {
+            Ok(store::provisions::list(
+                conn,
+                &caller.org_id,
+                status,
+                now,
+                limit,
+            )?)
+        })
+        .await?;
+    let provisions: Vec<ProvisionView> = rows.into_iter().map(Into::into).collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "provisions": provisions })))
+}
+
+pub async fn get(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_admin()?;
+    let now = state.clock.now();
+    let row = state
+        .db
+        .read(move |conn| Ok(store::provisions::get(conn, &caller.org_id, &id, now)?))
+        .await?
+        .ok_or_else(ops::provision_not_found)?;
+    Ok(HttpResponse::Ok().json(ProvisionView::from(row)))
+}
+
+pub async fn cancel(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_admin()?;
+    let now = state.clock.now();
+    state
+        .db
+        .write(move |tx| ops::cancel(tx, &caller.org_id, &id, now))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,82 @@
+//! Projects and their agents.
+
+use crate::clock::Millis;
+use rusqlite::{params, Connection, Transaction};
+
+pub fn insert_project(
+    tx: &Transaction,
+    id: &str,
+    org_id: &str,
+    user_id: &str,
+    name: &str,
+    now: Millis,
+) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT INTO projects (id, org_id, user_id, name, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![id, org_id, user_id, name, now],
+    )?;
+    Ok(())
+}
+
+pub struct AgentRow {
+    pub id: String,
+    pub name: String,
+    pub identifier: String,
+    pub parent_identifier: Option<String>,
+    pub created_at: Millis,
+}
+
+/// Fails with a UNIQUE violation when the identifier is taken in this project.
+pub fn insert_agent(tx: &Transaction, project_id: &str, agent: &AgentRow) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT INTO agents (id, project_id, name, identifier, parent_identifier, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            agent.id,
+            project_id,
+            agent.name,
+            agent.identifier,
+            agent.parent_identifier,
+            agent.created_at
+        ],
+    )?;
+    Ok(())
+}
+
+pub fn agent_exists(
+    conn: &Connection,
+    project_id: &str,
+    identifier: &str,
+) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM agents WHERE project_id = ?1 AND identifier = ?2)",
+        params![project_id, identifier],
+        |r| r.get(0),
+    )
+}
+
+pub fn list_agents(conn: &Connection, project_id: &str) -> rusqlite::Result<Vec<AgentRow>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, name, identifier, parent_identifier, created_at FROM agents
+          WHERE project_id = ?1 ORDER BY created_at, identifier",
+    )?;
+    let rows = stmt.query_map([project_id], |r| {
+        Ok(AgentRow {
+            id: r.get(0)?,
+            name: r.get(1)?,
+            identifier: r.get(2)?,
+            parent_identifier: r.get(3)?,
+            created_at: r.get(4)?,
+        })
+    })?;
+    rows.collect()
+}
+
+/// Deletes the agent only if it is in `project_id`; returns whether it did.
+pub fn delete_agent(tx: &Transaction, project_id: &str, agent_id: &str) -> rusqlite::Result<bool> {
+    let n = tx.execute(
+        "DELETE FROM agents WHERE id = ?1 AND project_id = ?2",
+        params![agent_id, project_id],
+    )?;
+    Ok(n > 0)
+}

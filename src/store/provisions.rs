@@ -1,0 +1,121 @@
+//! Provisions: the record of a pre-created user and how it ended.
+
+use crate::clock::Millis;
+use crate::domain::ProvisionStatus;
+use rusqlite::{named_params, params, Connection, OptionalExtension, Row, Transaction};
+
+pub struct ProvisionRow {
+    pub id: String,
+    pub org_id: String,
+    pub user_id: String,
+    pub project_id: String,
+    pub agent_id: String,
+    pub role: String,
+    pub skip_onboarding: bool,
+    pub status: String,
+    pub created_by: String,
+    pub created_at: Millis,
+    pub expires_at: Millis,
+    pub claimed_at: Option<Millis>,
+    pub claimed_by: Option<String>,
+}
+
+const COLUMNS: &str =
+    "id, org_id, user_id, project_id, agent_id, role, skip_onboarding, status, created_by,
+                       created_at, expires_at, claimed_at, claimed_by";
+
+/// The status a reader sees: a pending provision past its expiry is expired, whether or not
+/// the sweep has marked it yet.
+const EFFECTIVE_COLUMNS: &str = "id, org_id, user_id, project_id, agent_id, role, skip_onboarding,
+    CASE WHEN status = 'pending' AND expires_at <= :now THEN 'expired' ELSE status END,
+    created_by, created_at, expires_at, claimed_at, claimed_by";
+
+fn from_row(r: &Row) -> rusqlite::Result<ProvisionRow> {
+    Ok(ProvisionRow {
+        id: r.get(0)?,
+        org_id: r.get(1)?,
+        user_id: r.get(2)?,
+        project_id: r.get(3)?,
+        agent_id: r.get(4)?,
+        role: r.get(5)?,
+        skip_onboarding: r.get(6)?,
+        status: r.get(7)?,
+        created_by: r.get(8)?,
+        created_at: r.get(9)?,
+        expires_at: r.get(10)?,
+        claimed_at: r.get(11)?,
+        claimed_by: r.get(12)?,
+    })
+}
+
+pub fn insert(tx: &Transaction, p: &ProvisionRow, token_hash: &[u8; 32]) -> rusqlite::Result<()> {
+    tx.execute(
+        &format!("INSERT INTO provisions ({COLUMNS}, token_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"),
+        params![
+            p.id, p.org_id, p.user_id, p.project_id, p.agent_id, p.role, p.skip_onboarding, p.status,
+            p.created_by, p.created_at, p.expires_at, p.claimed_at, p.claimed_by, &token_hash[..]
+        ],
+    )?;
+    Ok(())
+}
+
+/// This organization's provisions, newest first, with their effective status at `now`.
+pub fn list(
+    conn: &Connection,
+    org_id: &str,
+    status: Option<ProvisionStatus>,
+    now: Millis,
+    limit: u32,
+) -> rusqlite::Result<Vec<ProvisionRow>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {EFFECTIVE_COLUMNS} FROM provisions
+          WHERE org_id = :org AND (:status IS NULL OR
+                CASE WHEN status = 'pending' AND expires_at <= :now THEN 'expired' ELSE status END = :status)
+          ORDER BY created_at DESC, rowid DESC LIMIT :limit"
+    ))?;
+    let rows = stmt.query_map(
+        named_params! {":org": org_id, ":status": status.map(|s| s.as_str()), ":now": now, ":limit": limit},
+        from_row,
+    )?;
+    rows.collect()
+}
+
+/// One provision of this organization, with its effective status at `now`; another
+/// organization's is as absent as a missing one.
+pub fn get(
+    conn: &Connection,
+    org_id: &str,
+    id: &str,
+    now: Millis,
+) -> rusqlite::Result<Option<ProvisionRow>> {
+    conn.query_row(
+        &format!("SELECT {EFFECTIVE_COLUMNS} FROM provisions WHERE id = :id AND org_id = :org"),
+        named_params! {":id": id, ":org": org_id, ":now": now},
+        from_row,
+    )
+    .optional()
+}
+
+/// Moves a pending provision to `status` (cancelled or expired). Returns false when it was no
+/// longer pending, so of two racing enders only one proceeds.
+pub fn end(tx: &Transaction, id: &str, status: ProvisionStatus) -> rusqlite::Result<bool> {
+    let n = tx.execute(
+        "UPDATE provisions SET status = ?2 WHERE id = ?1 AND status = 'pending'",
+        params![id, status.as_str()],
+    )?;
+    Ok(n > 0)
+}
+
+/// Pending provisions whose time is up, oldest first, at most `limit`: (id, placeholder user id).
+pub fn expired(
+    conn: &Connection,
+    now: Millis,
+    limit: u32,
+) -> rusqlite::Result<Vec<(String, String)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, user_id FROM provisions WHERE status = 'pending' AND expires_at <= ?1
+          ORDER BY expires_at LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(params![now, limit], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    rows.collect()
+}
