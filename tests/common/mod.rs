@@ -1,0 +1,181 @@
+//! Spawns the real server on port 0 with a temporary database file, and talks to it over HTTP.
+#![allow(dead_code)]
+
+use provisiond::app::Application;
+use provisiond::clock::Clock;
+use provisiond::config::Settings;
+use provisiond::db::Db;
+use provisiond::domain::{Domain, Email, Role};
+use provisiond::ops::{self, Access};
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub const PUBLIC_URL: &str = "https://provisiond.test";
+
+pub struct TestApp {
+    pub base: String,
+    pub port: u16,
+    pub db: Db,
+    pub clock: Clock,
+    pub db_path: PathBuf,
+    pub client: reqwest::Client,
+    pub settings: Settings,
+    _dir: tempfile::TempDir,
+}
+
+pub fn test_settings(dir: &tempfile::TempDir) -> Settings {
+    let mut s = Settings::defaults();
+    s.bind = "127.0.0.1:0".into();
+    s.database_path = dir.path().join("data").join("provisiond.db");
+    s.public_url = PUBLIC_URL.into();
+    s.bootstrap = false;
+    s.workers = 2;
+    s
+}
+
+pub async fn spawn() -> TestApp {
+    spawn_with(|_| {}).await
+}
+
+pub async fn spawn_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut settings = test_settings(&dir);
+    tweak(&mut settings);
+    let clock = Clock::default();
+    let app = Application::build_with_clock(settings.clone(), clock.clone()).expect("server builds");
+    let port = app.port();
+    let db = app.db();
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        base: format!("http://127.0.0.1:{port}"),
+        port,
+        db,
+        clock,
+        db_path: settings.database_path.clone(),
+        client: reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client"),
+        settings,
+        _dir: dir,
+    }
+}
+
+/// An organization with its owner.
+pub struct Org {
+    pub id: String,
+    pub owner: Access,
+}
+
+impl TestApp {
+    pub fn create_org(&self, name: &str, domain: Option<&str>, owner_email: &str) -> Org {
+        let new = ops::NewOrg {
+            name: name.into(),
+            domain: domain.map(|d| Domain::parse(d).expect("domain")),
+            owner_email: Email::parse(owner_email).expect("email"),
+            provisioner: false,
+        };
+        let now = self.clock.now();
+        let owner = self
+            .db
+            .write_blocking(|tx| ops::create_org(tx, "oc_", &new, now))
+            .expect("org created");
+        Org { id: owner.org_id.clone(), owner }
+    }
+
+    pub fn add_member(&self, org: &Org, email: &str, role: Role) -> Access {
+        let email = Email::parse(email).expect("email");
+        let now = self.clock.now();
+        self.db
+            .write_blocking(|tx| ops::add_member(tx, "oc_", &org.id, &email, role, false, now))
+            .expect("member added")
+    }
+
+    pub async fn call(&self, method: Method, path: &str, key: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+        let mut req = self.client.request(method, format!("{}{}", self.base, path));
+        if let Some(k) = key {
+            req = req.bearer_auth(k);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.expect("request sent");
+        let status = res.status();
+        let text = res.text().await.expect("body read");
+        let json = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}")) };
+        (status, json)
+    }
+
+    pub async fn get(&self, path: &str, key: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, Some(key), None).await
+    }
+
+    pub async fn post(&self, path: &str, key: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, path, Some(key), Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, key: &str) -> (StatusCode, Value) {
+        self.call(Method::DELETE, path, Some(key), None).await
+    }
+
+    /// Provisions with defaults and asserts success; returns the 201 body.
+    pub async fn provision(&self, key: &str) -> Value {
+        let (status, body) = self.post("/v1/team/provisions", key, serde_json::json!({})).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body
+    }
+
+    /// A number from the database, for assertions on what is (no longer) stored.
+    pub fn count(&self, sql: &str, param: &str) -> i64 {
+        let conn = self.db.conn().expect("connection");
+        conn.query_row(sql, [param], |r| r.get(0)).expect("count query")
+    }
+
+    pub fn sweep(&self) -> usize {
+        provisiond::cleanup::run_once(&self.db, self.clock.now()).expect("sweep")
+    }
+}
+
+/// Asserts the contract's error body: status, `type`, `code`, and a non-empty message.
+#[track_caller]
+pub fn assert_error(got: (StatusCode, Value), status: u16, code: &str) {
+    let (s, body) = got;
+    assert_eq!(s.as_u16(), status, "status for {body}");
+    let e = &body["error"];
+    assert_eq!(e["code"], code, "code in {body}");
+    let expected_type = match status {
+        400 | 405 | 413 | 415 => "invalid_request_error",
+        401 => "authentication_error",
+        402 => "credits_error",
+        403 => "permission_error",
+        404 => "not_found_error",
+        409 => "conflict_error",
+        _ => "api_error",
+    };
+    assert_eq!(e["type"], expected_type, "type in {body}");
+    assert!(e["message"].as_str().is_some_and(|m| m.len() > 10), "message in {body}");
+}
+
+#[track_caller]
+pub fn assert_uuid(v: &Value) {
+    let s = v.as_str().unwrap_or_else(|| panic!("not a string: {v}"));
+    let u = uuid::Uuid::parse_str(s).unwrap_or_else(|_| panic!("not a UUID: {s}"));
+    assert_eq!(u.get_version_num(), 4, "not v4: {s}");
+    assert_eq!(u.to_string(), s, "not canonical lowercase: {s}");
+}
+
+#[track_caller]
+pub fn assert_key(v: &Value) {
+    let s = v.as_str().unwrap_or_else(|| panic!("not a string: {v}"));
+    let hex = s.strip_prefix("oc_").unwrap_or_else(|| panic!("no oc_ prefix: {s}"));
+    assert_eq!(hex.len(), 64, "{s}");
+    assert!(hex.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f')), "{s}");
+}
+
+/// `2026-11-29T20:15:03.123Z`; returns the instant in ms.
+#[track_caller]
+pub fn assert_timestamp(v: &Value) -> i64 {
+    let s = v.as_str().unwrap_or_else(|| panic!("not a string: {v}"));
+    assert_eq!(s.len(), 24, "{s}");
+    assert!(s.ends_with('Z') && s.as_bytes()[19] == b'.', "{s}");
+    chrono::DateTime::parse_from_rfc3339(s).unwrap_or_else(|_| panic!("not RFC 3339: {s}")).timestamp_millis()
+}
