@@ -1,0 +1,50 @@
+//! The official `@onecli-sh/sdk` (pinned in tests/sdk/package-lock.json), unmodified, against
+//! the real server. Installs the package with `npm ci` when it is missing, so `cargo test` alone
+//! runs it on a fresh machine that has Node.js and npm.
+
+mod common;
+
+use common::*;
+use provisiond::domain::Role;
+use std::path::Path;
+use std::process::Command;
+
+fn ensure_sdk_installed(dir: &Path) {
+    if dir.join("node_modules/@onecli-sh/sdk/package.json").exists() {
+        return;
+    }
+    let out = Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund"])
+        .current_dir(dir)
+        .output()
+        .expect("npm must be installed to run the SDK test (Node.js 18 or newer)");
+    assert!(out.status.success(), "npm ci failed:\n{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[tokio::test]
+async fn the_official_sdk_works_unmodified() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sdk");
+    ensure_sdk_installed(&dir);
+    let app = spawn().await;
+    let org = app.create_org("Acme", None, "owner@acme.com");
+    let member = app.add_member(&org, "member@acme.com", Role::Member);
+
+    let base = app.base.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .args(["--test", "--test-reporter=spec", "sdk.test.mjs"])
+            .current_dir(&dir)
+            .env("ONECLI_URL", &base)
+            .env("OWNER_KEY", &org.owner.api_key)
+            .env("MEMBER_KEY", &member.api_key)
+            .env_remove("ONECLI_API_KEY")
+            .output()
+            .expect("node must be installed to run the SDK test")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    println!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "the SDK tests failed (output above)");
+    assert!(stdout.contains("pass 3"), "all three SDK tests ran and passed");
+}
