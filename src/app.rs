@@ -41,21 +41,15 @@ impl Application {
             bootstrap(&db, &settings, &clock)?;
         }
         let listener = TcpListener::bind(&settings.bind).map_err(|e| {
-            format!(
-                "cannot listen on {}: {e}; set BIND to a free address and port",
-                settings.bind
-            )
+            format!("cannot listen on {}: {e}; set BIND to a free address and port", settings.bind)
         })?;
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
         let cleanup = Cleanup::spawn(db.clone(), clock.clone(), settings.cleanup_interval)
             .map_err(|e| format!("cannot start the cleanup thread: {e}"))?;
 
         let workers = settings.workers;
-        let state = web::Data::new(AppState {
-            db: db.clone(),
-            settings: Arc::new(settings),
-            clock: clock.clone(),
-        });
+        let state =
+            web::Data::new(AppState { db: db.clone(), settings: Arc::new(settings), clock: clock.clone() });
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
@@ -73,17 +67,8 @@ impl Application {
         if workers > 0 {
             server = server.workers(workers);
         }
-        let server = server
-            .listen(listener)
-            .map_err(|e| format!("cannot serve on {port}: {e}"))?
-            .run();
-        Ok(Application {
-            server,
-            port,
-            db,
-            clock,
-            cleanup,
-        })
+        let server = server.listen(listener).map_err(|e| format!("cannot serve on {port}: {e}"))?.run();
+        Ok(Application { server, port, db, clock, cleanup })
     }
 
     pub fn port(&self) -> u16 {
@@ -114,8 +99,7 @@ impl Application {
 /// On an empty database, creates one organization and its owner, and prints the owner's key
 /// once on standard output (never to the log).
 fn bootstrap(db: &Db, settings: &Settings, clock: &Clock) -> Result<(), String> {
-    let email =
-        Email::parse(&settings.bootstrap_email).map_err(|e| format!("BOOTSTRAP_EMAIL: {e}"))?;
+    let email = Email::parse(&settings.bootstrap_email).map_err(|e| format!("BOOTSTRAP_EMAIL: {e}"))?;
     let created = db
         .write_blocking(|tx| {
             if store::orgs::count_orgs(tx)? > 0 {
@@ -126,6 +110,7 @@ fn bootstrap(db: &Db, settings: &Settings, clock: &Clock) -> Result<(), String> 
                 domain: None,
                 owner_email: email,
                 provisioner: false,
+                credits: None,
             };
             ops::create_org(tx, &settings.key_prefix, &new, clock.now()).map(Some)
         })

@@ -31,10 +31,7 @@ impl Caller {
         } else {
             Err(ApiError::forbidden(
                 "insufficient_role",
-                format!(
-                    "This needs an admin or owner key; this key's role is {}.",
-                    self.role.as_str()
-                ),
+                format!("This needs an admin or owner key; this key's role is {}.", self.role.as_str()),
             ))
         }
     }
@@ -91,10 +88,7 @@ const TOUCH_EVERY_MS: i64 = 60_000;
 pub async fn authenticate(state: &AppState, key: String) -> Result<Caller, ApiError> {
     let hash = keys::hash(&key);
     let now = state.clock.now();
-    let row = state
-        .db
-        .read(move |conn| Ok(store::keys::lookup(conn, &hash)?))
-        .await?;
+    let row = state.db.read(move |conn| Ok(store::keys::lookup(conn, &hash)?)).await?;
     let invalid = || {
         ApiError::unauthorized(
             "invalid_api_key",
@@ -108,10 +102,7 @@ pub async fn authenticate(state: &AppState, key: String) -> Result<Caller, ApiEr
     if row.last_used_at.is_none_or(|t| now - t >= TOUCH_EVERY_MS) {
         let key_id = row.caller.key_id.clone();
         // Best effort: a failed bookkeeping write must not fail the request it describes.
-        let touched = state
-            .db
-            .read(move |conn| Ok(store::keys::touch(conn, &key_id, now)?))
-            .await;
+        let touched = state.db.read(move |conn| Ok(store::keys::touch(conn, &key_id, now)?)).await;
         if let Err(e) = touched {
             log::debug!("could not record key use: {e}");
         }
@@ -127,8 +118,7 @@ impl FromRequest for Caller {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let key = presented_key(req);
         Box::pin(async move {
-            let state =
-                state.ok_or_else(|| ApiError::internal("AppState missing from app data"))?;
+            let state = state.ok_or_else(|| ApiError::internal("AppState missing from app data"))?;
             authenticate(&state, key?).await
         })
     }

@@ -45,23 +45,18 @@ pub struct Cleanup {
 impl Cleanup {
     pub fn spawn(db: Db, clock: Clock, every: Duration) -> std::io::Result<Cleanup> {
         let (tx, rx) = mpsc::channel::<()>();
-        let thread = std::thread::Builder::new()
-            .name("cleanup".into())
-            .spawn(move || loop {
-                match rx.recv_timeout(every) {
-                    Err(RecvTimeoutError::Timeout) => match run_once(&db, clock.now()) {
-                        Ok(0) => {}
-                        Ok(n) => log::info!("cleanup: {n} expired provisions removed"),
-                        Err(e) => log::warn!("cleanup failed, will retry: {e}"),
-                    },
-                    // A stop message or the handle dropped.
-                    _ => return,
-                }
-            })?;
-        Ok(Cleanup {
-            stop: Some(tx),
-            thread: Some(thread),
-        })
+        let thread = std::thread::Builder::new().name("cleanup".into()).spawn(move || loop {
+            match rx.recv_timeout(every) {
+                Err(RecvTimeoutError::Timeout) => match run_once(&db, clock.now()) {
+                    Ok(0) => {}
+                    Ok(n) => log::info!("cleanup: {n} expired provisions removed"),
+                    Err(e) => log::warn!("cleanup failed, will retry: {e}"),
+                },
+                // A stop message or the handle dropped.
+                _ => return,
+            }
+        })?;
+        Ok(Cleanup { stop: Some(tx), thread: Some(thread) })
     }
 
     pub fn stop(&mut self) {

@@ -80,15 +80,9 @@ impl Settings {
     /// Checks what clap cannot check field by field. Returns a message that says what to fix.
     pub fn validate(&mut self) -> Result<(), String> {
         let url = self.public_url.trim().trim_end_matches('/');
-        let rest = url
-            .strip_prefix("https://")
-            .or_else(|| url.strip_prefix("http://"))
-            .ok_or_else(|| {
-                format!(
-                    "PUBLIC_URL must start with http:// or https:// (got '{}')",
-                    self.public_url
-                )
-            })?;
+        let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://")).ok_or_else(|| {
+            format!("PUBLIC_URL must start with http:// or https:// (got '{}')", self.public_url)
+        })?;
         if rest.is_empty() || rest.contains(char::is_whitespace) {
             return Err(format!(
                 "PUBLIC_URL must name a host, e.g. https://provisiond.example.com (got '{}')",
@@ -121,14 +115,11 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 fn parse_key_prefix(s: &str) -> Result<String, String> {
     let ok = !s.is_empty()
         && s.len() <= 16
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
     if ok {
         Ok(s.to_string())
     } else {
-        Err(format!(
-            "'{s}' is not a key prefix: use 1-16 letters, digits, '_' or '-' (e.g. oc_)"
-        ))
+        Err(format!("'{s}' is not a key prefix: use 1-16 letters, digits, '_' or '-' (e.g. oc_)"))
     }
 }
 
@@ -138,10 +129,7 @@ mod tests {
 
     #[test]
     fn durations_parse_in_human_units() {
-        assert_eq!(
-            parse_duration("7d").unwrap(),
-            Duration::from_secs(7 * 86_400)
-        );
+        assert_eq!(parse_duration("7d").unwrap(), Duration::from_secs(7 * 86_400));
         assert_eq!(parse_duration("60s").unwrap(), Duration::from_secs(60));
         assert!(parse_duration("soon").is_err());
     }

@@ -1,11 +1,14 @@
 //! The SQLite pool and the bridge from async handlers to blocking SQLite calls.
-//! Every write goes through `Db::write` (one IMMEDIATE transaction), so batching writes later
-//! (group commit) changes this file, not the handlers.
+//! Reads use a pool of connections. Every write goes through `Db::write` on the one writer
+//! connection, behind a mutex: writers queue in-process instead of spinning on SQLite's busy
+//! handler (which is unfair and can time out under a burst), and batching writes later (group
+//! commit) changes this file, not the handlers.
 
 use crate::error::ApiError;
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 const SCHEMA: &str = include_str!("../schema.sql");
@@ -24,6 +27,7 @@ const CONNECTION_PRAGMAS: &str = "PRAGMA foreign_keys = ON;
 #[derive(Clone)]
 pub struct Db {
     pool: Pool,
+    writer: Arc<Mutex<Connection>>,
 }
 
 impl Db {
@@ -49,8 +53,7 @@ impl Db {
                 path.display()
             ));
         }
-        conn.execute_batch("PRAGMA journal_mode = WAL;")
-            .map_err(unwritable)?;
+        conn.execute_batch("PRAGMA journal_mode = WAL;").map_err(unwritable)?;
         conn.execute_batch(CONNECTION_PRAGMAS).map_err(unwritable)?;
         migrate(&mut conn).map_err(|e| match e {
             MigrateError::Sqlite(e) => unwritable(e),
@@ -59,16 +62,15 @@ impl Db {
                 path.display()
             ),
         })?;
-        drop(conn);
+        let writer = Arc::new(Mutex::new(conn));
 
-        let manager =
-            SqliteConnectionManager::file(path).with_init(|c| c.execute_batch(CONNECTION_PRAGMAS));
+        let manager = SqliteConnectionManager::file(path).with_init(|c| c.execute_batch(CONNECTION_PRAGMAS));
         let pool = r2d2::Pool::builder()
             .max_size(8)
             .connection_timeout(Duration::from_secs(10))
             .build(manager)
             .map_err(|e| format!("cannot open the database {}: {e}", path.display()))?;
-        Ok(Db { pool })
+        Ok(Db { pool, writer })
     }
 
     pub fn conn(&self) -> Result<r2d2::PooledConnection<SqliteConnectionManager>, ApiError> {
@@ -101,9 +103,11 @@ impl Db {
     where
         F: FnOnce(&Transaction) -> Result<T, ApiError>,
     {
-        let mut conn = self.conn()?;
-        // IMMEDIATE takes the write lock up front: a deferred transaction that reads first can
-        // fail with SQLITE_BUSY on upgrade, which the busy timeout cannot wait out.
+        // A panic while holding the lock leaves no open transaction behind (the Transaction's
+        // drop rolls back), so a poisoned lock is still a usable connection.
+        let mut conn = self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        // IMMEDIATE takes SQLite's write lock up front: another process (the `cleanup` command)
+        // may write too, and a deferred transaction can fail on upgrade where this one waits.
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let out = f(&tx)?;
         tx.commit()?;
@@ -119,8 +123,7 @@ impl Db {
 
     /// Folds the WAL back into the database file (at shutdown, so the file alone is complete).
     pub fn checkpoint(&self) -> Result<(), ApiError> {
-        self.conn()?
-            .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
+        self.conn()?.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
         Ok(())
     }
 }

@@ -19,12 +19,7 @@ pub struct ApiError {
 
 impl ApiError {
     fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError {
-            status,
-            code,
-            message: message.into(),
-            retry_after: None,
-        }
+        ApiError { status, code, message: message.into(), retry_after: None }
     }
 
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
@@ -128,7 +123,11 @@ impl ApiError {
                 "internal",
                 "Something went wrong on the server; try again, and tell the operator if it keeps happening.",
             ),
-            _ => Self::new(status, "invalid_request", "The request could not be understood; check its headers and body."),
+            _ => Self::new(
+                status,
+                "invalid_request",
+                "The request could not be understood; check its headers and body.",
+            ),
         }
     }
 }
@@ -153,9 +152,9 @@ impl From<rusqlite::Error> for ApiError {
     fn from(e: rusqlite::Error) -> Self {
         use rusqlite::ErrorCode::*;
         match e.sqlite_error_code() {
-            Some(
-                DatabaseBusy | DatabaseLocked | ReadOnly | DiskFull | SystemIoFailure | CannotOpen,
-            ) => Self::unavailable(format!("database: {e}")),
+            Some(DatabaseBusy | DatabaseLocked | ReadOnly | DiskFull | SystemIoFailure | CannotOpen) => {
+                Self::unavailable(format!("database: {e}"))
+            }
             _ => Self::internal(format!("database: {e}")),
         }
     }
@@ -194,8 +193,7 @@ pub fn json_error_net<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHand
     let status = res.status();
     let (req, _) = res.into_parts();
     let body = ApiError::from_status(status).error_response();
-    let res: ServiceResponse<EitherBody<B, BoxBody>> =
-        ServiceResponse::new(req, body).map_into_right_body();
+    let res: ServiceResponse<EitherBody<B, BoxBody>> = ServiceResponse::new(req, body).map_into_right_body();
     Ok(ErrorHandlerResponse::Response(res))
 }
 

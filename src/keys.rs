@@ -34,21 +34,13 @@ pub fn hash(secret: &str) -> [u8; 32] {
 pub fn new_api_key(prefix: &str) -> Result<Issued, getrandom::Error> {
     let body = random_hex()?;
     let secret = format!("{prefix}{body}");
-    Ok(Issued {
-        hash: hash(&secret),
-        hint: format!("{prefix}{}", &body[..8]),
-        secret,
-    })
+    Ok(Issued { hash: hash(&secret), hint: format!("{prefix}{}", &body[..8]), secret })
 }
 
 /// A new claim token: 64 lowercase hex characters.
 pub fn new_claim_token() -> Result<Issued, getrandom::Error> {
     let secret = random_hex()?;
-    Ok(Issued {
-        hash: hash(&secret),
-        hint: String::new(),
-        secret,
-    })
+    Ok(Issued { hash: hash(&secret), hint: String::new(), secret })
 }
 
 pub fn new_id() -> String {
@@ -71,10 +63,7 @@ mod tests {
 
     #[test]
     fn secrets_differ() {
-        assert_ne!(
-            new_claim_token().unwrap().secret,
-            new_claim_token().unwrap().secret
-        );
+        assert_ne!(new_claim_token().unwrap().secret, new_claim_token().unwrap().secret);
         assert_eq!(new_claim_token().unwrap().secret.len(), 64);
     }
 }

@@ -5,7 +5,8 @@ use provisiond::app::Application;
 use provisiond::clock::Clock;
 use provisiond::config::Settings;
 use provisiond::db::Db;
-use provisiond::domain::{Domain, Email};
+use provisiond::domain::{Credits, Domain, Email, Role};
+use provisiond::error::ApiError;
 use provisiond::{cleanup, ops};
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -40,6 +41,11 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Manage organizations' credit pools.
+    Credits {
+        #[command(subcommand)]
+        command: CreditsCommand,
+    },
     /// Remove expired provisions now, then exit.
     Cleanup,
     /// Exit 0 if the server at BIND answers /healthz with 200 (for container health checks).
@@ -62,6 +68,32 @@ enum OrgCommand {
         /// Let the owner create API-only users on the organization's domain.
         #[arg(long)]
         provisioner: bool,
+        /// Opening grant to the organization's credit pool (up to 3 decimals).
+        #[arg(long)]
+        credits: Option<String>,
+    },
+    /// Set the email domain that orchestrator-created users are mapped onto.
+    SetDomain {
+        /// Organization id, domain or name.
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        domain: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum CreditsCommand {
+    /// Add credits to an organization's pool.
+    Grant {
+        /// Organization id, domain or name.
+        #[arg(long)]
+        org: String,
+        /// Credits to add (up to 3 decimals), e.g. 100 or 2.5.
+        #[arg(long)]
+        amount: String,
+        #[arg(long)]
+        reason: Option<String>,
     },
 }
 
@@ -69,7 +101,7 @@ enum OrgCommand {
 enum UserCommand {
     /// Add a person to an organization with their own project; prints their API key once.
     Add {
-        /// Organization id.
+        /// Organization id, domain or name.
         #[arg(long)]
         org: String,
         #[arg(long)]
@@ -79,6 +111,17 @@ enum UserCommand {
         role: String,
         #[arg(long)]
         provisioner: bool,
+    },
+    /// Turn a member's provisioner access (the orchestrator endpoint) on or off.
+    Provisioner {
+        /// Organization id, domain or name.
+        #[arg(long)]
+        org: String,
+        /// The member's email or user id.
+        #[arg(long)]
+        user: String,
+        #[arg(value_parser = ["on", "off"])]
+        state: String,
     },
 }
 
@@ -96,87 +139,80 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<(), String> {
     let mut settings = cli.settings;
-    match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => serve(settings),
-        Command::Org {
-            command:
-                OrgCommand::Create {
-                    name,
-                    domain,
-                    owner_email,
-                    provisioner,
-                },
-        } => {
-            settings.validate()?;
-            let db = Db::open(&settings.database_path)?;
+    let command = cli.command.unwrap_or(Command::Serve);
+    if let Command::Serve = command {
+        return serve(settings);
+    }
+    if let Command::Healthcheck = command {
+        return healthcheck(&settings.bind);
+    }
+    settings.validate()?;
+    let db = Db::open(&settings.database_path)?;
+    let now = Clock::default().now();
+    let prefix = settings.key_prefix.clone();
+    // Every write below is one transaction; its errors are the API's sentences.
+    let write = |f: &dyn Fn(&rusqlite::Transaction) -> Result<String, ApiError>| -> Result<(), String> {
+        let out = db.write_blocking(f).map_err(|e| e.to_string())?;
+        println!("{out}");
+        Ok(())
+    };
+    match command {
+        Command::Serve | Command::Healthcheck => Ok(()),
+        Command::Org { command: OrgCommand::Create { name, domain, owner_email, provisioner, credits } } => {
             let domain = domain.map(|d| Domain::parse(&d)).transpose()?;
             let owner_email = Email::parse(&owner_email)?;
-            let new = ops::NewOrg {
-                name,
-                domain,
-                owner_email,
-                provisioner,
-            };
-            let now = Clock::default().now();
-            let a = db
-                .write_blocking(|tx| ops::create_org(tx, &settings.key_prefix, &new, now))
-                .map_err(|e| e.to_string())?;
-            println!(
-                "organization {}\nowner user {}\nproject {}\nowner API key (shown once): {}",
-                a.org_id, a.user_id, a.project_id, a.api_key
-            );
-            Ok(())
+            let credits =
+                credits.map(|c| Credits::parse(&c)).transpose().map_err(|e| format!("--credits: {e}"))?;
+            let new = ops::NewOrg { name, domain, owner_email, provisioner, credits };
+            write(&|tx| {
+                let a = ops::create_org(tx, &prefix, &new, now)?;
+                Ok(format!(
+                    "organization {}\nowner user {}\nproject {}\nowner API key (shown once): {}",
+                    a.org_id, a.user_id, a.project_id, a.api_key
+                ))
+            })
         }
-        Command::User {
-            command:
-                UserCommand::Add {
-                    org,
-                    email,
-                    role,
-                    provisioner,
-                },
-        } => {
-            settings.validate()?;
-            let db = Db::open(&settings.database_path)?;
+        Command::Org { command: OrgCommand::SetDomain { org, domain } } => {
+            let domain = Domain::parse(&domain)?;
+            write(&|tx| {
+                let id = ops::resolve_org(tx, &org)?;
+                ops::set_domain(tx, &id, &domain)?;
+                Ok(format!("domain of {id} set to {}", domain.as_str()))
+            })
+        }
+        Command::User { command: UserCommand::Add { org, email, role, provisioner } } => {
             let email = Email::parse(&email)?;
-            let role = provisiond::domain::Role::parse(&role)
-                .ok_or("--role must be owner, admin or member")?;
-            let now = Clock::default().now();
-            let a = db
-                .write_blocking(|tx| {
-                    ops::add_member(
-                        tx,
-                        &settings.key_prefix,
-                        &org,
-                        &email,
-                        role,
-                        provisioner,
-                        now,
-                    )
-                })
-                .map_err(|e| e.to_string())?;
-            println!(
-                "user {}\nproject {}\nAPI key (shown once): {}",
-                a.user_id, a.project_id, a.api_key
-            );
-            Ok(())
+            let role = Role::parse(&role).ok_or("--role must be owner, admin or member")?;
+            write(&|tx| {
+                let org_id = ops::resolve_org(tx, &org)?;
+                let a = ops::add_member(tx, &prefix, &org_id, &email, role, provisioner, now)?;
+                Ok(format!(
+                    "user {}\nproject {}\nAPI key (shown once): {}",
+                    a.user_id, a.project_id, a.api_key
+                ))
+            })
+        }
+        Command::User { command: UserCommand::Provisioner { org, user, state } } => write(&|tx| {
+            let org_id = ops::resolve_org(tx, &org)?;
+            ops::set_provisioner(tx, &org_id, &user, state == "on")?;
+            Ok(format!("provisioner access for {user}: {state}"))
+        }),
+        Command::Credits { command: CreditsCommand::Grant { org, amount, reason } } => {
+            let amount = Credits::parse(&amount).map_err(|e| format!("--amount: {e}"))?;
+            write(&|tx| {
+                let org_id = ops::resolve_org(tx, &org)?;
+                let b = ops::grant_credits(tx, &org_id, None, amount, reason.as_deref(), now)?;
+                Ok(format!("granted {amount}; pool: {} total, {} used, {} left", b.granted, b.used, b.left()))
+            })
         }
         Command::Cleanup => {
-            let db = Db::open(&settings.database_path)?;
-            let n = cleanup::run_once(&db, Clock::default().now()).map_err(|e| e.to_string())?;
+            let n = cleanup::run_once(&db, now).map_err(|e| e.to_string())?;
             println!("removed {n} expired provisions");
             Ok(())
         }
-        Command::Healthcheck => healthcheck(&settings.bind),
         Command::Backup { file } => {
-            let db = Db::open(&settings.database_path)?;
-            db.backup_to(&file)
-                .map_err(|e| format!("backup to {} failed: {e}", file.display()))?;
-            println!(
-                "backed up {} to {}",
-                settings.database_path.display(),
-                file.display()
-            );
+            db.backup_to(&file).map_err(|e| format!("backup to {} failed: {e}", file.display()))?;
+            println!("backed up {} to {}", settings.database_path.display(), file.display());
             Ok(())
         }
     }
@@ -194,9 +230,7 @@ fn serve(settings: Settings) -> Result<(), String> {
 /// A plain HTTP/1.0 GET of /healthz, so the container image needs no curl.
 fn healthcheck(bind: &str) -> Result<(), String> {
     // A server bound to all interfaces is reached on loopback.
-    let target = bind
-        .replace("0.0.0.0", "127.0.0.1")
-        .replace("[::]", "[::1]");
+    let target = bind.replace("0.0.0.0", "127.0.0.1").replace("[::]", "[::1]");
     let addr = target
         .to_socket_addrs()
         .map_err(|e| format!("BIND {bind} is not an address: {e}"))?
@@ -204,16 +238,12 @@ fn healthcheck(bind: &str) -> Result<(), String> {
         .ok_or_else(|| format!("BIND {bind} resolves to nothing"))?;
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(3))
         .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .map_err(|e| e.to_string())?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).map_err(|e| e.to_string())?;
     stream
         .write_all(b"GET /healthz HTTP/1.0\r\nHost: localhost\r\n\r\n")
         .map_err(|e| format!("cannot send to {addr}: {e}"))?;
     let mut response = String::new();
-    stream
-        .read_to_string(&mut response)
-        .map_err(|e| format!("no answer from {addr}: {e}"))?;
+    stream.read_to_string(&mut response).map_err(|e| format!("no answer from {addr}: {e}"))?;
     let status_line = response.lines().next().unwrap_or("");
     if status_line.split_whitespace().nth(1) == Some("200") {
         println!("healthy");

@@ -3,7 +3,7 @@
 
 use crate::auth::Caller;
 use crate::clock::{self, Millis};
-use crate::domain::{Domain, Email, ProvisionRole, ProvisionStatus, Role};
+use crate::domain::{Credits, Domain, Email, ProvisionRole, ProvisionStatus, Role};
 use crate::error::{is_unique_violation, ApiError};
 use crate::keys::{self, new_id};
 use crate::store;
@@ -19,6 +19,8 @@ pub struct NewOrg {
     pub domain: Option<Domain>,
     pub owner_email: Email,
     pub provisioner: bool,
+    /// An opening grant to the organization's credit pool.
+    pub credits: Option<Credits>,
 }
 
 /// A user's fresh access to one organization: their project there and its key (shown once).
@@ -31,46 +33,80 @@ pub struct Access {
 
 /// Creates an organization and its owner (reusing the user when the email is known), with the
 /// owner's project and key.
-pub fn create_org(
-    tx: &Transaction,
-    key_prefix: &str,
-    new: &NewOrg,
-    now: Millis,
-) -> Result<Access, ApiError> {
+pub fn create_org(tx: &Transaction, key_prefix: &str, new: &NewOrg, now: Millis) -> Result<Access, ApiError> {
     let name = new.name.trim();
     if name.is_empty() || name.chars().count() > 200 {
-        return Err(ApiError::invalid_field(
-            "The organization name must be 1-200 characters.",
-        ));
+        return Err(ApiError::invalid_field("The organization name must be 1-200 characters."));
     }
     if let Some(d) = &new.domain {
         if store::orgs::domain_taken(tx, d.as_str())? {
             return Err(ApiError::conflict(
                 "domain_taken",
-                format!(
-                    "Another organization already has the domain {}.",
-                    d.as_str()
-                ),
+                format!("Another organization already has the domain {}.", d.as_str()),
             ));
         }
     }
     let org_id = new_id();
-    store::orgs::insert_org(
-        tx,
-        &org_id,
-        name,
-        new.domain.as_ref().map(Domain::as_str),
-        now,
-    )?;
-    add_member(
-        tx,
-        key_prefix,
-        &org_id,
-        &new.owner_email,
-        Role::Owner,
-        new.provisioner,
-        now,
-    )
+    store::orgs::insert_org(tx, &org_id, name, new.domain.as_ref().map(Domain::as_str), now)?;
+    let owner = add_member(tx, key_prefix, &org_id, &new.owner_email, Role::Owner, new.provisioner, now)?;
+    if let Some(credits) = new.credits {
+        grant_credits(tx, &org_id, None, credits, Some("opening grant"), now)?;
+    }
+    Ok(owner)
+}
+
+/// Resolves an organization given as its id, domain or name; a name two organizations share is
+/// refused rather than guessed.
+pub fn resolve_org(conn: &rusqlite::Connection, needle: &str) -> Result<String, ApiError> {
+    let mut ids = store::orgs::find_orgs(conn, needle)?;
+    match ids.len() {
+        0 => Err(ApiError::not_found(format!("No organization has the id, domain or name '{needle}'."))),
+        1 => Ok(ids.remove(0)),
+        n => Err(ApiError::conflict(
+            "ambiguous_organization",
+            format!("{n} organizations are named '{needle}'; give the id or the domain instead."),
+        )),
+    }
+}
+
+pub fn grant_credits(
+    tx: &Transaction,
+    org_id: &str,
+    by: Option<&str>,
+    amount: Credits,
+    reason: Option<&str>,
+    now: Millis,
+) -> Result<store::credits::Balance, ApiError> {
+    if !store::credits::grant(tx, org_id, by, amount, reason, now)? {
+        return Err(ApiError::invalid_field(format!(
+            "This grant would take the pool over the largest amount a pool can hold ({}).",
+            Credits::MAX
+        )));
+    }
+    Ok(store::credits::balance(tx, org_id)?)
+}
+
+/// The orchestrator flow: an active, API-only member of the caller's organization, with its own
+/// project and key, at `email` (already moved onto the organization's domain).
+pub fn create_api_user(
+    tx: &Transaction,
+    key_prefix: &str,
+    org_id: &str,
+    email: &Email,
+    now: Millis,
+) -> Result<(String, Access), ApiError> {
+    let address = email.as_string();
+    if store::orgs::user_id_by_email(tx, &address)?.is_some() {
+        return Err(ApiError::conflict(
+            "user_exists",
+            format!("A user with the email {address} already exists."),
+        ));
+    }
+    let user_id = new_id();
+    store::orgs::insert_user(tx, &user_id, Some(&address), "active", true, now)?;
+    store::orgs::insert_membership(tx, &user_id, org_id, Role::Member, false, now)?;
+    let access = project_and_key(tx, key_prefix, org_id, user_id, now)?;
+    Ok((address, access))
 }
 
 /// Adds a person (created when the email is new) to an organization with their own project and
@@ -95,24 +131,27 @@ pub fn add_member(
     };
     store::orgs::insert_membership(tx, &user_id, org_id, role, provisioner, now).map_err(|e| {
         if is_unique_violation(&e) {
-            ApiError::conflict(
-                "user_exists",
-                format!("{email} is already a member of this organization."),
-            )
+            ApiError::conflict("user_exists", format!("{email} is already a member of this organization."))
         } else {
             e.into()
         }
     })?;
+    project_and_key(tx, key_prefix, org_id, user_id, now)
+}
+
+/// A member's own project in the organization, and a key for it.
+fn project_and_key(
+    tx: &Transaction,
+    key_prefix: &str,
+    org_id: &str,
+    user_id: String,
+    now: Millis,
+) -> Result<Access, ApiError> {
     let project_id = new_id();
     store::projects::insert_project(tx, &project_id, org_id, &user_id, DEFAULT_PROJECT_NAME, now)?;
     let key = keys::new_api_key(key_prefix)?;
     store::keys::insert_key(tx, &new_id(), &key, &user_id, org_id, &project_id, now)?;
-    Ok(Access {
-        org_id: org_id.to_string(),
-        user_id,
-        project_id,
-        api_key: key.secret,
-    })
+    Ok(Access { org_id: org_id.to_string(), user_id, project_id, api_key: key.secret })
 }
 
 pub struct Provisioned {
@@ -141,24 +180,9 @@ pub fn provision(
     let (user_id, project_id, agent_id) = (new_id(), new_id(), new_id());
     store::orgs::insert_user(tx, &user_id, None, "placeholder", false, now)?;
     store::orgs::insert_membership(tx, &user_id, &caller.org_id, role.role(), false, now)?;
-    store::projects::insert_project(
-        tx,
-        &project_id,
-        &caller.org_id,
-        &user_id,
-        DEFAULT_PROJECT_NAME,
-        now,
-    )?;
+    store::projects::insert_project(tx, &project_id, &caller.org_id, &user_id, DEFAULT_PROJECT_NAME, now)?;
     let key = keys::new_api_key(settings.key_prefix)?;
-    store::keys::insert_key(
-        tx,
-        &new_id(),
-        &key,
-        &user_id,
-        &caller.org_id,
-        &project_id,
-        now,
-    )?;
+    store::keys::insert_key(tx, &new_id(), &key, &user_id, &caller.org_id, &project_id, now)?;
     let agent = AgentRow {
         id: agent_id.clone(),
         name: "Default Agent".into(),
@@ -184,11 +208,7 @@ pub fn provision(
         claimed_by: None,
     };
     store::provisions::insert(tx, &row, &token.hash)?;
-    Ok(Provisioned {
-        row,
-        api_key: key.secret,
-        claim_token: token.secret,
-    })
+    Ok(Provisioned { row, api_key: key.secret, claim_token: token.secret })
 }
 
 /// Cancels a pending provision and deletes what it created, at once.
@@ -201,10 +221,7 @@ pub fn cancel(tx: &Transaction, org_id: &str, id: &str, now: Millis) -> Result<(
         };
         return Err(ApiError::conflict(
             "not_pending",
-            format!(
-                "Only a pending provision can be cancelled; this one is {}{when}.",
-                p.status
-            ),
+            format!("Only a pending provision can be cancelled; this one is {}{when}.", p.status),
         ));
     }
     end(tx, &p.id, &p.user_id, ProvisionStatus::Cancelled)?;
@@ -213,12 +230,7 @@ pub fn cancel(tx: &Transaction, org_id: &str, id: &str, now: Millis) -> Result<(
 
 /// Ends a pending provision with `status` and deletes its placeholder user; the foreign keys
 /// delete the membership, project, keys and agents with it. False when it was no longer pending.
-pub fn end(
-    tx: &Transaction,
-    id: &str,
-    user_id: &str,
-    status: ProvisionStatus,
-) -> Result<bool, ApiError> {
+pub fn end(tx: &Transaction, id: &str, user_id: &str, status: ProvisionStatus) -> Result<bool, ApiError> {
     if !store::provisions::end(tx, id, status)? {
         return Ok(false);
     }
@@ -228,4 +240,30 @@ pub fn end(
 
 pub fn provision_not_found() -> ApiError {
     ApiError::not_found("No provision with that id in this organization.")
+}
+
+/// Gives an organization its email domain (unique across organizations).
+pub fn set_domain(tx: &Transaction, org_id: &str, domain: &Domain) -> Result<(), ApiError> {
+    if store::orgs::domain_taken(tx, domain.as_str())? {
+        return Err(ApiError::conflict(
+            "domain_taken",
+            format!("Another organization already has the domain {}.", domain.as_str()),
+        ));
+    }
+    store::orgs::set_domain(tx, org_id, domain.as_str())?;
+    Ok(())
+}
+
+/// Turns a member's provisioner flag on or off; the member is given by user id or email.
+pub fn set_provisioner(
+    tx: &Transaction,
+    org_id: &str,
+    user_id_or_email: &str,
+    on: bool,
+) -> Result<store::orgs::MemberRow, ApiError> {
+    let mut m = store::orgs::find_member(tx, org_id, user_id_or_email)?
+        .ok_or_else(|| ApiError::not_found("No member of this organization has that user id or email."))?;
+    store::orgs::set_provisioner(tx, org_id, &m.user_id, on)?;
+    m.is_provisioner = on;
+    Ok(m)
 }

@@ -26,11 +26,7 @@ struct Server {
 
 /// Starts `provisiond serve` and waits for the line that says which port it bound.
 fn start(mut c: Command) -> Server {
-    let mut child = c
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
+    let mut child = c.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
     let stderr = child.stderr.take().unwrap();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
@@ -40,33 +36,17 @@ fn start(mut c: Command) -> Server {
             }
         }
     });
-    let port = rx
-        .recv_timeout(Duration::from_secs(20))
-        .ok()
-        .flatten()
-        .expect("server announced its port");
-    Server {
-        child,
-        port,
-        stdout: String::new(),
-    }
+    let port = rx.recv_timeout(Duration::from_secs(20)).ok().flatten().expect("server announced its port");
+    Server { child, port, stdout: String::new() }
 }
 
 impl Server {
     /// SIGTERM, then the exit status and everything printed on stdout.
     fn stop(mut self) -> (std::process::ExitStatus, String) {
-        let ok = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
+        let ok = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
         assert!(ok.success());
         let status = self.child.wait().unwrap();
-        self.child
-            .stdout
-            .take()
-            .unwrap()
-            .read_to_string(&mut self.stdout)
-            .unwrap();
+        self.child.stdout.take().unwrap().read_to_string(&mut self.stdout).unwrap();
         (status, self.stdout)
     }
 }
@@ -74,20 +54,14 @@ impl Server {
 fn http_get(port: u16, path: &str, key: &str) -> String {
     use std::io::Write;
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.0\r\nAuthorization: Bearer {key}\r\n\r\n"
-    )
-    .unwrap();
+    write!(s, "GET {path} HTTP/1.0\r\nAuthorization: Bearer {key}\r\n\r\n").unwrap();
     let mut out = String::new();
     s.read_to_string(&mut out).unwrap();
     out
 }
 
 fn key_in(text: &str) -> Option<String> {
-    text.split_whitespace()
-        .find(|w| w.starts_with("oc_") && w.len() == 67)
-        .map(str::to_string)
+    text.split_whitespace().find(|w| w.starts_with("oc_") && w.len() == 67).map(str::to_string)
 }
 
 #[test]
@@ -101,26 +75,17 @@ fn first_start_bootstraps_once_and_sigterm_stops_cleanly() {
         .args(["healthcheck", "--bind", &format!("127.0.0.1:{port}")])
         .output()
         .unwrap();
-    assert!(
-        health.status.success(),
-        "healthcheck: {}",
-        String::from_utf8_lossy(&health.stderr)
-    );
+    assert!(health.status.success(), "healthcheck: {}", String::from_utf8_lossy(&health.stderr));
     let (status, stdout) = server.stop();
     assert!(status.success(), "SIGTERM is a clean exit: {status}");
     let key = key_in(&stdout).expect("owner key printed on first start");
     // The WAL was checkpointed at shutdown: the database file alone is complete.
-    let wal = std::fs::metadata(dir.path().join("nested/dir/p.db-wal"))
-        .map(|m| m.len())
-        .unwrap_or(0);
+    let wal = std::fs::metadata(dir.path().join("nested/dir/p.db-wal")).map(|m| m.len()).unwrap_or(0);
     assert_eq!(wal, 0, "WAL truncated at shutdown");
 
     let server = start(cmd(&db));
     let answer = http_get(server.port, "/v1/user", &key);
-    assert!(
-        answer.starts_with("HTTP/1.0 200") || answer.starts_with("HTTP/1.1 200"),
-        "{answer}"
-    );
+    assert!(answer.starts_with("HTTP/1.0 200") || answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(answer.contains("\"role\":\"owner\""), "{answer}");
     let (_, stdout) = server.stop();
     assert_eq!(key_in(&stdout), None, "no key printed on the second start");
@@ -144,9 +109,7 @@ fn bootstrap_false_creates_nothing() {
     assert!(status.success());
     assert_eq!(key_in(&stdout), None);
     let conn = rusqlite::Connection::open(&db).unwrap();
-    let n: i64 = conn
-        .query_row("SELECT COUNT(*) FROM organizations", [], |r| r.get(0))
-        .unwrap();
+    let n: i64 = conn.query_row("SELECT COUNT(*) FROM organizations", [], |r| r.get(0)).unwrap();
     assert_eq!(n, 0);
 }
 
@@ -167,63 +130,25 @@ fn org_create_prints_a_working_owner_key_and_refuses_bad_input() {
         ])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let key = key_in(&String::from_utf8_lossy(&out.stdout)).expect("key printed");
 
     let conn = rusqlite::Connection::open(&db).unwrap();
-    let domain: String = conn
-        .query_row("SELECT domain FROM organizations", [], |r| r.get(0))
-        .unwrap();
+    let domain: String = conn.query_row("SELECT domain FROM organizations", [], |r| r.get(0)).unwrap();
     assert_eq!(domain, "orchestrator.com");
 
     let mut c = cmd(&db);
     c.env("BOOTSTRAP", "true");
     let server = start(c);
     let answer = http_get(server.port, "/v1/user", &key);
-    assert!(
-        answer.contains("\"email\":\"guy@orchestrator.com\""),
-        "{answer}"
-    );
+    assert!(answer.contains("\"email\":\"guy@orchestrator.com\""), "{answer}");
     let (_, stdout) = server.stop();
-    assert_eq!(
-        key_in(&stdout),
-        None,
-        "an existing organization means no bootstrap"
-    );
+    assert_eq!(key_in(&stdout), None, "an existing organization means no bootstrap");
 
     for args in [
-        vec![
-            "org",
-            "create",
-            "--name",
-            "X",
-            "--domain",
-            "orchestrator.com",
-            "--owner-email",
-            "x@y.com",
-        ],
-        vec![
-            "org",
-            "create",
-            "--name",
-            "X",
-            "--domain",
-            "not a domain",
-            "--owner-email",
-            "x@y.com",
-        ],
-        vec![
-            "org",
-            "create",
-            "--name",
-            "X",
-            "--owner-email",
-            "not-an-email",
-        ],
+        vec!["org", "create", "--name", "X", "--domain", "orchestrator.com", "--owner-email", "x@y.com"],
+        vec!["org", "create", "--name", "X", "--domain", "not a domain", "--owner-email", "x@y.com"],
+        vec!["org", "create", "--name", "X", "--owner-email", "not-an-email"],
         vec!["org", "create", "--name", "  ", "--owner-email", "x@y.com"],
     ] {
         let out = cmd(&db).args(&args).output().unwrap();
@@ -245,10 +170,9 @@ fn cleanup_and_backup_subcommands() {
         domain: None,
         owner_email: Email::parse("o@a.com").unwrap(),
         provisioner: false,
+        credits: None,
     };
-    let owner = db
-        .write_blocking(|tx| ops::create_org(tx, "oc_", &new, now))
-        .unwrap();
+    let owner = db.write_blocking(|tx| ops::create_org(tx, "oc_", &new, now)).unwrap();
     let caller = Caller {
         key_id: String::new(),
         user_id: owner.user_id.clone(),
@@ -263,63 +187,29 @@ fn cleanup_and_backup_subcommands() {
         project_id: owner.project_id.clone(),
     };
     // Two provisions created 8 days ago (expired) and one now (live).
-    let s = ops::ProvisionSettings {
-        key_prefix: "oc_",
-        ttl: Duration::from_secs(7 * 86_400),
-    };
+    let s = ops::ProvisionSettings { key_prefix: "oc_", ttl: Duration::from_secs(7 * 86_400) };
     db.write_blocking(|tx| {
-        ops::provision(
-            tx,
-            &caller,
-            ProvisionRole::Member,
-            true,
-            &s,
-            now - 8 * 86_400_000,
-        )?;
-        ops::provision(
-            tx,
-            &caller,
-            ProvisionRole::Member,
-            true,
-            &s,
-            now - 8 * 86_400_000,
-        )?;
+        ops::provision(tx, &caller, ProvisionRole::Member, true, &s, now - 8 * 86_400_000)?;
+        ops::provision(tx, &caller, ProvisionRole::Member, true, &s, now - 8 * 86_400_000)?;
         ops::provision(tx, &caller, ProvisionRole::Admin, true, &s, now)
     })
     .unwrap();
 
     let out = cmd(&path).arg("cleanup").output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("removed 2 expired provisions"));
     let conn = db.conn().unwrap();
-    let placeholders: i64 = conn
-        .query_row(
-            "SELECT COUNT(*) FROM users WHERE status = 'placeholder'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let placeholders: i64 =
+        conn.query_row("SELECT COUNT(*) FROM users WHERE status = 'placeholder'", [], |r| r.get(0)).unwrap();
     assert_eq!(placeholders, 1);
 
     let backup = dir.path().join("backup.db");
     let out = cmd(&path).arg("backup").arg(&backup).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let copy = rusqlite::Connection::open(&backup).unwrap();
-    let n: i64 = copy
-        .query_row("SELECT COUNT(*) FROM provisions", [], |r| r.get(0))
-        .unwrap();
+    let n: i64 = copy.query_row("SELECT COUNT(*) FROM provisions", [], |r| r.get(0)).unwrap();
     assert_eq!(n, 3);
-    let ok: String = copy
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .unwrap();
+    let ok: String = copy.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
     assert_eq!(ok, "ok");
 }
 
@@ -328,9 +218,7 @@ fn bad_settings_stop_the_start_with_a_message() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("p.db");
     // Unwritable database location (even for root: /proc takes no new folders).
-    let out = cmd(Path::new("/proc/provisiond-test/p.db"))
-        .output()
-        .unwrap();
+    let out = cmd(Path::new("/proc/provisiond-test/p.db")).output().unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("DATABASE_PATH"), "says what to fix: {err}");

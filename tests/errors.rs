@@ -22,21 +22,10 @@ async fn raw(
     }
     let res = req.send().await.unwrap();
     let status = res.status();
-    let ct = res
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
+    let ct = res.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
     let text = res.text().await.unwrap();
-    assert!(
-        ct.starts_with("application/json"),
-        "{status} answered with content type {ct:?}: {text}"
-    );
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}")),
-    )
+    assert!(ct.starts_with("application/json"), "{status} answered with content type {ct:?}: {text}");
+    (status, serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}")))
 }
 
 #[tokio::test]
@@ -46,31 +35,18 @@ async fn credentials_are_required_and_checked_on_every_api_route() {
     let routes = [
         (Method::POST, "/v1/team/provisions"),
         (Method::GET, "/v1/team/provisions"),
-        (
-            Method::GET,
-            "/v1/team/provisions/00000000-0000-4000-8000-000000000000",
-        ),
-        (
-            Method::DELETE,
-            "/v1/team/provisions/00000000-0000-4000-8000-000000000000",
-        ),
+        (Method::GET, "/v1/team/provisions/00000000-0000-4000-8000-000000000000"),
+        (Method::DELETE, "/v1/team/provisions/00000000-0000-4000-8000-000000000000"),
         (Method::POST, "/v1/agents"),
         (Method::GET, "/v1/agents"),
-        (
-            Method::DELETE,
-            "/v1/agents/00000000-0000-4000-8000-000000000000",
-        ),
+        (Method::DELETE, "/v1/agents/00000000-0000-4000-8000-000000000000"),
         (Method::GET, "/v1/user"),
         (Method::POST, "/v1/user/api-key/regenerate"),
     ];
     let unknown = format!("oc_{}", "0".repeat(64));
     let long = "x".repeat(4096);
     for (m, path) in routes {
-        assert_error(
-            raw(&app, m.clone(), path, &[], None).await,
-            401,
-            "missing_credentials",
-        );
+        assert_error(raw(&app, m.clone(), path, &[], None).await, 401, "missing_credentials");
         for headers in [
             vec![("Authorization", format!("Bearer {unknown}"))],
             vec![("X-API-Key", unknown.clone())],
@@ -90,28 +66,12 @@ async fn credentials_are_required_and_checked_on_every_api_route() {
     }
     // Both header forms work.
     assert_eq!(
-        raw(
-            &app,
-            Method::GET,
-            "/v1/user",
-            &[("X-API-Key", &org.owner.api_key)],
-            None
-        )
-        .await
-        .0,
+        raw(&app, Method::GET, "/v1/user", &[("X-API-Key", &org.owner.api_key)], None).await.0,
         StatusCode::OK
     );
     let bearer = format!("bearer {}", org.owner.api_key);
     assert_eq!(
-        raw(
-            &app,
-            Method::GET,
-            "/v1/user",
-            &[("Authorization", &bearer)],
-            None
-        )
-        .await
-        .0,
+        raw(&app, Method::GET, "/v1/user", &[("Authorization", &bearer)], None).await.0,
         StatusCode::OK
     );
 }
@@ -121,32 +81,15 @@ async fn malformed_bodies_get_json_400_415_413() {
     let app = spawn().await;
     let org = app.create_org("Acme", None, "owner@acme.com");
     let auth = format!("Bearer {}", org.owner.api_key);
-    let json_ct = [
-        ("Authorization", auth.as_str()),
-        ("Content-Type", "application/json"),
-    ];
+    let json_ct = [("Authorization", auth.as_str()), ("Content-Type", "application/json")];
     for path in ["/v1/team/provisions", "/v1/agents"] {
         assert_error(
-            raw(
-                &app,
-                Method::POST,
-                path,
-                &json_ct,
-                Some(b"{\"role\":".to_vec()),
-            )
-            .await,
+            raw(&app, Method::POST, path, &json_ct, Some(b"{\"role\":".to_vec())).await,
             400,
             "invalid_json",
         );
         assert_error(
-            raw(
-                &app,
-                Method::POST,
-                path,
-                &json_ct,
-                Some(b"\xff\xfe".to_vec()),
-            )
-            .await,
+            raw(&app, Method::POST, path, &json_ct, Some(b"\xff\xfe".to_vec())).await,
             400,
             "invalid_json",
         );
@@ -155,19 +98,9 @@ async fn malformed_bodies_get_json_400_415_413() {
             400,
             "invalid_json",
         );
-        let form = [
-            ("Authorization", auth.as_str()),
-            ("Content-Type", "application/x-www-form-urlencoded"),
-        ];
+        let form = [("Authorization", auth.as_str()), ("Content-Type", "application/x-www-form-urlencoded")];
         assert_error(
-            raw(
-                &app,
-                Method::POST,
-                path,
-                &form,
-                Some(b"role=admin".to_vec()),
-            )
-            .await,
+            raw(&app, Method::POST, path, &form, Some(b"role=admin".to_vec())).await,
             415,
             "unsupported_media_type",
         );
@@ -180,27 +113,12 @@ async fn malformed_bodies_get_json_400_415_413() {
         let mut big = b"{\"name\":\"".to_vec();
         big.extend(std::iter::repeat_n(b'a', 64 * 1024));
         big.extend(b"\"}");
-        assert_error(
-            raw(&app, Method::POST, path, &json_ct, Some(big)).await,
-            413,
-            "body_too_large",
-        );
+        assert_error(raw(&app, Method::POST, path, &json_ct, Some(big)).await, 413, "body_too_large");
     }
     // Charset parameters and +json types are JSON too.
-    let ct = [
-        ("Authorization", auth.as_str()),
-        ("Content-Type", "application/json; charset=utf-8"),
-    ];
+    let ct = [("Authorization", auth.as_str()), ("Content-Type", "application/json; charset=utf-8")];
     assert_eq!(
-        raw(
-            &app,
-            Method::POST,
-            "/v1/team/provisions",
-            &ct,
-            Some(b"{}".to_vec())
-        )
-        .await
-        .0,
+        raw(&app, Method::POST, "/v1/team/provisions", &ct, Some(b"{}".to_vec())).await.0,
         StatusCode::CREATED
     );
     // Just under the limit is accepted (and then judged on its content).
@@ -208,12 +126,7 @@ async fn malformed_bodies_get_json_400_415_413() {
     fits.extend(std::iter::repeat_n(b'a', 64 * 1024 - fits.len() - 2));
     fits.extend(b"\"}");
     assert_eq!(fits.len(), 64 * 1024);
-    assert_eq!(
-        raw(&app, Method::POST, "/v1/agents", &json_ct, Some(fits))
-            .await
-            .0,
-        StatusCode::CREATED
-    );
+    assert_eq!(raw(&app, Method::POST, "/v1/agents", &json_ct, Some(fits)).await.0, StatusCode::CREATED);
 }
 
 #[tokio::test]
@@ -222,40 +135,20 @@ async fn unknown_routes_and_wrong_methods_are_json() {
     let org = app.create_org("Acme", None, "owner@acme.com");
     let auth = format!("Bearer {}", org.owner.api_key);
     let h = [("Authorization", auth.as_str())];
-    for path in [
-        "/",
-        "/v1",
-        "/v1/nope",
-        "/v1/team/provisions/a/b",
-        "/healthz/x",
-    ] {
-        assert_error(
-            raw(&app, Method::GET, path, &h, None).await,
-            404,
-            "not_found",
-        );
+    for path in ["/", "/v1", "/v1/nope", "/v1/team/provisions/a/b", "/healthz/x"] {
+        assert_error(raw(&app, Method::GET, path, &h, None).await, 404, "not_found");
     }
     for (m, path) in [
         (Method::PUT, "/v1/team/provisions"),
         (Method::DELETE, "/v1/team/provisions"),
-        (
-            Method::PATCH,
-            "/v1/team/provisions/00000000-0000-4000-8000-000000000000",
-        ),
+        (Method::PATCH, "/v1/team/provisions/00000000-0000-4000-8000-000000000000"),
         (Method::PUT, "/v1/agents"),
-        (
-            Method::GET,
-            "/v1/agents/00000000-0000-4000-8000-000000000000",
-        ),
+        (Method::GET, "/v1/agents/00000000-0000-4000-8000-000000000000"),
         (Method::POST, "/v1/user"),
         (Method::GET, "/v1/user/api-key/regenerate"),
         (Method::POST, "/healthz"),
     ] {
-        assert_error(
-            raw(&app, m, path, &h, None).await,
-            405,
-            "method_not_allowed",
-        );
+        assert_error(raw(&app, m, path, &h, None).await, 405, "method_not_allowed");
     }
 }
 

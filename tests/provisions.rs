@@ -14,11 +14,7 @@ async fn provision_returns_the_contract_shape_and_the_key_works_at_once() {
     let org = app.create_org("Acme", None, "owner@acme.com");
     let before = app.clock.now();
     let (status, p) = app
-        .post(
-            "/v1/team/provisions",
-            &org.owner.api_key,
-            json!({"role": "member", "skipOnboarding": true}),
-        )
+        .post("/v1/team/provisions", &org.owner.api_key, json!({"role": "member", "skipOnboarding": true}))
         .await;
     assert_eq!(status, StatusCode::CREATED, "{p}");
     for f in ["id", "userId", "projectId", "agentId"] {
@@ -26,22 +22,13 @@ async fn provision_returns_the_contract_shape_and_the_key_works_at_once() {
     }
     assert_key(&p["apiKey"]);
     let url = p["claimUrl"].as_str().unwrap();
-    let token = url
-        .strip_prefix(&format!("{PUBLIC_URL}/claim?token="))
-        .expect("claim URL on PUBLIC_URL");
+    let token = url.strip_prefix(&format!("{PUBLIC_URL}/claim?token=")).expect("claim URL on PUBLIC_URL");
     assert_eq!(token.len(), 64);
     assert!(token.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f')));
     let expires = assert_timestamp(&p["expiresAt"]);
     let week = 7 * 86_400_000;
-    assert!(
-        expires >= before + week && expires <= app.clock.now() + week,
-        "expiresAt is now + 7 days"
-    );
-    assert_eq!(
-        p.as_object().unwrap().len(),
-        7,
-        "exactly the contract's fields: {p}"
-    );
+    assert!(expires >= before + week && expires <= app.clock.now() + week, "expiresAt is now + 7 days");
+    assert_eq!(p.as_object().unwrap().len(), 7, "exactly the contract's fields: {p}");
 
     let (status, me) = app.get("/v1/user", p["apiKey"].as_str().unwrap()).await;
     assert_eq!(status, StatusCode::OK, "{me}");
@@ -73,28 +60,16 @@ async fn empty_body_means_defaults_and_admin_role_is_granted() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::CREATED);
     let p: serde_json::Value = res.json().await.unwrap();
-    let (_, view) = app
-        .get(
-            &format!("/v1/team/provisions/{}", p["id"].as_str().unwrap()),
-            &org.owner.api_key,
-        )
-        .await;
+    let (_, view) =
+        app.get(&format!("/v1/team/provisions/{}", p["id"].as_str().unwrap()), &org.owner.api_key).await;
     assert_eq!(view["role"], "member");
     assert_eq!(view["skipOnboarding"], true);
 
     let (_, p) = app
-        .post(
-            "/v1/team/provisions",
-            &org.owner.api_key,
-            json!({"role": "admin", "skipOnboarding": false}),
-        )
+        .post("/v1/team/provisions", &org.owner.api_key, json!({"role": "admin", "skipOnboarding": false}))
         .await;
-    let (_, view) = app
-        .get(
-            &format!("/v1/team/provisions/{}", p["id"].as_str().unwrap()),
-            &org.owner.api_key,
-        )
-        .await;
+    let (_, view) =
+        app.get(&format!("/v1/team/provisions/{}", p["id"].as_str().unwrap()), &org.owner.api_key).await;
     assert_eq!(view["role"], "admin");
     assert_eq!(view["skipOnboarding"], false);
     // A provisioned admin may provision in turn.
@@ -108,33 +83,16 @@ async fn member_cannot_provision_admin_and_owner_can() {
     let admin = app.add_member(&org, "admin@acme.com", Role::Admin);
     let member = app.add_member(&org, "member@acme.com", Role::Member);
 
-    assert_error(
-        app.post("/v1/team/provisions", &member.api_key, json!({}))
-            .await,
-        403,
-        "insufficient_role",
-    );
-    assert_error(
-        app.get("/v1/team/provisions", &member.api_key).await,
-        403,
-        "insufficient_role",
-    );
+    assert_error(app.post("/v1/team/provisions", &member.api_key, json!({})).await, 403, "insufficient_role");
+    assert_error(app.get("/v1/team/provisions", &member.api_key).await, 403, "insufficient_role");
     let p = app.provision(&admin.api_key).await;
     assert_error(
-        app.get(
-            &format!("/v1/team/provisions/{}", p["id"].as_str().unwrap()),
-            &member.api_key,
-        )
-        .await,
+        app.get(&format!("/v1/team/provisions/{}", p["id"].as_str().unwrap()), &member.api_key).await,
         403,
         "insufficient_role",
     );
     assert_error(
-        app.delete(
-            &format!("/v1/team/provisions/{}", p["id"].as_str().unwrap()),
-            &member.api_key,
-        )
-        .await,
+        app.delete(&format!("/v1/team/provisions/{}", p["id"].as_str().unwrap()), &member.api_key).await,
         403,
         "insufficient_role",
     );
@@ -142,12 +100,7 @@ async fn member_cannot_provision_admin_and_owner_can() {
     // A provisioned member key is a member too.
     let pm = app.provision(&org.owner.api_key).await;
     assert_error(
-        app.post(
-            "/v1/team/provisions",
-            pm["apiKey"].as_str().unwrap(),
-            json!({}),
-        )
-        .await,
+        app.post("/v1/team/provisions", pm["apiKey"].as_str().unwrap(), json!({})).await,
         403,
         "insufficient_role",
     );
@@ -165,24 +118,12 @@ async fn bad_provision_bodies_get_400() {
         json!({"skipOnboarding": "yes"}),
         json!({"skipOnboarding": 0}),
     ] {
-        assert_error(
-            app.post("/v1/team/provisions", k, body).await,
-            400,
-            "invalid_field",
-        );
+        assert_error(app.post("/v1/team/provisions", k, body).await, 400, "invalid_field");
     }
     for body in [json!([]), json!("member"), json!(1)] {
-        assert_error(
-            app.post("/v1/team/provisions", k, body).await,
-            400,
-            "invalid_json",
-        );
+        assert_error(app.post("/v1/team/provisions", k, body).await, 400, "invalid_json");
     }
-    assert_eq!(
-        app.count("SELECT COUNT(*) FROM provisions WHERE org_id = ?1", &org.id),
-        0,
-        "nothing created"
-    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM provisions WHERE org_id = ?1", &org.id), 0, "nothing created");
 }
 
 #[tokio::test]
@@ -196,12 +137,7 @@ async fn list_is_newest_first_filterable_and_holds_no_secret() {
     app.clock.advance(Duration::from_millis(5));
     let third = app.provision(k).await;
     assert_eq!(
-        app.delete(
-            &format!("/v1/team/provisions/{}", second["id"].as_str().unwrap()),
-            k
-        )
-        .await
-        .0,
+        app.delete(&format!("/v1/team/provisions/{}", second["id"].as_str().unwrap()), k).await.0,
         StatusCode::NO_CONTENT
     );
 
@@ -209,14 +145,7 @@ async fn list_is_newest_first_filterable_and_holds_no_secret() {
     assert_eq!(status, StatusCode::OK);
     let items = list["provisions"].as_array().unwrap();
     let ids: Vec<_> = items.iter().map(|p| p["id"].clone()).collect();
-    assert_eq!(
-        ids,
-        vec![
-            third["id"].clone(),
-            second["id"].clone(),
-            first["id"].clone()
-        ]
-    );
+    assert_eq!(ids, vec![third["id"].clone(), second["id"].clone(), first["id"].clone()]);
     let item = &items[0];
     let mut fields: Vec<_> = item.as_object().unwrap().keys().cloned().collect();
     fields.sort();
@@ -243,10 +172,7 @@ async fn list_is_newest_first_filterable_and_holds_no_secret() {
     for p in [&first, &second, &third] {
         assert!(!text.contains(p["apiKey"].as_str().unwrap()));
         let url = p["claimUrl"].as_str().unwrap();
-        assert!(
-            !text.contains(&url[url.len() - 64..]),
-            "no claim token in listings"
-        );
+        assert!(!text.contains(&url[url.len() - 64..]), "no claim token in listings");
     }
 
     let (_, pending) = app.get("/v1/team/provisions?status=pending", k).await;
@@ -256,21 +182,9 @@ async fn list_is_newest_first_filterable_and_holds_no_secret() {
     assert_eq!(cancelled["provisions"][0]["id"], second["id"]);
     let (_, limited) = app.get("/v1/team/provisions?limit=1", k).await;
     assert_eq!(limited["provisions"].as_array().unwrap().len(), 1);
-    assert_error(
-        app.get("/v1/team/provisions?status=done", k).await,
-        400,
-        "invalid_field",
-    );
-    assert_error(
-        app.get("/v1/team/provisions?limit=0", k).await,
-        400,
-        "invalid_field",
-    );
-    assert_error(
-        app.get("/v1/team/provisions?limit=many", k).await,
-        400,
-        "invalid_field",
-    );
+    assert_error(app.get("/v1/team/provisions?status=done", k).await, 400, "invalid_field");
+    assert_error(app.get("/v1/team/provisions?limit=0", k).await, 400, "invalid_field");
+    assert_error(app.get("/v1/team/provisions?limit=many", k).await, 400, "invalid_field");
 }
 
 #[tokio::test]
@@ -279,28 +193,15 @@ async fn get_one_and_unknown_ids() {
     let org = app.create_org("Acme", None, "owner@acme.com");
     let k = &org.owner.api_key;
     let p = app.provision(k).await;
-    let (status, view) = app
-        .get(
-            &format!("/v1/team/provisions/{}", p["id"].as_str().unwrap()),
-            k,
-        )
-        .await;
+    let (status, view) = app.get(&format!("/v1/team/provisions/{}", p["id"].as_str().unwrap()), k).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(view["status"], "pending");
     assert_eq!(view["userId"], p["userId"]);
     assert_eq!(view["expiresAt"], p["expiresAt"]);
     assert_eq!(view["claimedAt"], serde_json::Value::Null);
     for id in ["00000000-0000-4000-8000-000000000000", "not-a-uuid"] {
-        assert_error(
-            app.get(&format!("/v1/team/provisions/{id}"), k).await,
-            404,
-            "not_found",
-        );
-        assert_error(
-            app.delete(&format!("/v1/team/provisions/{id}"), k).await,
-            404,
-            "not_found",
-        );
+        assert_error(app.get(&format!("/v1/team/provisions/{id}"), k).await, 404, "not_found");
+        assert_error(app.delete(&format!("/v1/team/provisions/{id}"), k).await, 404, "not_found");
     }
 }
 
@@ -311,10 +212,7 @@ fn remaining_rows(app: &TestApp, p: &serde_json::Value) -> i64 {
     app.count("SELECT COUNT(*) FROM users WHERE id = ?1", user)
         + app.count("SELECT COUNT(*) FROM memberships WHERE user_id = ?1", user)
         + app.count("SELECT COUNT(*) FROM projects WHERE id = ?1", project)
-        + app.count(
-            "SELECT COUNT(*) FROM api_keys WHERE project_id = ?1",
-            project,
-        )
+        + app.count("SELECT COUNT(*) FROM api_keys WHERE project_id = ?1", project)
         + app.count("SELECT COUNT(*) FROM agents WHERE project_id = ?1", project)
 }
 
@@ -326,11 +224,7 @@ async fn cancel_deletes_everything_at_once_and_keeps_the_record() {
     let p = app.provision(k).await;
     let key = p["apiKey"].as_str().unwrap();
     assert_eq!(app.get("/v1/user", key).await.0, StatusCode::OK);
-    assert_eq!(
-        remaining_rows(&app, &p),
-        5,
-        "user, membership, project, key, agent"
-    );
+    assert_eq!(remaining_rows(&app, &p), 5, "user, membership, project, key, agent");
 
     let id = p["id"].as_str().unwrap();
     let (status, body) = app.delete(&format!("/v1/team/provisions/{id}"), k).await;
@@ -341,11 +235,7 @@ async fn cancel_deletes_everything_at_once_and_keeps_the_record() {
     assert_eq!(remaining_rows(&app, &p), 0);
     let (_, view) = app.get(&format!("/v1/team/provisions/{id}"), k).await;
     assert_eq!(view["status"], "cancelled");
-    assert_error(
-        app.delete(&format!("/v1/team/provisions/{id}"), k).await,
-        409,
-        "not_pending",
-    );
+    assert_error(app.delete(&format!("/v1/team/provisions/{id}"), k).await, 409, "not_pending");
     // The owner is untouched.
     assert_eq!(app.get("/v1/user", k).await.0, StatusCode::OK);
 }
@@ -374,29 +264,15 @@ async fn expired_key_is_refused_before_the_sweep_and_the_sweep_deletes_the_rows(
     assert_eq!(expired["provisions"].as_array().unwrap().len(), 2);
     let (_, pending) = app.get("/v1/team/provisions?status=pending", k).await;
     assert_eq!(pending["provisions"].as_array().unwrap().len(), 0);
-    assert_error(
-        app.delete(&format!("/v1/team/provisions/{id}"), k).await,
-        409,
-        "not_pending",
-    );
+    assert_error(app.delete(&format!("/v1/team/provisions/{id}"), k).await, 409, "not_pending");
     assert_eq!(remaining_rows(&app, &p), 5, "rows stay until the sweep");
 
     assert_eq!(app.sweep(), 2);
     assert_eq!(remaining_rows(&app, &p), 0);
     assert_eq!(remaining_rows(&app, &keep), 0);
-    assert_eq!(
-        app.count(
-            "SELECT COUNT(*) FROM provisions WHERE id = ?1 AND status = 'expired'",
-            id
-        ),
-        1
-    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM provisions WHERE id = ?1 AND status = 'expired'", id), 1);
     assert_eq!(app.sweep(), 0, "nothing left to sweep");
-    assert_eq!(
-        app.get("/v1/user", k).await.0,
-        StatusCode::OK,
-        "owner untouched"
-    );
+    assert_eq!(app.get("/v1/user", k).await.0, StatusCode::OK, "owner untouched");
 }
 
 #[tokio::test]
@@ -420,41 +296,19 @@ async fn sweep_works_through_more_than_one_batch() {
         is_provisioner: false,
         project_id: org.owner.project_id.clone(),
     };
-    let settings = provisiond::ops::ProvisionSettings {
-        key_prefix: "oc_",
-        ttl: Duration::from_secs(60),
-    };
+    let settings = provisiond::ops::ProvisionSettings { key_prefix: "oc_", ttl: Duration::from_secs(60) };
     app.db
         .write_blocking(|tx| {
             for _ in 0..1203 {
-                provisiond::ops::provision(
-                    tx,
-                    &owner_caller,
-                    Default::default(),
-                    true,
-                    &settings,
-                    now,
-                )?;
+                provisiond::ops::provision(tx, &owner_caller, Default::default(), true, &settings, now)?;
             }
             Ok(())
         })
         .unwrap();
     app.clock.advance(Duration::from_secs(61));
     assert_eq!(app.sweep(), 1203);
-    assert_eq!(
-        app.count(
-            "SELECT COUNT(*) FROM users WHERE status = ?1",
-            "placeholder"
-        ),
-        0
-    );
-    assert_eq!(
-        app.count(
-            "SELECT COUNT(*) FROM provisions WHERE status = ?1",
-            "expired"
-        ),
-        1203
-    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM users WHERE status = ?1", "placeholder"), 0);
+    assert_eq!(app.count("SELECT COUNT(*) FROM provisions WHERE status = ?1", "expired"), 1203);
 }
 
 #[tokio::test]
@@ -467,20 +321,13 @@ async fn the_background_thread_sweeps_on_its_interval() {
     let id = p["id"].as_str().unwrap();
     let mut swept = false;
     for _ in 0..250 {
-        if app.count(
-            "SELECT COUNT(*) FROM provisions WHERE id = ?1 AND status = 'expired'",
-            id,
-        ) == 1
-        {
+        if app.count("SELECT COUNT(*) FROM provisions WHERE id = ?1 AND status = 'expired'", id) == 1 {
             swept = true;
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert!(
-        swept,
-        "the cleanup thread marked the provision expired within 5 s"
-    );
+    assert!(swept, "the cleanup thread marked the provision expired within 5 s");
     assert_eq!(remaining_rows(&app, &p), 0);
 }
 

@@ -10,10 +10,7 @@ use std::path::Path;
 use std::process::Command;
 
 fn ensure_sdk_installed(dir: &Path) {
-    if dir
-        .join("node_modules/@onecli-sh/sdk/package.json")
-        .exists()
-    {
+    if dir.join("node_modules/@onecli-sh/sdk/package.json").exists() {
         return;
     }
     let out = Command::new("npm")
@@ -21,11 +18,7 @@ fn ensure_sdk_installed(dir: &Path) {
         .current_dir(dir)
         .output()
         .expect("npm must be installed to run the SDK test (Node.js 18 or newer)");
-    assert!(
-        out.status.success(),
-        "npm ci failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "npm ci failed:\n{}", String::from_utf8_lossy(&out.stderr));
 }
 
 #[tokio::test]
@@ -53,8 +46,5 @@ async fn the_official_sdk_works_unmodified() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     println!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "the SDK tests failed (output above)");
-    assert!(
-        stdout.contains("pass 3"),
-        "all three SDK tests ran and passed"
-    );
+    assert!(stdout.contains("pass 3"), "all three SDK tests ran and passed");
 }

@@ -41,8 +41,8 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let fields = body.fields()?;
     let name = AgentName::parse(fields.str("name")?).map_err(ApiError::invalid_field)?;
-    let identifier = AgentIdentifier::parse("identifier", fields.str("identifier")?)
-        .map_err(ApiError::invalid_field)?;
+    let identifier =
+        AgentIdentifier::parse("identifier", fields.str("identifier")?).map_err(ApiError::invalid_field)?;
     let parent = fields
         .opt_str("parentIdentifier")?
         .map(|p| AgentIdentifier::parse("parentIdentifier", p))
@@ -70,7 +70,10 @@ pub async fn create(
                 if is_unique_violation(&e) {
                     ApiError::conflict(
                         "agent_exists",
-                        format!("An agent with identifier '{}' already exists in this project.", agent.identifier),
+                        format!(
+                            "An agent with identifier '{}' already exists in this project.",
+                            agent.identifier
+                        ),
                     )
                 } else {
                     e.into()
@@ -83,10 +86,7 @@ pub async fn create(
 }
 
 pub async fn list(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
-    let rows = state
-        .db
-        .read(move |conn| Ok(store::projects::list_agents(conn, &caller.project_id)?))
-        .await?;
+    let rows = state.db.read(move |conn| Ok(store::projects::list_agents(conn, &caller.project_id)?)).await?;
     let agents: Vec<AgentView> = rows.into_iter().map(Into::into).collect();
     Ok(HttpResponse::Ok().json(serde_json::json!({ "agents": agents })))
 }
@@ -96,15 +96,11 @@ pub async fn delete(
     caller: Caller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let deleted = state
-        .db
-        .write(move |tx| Ok(store::projects::delete_agent(tx, &caller.project_id, &id)?))
-        .await?;
+    let deleted =
+        state.db.write(move |tx| Ok(store::projects::delete_agent(tx, &caller.project_id, &id)?)).await?;
     if deleted {
         Ok(HttpResponse::NoContent().finish())
     } else {
-        Err(ApiError::not_found(
-            "No agent with that id in this key's project.",
-        ))
+        Err(ApiError::not_found("No agent with that id in this key's project."))
     }
 }

@@ -28,13 +28,7 @@ impl FromRequest for JsonBody {
             .headers()
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .map(|v| {
-                v.split(';')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .to_ascii_lowercase()
-            })
+            .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
             .is_some_and(|m| {
                 m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"))
             });
@@ -64,10 +58,7 @@ fn parse(bytes: &[u8], is_json: bool) -> Result<Fields, ApiError> {
         return Err(ApiError::unsupported_media_type());
     }
     let value: Value = serde_json::from_slice(bytes).map_err(|e| {
-        ApiError::bad_request(
-            "invalid_json",
-            format!("The request body is not valid JSON ({e})."),
-        )
+        ApiError::bad_request("invalid_json", format!("The request body is not valid JSON ({e})."))
     })?;
     match value {
         Value::Object(map) => Ok(Fields(map)),
@@ -91,9 +82,7 @@ impl Fields {
         match self.get(name) {
             None => Ok(None),
             Some(Value::Bool(b)) => Ok(Some(*b)),
-            Some(_) => Err(ApiError::invalid_field(format!(
-                "'{name}' must be true or false."
-            ))),
+            Some(_) => Err(ApiError::invalid_field(format!("'{name}' must be true or false."))),
         }
     }
 
@@ -101,15 +90,12 @@ impl Fields {
         match self.get(name) {
             None => Ok(None),
             Some(Value::String(s)) => Ok(Some(s)),
-            Some(_) => Err(ApiError::invalid_field(format!(
-                "'{name}' must be a string."
-            ))),
+            Some(_) => Err(ApiError::invalid_field(format!("'{name}' must be a string."))),
         }
     }
 
     pub fn str(&self, name: &str) -> Result<&str, ApiError> {
-        self.opt_str(name)?
-            .ok_or_else(|| ApiError::invalid_field(format!("'{name}' is required.")))
+        self.opt_str(name)?.ok_or_else(|| ApiError::invalid_field(format!("'{name}' is required.")))
     }
 
     /// The raw JSON number, for fields whose exact decimal text matters.
@@ -117,9 +103,7 @@ impl Fields {
         match self.get(name) {
             None => Ok(None),
             Some(Value::Number(n)) => Ok(Some(n)),
-            Some(_) => Err(ApiError::invalid_field(format!(
-                "'{name}' must be a number."
-            ))),
+            Some(_) => Err(ApiError::invalid_field(format!("'{name}' must be a number."))),
         }
     }
 }
@@ -136,10 +120,7 @@ mod tests {
 
     #[test]
     fn refusals_carry_their_codes() {
-        assert_eq!(
-            parse(b"{}", false).err().unwrap().code(),
-            "unsupported_media_type"
-        );
+        assert_eq!(parse(b"{}", false).err().unwrap().code(), "unsupported_media_type");
         assert_eq!(parse(b"{", true).err().unwrap().code(), "invalid_json");
         assert_eq!(parse(b"[]", true).err().unwrap().code(), "invalid_json");
         let f = parse(br#"{"a": 1, "b": null}"#, true).unwrap();

@@ -3,7 +3,9 @@
 
 pub mod agents;
 pub mod body;
+pub mod credits;
 pub mod health;
+pub mod orchestrator;
 pub mod provisions;
 pub mod user;
 
@@ -49,6 +51,36 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::resource("/v1/user/api-key/regenerate")
             .route(web::post().to(user::regenerate_key))
             .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/api/v1/admin/create-user")
+            .route(web::post().to(orchestrator::create_user))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/api/v1/admin/set-provisioner")
+            .route(web::post().to(orchestrator::set_provisioner))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/api/v1/admin/credits")
+            .route(web::post().to(credits::grant))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/api/v1/credits/balance")
+            .route(web::get().to(credits::balance))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/api/v1/credits/consume")
+            .route(web::post().to(credits::consume))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/api/v1/credits/usage")
+            .route(web::get().to(credits::usage))
+            .default_service(web::to(method_not_allowed)),
     );
 }
 
@@ -57,7 +89,5 @@ pub async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
 }
 
 pub async fn not_found() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::not_found(
-        "No such route; see the README for the routes provisiond serves.",
-    ))
+    Err(ApiError::not_found("No such route; see the README for the routes provisiond serves."))
 }

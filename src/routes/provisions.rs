@@ -70,11 +70,7 @@ pub async fn create(
     let role = match fields.opt_str("role")? {
         None | Some("member") => ProvisionRole::Member,
         Some("admin") => ProvisionRole::Admin,
-        Some(_) => {
-            return Err(ApiError::invalid_field(
-                "'role' must be \"member\" or \"admin\".",
-            ))
-        }
+        Some(_) => return Err(ApiError::invalid_field("'role' must be \"member\" or \"admin\".")),
     };
     let skip_onboarding = fields.opt_bool("skipOnboarding")?.unwrap_or(true);
     let now = state.clock.now();
@@ -82,18 +78,12 @@ pub async fn create(
     let p = state
         .db
         .write(move |tx| {
-            let s = ProvisionSettings {
-                key_prefix: &settings.key_prefix,
-                ttl: settings.provision_ttl,
-            };
+            let s = ProvisionSettings { key_prefix: &settings.key_prefix, ttl: settings.provision_ttl };
             ops::provision(tx, &caller, role, skip_onboarding, &s, now)
         })
         .await?;
     Ok(HttpResponse::Created().json(Created {
-        claim_url: format!(
-            "{}/claim?token={}",
-            state.settings.public_url, p.claim_token
-        ),
+        claim_url: format!("{}/claim?token={}", state.settings.public_url, p.claim_token),
         id: p.row.id,
         user_id: p.row.user_id,
         project_id: p.row.project_id,
@@ -126,28 +116,14 @@ pub async fn list(
     };
     let limit = match query.limit.as_deref() {
         None | Some("") => LIST_DEFAULT,
-        Some(s) => s
-            .parse::<u32>()
-            .ok()
-            .filter(|n| (1..=LIST_MAX).contains(n))
-            .ok_or_else(|| {
-                ApiError::invalid_field(format!(
-                    "'limit' must be a whole number from 1 to {LIST_MAX}."
-                ))
-            })?,
+        Some(s) => s.parse::<u32>().ok().filter(|n| (1..=LIST_MAX).contains(n)).ok_or_else(|| {
+            ApiError::invalid_field(format!("'limit' must be a whole number from 1 to {LIST_MAX}."))
+        })?,
     };
     let now = state.clock.now();
     let rows = state
         .db
-        .read(move |conn| {
-            Ok(store::provisions::list(
-                conn,
-                &caller.org_id,
-                status,
-                now,
-                limit,
-            )?)
-        })
+        .read(move |conn| Ok(store::provisions::list(conn, &caller.org_id, status, now, limit)?))
         .await?;
     let provisions: Vec<ProvisionView> = rows.into_iter().map(Into::into).collect();
     Ok(HttpResponse::Ok().json(serde_json::json!({ "provisions": provisions })))
@@ -175,9 +151,6 @@ pub async fn cancel(
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
     let now = state.clock.now();
-    state
-        .db
-        .write(move |tx| ops::cancel(tx, &caller.org_id, &id, now))
-        .await?;
+    state.db.write(move |tx| ops::cancel(tx, &caller.org_id, &id, now)).await?;
     Ok(HttpResponse::NoContent().finish())
 }

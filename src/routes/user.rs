@@ -25,11 +25,7 @@ pub struct UserView {
 
 pub async fn get(caller: Caller) -> HttpResponse {
     HttpResponse::Ok().json(UserView {
-        status: if caller.placeholder {
-            "placeholder"
-        } else {
-            "active"
-        },
+        status: if caller.placeholder { "placeholder" } else { "active" },
         role: caller.role.as_str(),
         id: caller.user_id,
         email: caller.email,
@@ -43,10 +39,7 @@ pub async fn get(caller: Caller) -> HttpResponse {
 
 /// Replaces the calling key with a new one for the same user, organization and project. The
 /// old key is revoked in the same transaction, so it fails from the very next request.
-pub async fn regenerate_key(
-    state: web::Data<AppState>,
-    caller: Caller,
-) -> Result<HttpResponse, ApiError> {
+pub async fn regenerate_key(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     let now = state.clock.now();
     let prefix = state.settings.key_prefix.clone();
     let key = state

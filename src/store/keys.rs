@@ -19,15 +19,7 @@ pub fn insert_key(
     tx.execute(
         "INSERT INTO api_keys (id, hash, hint, user_id, org_id, project_id, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![
-            id,
-            &key.hash[..],
-            key.hint,
-            user_id,
-            org_id,
-            project_id,
-            now
-        ],
+        params![id, &key.hash[..], key.hint, user_id, org_id, project_id, now],
     )?;
     Ok(())
 }
@@ -78,10 +70,7 @@ pub fn lookup(conn: &Connection, hash: &[u8; 32]) -> rusqlite::Result<Option<Key
 
 /// Records use. Called at most once a minute per key, so reads rarely write.
 pub fn touch(conn: &Connection, key_id: &str, now: Millis) -> rusqlite::Result<()> {
-    conn.execute(
-        "UPDATE api_keys SET last_used_at = ?2 WHERE id = ?1",
-        params![key_id, now],
-    )?;
+    conn.execute("UPDATE api_keys SET last_used_at = ?2 WHERE id = ?1", params![key_id, now])?;
     Ok(())
 }
 

@@ -1,6 +1,7 @@
 //! All SQL lives here: plain functions on `&Connection` / `&Transaction`, one file per table
 //! family. Multi-row writes take a `&Transaction` so the caller decides what commits together.
 
+pub mod credits;
 pub mod keys;
 pub mod orgs;
 pub mod projects;

@@ -23,11 +23,7 @@ pub fn count_orgs(conn: &Connection) -> rusqlite::Result<i64> {
 }
 
 pub fn domain_taken(conn: &Connection, domain: &str) -> rusqlite::Result<bool> {
-    conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM organizations WHERE domain = ?1)",
-        [domain],
-        |r| r.get(0),
-    )
+    conn.query_row("SELECT EXISTS (SELECT 1 FROM organizations WHERE domain = ?1)", [domain], |r| r.get(0))
 }
 
 /// `status` is `placeholder` (no email) or `active`.
@@ -48,10 +44,7 @@ pub fn insert_user(
 
 /// The id of the user with this email (case-insensitive), if any.
 pub fn user_id_by_email(conn: &Connection, email: &str) -> rusqlite::Result<Option<String>> {
-    conn.query_row("SELECT id FROM users WHERE email = ?1", [email], |r| {
-        r.get(0)
-    })
-    .optional()
+    conn.query_row("SELECT id FROM users WHERE email = ?1", [email], |r| r.get(0)).optional()
 }
 
 pub fn insert_membership(
@@ -72,8 +65,64 @@ pub fn insert_membership(
 /// Deletes a placeholder user; the foreign keys take its membership, projects, keys and agents
 /// with it. Never touches a real (claimed) user.
 pub fn delete_placeholder(tx: &Transaction, user_id: &str) -> rusqlite::Result<usize> {
+    tx.execute("DELETE FROM users WHERE id = ?1 AND status = 'placeholder'", [user_id])
+}
+
+/// Organization ids matching `needle` as an id, a domain (case-insensitive) or a name, in that
+/// order of preference: the first kind that matches anything wins.
+pub fn find_orgs(conn: &Connection, needle: &str) -> rusqlite::Result<Vec<String>> {
+    for sql in [
+        "SELECT id FROM organizations WHERE id = ?1",
+        "SELECT id FROM organizations WHERE domain = lower(?1)",
+        "SELECT id FROM organizations WHERE name = ?1 ORDER BY created_at",
+    ] {
+        let mut stmt = conn.prepare(sql)?;
+        let ids = stmt.query_map([needle], |r| r.get(0))?.collect::<rusqlite::Result<Vec<String>>>()?;
+        if !ids.is_empty() {
+            return Ok(ids);
+        }
+    }
+    Ok(Vec::new())
+}
+
+pub fn set_domain(tx: &Transaction, org_id: &str, domain: &str) -> rusqlite::Result<usize> {
+    tx.execute("UPDATE organizations SET domain = ?2 WHERE id = ?1", params![org_id, domain])
+}
+
+pub struct MemberRow {
+    pub user_id: String,
+    pub email: Option<String>,
+    pub role: Role,
+    pub is_provisioner: bool,
+}
+
+/// A member of `org_id` by user id or email (case-insensitive).
+pub fn find_member(
+    conn: &Connection,
+    org_id: &str,
+    user_id_or_email: &str,
+) -> rusqlite::Result<Option<MemberRow>> {
+    conn.query_row(
+        "SELECT u.id, u.email, m.role, m.is_provisioner
+           FROM memberships m JOIN users u ON u.id = m.user_id
+          WHERE m.org_id = ?1 AND (u.id = ?2 OR u.email = ?2)",
+        params![org_id, user_id_or_email],
+        |r| {
+            let role: String = r.get(2)?;
+            Ok(MemberRow {
+                user_id: r.get(0)?,
+                email: r.get(1)?,
+                role: Role::parse(&role).unwrap_or(Role::Member),
+                is_provisioner: r.get(3)?,
+            })
+        },
+    )
+    .optional()
+}
+
+pub fn set_provisioner(tx: &Transaction, org_id: &str, user_id: &str, on: bool) -> rusqlite::Result<usize> {
     tx.execute(
-        "DELETE FROM users WHERE id = ?1 AND status = 'placeholder'",
-        [user_id],
+        "UPDATE memberships SET is_provisioner = ?3 WHERE org_id = ?1 AND user_id = ?2",
+        params![org_id, user_id, on],
     )
 }

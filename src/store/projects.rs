@@ -43,11 +43,7 @@ pub fn insert_agent(tx: &Transaction, project_id: &str, agent: &AgentRow) -> rus
     Ok(())
 }
 
-pub fn agent_exists(
-    conn: &Connection,
-    project_id: &str,
-    identifier: &str,
-) -> rusqlite::Result<bool> {
+pub fn agent_exists(conn: &Connection, project_id: &str, identifier: &str) -> rusqlite::Result<bool> {
     conn.query_row(
         "SELECT EXISTS (SELECT 1 FROM agents WHERE project_id = ?1 AND identifier = ?2)",
         params![project_id, identifier],
@@ -74,9 +70,7 @@ pub fn list_agents(conn: &Connection, project_id: &str) -> rusqlite::Result<Vec<
 
 /// Deletes the agent only if it is in `project_id`; returns whether it did.
 pub fn delete_agent(tx: &Transaction, project_id: &str, agent_id: &str) -> rusqlite::Result<bool> {
-    let n = tx.execute(
-        "DELETE FROM agents WHERE id = ?1 AND project_id = ?2",
-        params![agent_id, project_id],
-    )?;
+    let n =
+        tx.execute("DELETE FROM agents WHERE id = ?1 AND project_id = ?2", params![agent_id, project_id])?;
     Ok(n > 0)
 }

@@ -20,8 +20,7 @@ pub struct ProvisionRow {
     pub claimed_by: Option<String>,
 }
 
-const COLUMNS: &str =
-    "id, org_id, user_id, project_id, agent_id, role, skip_onboarding, status, created_by,
+const COLUMNS: &str = "id, org_id, user_id, project_id, agent_id, role, skip_onboarding, status, created_by,
                        created_at, expires_at, claimed_at, claimed_by";
 
 /// The status a reader sees: a pending provision past its expiry is expired, whether or not
@@ -82,12 +81,7 @@ pub fn list(
 
 /// One provision of this organization, with its effective status at `now`; another
 /// organization's is as absent as a missing one.
-pub fn get(
-    conn: &Connection,
-    org_id: &str,
-    id: &str,
-    now: Millis,
-) -> rusqlite::Result<Option<ProvisionRow>> {
+pub fn get(conn: &Connection, org_id: &str, id: &str, now: Millis) -> rusqlite::Result<Option<ProvisionRow>> {
     conn.query_row(
         &format!("SELECT {EFFECTIVE_COLUMNS} FROM provisions WHERE id = :id AND org_id = :org"),
         named_params! {":id": id, ":org": org_id, ":now": now},
@@ -107,11 +101,7 @@ pub fn end(tx: &Transaction, id: &str, status: ProvisionStatus) -> rusqlite::Res
 }
 
 /// Pending provisions whose time is up, oldest first, at most `limit`: (id, placeholder user id).
-pub fn expired(
-    conn: &Connection,
-    now: Millis,
-    limit: u32,
-) -> rusqlite::Result<Vec<(String, String)>> {
+pub fn expired(conn: &Connection, now: Millis, limit: u32) -> rusqlite::Result<Vec<(String, String)>> {
     let mut stmt = conn.prepare_cached(
         "SELECT id, user_id FROM provisions WHERE status = 'pending' AND expires_at <= ?1
           ORDER BY expires_at LIMIT ?2",

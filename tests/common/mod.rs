@@ -44,8 +44,7 @@ pub async fn spawn_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     let mut settings = test_settings(&dir);
     tweak(&mut settings);
     let clock = Clock::default();
-    let app =
-        Application::build_with_clock(settings.clone(), clock.clone()).expect("server builds");
+    let app = Application::build_with_clock(settings.clone(), clock.clone()).expect("server builds");
     let port = app.port();
     let db = app.db();
     tokio::spawn(app.run_until_stopped());
@@ -55,10 +54,7 @@ pub async fn spawn_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
         db,
         clock,
         db_path: settings.database_path.clone(),
-        client: reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .expect("client"),
+        client: reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client"),
         settings,
         _dir: dir,
     }
@@ -77,16 +73,11 @@ impl TestApp {
             domain: domain.map(|d| Domain::parse(d).expect("domain")),
             owner_email: Email::parse(owner_email).expect("email"),
             provisioner: false,
+            credits: None,
         };
         let now = self.clock.now();
-        let owner = self
-            .db
-            .write_blocking(|tx| ops::create_org(tx, "oc_", &new, now))
-            .expect("org created");
-        Org {
-            id: owner.org_id.clone(),
-            owner,
-        }
+        let owner = self.db.write_blocking(|tx| ops::create_org(tx, "oc_", &new, now)).expect("org created");
+        Org { id: owner.org_id.clone(), owner }
     }
 
     pub fn add_member(&self, org: &Org, email: &str, role: Role) -> Access {
@@ -104,9 +95,7 @@ impl TestApp {
         key: Option<&str>,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
-        let mut req = self
-            .client
-            .request(method, format!("{}{}", self.base, path));
+        let mut req = self.client.request(method, format!("{}{}", self.base, path));
         if let Some(k) = key {
             req = req.bearer_auth(k);
         }
@@ -138,9 +127,7 @@ impl TestApp {
 
     /// Provisions with defaults and asserts success; returns the 201 body.
     pub async fn provision(&self, key: &str) -> Value {
-        let (status, body) = self
-            .post("/v1/team/provisions", key, serde_json::json!({}))
-            .await;
+        let (status, body) = self.post("/v1/team/provisions", key, serde_json::json!({})).await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         body
     }
@@ -148,8 +135,7 @@ impl TestApp {
     /// A number from the database, for assertions on what is (no longer) stored.
     pub fn count(&self, sql: &str, param: &str) -> i64 {
         let conn = self.db.conn().expect("connection");
-        conn.query_row(sql, [param], |r| r.get(0))
-            .expect("count query")
+        conn.query_row(sql, [param], |r| r.get(0)).expect("count query")
     }
 
     pub fn sweep(&self) -> usize {
@@ -174,10 +160,7 @@ pub fn assert_error(got: (StatusCode, Value), status: u16, code: &str) {
         _ => "api_error",
     };
     assert_eq!(e["type"], expected_type, "type in {body}");
-    assert!(
-        e["message"].as_str().is_some_and(|m| m.len() > 10),
-        "message in {body}"
-    );
+    assert!(e["message"].as_str().is_some_and(|m| m.len() > 10), "message in {body}");
 }
 
 #[track_caller]
@@ -191,14 +174,9 @@ pub fn assert_uuid(v: &Value) {
 #[track_caller]
 pub fn assert_key(v: &Value) {
     let s = v.as_str().unwrap_or_else(|| panic!("not a string: {v}"));
-    let hex = s
-        .strip_prefix("oc_")
-        .unwrap_or_else(|| panic!("no oc_ prefix: {s}"));
+    let hex = s.strip_prefix("oc_").unwrap_or_else(|| panic!("no oc_ prefix: {s}"));
     assert_eq!(hex.len(), 64, "{s}");
-    assert!(
-        hex.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f')),
-        "{s}"
-    );
+    assert!(hex.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f')), "{s}");
 }
 
 /// `2026-11-29T20:15:03.123Z`; returns the instant in ms.
@@ -207,7 +185,5 @@ pub fn assert_timestamp(v: &Value) -> i64 {
     let s = v.as_str().unwrap_or_else(|| panic!("not a string: {v}"));
     assert_eq!(s.len(), 24, "{s}");
     assert!(s.ends_with('Z') && s.as_bytes()[19] == b'.', "{s}");
-    chrono::DateTime::parse_from_rfc3339(s)
-        .unwrap_or_else(|_| panic!("not RFC 3339: {s}"))
-        .timestamp_millis()
+    chrono::DateTime::parse_from_rfc3339(s).unwrap_or_else(|_| panic!("not RFC 3339: {s}")).timestamp_millis()
 }

@@ -1,0 +1,116 @@
+//! `/api/v1/credits/*` and `/api/v1/admin/credits`: one pool per organization, shared by all of
+//! its users.
+
+use super::body::{Fields, JsonBody};
+use crate::app::AppState;
+use crate::auth::Caller;
+use crate::domain::{Credits, Role};
+use crate::error::ApiError;
+use crate::store::credits::Balance;
+use crate::{ops, store};
+use actix_web::{web, HttpResponse};
+use serde::Serialize;
+
+#[derive(Serialize)]
+pub struct BalanceView {
+    pub total_credits: Credits,
+    pub credits_used: Credits,
+    pub credits_left: Credits,
+}
+
+impl From<Balance> for BalanceView {
+    fn from(b: Balance) -> Self {
+        BalanceView { total_credits: b.granted, credits_used: b.used, credits_left: b.left() }
+    }
+}
+
+/// `amount` (required, > 0, at most 3 decimals) and `reason` (optional, up to 500 characters).
+fn amount_and_reason(fields: &Fields) -> Result<(Credits, Option<String>), ApiError> {
+    let amount = fields
+        .opt_number("amount")?
+        .ok_or_else(|| ApiError::invalid_field("'amount' is required, e.g. {\"amount\": 2.5}."))?;
+    let amount = Credits::from_json(amount).map_err(|m| ApiError::invalid_field(format!("'amount': {m}")))?;
+    let reason = fields.opt_str("reason")?.map(str::trim).filter(|r| !r.is_empty());
+    if reason.is_some_and(|r| r.chars().count() > 500) {
+        return Err(ApiError::invalid_field("'reason' must be at most 500 characters."));
+    }
+    Ok((amount, reason.map(str::to_string)))
+}
+
+pub async fn balance(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
+    let b = state.db.read(move |conn| Ok(store::credits::balance(conn, &caller.org_id)?)).await?;
+    Ok(HttpResponse::Ok().json(BalanceView::from(b)))
+}
+
+pub async fn consume(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: JsonBody,
+) -> Result<HttpResponse, ApiError> {
+    let (amount, reason) = amount_and_reason(&body.fields()?)?;
+    let now = state.clock.now();
+    let b = state
+        .db
+        .write(move |tx| {
+            let ok = store::credits::consume(tx, &caller.org_id, &caller.user_id, amount, reason.as_deref(), now)?;
+            let b = store::credits::balance(tx, &caller.org_id)?;
+            if !ok {
+                return Err(ApiError::credits_exceeded(format!(
+                    "The organization's pool has {} credits left, less than the {amount} asked for; nothing was debited.",
+                    b.left()
+                )));
+            }
+            Ok(b)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(BalanceView::from(b)))
+}
+
+#[derive(Serialize)]
+pub struct UsageView {
+    pub user_id: Option<String>,
+    pub email: Option<String>,
+    pub credits_used: Credits,
+}
+
+pub async fn usage(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
+    if !(caller.role.is_admin() || caller.is_provisioner) {
+        return Err(ApiError::forbidden(
+            "insufficient_role",
+            "Usage is visible to owners, admins and provisioners only.",
+        ));
+    }
+    let (rows, b) = state
+        .db
+        .read(move |conn| {
+            Ok((store::credits::usage(conn, &caller.org_id)?, store::credits::balance(conn, &caller.org_id)?))
+        })
+        .await?;
+    let users: Vec<UsageView> = rows
+        .into_iter()
+        .map(|r| UsageView { user_id: r.user_id, email: r.email, credits_used: r.used })
+        .collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "credits_used": b.used, "users": users })))
+}
+
+pub async fn grant(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: JsonBody,
+) -> Result<HttpResponse, ApiError> {
+    if caller.role != Role::Owner {
+        return Err(ApiError::forbidden(
+            "insufficient_role",
+            format!("Only an owner may grant credits; this key's role is {}.", caller.role.as_str()),
+        ));
+    }
+    let (amount, reason) = amount_and_reason(&body.fields()?)?;
+    let now = state.clock.now();
+    let b = state
+        .db
+        .write(move |tx| {
+            ops::grant_credits(tx, &caller.org_id, Some(&caller.user_id), amount, reason.as_deref(), now)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(BalanceView::from(b)))
+}
