@@ -69,7 +69,7 @@ enum OrgCommand {
         #[arg(long)]
         provisioner: bool,
         /// Opening grant to the organization's credit pool (up to 3 decimals).
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         credits: Option<String>,
     },
     /// Set the email domain that orchestrator-created users are mapped onto.
@@ -90,7 +90,7 @@ enum CreditsCommand {
         #[arg(long)]
         org: String,
         /// Credits to add (up to 3 decimals), e.g. 100 or 2.5.
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         amount: String,
         #[arg(long)]
         reason: Option<String>,

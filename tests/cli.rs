@@ -37,6 +37,12 @@ fn start(mut c: Command) -> Server {
         }
     });
     let port = rx.recv_timeout(Duration::from_secs(20)).ok().flatten().expect("server announced its port");
+    // Bound is not yet serving: wait until it answers, so signal handlers are in place.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !http_get(port, "/healthz", "").contains(" 200 ") {
+        assert!(std::time::Instant::now() < deadline, "server never became healthy");
+        std::thread::sleep(Duration::from_millis(10));
+    }
     Server { child, port, stdout: String::new() }
 }
 
@@ -53,10 +59,10 @@ impl Server {
 
 fn http_get(port: u16, path: &str, key: &str) -> String {
     use std::io::Write;
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(s, "GET {path} HTTP/1.0\r\nAuthorization: Bearer {key}\r\n\r\n").unwrap();
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return String::new() };
+    let _ = write!(s, "GET {path} HTTP/1.0\r\nAuthorization: Bearer {key}\r\n\r\n");
     let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
+    let _ = s.read_to_string(&mut out);
     out
 }
 
@@ -237,4 +243,99 @@ fn bad_settings_stop_the_start_with_a_message() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(expect), "{var}={value}: {err}");
     }
+}
+
+fn run_ok(db: &Path, args: &[&str]) -> String {
+    let out = cmd(db).args(args).output().unwrap();
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn pool(db: &Path, domain: &str) -> (i64, i64) {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    conn.query_row(
+        "SELECT credits_granted, credits_used FROM organizations WHERE domain = ?1",
+        [domain],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .unwrap()
+}
+
+fn is_provisioner(db: &Path, email: &str) -> bool {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    conn.query_row(
+        "SELECT m.is_provisioner FROM memberships m JOIN users u ON u.id = m.user_id WHERE u.email = ?1",
+        [email],
+        |r| r.get(0),
+    )
+    .unwrap()
+}
+
+#[test]
+fn orchestrator_organizations_credits_and_provisioner_flag_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("p.db");
+    let out = run_ok(
+        &db,
+        &[
+            "org",
+            "create",
+            "--name",
+            "Orch",
+            "--domain",
+            "orchestrator.com",
+            "--owner-email",
+            "guy@orchestrator.com",
+            "--provisioner",
+            "--credits",
+            "100.5",
+        ],
+    );
+    let org_id = out.lines().next().unwrap().strip_prefix("organization ").unwrap().to_string();
+    assert!(is_provisioner(&db, "guy@orchestrator.com"));
+    assert_eq!(pool(&db, "orchestrator.com"), (100_500, 0));
+
+    // By domain, by name, by id; amounts with up to 3 decimals.
+    assert!(run_ok(&db, &["credits", "grant", "--org", "Orchestrator.com", "--amount", "0.25"])
+        .contains("100.75 total"));
+    run_ok(&db, &["credits", "grant", "--org", "Orch", "--amount", "1", "--reason", "top-up"]);
+    run_ok(&db, &["credits", "grant", "--org", &org_id, "--amount", "2.125"]);
+    assert_eq!(pool(&db, "orchestrator.com"), (103_875, 0));
+    for bad in [
+        vec!["credits", "grant", "--org", "nope", "--amount", "1"],
+        vec!["credits", "grant", "--org", "Orch", "--amount", "1.0001"],
+        vec!["credits", "grant", "--org", "Orch", "--amount", "-3"],
+        vec!["org", "create", "--name", "X", "--owner-email", "x@y.com", "--credits", "lots"],
+    ] {
+        let out = cmd(&db).args(&bad).output().unwrap();
+        assert!(!out.status.success(), "{bad:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("provisiond: error:"));
+    }
+    assert_eq!(pool(&db, "orchestrator.com"), (103_875, 0), "failed grants changed nothing");
+
+    // The provisioner flag, off and on, for an existing member.
+    run_ok(
+        &db,
+        &["user", "add", "--org", "orchestrator.com", "--email", "ops@orchestrator.com", "--role", "admin"],
+    );
+    assert!(!is_provisioner(&db, "ops@orchestrator.com"));
+    run_ok(&db, &["user", "provisioner", "--org", "Orch", "--user", "OPS@orchestrator.com", "on"]);
+    assert!(is_provisioner(&db, "ops@orchestrator.com"));
+    run_ok(&db, &["user", "provisioner", "--org", "Orch", "--user", "guy@orchestrator.com", "off"]);
+    assert!(!is_provisioner(&db, "guy@orchestrator.com"));
+    let out = cmd(&db)
+        .args(["user", "provisioner", "--org", "Orch", "--user", "nobody@x.com", "on"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+
+    // A domain for an organization created without one; a taken domain is refused.
+    run_ok(&db, &["org", "create", "--name", "Later", "--owner-email", "later@l.com"]);
+    run_ok(&db, &["org", "set-domain", "--org", "Later", "--domain", "later.io"]);
+    assert_eq!(pool(&db, "later.io"), (0, 0));
+    let out = cmd(&db)
+        .args(["org", "set-domain", "--org", "Later", "--domain", "orchestrator.com"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
 }
