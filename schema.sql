@@ -22,7 +22,10 @@ CREATE TABLE users (
     email         TEXT UNIQUE COLLATE NOCASE,
     status        TEXT NOT NULL CHECK (status IN ('placeholder', 'active')),
     api_only      INTEGER NOT NULL DEFAULT 0 CHECK (api_only IN (0, 1)),
+    -- argon2id PHC string; NULL for placeholders and API-only users, who never sign in.
     password_hash TEXT,
+    -- Display name, from onboarding.
+    name          TEXT,
     created_at    INTEGER NOT NULL
 );
 
@@ -110,5 +113,17 @@ CREATE TABLE credit_ledger (
     created_at INTEGER NOT NULL
 );
 CREATE INDEX credit_ledger_org_user ON credit_ledger(org_id, user_id);
+
+-- Web sign-ins. The cookie holds a random token; only its blake3 hash is stored.
+CREATE TABLE sessions (
+    token_hash    BLOB PRIMARY KEY,
+    user_id       TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    -- The organization the dashboard shows; NULL until the person has one.
+    active_org_id TEXT REFERENCES organizations(id) ON DELETE SET NULL,
+    created_at    INTEGER NOT NULL,
+    expires_at    INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX sessions_user ON sessions(user_id);
+CREATE INDEX sessions_expires ON sessions(expires_at);
 
 PRAGMA user_version = 1;

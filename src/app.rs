@@ -6,6 +6,7 @@ use crate::config::Settings;
 use crate::db::Db;
 use crate::domain::Email;
 use crate::error::json_error_net;
+use crate::web::throttle::LoginThrottle;
 use crate::{ops, routes, store};
 use actix_web::dev::Server;
 use actix_web::middleware::{ErrorHandlers, Logger};
@@ -18,6 +19,7 @@ pub struct AppState {
     pub db: Db,
     pub settings: Arc<Settings>,
     pub clock: Clock,
+    pub throttle: LoginThrottle,
 }
 
 pub struct Application {
@@ -48,8 +50,12 @@ impl Application {
             .map_err(|e| format!("cannot start the cleanup thread: {e}"))?;
 
         let workers = settings.workers;
-        let state =
-            web::Data::new(AppState { db: db.clone(), settings: Arc::new(settings), clock: clock.clone() });
+        let state = web::Data::new(AppState {
+            db: db.clone(),
+            settings: Arc::new(settings),
+            clock: clock.clone(),
+            throttle: LoginThrottle::default(),
+        });
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
@@ -60,7 +66,10 @@ impl Application {
                     Logger::new("%a %{method}xi %U %s %b %Dms")
                         .custom_request_replace("method", |req| req.method().to_string()),
                 )
+                .app_data(web::FormConfig::default().limit(16 * 1024))
+                .wrap(crate::web::security_headers())
                 .configure(routes::configure)
+                .configure(crate::web::configure)
                 .default_service(web::to(routes::not_found))
         })
         .shutdown_timeout(10);

@@ -98,6 +98,14 @@ impl ApiError {
         self.code
     }
 
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
     fn error_type(&self) -> &'static str {
         match self.status.as_u16() {
             401 => "authentication_error",

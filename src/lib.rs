@@ -11,5 +11,7 @@ pub mod domain;
 pub mod error;
 pub mod keys;
 pub mod ops;
+pub mod passwords;
 pub mod routes;
 pub mod store;
+pub mod web;

@@ -1,7 +1,6 @@
 //! The flows the API, the command line and (later) the web pages share. Each takes the
 //! transaction it runs in, so everything a flow writes commits together or not at all.
 
-use crate::auth::Caller;
 use crate::clock::{self, Millis};
 use crate::domain::{Credits, Domain, Email, ProvisionRole, ProvisionStatus, Role};
 use crate::error::{is_unique_violation, ApiError};
@@ -170,7 +169,8 @@ pub struct ProvisionSettings<'a> {
 /// `Default`, its key, agent `default`, and the provision row — all in `tx`.
 pub fn provision(
     tx: &Transaction,
-    caller: &Caller,
+    org_id: &str,
+    created_by: &str,
     role: ProvisionRole,
     skip_onboarding: bool,
     settings: &ProvisionSettings,
@@ -179,10 +179,10 @@ pub fn provision(
     let ttl_ms = i64::try_from(settings.ttl.as_millis()).unwrap_or(i64::MAX);
     let (user_id, project_id, agent_id) = (new_id(), new_id(), new_id());
     store::orgs::insert_user(tx, &user_id, None, "placeholder", false, now)?;
-    store::orgs::insert_membership(tx, &user_id, &caller.org_id, role.role(), false, now)?;
-    store::projects::insert_project(tx, &project_id, &caller.org_id, &user_id, DEFAULT_PROJECT_NAME, now)?;
+    store::orgs::insert_membership(tx, &user_id, org_id, role.role(), false, now)?;
+    store::projects::insert_project(tx, &project_id, org_id, &user_id, DEFAULT_PROJECT_NAME, now)?;
     let key = keys::new_api_key(settings.key_prefix)?;
-    store::keys::insert_key(tx, &new_id(), &key, &user_id, &caller.org_id, &project_id, now)?;
+    store::keys::insert_key(tx, &new_id(), &key, &user_id, org_id, &project_id, now)?;
     let agent = AgentRow {
         id: agent_id.clone(),
         name: "Default Agent".into(),
@@ -194,14 +194,14 @@ pub fn provision(
     let token = keys::new_claim_token()?;
     let row = ProvisionRow {
         id: new_id(),
-        org_id: caller.org_id.clone(),
+        org_id: org_id.to_string(),
         user_id,
         project_id,
         agent_id,
         role: role.role().as_str().into(),
         skip_onboarding,
         status: ProvisionStatus::Pending.as_str().into(),
-        created_by: caller.user_id.clone(),
+        created_by: created_by.to_string(),
         created_at: now,
         expires_at: now.saturating_add(ttl_ms),
         claimed_at: None,
@@ -266,4 +266,118 @@ pub fn set_provisioner(
     store::orgs::set_provisioner(tx, org_id, &m.user_id, on)?;
     m.is_provisioner = on;
     Ok(m)
+}
+
+/// A new person with email and password (already hashed), in no organization yet.
+pub fn sign_up(
+    tx: &Transaction,
+    email: &Email,
+    password_hash: &str,
+    now: Millis,
+) -> Result<String, ApiError> {
+    let address = email.as_string();
+    if store::orgs::user_id_by_email(tx, &address)?.is_some() {
+        return Err(ApiError::conflict(
+            "user_exists",
+            "An account with this email already exists; log in instead.",
+        ));
+    }
+    let id = new_id();
+    store::orgs::insert_user(tx, &id, Some(&address), "active", false, now)?;
+    store::orgs::set_password(tx, &id, password_hash)?;
+    Ok(id)
+}
+
+pub struct Claimed {
+    pub org_id: String,
+    pub org_name: String,
+    pub user_id: String,
+    pub project_id: String,
+    pub skip_onboarding: bool,
+}
+
+/// What a claim token points at, or why it cannot be claimed.
+pub fn claimable(
+    conn: &rusqlite::Connection,
+    token: &str,
+    now: Millis,
+) -> Result<(ProvisionRow, String), ApiError> {
+    let invalid = || {
+        ApiError::bad_request("invalid_token", "This claim link is not valid; ask your admin for a new one.")
+    };
+    if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(invalid());
+    }
+    let (p, org_name) =
+        store::provisions::by_token(conn, &keys::hash(&token.to_ascii_lowercase()))?.ok_or_else(invalid)?;
+    match p.status.as_str() {
+        "claimed" => Err(ApiError::conflict("already_claimed", "This account has already been claimed.")),
+        "cancelled" => Err(ApiError::bad_request(
+            "invalid_token",
+            "This claim link was cancelled by an admin; ask them for a new one.",
+        )),
+        "expired" => Err(token_expired(p.expires_at)),
+        _ if now >= p.expires_at => Err(token_expired(p.expires_at)),
+        _ => Ok((p, org_name)),
+    }
+}
+
+fn token_expired(at: Millis) -> ApiError {
+    ApiError::bad_request(
+        "token_expired",
+        format!("This claim link expired at {}; ask your admin for a new one.", clock::format(at)),
+    )
+}
+
+/// Claims a provision for `claimer`. A person in no organization yet (who just signed up)
+/// becomes the placeholder: same user id, their email and password. Anyone else receives the
+/// project, keys and agents, and the membership unless they already have one (their role stays);
+/// the placeholder is deleted. The provisioned key keeps working either way.
+pub fn claim(tx: &Transaction, token: &str, claimer_id: &str, now: Millis) -> Result<Claimed, ApiError> {
+    let (p, org_name) = claimable(tx, token, now)?;
+    let claimer = store::orgs::user(tx, claimer_id)?.ok_or_else(|| {
+        ApiError::unauthorized("invalid_api_key", "Your account no longer exists; sign up again.")
+    })?;
+    if claimer.api_only {
+        return Err(ApiError::forbidden("api_only_user", "An API-only user cannot claim an account."));
+    }
+    if claimer.placeholder {
+        return Err(ApiError::forbidden(
+            "insufficient_role",
+            "A provisioned account that is not claimed yet cannot claim another one.",
+        ));
+    }
+    let new_person = store::orgs::orgs_of_user(tx, &claimer.id)?.is_empty()
+        && store::projects::count_projects_of(tx, &claimer.id)? == 0;
+    let user_id = if new_person {
+        let email = claimer.email.clone().unwrap_or_default();
+        store::sessions::move_to_user(tx, &claimer.id, &p.user_id)?;
+        // Free the email before the placeholder takes it.
+        store::orgs::delete_user(tx, &claimer.id)?;
+        store::orgs::activate_placeholder(
+            tx,
+            &p.user_id,
+            &email,
+            claimer.password_hash.as_deref(),
+            claimer.name.as_deref(),
+        )?;
+        p.user_id.clone()
+    } else {
+        store::projects::move_projects_and_keys(tx, &p.user_id, &claimer.id)?;
+        if store::orgs::membership_role(tx, &claimer.id, &p.org_id)?.is_none() {
+            store::orgs::move_membership(tx, &p.user_id, &claimer.id, &p.org_id)?;
+        }
+        store::orgs::delete_placeholder(tx, &p.user_id)?;
+        claimer.id.clone()
+    };
+    if !store::provisions::mark_claimed(tx, &p.id, &user_id, now)? {
+        return Err(ApiError::conflict("already_claimed", "This account has already been claimed."));
+    }
+    Ok(Claimed {
+        org_id: p.org_id,
+        org_name,
+        user_id,
+        project_id: p.project_id,
+        skip_onboarding: p.skip_onboarding,
+    })
 }

@@ -166,7 +166,7 @@ fn org_create_prints_a_working_owner_key_and_refuses_bad_input() {
 
 #[test]
 fn cleanup_and_backup_subcommands() {
-    use provisiond::{auth::Caller, db::Db, domain::*, ops};
+    use provisiond::{db::Db, domain::*, ops};
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("p.db");
     let db = Db::open(&path).unwrap();
@@ -179,25 +179,28 @@ fn cleanup_and_backup_subcommands() {
         credits: None,
     };
     let owner = db.write_blocking(|tx| ops::create_org(tx, "oc_", &new, now)).unwrap();
-    let caller = Caller {
-        key_id: String::new(),
-        user_id: owner.user_id.clone(),
-        email: None,
-        placeholder: false,
-        api_only: false,
-        org_id: owner.org_id.clone(),
-        org_name: "A".into(),
-        org_domain: None,
-        role: Role::Owner,
-        is_provisioner: false,
-        project_id: owner.project_id.clone(),
-    };
     // Two provisions created 8 days ago (expired) and one now (live).
     let s = ops::ProvisionSettings { key_prefix: "oc_", ttl: Duration::from_secs(7 * 86_400) };
     db.write_blocking(|tx| {
-        ops::provision(tx, &caller, ProvisionRole::Member, true, &s, now - 8 * 86_400_000)?;
-        ops::provision(tx, &caller, ProvisionRole::Member, true, &s, now - 8 * 86_400_000)?;
-        ops::provision(tx, &caller, ProvisionRole::Admin, true, &s, now)
+        ops::provision(
+            tx,
+            &owner.org_id,
+            &owner.user_id,
+            ProvisionRole::Member,
+            true,
+            &s,
+            now - 8 * 86_400_000,
+        )?;
+        ops::provision(
+            tx,
+            &owner.org_id,
+            &owner.user_id,
+            ProvisionRole::Member,
+            true,
+            &s,
+            now - 8 * 86_400_000,
+        )?;
+        ops::provision(tx, &owner.org_id, &owner.user_id, ProvisionRole::Admin, true, &s, now)
     })
     .unwrap();
 

@@ -135,7 +135,7 @@ async fn unknown_routes_and_wrong_methods_are_json() {
     let org = app.create_org("Acme", None, "owner@acme.com");
     let auth = format!("Bearer {}", org.owner.api_key);
     let h = [("Authorization", auth.as_str())];
-    for path in ["/", "/v1", "/v1/nope", "/v1/team/provisions/a/b", "/healthz/x"] {
+    for path in ["/v1", "/v1/nope", "/nope", "/v1/team/provisions/a/b", "/healthz/x"] {
         assert_error(raw(&app, Method::GET, path, &h, None).await, 404, "not_found");
     }
     for (m, path) in [

@@ -283,24 +283,19 @@ async fn sweep_works_through_more_than_one_batch() {
     assert_eq!(caller["role"], "owner");
     // Straight through the library: 1,203 provisions is slow over HTTP and proves nothing more.
     let now = app.clock.now();
-    let owner_caller = provisiond::auth::Caller {
-        key_id: String::new(),
-        user_id: org.owner.user_id.clone(),
-        email: None,
-        placeholder: false,
-        api_only: false,
-        org_id: org.id.clone(),
-        org_name: "Acme".into(),
-        org_domain: None,
-        role: Role::Owner,
-        is_provisioner: false,
-        project_id: org.owner.project_id.clone(),
-    };
     let settings = provisiond::ops::ProvisionSettings { key_prefix: "oc_", ttl: Duration::from_secs(60) };
     app.db
         .write_blocking(|tx| {
             for _ in 0..1203 {
-                provisiond::ops::provision(tx, &owner_caller, Default::default(), true, &settings, now)?;
+                provisiond::ops::provision(
+                    tx,
+                    &org.id,
+                    &org.owner.user_id,
+                    Default::default(),
+                    true,
+                    &settings,
+                    now,
+                )?;
             }
             Ok(())
         })

@@ -3,6 +3,7 @@
 
 pub mod agents;
 pub mod body;
+pub mod claims;
 pub mod credits;
 pub mod health;
 pub mod orchestrator;
@@ -40,6 +41,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(
         web::resource("/v1/agents/{id}")
             .route(web::delete().to(agents::delete))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/v1/provisions/claim")
+            .route(web::post().to(claims::claim))
             .default_service(web::to(method_not_allowed)),
     )
     .service(

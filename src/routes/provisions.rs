@@ -79,7 +79,7 @@ pub async fn create(
         .db
         .write(move |tx| {
             let s = ProvisionSettings { key_prefix: &settings.key_prefix, ttl: settings.provision_ttl };
-            ops::provision(tx, &caller, role, skip_onboarding, &s, now)
+            ops::provision(tx, &caller.org_id, &caller.user_id, role, skip_onboarding, &s, now)
         })
         .await?;
     Ok(HttpResponse::Created().json(Created {

@@ -6,3 +6,4 @@ pub mod keys;
 pub mod orgs;
 pub mod projects;
 pub mod provisions;
+pub mod sessions;

@@ -126,3 +126,152 @@ pub fn set_provisioner(tx: &Transaction, org_id: &str, user_id: &str, on: bool) 
         params![org_id, user_id, on],
     )
 }
+
+/// What sign-in needs to know about an address.
+pub struct Login {
+    pub user_id: String,
+    pub password_hash: Option<String>,
+    pub api_only: bool,
+}
+
+pub fn login_by_email(conn: &Connection, email: &str) -> rusqlite::Result<Option<Login>> {
+    conn.query_row(
+        "SELECT id, password_hash, api_only FROM users WHERE email = ?1 AND status = 'active'",
+        [email],
+        |r| Ok(Login { user_id: r.get(0)?, password_hash: r.get(1)?, api_only: r.get(2)? }),
+    )
+    .optional()
+}
+
+pub fn set_password(tx: &Transaction, user_id: &str, hash: &str) -> rusqlite::Result<usize> {
+    tx.execute(
+        "UPDATE users SET password_hash = ?2 WHERE id = ?1 AND api_only = 0 AND status = 'active'",
+        params![user_id, hash],
+    )
+}
+
+pub fn set_name(tx: &Transaction, user_id: &str, name: Option<&str>) -> rusqlite::Result<()> {
+    tx.execute("UPDATE users SET name = ?2 WHERE id = ?1", params![user_id, name])?;
+    Ok(())
+}
+
+/// A placeholder becomes a person: their email, password and name, status active.
+pub fn activate_placeholder(
+    tx: &Transaction,
+    user_id: &str,
+    email: &str,
+    password_hash: Option<&str>,
+    name: Option<&str>,
+) -> rusqlite::Result<usize> {
+    tx.execute(
+        "UPDATE users SET email = ?2, password_hash = ?3, name = ?4, status = 'active'
+          WHERE id = ?1 AND status = 'placeholder'",
+        params![user_id, email, password_hash, name],
+    )
+}
+
+pub struct UserRow {
+    pub id: String,
+    pub email: Option<String>,
+    pub password_hash: Option<String>,
+    pub name: Option<String>,
+    pub placeholder: bool,
+    pub api_only: bool,
+}
+
+pub fn user(conn: &Connection, id: &str) -> rusqlite::Result<Option<UserRow>> {
+    conn.query_row(
+        "SELECT id, email, password_hash, name, status, api_only FROM users WHERE id = ?1",
+        [id],
+        |r| {
+            Ok(UserRow {
+                id: r.get(0)?,
+                email: r.get(1)?,
+                password_hash: r.get(2)?,
+                name: r.get(3)?,
+                placeholder: r.get::<_, String>(4)? == "placeholder",
+                api_only: r.get(5)?,
+            })
+        },
+    )
+    .optional()
+}
+
+pub fn delete_user(tx: &Transaction, id: &str) -> rusqlite::Result<()> {
+    tx.execute("DELETE FROM users WHERE id = ?1", [id])?;
+    Ok(())
+}
+
+/// An organization a person belongs to, for the dashboard's switcher.
+pub struct OrgOfUser {
+    pub org_id: String,
+    pub name: String,
+    pub role: Role,
+}
+
+pub fn orgs_of_user(conn: &Connection, user_id: &str) -> rusqlite::Result<Vec<OrgOfUser>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT o.id, o.name, m.role FROM memberships m JOIN organizations o ON o.id = m.org_id
+          WHERE m.user_id = ?1 ORDER BY o.name, o.id",
+    )?;
+    let rows = stmt.query_map([user_id], |r| {
+        let role: String = r.get(2)?;
+        Ok(OrgOfUser { org_id: r.get(0)?, name: r.get(1)?, role: Role::parse(&role).unwrap_or(Role::Member) })
+    })?;
+    rows.collect()
+}
+
+pub struct MemberListRow {
+    pub user_id: String,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub role: Role,
+    pub placeholder: bool,
+    pub api_only: bool,
+    pub is_provisioner: bool,
+}
+
+pub fn members(conn: &Connection, org_id: &str) -> rusqlite::Result<Vec<MemberListRow>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT u.id, u.email, u.name, m.role, u.status, u.api_only, m.is_provisioner
+           FROM memberships m JOIN users u ON u.id = m.user_id
+          WHERE m.org_id = ?1 ORDER BY u.email IS NULL, u.email, m.created_at",
+    )?;
+    let rows = stmt.query_map([org_id], |r| {
+        let role: String = r.get(3)?;
+        Ok(MemberListRow {
+            user_id: r.get(0)?,
+            email: r.get(1)?,
+            name: r.get(2)?,
+            role: Role::parse(&role).unwrap_or(Role::Member),
+            placeholder: r.get::<_, String>(4)? == "placeholder",
+            api_only: r.get(5)?,
+            is_provisioner: r.get(6)?,
+        })
+    })?;
+    rows.collect()
+}
+
+pub fn org_name(conn: &Connection, org_id: &str) -> rusqlite::Result<Option<String>> {
+    conn.query_row("SELECT name FROM organizations WHERE id = ?1", [org_id], |r| r.get(0)).optional()
+}
+
+pub fn membership_role(conn: &Connection, user_id: &str, org_id: &str) -> rusqlite::Result<Option<Role>> {
+    let role: Option<String> = conn
+        .query_row(
+            "SELECT role FROM memberships WHERE user_id = ?1 AND org_id = ?2",
+            [user_id, org_id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(role.and_then(|r| Role::parse(&r)))
+}
+
+/// Moves a placeholder's membership of `org_id` to `to`. Used when `to` is not a member yet.
+pub fn move_membership(tx: &Transaction, from: &str, to: &str, org_id: &str) -> rusqlite::Result<()> {
+    tx.execute(
+        "UPDATE memberships SET user_id = ?2 WHERE user_id = ?1 AND org_id = ?3",
+        params![from, to, org_id],
+    )?;
+    Ok(())
+}

@@ -74,3 +74,14 @@ pub fn delete_agent(tx: &Transaction, project_id: &str, agent_id: &str) -> rusql
         tx.execute("DELETE FROM agents WHERE id = ?1 AND project_id = ?2", params![agent_id, project_id])?;
     Ok(n > 0)
 }
+
+/// Hands every project of one user (with its agents) and every key of that user to another.
+pub fn move_projects_and_keys(tx: &Transaction, from: &str, to: &str) -> rusqlite::Result<()> {
+    tx.execute("UPDATE projects SET user_id = ?2 WHERE user_id = ?1", params![from, to])?;
+    tx.execute("UPDATE api_keys SET user_id = ?2 WHERE user_id = ?1", params![from, to])?;
+    Ok(())
+}
+
+pub fn count_projects_of(conn: &Connection, user_id: &str) -> rusqlite::Result<i64> {
+    conn.query_row("SELECT COUNT(*) FROM projects WHERE user_id = ?1", [user_id], |r| r.get(0))
+}

@@ -109,3 +109,30 @@ pub fn expired(conn: &Connection, now: Millis, limit: u32) -> rusqlite::Result<V
     let rows = stmt.query_map(params![now, limit], |r| Ok((r.get(0)?, r.get(1)?)))?;
     rows.collect()
 }
+
+/// A provision by its claim token's hash, whatever its organization, with the stored status
+/// (the caller applies expiry).
+pub fn by_token(
+    conn: &Connection,
+    token_hash: &[u8; 32],
+) -> rusqlite::Result<Option<(ProvisionRow, String)>> {
+    conn.query_row(
+        &format!(
+            "SELECT {COLUMNS}, (SELECT name FROM organizations o WHERE o.id = p.org_id)
+               FROM provisions p WHERE token_hash = ?1"
+        ),
+        [&token_hash[..]],
+        |r| Ok((from_row(r)?, r.get(13)?)),
+    )
+    .optional()
+}
+
+/// Marks a pending provision claimed. False when it was no longer pending: of concurrent
+/// claims, exactly one gets true.
+pub fn mark_claimed(tx: &Transaction, id: &str, by: &str, now: Millis) -> rusqlite::Result<bool> {
+    let n = tx.execute(
+        "UPDATE provisions SET status = 'claimed', claimed_at = ?3, claimed_by = ?2 WHERE id = ?1 AND status = 'pending'",
+        params![id, by, now],
+    )?;
+    Ok(n > 0)
+}

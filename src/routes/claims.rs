@@ -1,0 +1,61 @@
+//! `POST /v1/provisions/claim`: the claim flow for API clients, by a signed-in person (session
+//! cookie) or the key of an active, non-placeholder, non-API-only user.
+
+use super::body::JsonBody;
+use crate::app::AppState;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::ops;
+use crate::web::session;
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
+use serde::Serialize;
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClaimedView {
+    pub organization_id: String,
+    pub organization_name: String,
+    pub user_id: String,
+    pub project_id: String,
+}
+
+/// The claiming user's id: from the API key when one is sent, else from the session cookie.
+async fn claimer(req: &HttpRequest) -> Result<String, ApiError> {
+    let has_key = req.headers().contains_key("authorization") || req.headers().contains_key("x-api-key");
+    if has_key {
+        return Ok(Caller::extract(req).await?.user_id);
+    }
+    match session::current(req).await? {
+        Some(s) => Ok(s.user_id),
+        None => Err(ApiError::unauthorized(
+            "missing_credentials",
+            "Sign in first, or send the API key of the account that claims.",
+        )),
+    }
+}
+
+pub async fn claim(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: JsonBody,
+) -> Result<HttpResponse, ApiError> {
+    let user_id = claimer(&req).await?;
+    let fields = body.fields()?;
+    let token = fields
+        .opt_str("token")?
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_token",
+                "'token' is required: the 64 hex characters after ?token= in the claim link.",
+            )
+        })?
+        .to_string();
+    let now = state.clock.now();
+    let c = state.db.write(move |tx| ops::claim(tx, &token, &user_id, now)).await?;
+    Ok(HttpResponse::Ok().json(ClaimedView {
+        organization_id: c.org_id,
+        organization_name: c.org_name,
+        user_id: c.user_id,
+        project_id: c.project_id,
+    }))
+}

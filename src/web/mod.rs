@@ -1,0 +1,164 @@
+//! The HTML pages: sign-up, log-in, the claim flow, onboarding and the team dashboard. Server
+//! rendered with maud (escaped by construction); they work without JavaScript, except the copy
+//! buttons.
+
+pub mod auth;
+pub mod claim;
+pub mod session;
+pub mod team;
+pub mod throttle;
+
+use crate::error::ApiError;
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpResponse, ResponseError};
+use maud::{html, Markup, DOCTYPE};
+use session::Session;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(auth::home))
+        .route("/static/style.css", web::get().to(style))
+        .route("/static/app.js", web::get().to(script))
+        .service(
+            web::resource("/login").route(web::get().to(auth::login_page)).route(web::post().to(auth::login)),
+        )
+        .service(
+            web::resource("/signup")
+                .route(web::get().to(auth::signup_page))
+                .route(web::post().to(auth::signup)),
+        )
+        .route("/logout", web::post().to(auth::logout))
+        .service(
+            web::resource("/claim").route(web::get().to(claim::show)).route(web::post().to(claim::submit)),
+        )
+        .service(
+            web::resource("/onboarding")
+                .route(web::get().to(claim::onboarding_page))
+                .route(web::post().to(claim::onboarding)),
+        )
+        .route("/team", web::get().to(team::dashboard))
+        .route("/team/switch", web::post().to(team::switch))
+        .route("/team/provision", web::post().to(team::provision))
+        .route("/team/provisions/{id}/cancel", web::post().to(team::cancel))
+        .route("/orgs", web::post().to(team::create_org));
+}
+
+/// The headers every response carries: pages load nothing from elsewhere, run only our own
+/// script, can't be framed, and don't leak claim links to other sites through `Referer`.
+pub fn security_headers() -> actix_web::middleware::DefaultHeaders {
+    actix_web::middleware::DefaultHeaders::new()
+        .add((
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; \
+             frame-ancestors 'none'; base-uri 'none'",
+        ))
+        .add((header::X_FRAME_OPTIONS, "DENY"))
+        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .add((header::REFERRER_POLICY, "same-origin"))
+}
+
+async fn style() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .body(include_str!("static/style.css"))
+}
+
+async fn script() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .body(include_str!("static/app.js"))
+}
+
+/// What a page handler fails with: a redirect, or a page that says what went wrong.
+#[derive(Debug)]
+pub enum WebError {
+    Redirect(String),
+    Status(StatusCode, String),
+}
+
+impl std::fmt::Display for WebError {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        match self {
+            WebError::Redirect(to) => write!(f, "redirect to {to}"),
+            WebError::Status(s, m) => write!(f, "{s}: {m}"),
+        }
+    }
+}
+
+impl From<ApiError> for WebError {
+    fn from(e: ApiError) -> Self {
+        WebError::Status(e.status(), e.message().to_string())
+    }
+}
+
+impl ResponseError for WebError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            WebError::Redirect(_) => StatusCode::SEE_OTHER,
+            WebError::Status(s, _) => *s,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            WebError::Redirect(to) => redirect(to),
+            WebError::Status(status, message) => page(
+                *status,
+                layout(
+                    "Something is not right",
+                    None,
+                    html! {
+                        section.card {
+                            h1 { "Something is not right" }
+                            p.message { (message) }
+                            p { a href="/team" { "Go to the dashboard" } }
+                        }
+                    },
+                ),
+            ),
+        }
+    }
+}
+
+pub fn redirect(to: &str) -> HttpResponse {
+    HttpResponse::SeeOther().insert_header((header::LOCATION, to.to_string())).finish()
+}
+
+pub fn page(status: StatusCode, body: Markup) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        // Pages may show a key or a claim link once; never keep them in a cache.
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(body.into_string())
+}
+
+pub fn layout(title: &str, session: Option<&Session>, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · provisiond" }
+                link rel="stylesheet" href="/static/style.css";
+                script src="/static/app.js" defer {}
+            }
+            body {
+                header.top {
+                    a.brand href="/team" { "provisiond" }
+                    @if let Some(s) = session {
+                        span.who {
+                            span #signed-in-as { (s.email) }
+                            form.inline method="post" action="/logout" {
+                                input type="hidden" name="csrf" value=(s.csrf);
+                                button.link type="submit" { "Log out" }
+                            }
+                        }
+                    }
+                }
+                main { (body) }
+            }
+        }
+    }
+}

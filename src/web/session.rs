@@ -1,0 +1,191 @@
+//! Web sign-ins: a random token in an `HttpOnly`, `SameSite=Lax` cookie (`Secure` behind https),
+//! stored as its blake3 hash with an expiry. Forms of a signed-in person carry a CSRF token derived
+//! from the session token; every form post must also come from our own origin.
+
+use super::WebError;
+use crate::app::AppState;
+use crate::clock::Millis;
+use crate::error::ApiError;
+use crate::{keys, store};
+use actix_web::cookie::{time, Cookie, SameSite};
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{web, FromRequest, HttpRequest};
+use futures_util::future::LocalBoxFuture;
+use rusqlite::Transaction;
+
+pub const COOKIE: &str = "provisiond_session";
+pub const TTL_MS: Millis = 14 * 86_400_000;
+
+/// A signed-in person.
+#[derive(Clone)]
+pub struct Session {
+    pub token_hash: [u8; 32],
+    pub user_id: String,
+    pub email: String,
+    pub name: Option<String>,
+    pub active_org_id: Option<String>,
+    /// Put into every form as `csrf`; checked on every post.
+    pub csrf: String,
+}
+
+fn csrf_for(token: &str) -> String {
+    let k = blake3::derive_key("provisiond 2026-11 session csrf", token.as_bytes());
+    k[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Creates a session for `user_id` in `tx`; returns the cookie token (the secret).
+pub fn create(
+    tx: &Transaction,
+    user_id: &str,
+    active_org: Option<&str>,
+    now: Millis,
+) -> Result<String, ApiError> {
+    let token = keys::new_claim_token()?;
+    store::sessions::insert(tx, &token.hash, user_id, active_org, now, now + TTL_MS)?;
+    Ok(token.secret)
+}
+
+pub fn cookie(state: &AppState, token: String) -> Cookie<'static> {
+    Cookie::build(COOKIE, token)
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(state.settings.public_is_https())
+        .max_age(time::Duration::milliseconds(TTL_MS))
+        .finish()
+}
+
+pub fn removal_cookie(state: &AppState) -> Cookie<'static> {
+    let mut c = cookie(state, String::new());
+    c.make_removal();
+    c
+}
+
+/// The session the request's cookie names, if it is live.
+pub async fn current(req: &HttpRequest) -> Result<Option<Session>, ApiError> {
+    let Some(token) = req.cookie(COOKIE).map(|c| c.value().to_string()) else { return Ok(None) };
+    if token.len() != 64 {
+        return Ok(None);
+    }
+    let state =
+        req.app_data::<web::Data<AppState>>().cloned().ok_or_else(|| ApiError::internal("no AppState"))?;
+    let hash = keys::hash(&token);
+    let now = state.clock.now();
+    let row = state.db.read(move |conn| Ok(store::sessions::lookup(conn, &hash, now)?)).await?;
+    Ok(row.map(|r| Session {
+        token_hash: hash,
+        user_id: r.user_id,
+        email: r.email.unwrap_or_default(),
+        name: r.name,
+        active_org_id: r.active_org_id,
+        csrf: csrf_for(&token),
+    }))
+}
+
+impl Session {
+    pub fn check_csrf(&self, presented: Option<&str>) -> Result<(), WebError> {
+        if presented.is_some_and(|p| p == self.csrf) {
+            Ok(())
+        } else {
+            Err(WebError::Status(
+                actix_web::http::StatusCode::FORBIDDEN,
+                "This form has expired or did not come from this site. Go back, reload the page and try again.".into(),
+            ))
+        }
+    }
+}
+
+/// A page that needs a signed-in person: anyone else is sent to log in and brought back.
+impl FromRequest for Session {
+    type Error = WebError;
+    type Future = LocalBoxFuture<'static, Result<Session, WebError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            match current(&req).await? {
+                Some(s) => Ok(s),
+                None => {
+                    let back = match req.query_string() {
+                        "" => req.path().to_string(),
+                        q => format!("{}?{q}", req.path()),
+                    };
+                    let back =
+                        if req.method() == actix_web::http::Method::GET { back } else { "/team".into() };
+                    Err(WebError::Redirect(format!("/login?next={}", urlencode(&back))))
+                }
+            }
+        })
+    }
+}
+
+/// Refuses a form post that a browser says came from another site.
+pub fn check_origin(req: &HttpRequest) -> Result<(), WebError> {
+    let host = req.connection_info().host().to_ascii_lowercase();
+    let from = |v: &str| -> Option<String> {
+        let rest = v.split_once("://")?.1;
+        Some(rest.split('/').next().unwrap_or("").to_ascii_lowercase())
+    };
+    let origin = req.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    let referer = req.headers().get(header::REFERER).and_then(|v| v.to_str().ok());
+    let claimed = match (origin, referer) {
+        (Some(o), _) => Some(from(o)),
+        (None, Some(r)) => Some(from(r)),
+        // Neither header: not a browser form post from another site.
+        (None, None) => None,
+    };
+    match claimed {
+        Some(Some(h)) if h == host => Ok(()),
+        None => Ok(()),
+        _ => Err(WebError::Status(
+            actix_web::http::StatusCode::FORBIDDEN,
+            "This form was sent from another site, so it was refused.".into(),
+        )),
+    }
+}
+
+/// Only local paths, so a `next` parameter can never send anyone to another site.
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
+        _ => "/team".to_string(),
+    }
+}
+
+pub fn urlencode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => out.push(b as char),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_is_local_only() {
+        assert_eq!(safe_next(Some("/claim?token=ab")), "/claim?token=ab");
+        assert_eq!(safe_next(Some("//evil.com")), "/team");
+        assert_eq!(safe_next(Some("https://evil.com")), "/team");
+        assert_eq!(safe_next(Some("/\\evil.com")), "/team");
+        assert_eq!(safe_next(None), "/team");
+    }
+
+    #[test]
+    fn csrf_is_stable_per_token_and_differs_between_tokens() {
+        assert_eq!(csrf_for("a"), csrf_for("a"));
+        assert_ne!(csrf_for("a"), csrf_for("b"));
+        assert_eq!(csrf_for("a").len(), 32);
+    }
+
+    #[test]
+    fn urlencode_keeps_paths_readable() {
+        assert_eq!(urlencode("/claim?token=ab&x=1"), "/claim%3Ftoken%3Dab%26x%3D1");
+    }
+}

@@ -1,0 +1,321 @@
+//! The team dashboard: members, pending provisions, and provisioning for admins and owners.
+
+use super::session::{check_origin, Session};
+use super::{layout, page, redirect, WebError};
+use crate::app::AppState;
+use crate::clock;
+use crate::domain::{Email, ProvisionRole, ProvisionStatus};
+use crate::error::ApiError;
+use crate::ops::{self, ProvisionSettings};
+use crate::store;
+use crate::store::orgs::{MemberListRow, OrgOfUser};
+use crate::store::provisions::ProvisionRow;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use maud::{html, Markup};
+use serde::Deserialize;
+
+struct Dashboard {
+    orgs: Vec<OrgOfUser>,
+    active: Option<usize>,
+    members: Vec<MemberListRow>,
+    pending: Vec<ProvisionRow>,
+}
+
+async fn load(state: &AppState, session: &Session) -> Result<Dashboard, ApiError> {
+    let user_id = session.user_id.clone();
+    let wanted = session.active_org_id.clone();
+    let now = state.clock.now();
+    state
+        .db
+        .read(move |conn| {
+            let orgs = store::orgs::orgs_of_user(conn, &user_id)?;
+            let active = wanted
+                .and_then(|w| orgs.iter().position(|o| o.org_id == w))
+                .or(if orgs.is_empty() { None } else { Some(0) });
+            let (members, pending) = match active {
+                Some(i) => {
+                    let org = &orgs[i];
+                    let pending = if org.role.is_admin() {
+                        store::provisions::list(conn, &org.org_id, Some(ProvisionStatus::Pending), now, 100)?
+                    } else {
+                        Vec::new()
+                    };
+                    (store::orgs::members(conn, &org.org_id)?, pending)
+                }
+                None => (Vec::new(), Vec::new()),
+            };
+            Ok(Dashboard { orgs, active, members, pending })
+        })
+        .await
+}
+
+fn no_org_page(session: &Session) -> Markup {
+    html! {
+        section.card.narrow {
+            h1 { "You are not in an organization yet" }
+            p { "Open the claim link an admin sent you, or start your own organization." }
+            form method="post" action="/orgs" {
+                input type="hidden" name="csrf" value=(session.csrf);
+                label for="org-name" { "Organization name" }
+                input #org-name type="text" name="name" required maxlength="200";
+                button #org-create type="submit" { "Create organization" }
+            }
+        }
+    }
+}
+
+fn status_of(m: &MemberListRow) -> &'static str {
+    if m.placeholder {
+        "unclaimed"
+    } else if m.api_only {
+        "API only"
+    } else {
+        "active"
+    }
+}
+
+pub async fn dashboard(state: web::Data<AppState>, session: Session) -> Result<HttpResponse, WebError> {
+    let d = load(&state, &session).await?;
+    let Some(i) = d.active else {
+        return Ok(page(StatusCode::OK, layout("Team", Some(&session), no_org_page(&session))));
+    };
+    let org = &d.orgs[i];
+    let admin = org.role.is_admin();
+    let body = html! {
+        @if d.orgs.len() > 1 {
+            form.switcher method="post" action="/team/switch" {
+                input type="hidden" name="csrf" value=(session.csrf);
+                label for="org-switch" { "Organization" }
+                select #org-switch name="org_id" {
+                    @for o in &d.orgs {
+                        option value=(o.org_id) selected[o.org_id == org.org_id] { (o.name) " (" (o.role.as_str()) ")" }
+                    }
+                }
+                button.secondary #org-switch-submit type="submit" { "Switch" }
+            }
+        }
+        section.card {
+            h1 #org-name { (org.name) }
+            p.muted { "Your role: " span #my-role { (org.role.as_str()) } }
+            h2 { "Members" }
+            table #members {
+                thead { tr { th { "Email" } th { "Name" } th { "Role" } th { "Status" } } }
+                tbody {
+                    @for m in &d.members {
+                        tr {
+                            td { @if let Some(e) = &m.email { (e) } @else { span.muted { "(not claimed yet)" } } }
+                            td { (m.name.clone().unwrap_or_default()) }
+                            td { (m.role.as_str()) @if m.is_provisioner { " " span.pill { "provisioner" } } }
+                            td { span.pill { (status_of(m)) } }
+                        }
+                    }
+                }
+            }
+        }
+        @if admin {
+            section.card {
+                h2 { "Pending provisions" }
+                @if d.pending.is_empty() {
+                    p.muted #no-pending { "None. Provisioned users appear here until they claim their account." }
+                } @else {
+                    table #pending {
+                        thead { tr { th { "User ID" } th { "Role" } th { "Created" } th { "Expires" } th {} } }
+                        tbody {
+                            @for p in &d.pending {
+                                tr data-provision=(p.id) {
+                                    td { code { (p.user_id) } }
+                                    td { (p.role) }
+                                    td { (clock::format(p.created_at)) }
+                                    td { (clock::format(p.expires_at)) }
+                                    td {
+                                        form.inline method="post" action={ "/team/provisions/" (p.id) "/cancel" } {
+                                            input type="hidden" name="csrf" value=(session.csrf);
+                                            button.danger type="submit" { "Cancel" }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            section.card {
+                h2 { "Provision new user" }
+                p.muted { "Creates an account with a project, an API key that works at once, and a claim link for the person. Unclaimed accounts expire after " (humantime::format_duration(state.settings.provision_ttl)) "." }
+                form method="post" action="/team/provision" {
+                    input type="hidden" name="csrf" value=(session.csrf);
+                    label for="provision-role" { "Role" }
+                    select #provision-role name="role" {
+                        option value="member" selected { "Member" }
+                        option value="admin" { "Admin" }
+                    }
+                    label.check { input #provision-skip type="checkbox" name="skip_onboarding" value="true" checked; "Skip onboarding" }
+                    button #provision-submit type="submit" { "Provision" }
+                }
+            }
+        }
+    };
+    Ok(page(StatusCode::OK, layout("Team", Some(&session), body)))
+}
+
+#[derive(Deserialize)]
+pub struct SwitchForm {
+    org_id: Option<String>,
+    csrf: Option<String>,
+}
+
+pub async fn switch(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+    form: web::Form<SwitchForm>,
+) -> Result<HttpResponse, WebError> {
+    check_origin(&req)?;
+    session.check_csrf(form.csrf.as_deref())?;
+    let org_id = form.org_id.clone().unwrap_or_default();
+    let (user_id, hash) = (session.user_id.clone(), session.token_hash);
+    state
+        .db
+        .write(move |tx| {
+            if store::orgs::membership_role(tx, &user_id, &org_id)?.is_none() {
+                return Err(ApiError::not_found("You are not a member of that organization."));
+            }
+            Ok(store::sessions::set_active_org(tx, &hash, &org_id)?)
+        })
+        .await?;
+    Ok(redirect("/team"))
+}
+
+/// The active organization where the person is an admin or owner.
+async fn admin_org(state: &AppState, session: &Session) -> Result<String, WebError> {
+    let d = load(state, session).await?;
+    match d.active.map(|i| &d.orgs[i]) {
+        Some(o) if o.role.is_admin() => Ok(o.org_id.clone()),
+        Some(_) => Err(WebError::Status(StatusCode::FORBIDDEN, "Only admins and owners can do this.".into())),
+        None => Err(WebError::Redirect("/team".into())),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ProvisionForm {
+    role: Option<String>,
+    skip_onboarding: Option<String>,
+    csrf: Option<String>,
+}
+
+fn secret_row(label: &str, id: &str, value: &str) -> Markup {
+    html! {
+        label for=(id) { (label) }
+        div.secret {
+            code id=(id) { (value) }
+            button.secondary type="button" data-copy=(id) { "Copy" }
+        }
+    }
+}
+
+pub async fn provision(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+    form: web::Form<ProvisionForm>,
+) -> Result<HttpResponse, WebError> {
+    check_origin(&req)?;
+    session.check_csrf(form.csrf.as_deref())?;
+    let org_id = admin_org(&state, &session).await?;
+    let role = match form.role.as_deref() {
+        Some("admin") => ProvisionRole::Admin,
+        _ => ProvisionRole::Member,
+    };
+    // An unchecked checkbox is simply absent from the form.
+    let skip = form.skip_onboarding.is_some();
+    let now = state.clock.now();
+    let settings = state.settings.clone();
+    let by = session.user_id.clone();
+    let p = state
+        .db
+        .write(move |tx| {
+            let s = ProvisionSettings { key_prefix: &settings.key_prefix, ttl: settings.provision_ttl };
+            ops::provision(tx, &org_id, &by, role, skip, &s, now)
+        })
+        .await?;
+    let claim_url = format!("{}/claim?token={}", state.settings.public_url, p.claim_token);
+    let body = html! {
+        section.card {
+            h1 { "User provisioned" }
+            p { "The API key works now. Send the claim link to the person; it expires at " (clock::format(p.row.expires_at)) ". "
+                strong { "The key and the link are shown only this once." } }
+            (secret_row("Claim link", "claim-url", &claim_url))
+            (secret_row("API key", "api-key", &p.api_key))
+            (secret_row("User ID", "user-id", &p.row.user_id))
+            (secret_row("Project ID", "project-id", &p.row.project_id))
+            p { a href="/team" { "Back to the team" } }
+        }
+    };
+    Ok(page(StatusCode::OK, layout("User provisioned", Some(&session), body)))
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    csrf: Option<String>,
+}
+
+pub async fn cancel(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+    id: web::Path<String>,
+    form: web::Form<CsrfForm>,
+) -> Result<HttpResponse, WebError> {
+    check_origin(&req)?;
+    session.check_csrf(form.csrf.as_deref())?;
+    let org_id = admin_org(&state, &session).await?;
+    let now = state.clock.now();
+    state.db.write(move |tx| ops::cancel(tx, &org_id, &id, now)).await?;
+    Ok(redirect("/team"))
+}
+
+#[derive(Deserialize)]
+pub struct OrgForm {
+    name: Option<String>,
+    csrf: Option<String>,
+}
+
+/// A signed-in person starts an organization and owns it; their key for it is shown once.
+pub async fn create_org(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+    form: web::Form<OrgForm>,
+) -> Result<HttpResponse, WebError> {
+    check_origin(&req)?;
+    session.check_csrf(form.csrf.as_deref())?;
+    let email = Email::parse(&session.email).map_err(|m| WebError::Status(StatusCode::BAD_REQUEST, m))?;
+    let new = ops::NewOrg {
+        name: form.name.clone().unwrap_or_default(),
+        domain: None,
+        owner_email: email,
+        provisioner: false,
+        credits: None,
+    };
+    let now = state.clock.now();
+    let prefix = state.settings.key_prefix.clone();
+    let hash = session.token_hash;
+    let access = state
+        .db
+        .write(move |tx| {
+            let a = ops::create_org(tx, &prefix, &new, now)?;
+            store::sessions::set_active_org(tx, &hash, &a.org_id)?;
+            Ok(a)
+        })
+        .await?;
+    let body = html! {
+        section.card {
+            h1 { "Organization created" }
+            p { "You own it. Your API key for its project is shown only this once." }
+            (secret_row("API key", "api-key", &access.api_key))
+            p { a href="/team" { "Go to the dashboard" } }
+        }
+    };
+    Ok(page(StatusCode::OK, layout("Organization created", Some(&session), body)))
+}
