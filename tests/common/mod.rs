@@ -187,3 +187,113 @@ pub fn assert_timestamp(v: &Value) -> i64 {
     assert!(s.ends_with('Z') && s.as_bytes()[19] == b'.', "{s}");
     chrono::DateTime::parse_from_rfc3339(s).unwrap_or_else(|_| panic!("not RFC 3339: {s}")).timestamp_millis()
 }
+
+/// A browser-less web client: form posts with the session cookie carried by hand.
+pub struct WebClient<'a> {
+    pub app: &'a TestApp,
+    pub cookie: Option<String>,
+}
+
+pub struct WebResponse {
+    pub status: StatusCode,
+    pub location: Option<String>,
+    pub set_cookie: Vec<String>,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: String,
+}
+
+impl<'a> WebClient<'a> {
+    pub fn new(app: &'a TestApp) -> Self {
+        WebClient { app, cookie: None }
+    }
+
+    fn no_redirects() -> reqwest::Client {
+        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+    }
+
+    async fn finish(&mut self, res: reqwest::Response) -> WebResponse {
+        let status = res.status();
+        let headers = res.headers().clone();
+        let location = headers.get("location").and_then(|v| v.to_str().ok()).map(str::to_string);
+        let set_cookie: Vec<String> = headers
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .map(str::to_string)
+            .collect();
+        for c in &set_cookie {
+            let pair = c.split(';').next().unwrap_or("").to_string();
+            if pair.starts_with("provisiond_session=") {
+                self.cookie = if pair == "provisiond_session=" { None } else { Some(pair) };
+            }
+        }
+        let body = res.text().await.unwrap();
+        WebResponse { status, location, set_cookie, headers, body }
+    }
+
+    pub async fn get(&mut self, path: &str) -> WebResponse {
+        let mut req = Self::no_redirects().get(format!("{}{path}", self.app.base));
+        if let Some(c) = &self.cookie {
+            req = req.header("cookie", c);
+        }
+        let res = req.send().await.unwrap();
+        self.finish(res).await
+    }
+
+    pub async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> WebResponse {
+        self.post_with(path, form, &[]).await
+    }
+
+    pub async fn post_with(
+        &mut self,
+        path: &str,
+        form: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> WebResponse {
+        let mut req = Self::no_redirects().post(format!("{}{path}", self.app.base)).form(form);
+        if let Some(c) = &self.cookie {
+            req = req.header("cookie", c);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let res = req.send().await.unwrap();
+        self.finish(res).await
+    }
+
+    pub async fn signup(&mut self, email: &str, password: &str) -> WebResponse {
+        let r = self.post("/signup", &[("email", email), ("password", password)]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "sign-up: {}", r.body);
+        r
+    }
+
+    pub async fn login(&mut self, email: &str, password: &str) -> WebResponse {
+        self.post("/login", &[("email", email), ("password", password)]).await
+    }
+
+    /// The CSRF token the page at `path` puts into its forms.
+    pub async fn csrf(&mut self, path: &str) -> String {
+        let page = self.get(path).await;
+        let marker = "name=\"csrf\" value=\"";
+        let start = page.body.find(marker).unwrap_or_else(|| panic!("no csrf on {path}: {}", page.body))
+            + marker.len();
+        page.body[start..start + 32].to_string()
+    }
+}
+
+impl TestApp {
+    /// A person with a password, owning a new organization; returns (org, password).
+    pub fn org_with_password(&self, name: &str, email: &str, password: &str) -> Org {
+        let org = self.create_org(name, None, email);
+        let hash = provisiond::passwords::hash(password).unwrap();
+        self.db
+            .write_blocking(|tx| Ok(provisiond::store::orgs::set_password(tx, &org.owner.user_id, &hash)?))
+            .unwrap();
+        org
+    }
+}
+
+pub fn claim_token(provision: &Value) -> String {
+    let url = provision["claimUrl"].as_str().unwrap();
+    url[url.len() - 64..].to_string()
+}
