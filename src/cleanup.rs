@@ -14,7 +14,8 @@ use std::time::Duration;
 /// sweep, large enough that 100k expired provisions don't take 100k commits.
 const BATCH: u32 = 500;
 
-/// Sweeps everything that has expired by `now`; returns how many provisions it ended.
+/// Sweeps everything that has expired by `now` (provisions, then web sessions); returns how many
+/// provisions it ended.
 pub fn run_once(db: &Db, now: Millis) -> Result<usize, ApiError> {
     let mut total = 0;
     loop {
@@ -30,9 +31,14 @@ pub fn run_once(db: &Db, now: Millis) -> Result<usize, ApiError> {
         })?;
         total += ended.1;
         if ended.0 < BATCH as usize {
-            return Ok(total);
+            break;
         }
     }
+    let sessions = db.write_blocking(|tx| Ok(store::sessions::delete_expired(tx, now)?))?;
+    if sessions > 0 {
+        log::debug!("cleanup: {sessions} expired sessions removed");
+    }
+    Ok(total)
 }
 
 /// The background sweep on its own named thread. Dropping or `stop`ping the handle ends it

@@ -33,6 +33,18 @@ pub fn format(ms: Millis) -> String {
     }
 }
 
+/// "7 days", "12 hours", "90 minutes": a duration in its largest whole unit, for people.
+pub fn human(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    let (n, unit) = match s {
+        s if s % 86_400 == 0 && s > 0 => (s / 86_400, "day"),
+        s if s % 3_600 == 0 && s > 0 => (s / 3_600, "hour"),
+        s if s % 60 == 0 && s > 0 => (s / 60, "minute"),
+        s => (s, "second"),
+    };
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -41,6 +53,14 @@ mod tests {
     fn formats_with_milliseconds_in_utc() {
         assert_eq!(format(1_795_983_303_123), "2026-11-29T20:15:03.123Z");
         assert_eq!(format(0), "1970-01-01T00:00:00.000Z");
+    }
+
+    #[test]
+    fn human_durations() {
+        use std::time::Duration;
+        assert_eq!(human(Duration::from_secs(7 * 86_400)), "7 days");
+        assert_eq!(human(Duration::from_secs(3_600)), "1 hour");
+        assert_eq!(human(Duration::from_secs(90)), "90 seconds");
     }
 
     #[test]

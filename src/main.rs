@@ -7,7 +7,7 @@ use provisiond::config::Settings;
 use provisiond::db::Db;
 use provisiond::domain::{Credits, Domain, Email, Role};
 use provisiond::error::ApiError;
-use provisiond::{cleanup, ops};
+use provisiond::{cleanup, ops, passwords, store};
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::path::PathBuf;
@@ -112,6 +112,11 @@ enum UserCommand {
         #[arg(long)]
         provisioner: bool,
     },
+    /// Set a person's web password, read from the first line of standard input.
+    SetPassword {
+        #[arg(long)]
+        email: String,
+    },
     /// Turn a member's provisioner access (the orchestrator endpoint) on or off.
     Provisioner {
         /// Organization id, domain or name.
@@ -190,6 +195,23 @@ fn run(cli: Cli) -> Result<(), String> {
                     "user {}\nproject {}\nAPI key (shown once): {}",
                     a.user_id, a.project_id, a.api_key
                 ))
+            })
+        }
+        Command::User { command: UserCommand::SetPassword { email } } => {
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line).map_err(|e| format!("cannot read the password: {e}"))?;
+            let password = line.trim_end_matches(['\r', '\n']);
+            passwords::acceptable(password)?;
+            let hash = passwords::hash(password)?;
+            let email = Email::parse(&email)?.as_string();
+            write(&|tx| {
+                let login = store::orgs::login_by_email(tx, &email)?
+                    .ok_or_else(|| ApiError::not_found(format!("No active account has the email {email}.")))?;
+                if login.api_only {
+                    return Err(ApiError::forbidden("api_only_user", "An API-only user never signs in; it has no password."));
+                }
+                store::orgs::set_password(tx, &login.user_id, &hash)?;
+                Ok(format!("password set for {email}"))
             })
         }
         Command::User { command: UserCommand::Provisioner { org, user, state } } => write(&|tx| {

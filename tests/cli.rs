@@ -342,3 +342,30 @@ fn orchestrator_organizations_credits_and_provisioner_flag_from_the_command_line
         .unwrap();
     assert!(!out.status.success());
 }
+
+#[test]
+fn set_password_reads_standard_input() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("p.db");
+    run_ok(&db, &["org", "create", "--name", "Acme", "--owner-email", "owner@acme.com"]);
+    let set = |email: &str, input: &str| {
+        let mut child = cmd(&db)
+            .args(["user", "set-password", "--email", email])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let out = set("Owner@acme.com", "a fine password\n");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let hash: String = conn.query_row("SELECT password_hash FROM users WHERE email = 'owner@acme.com'", [], |r| r.get(0)).unwrap();
+    assert!(provisiond::passwords::verify("a fine password", &hash));
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("a fine password"), "never echoed");
+    assert!(!set("owner@acme.com", "short\n").status.success());
+    assert!(!set("nobody@acme.com", "a fine password\n").status.success());
+}

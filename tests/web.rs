@@ -338,3 +338,17 @@ async fn a_new_person_can_start_an_organization() {
     assert_eq!(me["organizationName"], "Founders");
     assert!(web.get("/team").await.body.contains("Provision new user"));
 }
+
+#[tokio::test]
+async fn sessions_expire_and_the_sweep_removes_them() {
+    let app = spawn().await;
+    let mut web = WebClient::new(&app);
+    web.signup("s@example.com", "long enough pw").await;
+    assert_eq!(web.get("/team").await.status, StatusCode::OK);
+    app.clock.advance(std::time::Duration::from_secs(15 * 86_400));
+    let r = web.get("/team").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "a 14-day session is over after 15 days");
+    assert_eq!(app.count("SELECT COUNT(*) FROM sessions WHERE user_id IS NOT ?1", ""), 1);
+    app.sweep();
+    assert_eq!(app.count("SELECT COUNT(*) FROM sessions WHERE user_id IS NOT ?1", ""), 0);
+}

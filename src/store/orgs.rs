@@ -231,13 +231,18 @@ pub struct MemberListRow {
     pub is_provisioner: bool,
 }
 
-pub fn members(conn: &Connection, org_id: &str) -> rusqlite::Result<Vec<MemberListRow>> {
+/// The organization's members; placeholders only while their provision is live (an expired one
+/// the sweep has not reached yet is already gone for every reader).
+pub fn members(conn: &Connection, org_id: &str, now: Millis) -> rusqlite::Result<Vec<MemberListRow>> {
     let mut stmt = conn.prepare_cached(
         "SELECT u.id, u.email, u.name, m.role, u.status, u.api_only, m.is_provisioner
            FROM memberships m JOIN users u ON u.id = m.user_id
-          WHERE m.org_id = ?1 ORDER BY u.email IS NULL, u.email, m.created_at",
+          WHERE m.org_id = ?1
+            AND (u.status = 'active' OR EXISTS (SELECT 1 FROM provisions p
+                  WHERE p.user_id = u.id AND p.status = 'pending' AND p.expires_at > ?2))
+          ORDER BY u.email IS NULL, u.email, m.created_at",
     )?;
-    let rows = stmt.query_map([org_id], |r| {
+    let rows = stmt.query_map(params![org_id, now], |r| {
         let role: String = r.get(3)?;
         Ok(MemberListRow {
             user_id: r.get(0)?,

@@ -41,7 +41,7 @@ async fn load(state: &AppState, session: &Session) -> Result<Dashboard, ApiError
                     } else {
                         Vec::new()
                     };
-                    (store::orgs::members(conn, &org.org_id)?, pending)
+                    (store::orgs::members(conn, &org.org_id, now)?, pending)
                 }
                 None => (Vec::new(), Vec::new()),
             };
@@ -142,7 +142,7 @@ pub async fn dashboard(state: web::Data<AppState>, session: Session) -> Result<H
             }
             section.card {
                 h2 { "Provision new user" }
-                p.muted { "Creates an account with a project, an API key that works at once, and a claim link for the person. Unclaimed accounts expire after " (humantime::format_duration(state.settings.provision_ttl)) "." }
+                p.muted { "Creates an account with a project, an API key that works at once, and a claim link for the person. Unclaimed accounts expire after " (clock::human(state.settings.provision_ttl)) "." }
                 form method="post" action="/team/provision" {
                     input type="hidden" name="csrf" value=(session.csrf);
                     label for="provision-role" { "Role" }

@@ -40,11 +40,24 @@ pub async fn spawn() -> TestApp {
 }
 
 pub async fn spawn_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_inner(tweak, false).await
+}
+
+/// A server whose `PUBLIC_URL` is its real address, so claim links open in a browser.
+pub async fn spawn_public() -> TestApp {
+    spawn_inner(|_| {}, true).await
+}
+
+async fn spawn_inner(tweak: impl FnOnce(&mut Settings), public: bool) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut settings = test_settings(&dir);
     tweak(&mut settings);
     let clock = Clock::default();
-    let app = Application::build_with_clock(settings.clone(), clock.clone()).expect("server builds");
+    let listener = std::net::TcpListener::bind(&settings.bind).expect("bind");
+    if public {
+        settings.public_url = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    }
+    let app = Application::build_on(settings.clone(), clock.clone(), listener).expect("server builds");
     let port = app.port();
     let db = app.db();
     tokio::spawn(app.run_until_stopped());

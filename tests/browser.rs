@@ -1,0 +1,52 @@
+//! End-to-end tests in headless Chromium (Debian's `chromium` at /usr/bin/chromium, or $CHROMIUM)
+//! driven by playwright-core from Node: tests/e2e/browser.test.mjs. This test prepares the server
+//! and the accounts; `npm ci` runs on first use. Not optional: without Chromium it fails.
+
+mod common;
+
+use common::*;
+use provisiond::domain::ProvisionRole;
+use provisiond::ops::{self, ProvisionSettings};
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+#[tokio::test]
+async fn claim_flow_and_dashboard_in_chromium() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e");
+    if !dir.join("node_modules/playwright-core/package.json").exists() {
+        let out = Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(&dir).output().expect("npm must be installed");
+        assert!(out.status.success(), "npm ci failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(Path::new(&chromium).exists(), "Chromium is needed at {chromium}: apt-get install chromium (or set CHROMIUM)");
+
+    let app = spawn_public().await;
+    let acme = app.org_with_password("Acme Robotics", "admin@acme.test", "admin's password");
+    app.org_with_password("Other Co", "existing@other.test", "existing's password");
+    // A provision whose week ran out a day ago.
+    let now = app.clock.now();
+    let settings = ProvisionSettings { key_prefix: "oc_", ttl: Duration::from_secs(7 * 86_400) };
+    let expired = app
+        .db
+        .write_blocking(|tx| {
+            ops::provision(tx, &acme.id, &acme.owner.user_id, ProvisionRole::Member, true, &settings, now - 8 * 86_400_000)
+        })
+        .unwrap();
+
+    let mut cmd = Command::new("node");
+    cmd.args(["--test", "--test-reporter=spec", "--test-timeout=120000", "browser.test.mjs"])
+        .current_dir(&dir)
+        .env("BASE_URL", &app.settings.public_url)
+        .env("ADMIN_EMAIL", "admin@acme.test")
+        .env("ADMIN_PASSWORD", "admin's password")
+        .env("EXISTING_EMAIL", "existing@other.test")
+        .env("EXISTING_PASSWORD", "existing's password")
+        .env("EXPIRED_CLAIM_URL", format!("{}/claim?token={}", app.settings.public_url, expired.claim_token))
+        .env("CHROMIUM", &chromium);
+    let out = tokio::task::spawn_blocking(move || cmd.output().expect("node must be installed")).await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    println!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "the browser tests failed (output above)");
+    assert!(stdout.contains("pass 3"), "all three browser tests ran and passed");
+}
