@@ -37,14 +37,19 @@ impl Application {
 
     /// As `build`, with the clock the server and its sweep read (tests move it forward).
     pub fn build_with_clock(settings: Settings, clock: Clock) -> Result<Application, String> {
-        let listener = TcpListener::bind(&settings.bind)
-            .map_err(|e| format!("cannot listen on {}: {e}; set BIND to a free address and port", settings.bind))?;
+        let listener = TcpListener::bind(&settings.bind).map_err(|e| {
+            format!("cannot listen on {}: {e}; set BIND to a free address and port", settings.bind)
+        })?;
         Self::build_on(settings, clock, listener)
     }
 
     /// As `build_with_clock`, on a listener bound beforehand (so a test can put its real port
     /// into `PUBLIC_URL`). `BIND` is not used.
-    pub fn build_on(mut settings: Settings, clock: Clock, listener: TcpListener) -> Result<Application, String> {
+    pub fn build_on(
+        mut settings: Settings,
+        clock: Clock,
+        listener: TcpListener,
+    ) -> Result<Application, String> {
         settings.validate()?;
         let db = Db::open(&settings.database_path)?;
         if settings.bootstrap {

@@ -205,10 +205,14 @@ fn run(cli: Cli) -> Result<(), String> {
             let hash = passwords::hash(password)?;
             let email = Email::parse(&email)?.as_string();
             write(&|tx| {
-                let login = store::orgs::login_by_email(tx, &email)?
-                    .ok_or_else(|| ApiError::not_found(format!("No active account has the email {email}.")))?;
+                let login = store::orgs::login_by_email(tx, &email)?.ok_or_else(|| {
+                    ApiError::not_found(format!("No active account has the email {email}."))
+                })?;
                 if login.api_only {
-                    return Err(ApiError::forbidden("api_only_user", "An API-only user never signs in; it has no password."));
+                    return Err(ApiError::forbidden(
+                        "api_only_user",
+                        "An API-only user never signs in; it has no password.",
+                    ));
                 }
                 store::orgs::set_password(tx, &login.user_id, &hash)?;
                 Ok(format!("password set for {email}"))

@@ -15,11 +15,18 @@ use std::time::Duration;
 async fn claim_flow_and_dashboard_in_chromium() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e");
     if !dir.join("node_modules/playwright-core/package.json").exists() {
-        let out = Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(&dir).output().expect("npm must be installed");
+        let out = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&dir)
+            .output()
+            .expect("npm must be installed");
         assert!(out.status.success(), "npm ci failed:\n{}", String::from_utf8_lossy(&out.stderr));
     }
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    assert!(Path::new(&chromium).exists(), "Chromium is needed at {chromium}: apt-get install chromium (or set CHROMIUM)");
+    assert!(
+        Path::new(&chromium).exists(),
+        "Chromium is needed at {chromium}: apt-get install chromium (or set CHROMIUM)"
+    );
 
     let app = spawn_public().await;
     let acme = app.org_with_password("Acme Robotics", "admin@acme.test", "admin's password");
@@ -30,7 +37,15 @@ async fn claim_flow_and_dashboard_in_chromium() {
     let expired = app
         .db
         .write_blocking(|tx| {
-            ops::provision(tx, &acme.id, &acme.owner.user_id, ProvisionRole::Member, true, &settings, now - 8 * 86_400_000)
+            ops::provision(
+                tx,
+                &acme.id,
+                &acme.owner.user_id,
+                ProvisionRole::Member,
+                true,
+                &settings,
+                now - 8 * 86_400_000,
+            )
         })
         .unwrap();
 
@@ -44,7 +59,8 @@ async fn claim_flow_and_dashboard_in_chromium() {
         .env("EXISTING_PASSWORD", "existing's password")
         .env("EXPIRED_CLAIM_URL", format!("{}/claim?token={}", app.settings.public_url, expired.claim_token))
         .env("CHROMIUM", &chromium);
-    let out = tokio::task::spawn_blocking(move || cmd.output().expect("node must be installed")).await.unwrap();
+    let out =
+        tokio::task::spawn_blocking(move || cmd.output().expect("node must be installed")).await.unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     println!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "the browser tests failed (output above)");

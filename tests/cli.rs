@@ -363,7 +363,9 @@ fn set_password_reads_standard_input() {
     let out = set("Owner@acme.com", "a fine password\n");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let conn = rusqlite::Connection::open(&db).unwrap();
-    let hash: String = conn.query_row("SELECT password_hash FROM users WHERE email = 'owner@acme.com'", [], |r| r.get(0)).unwrap();
+    let hash: String = conn
+        .query_row("SELECT password_hash FROM users WHERE email = 'owner@acme.com'", [], |r| r.get(0))
+        .unwrap();
     assert!(provisiond::passwords::verify("a fine password", &hash));
     assert!(!String::from_utf8_lossy(&out.stdout).contains("a fine password"), "never echoed");
     assert!(!set("owner@acme.com", "short\n").status.success());
