@@ -2,6 +2,8 @@
 -- records the version so later releases can upgrade step by step (see src/db.rs).
 -- Times are integer milliseconds since the Unix epoch (UTC): compact, indexable, and compared
 -- without parsing. The API formats them as RFC 3339 with milliseconds.
+-- Tables keyed by a UUID are WITHOUT ROWID: the key is the row's only B-tree, so an insert
+-- touches one tree fewer (provisioning writes six rows a request).
 
 CREATE TABLE organizations (
     id           TEXT PRIMARY KEY,
@@ -27,7 +29,7 @@ CREATE TABLE users (
     -- Display name, from onboarding.
     name          TEXT,
     created_at    INTEGER NOT NULL
-);
+) WITHOUT ROWID;
 
 CREATE TABLE memberships (
     user_id        TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
@@ -45,9 +47,8 @@ CREATE TABLE projects (
     user_id    TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
     name       TEXT NOT NULL,
     created_at INTEGER NOT NULL
-);
+) WITHOUT ROWID;
 CREATE INDEX projects_user ON projects(user_id);
-CREATE INDEX projects_org ON projects(org_id);
 
 CREATE TABLE api_keys (
     id           TEXT PRIMARY KEY,
@@ -61,7 +62,7 @@ CREATE TABLE api_keys (
     created_at   INTEGER NOT NULL,
     revoked_at   INTEGER,
     last_used_at INTEGER
-);
+) WITHOUT ROWID;
 CREATE INDEX api_keys_user ON api_keys(user_id);
 CREATE INDEX api_keys_project ON api_keys(project_id);
 
@@ -73,7 +74,7 @@ CREATE TABLE agents (
     parent_identifier TEXT,
     created_at        INTEGER NOT NULL,
     UNIQUE (project_id, identifier)
-);
+) WITHOUT ROWID;
 
 -- A provision row outlives what it created (the record of who provisioned what, and how it
 -- ended), so user/project/agent ids are plain columns, not foreign keys.
@@ -93,7 +94,7 @@ CREATE TABLE provisions (
     expires_at      INTEGER NOT NULL,
     claimed_at      INTEGER,
     claimed_by      TEXT
-);
+) WITHOUT ROWID;
 -- The sweep looks for pending rows past their expiry.
 CREATE INDEX provisions_status_expires ON provisions(status, expires_at);
 -- Listings are per organization, newest first.

@@ -9,7 +9,7 @@ use crate::error::json_error_net;
 use crate::web::throttle::LoginThrottle;
 use crate::{ops, routes, store};
 use actix_web::dev::Server;
-use actix_web::middleware::{ErrorHandlers, Logger};
+use actix_web::middleware::{Condition, ErrorHandlers, Logger};
 use actix_web::{web, App, HttpServer};
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -72,12 +72,13 @@ impl Application {
                 .app_data(web::PayloadConfig::new(routes::body::MAX_BODY))
                 .wrap(ErrorHandlers::new().default_handler(json_error_net))
                 // Method and path only: no headers (keys) and no query string (claim tokens).
-                .wrap(
+                // No per-request logging work at all when the level hides it.
+                .wrap(Condition::new(
+                    log::log_enabled!(target: "actix_web::middleware::logger", log::Level::Info),
                     Logger::new("%a %{method}xi %U %s %b %Dms")
                         .custom_request_replace("method", |req| req.method().to_string()),
-                )
+                ))
                 .app_data(web::FormConfig::default().limit(16 * 1024))
-                .wrap(crate::web::security_headers())
                 .configure(routes::configure)
                 .configure(crate::web::configure)
                 .default_service(web::to(routes::not_found))
@@ -107,6 +108,9 @@ impl Application {
     pub async fn run_until_stopped(mut self) -> std::io::Result<()> {
         let result = self.server.await;
         self.cleanup.stop();
+        if let Err(e) = self.db.flush_key_usage() {
+            log::warn!("could not record API key use at shutdown: {e}");
+        }
         if let Err(e) = self.db.checkpoint() {
             log::warn!("WAL checkpoint at shutdown failed: {e}");
         }

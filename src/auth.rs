@@ -2,11 +2,14 @@
 
 use crate::app::AppState;
 use crate::error::ApiError;
+use crate::keycache::Entry;
 use crate::{keys, store};
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
 
 /// Who is calling, as their key says: the key's user, organization, role and project.
 #[derive(Clone, Debug)]
@@ -80,34 +83,52 @@ fn presented_key(req: &HttpRequest) -> Result<String, ApiError> {
     Ok(key)
 }
 
-/// Don't write `last_used_at` more often than this per key: reads should not queue behind writes.
-const TOUCH_EVERY_MS: i64 = 60_000;
+/// Note a key's use for `lastUsedAt` at most this often; the notes are written in bulk later.
+const NOTE_USE_EVERY_MS: i64 = 60_000;
+
+fn invalid_key() -> ApiError {
+    ApiError::unauthorized(
+        "invalid_api_key",
+        "The API key is not valid; check it, or ask an admin for a new one.",
+    )
+}
 
 /// The one place a key becomes a caller. A revoked key, a deleted user, or a placeholder whose
 /// provision is no longer pending and unexpired all fail here, whether or not cleanup has run.
+/// Known keys come from the in-process cache (see `keycache`); this path never writes.
 pub async fn authenticate(state: &AppState, key: String) -> Result<Caller, ApiError> {
     let hash = keys::hash(&key);
     let now = state.clock.now();
-    let row = state.db.read(move |conn| Ok(store::keys::lookup(conn, &hash)?)).await?;
-    let invalid = || {
-        ApiError::unauthorized(
-            "invalid_api_key",
-            "The API key is not valid; check it, or ask an admin for a new one.",
-        )
-    };
-    let row = row.ok_or_else(invalid)?;
-    if row.caller.placeholder && row.pending_until.is_none_or(|until| now >= until) {
-        return Err(invalid());
-    }
-    if row.last_used_at.is_none_or(|t| now - t >= TOUCH_EVERY_MS) {
-        let key_id = row.caller.key_id.clone();
-        // Best effort: a failed bookkeeping write must not fail the request it describes.
-        let touched = state.db.read(move |conn| Ok(store::keys::touch(conn, &key_id, now)?)).await;
-        if let Err(e) = touched {
-            log::debug!("could not record key use: {e}");
+    let cache = state.db.key_cache();
+    let entry = match cache.get(&hash) {
+        Some(e) => e,
+        None => {
+            let seen = cache.epoch();
+            let row = state
+                .db
+                .read(move |conn| Ok(store::keys::lookup(conn, &hash)?))
+                .await?
+                .ok_or_else(invalid_key)?;
+            let valid_until = row.caller.placeholder.then(|| row.pending_until.unwrap_or(i64::MIN));
+            let entry = Arc::new(Entry {
+                caller: row.caller,
+                valid_until,
+                last_noted: AtomicI64::new(row.last_used_at.unwrap_or(0)),
+            });
+            cache.insert(hash, entry.clone(), seen);
+            entry
         }
+    };
+    if entry.valid_until.is_some_and(|until| now >= until) {
+        return Err(invalid_key());
     }
-    Ok(row.caller)
+    let last = entry.last_noted.load(Ordering::Relaxed);
+    if now - last >= NOTE_USE_EVERY_MS
+        && entry.last_noted.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()
+    {
+        state.db.note_key_use(&entry.caller.key_id, now);
+    }
+    Ok(entry.caller.clone())
 }
 
 impl FromRequest for Caller {

@@ -9,6 +9,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod keycache;
 pub mod keys;
 pub mod ops;
 pub mod passwords;

@@ -156,8 +156,8 @@ fn run(cli: Cli) -> Result<(), String> {
     let now = Clock::default().now();
     let prefix = settings.key_prefix.clone();
     // Every write below is one transaction; its errors are the API's sentences.
-    let write = |f: &dyn Fn(&rusqlite::Transaction) -> Result<String, ApiError>| -> Result<(), String> {
-        let out = db.write_blocking(f).map_err(|e| e.to_string())?;
+    let write = |f: &dyn Fn(&provisiond::db::Tx) -> Result<String, ApiError>| -> Result<(), String> {
+        let out = db.write_blocking(|tx| f(tx)).map_err(|e| e.to_string())?;
         println!("{out}");
         Ok(())
     };

@@ -165,8 +165,72 @@ pub struct ProvisionSettings<'a> {
     pub ttl: Duration,
 }
 
-/// Pre-creates a user in the caller's organization: placeholder user, membership, project
-/// `Default`, its key, agent `default`, and the provision row — all in `tx`.
+/// Everything a provision needs besides SQL — ids, the key, the claim token — made before the
+/// write, so the one writer thread spends its time on inserts only.
+pub struct ProvisionPlan {
+    row: ProvisionRow,
+    key_id: String,
+    key: keys::Issued,
+    token: keys::Issued,
+}
+
+impl ProvisionPlan {
+    pub fn new(
+        org_id: &str,
+        created_by: &str,
+        role: ProvisionRole,
+        skip_onboarding: bool,
+        settings: &ProvisionSettings,
+        now: Millis,
+    ) -> Result<ProvisionPlan, ApiError> {
+        let ttl_ms = i64::try_from(settings.ttl.as_millis()).unwrap_or(i64::MAX);
+        let row = ProvisionRow {
+            id: new_id(),
+            org_id: org_id.to_string(),
+            user_id: new_id(),
+            project_id: new_id(),
+            agent_id: new_id(),
+            role: role.role().as_str().into(),
+            skip_onboarding,
+            status: ProvisionStatus::Pending.as_str().into(),
+            created_by: created_by.to_string(),
+            created_at: now,
+            expires_at: now.saturating_add(ttl_ms),
+            claimed_at: None,
+            claimed_by: None,
+        };
+        Ok(ProvisionPlan {
+            row,
+            key_id: new_id(),
+            key: keys::new_api_key(settings.key_prefix)?,
+            token: keys::new_claim_token()?,
+        })
+    }
+
+    /// Pre-creates the user in `tx`: placeholder user, membership, project `Default`, its key,
+    /// agent `default`, and the provision row.
+    pub fn apply(self, tx: &Transaction) -> Result<Provisioned, ApiError> {
+        let ProvisionPlan { row, key_id, key, token } = self;
+        let (now, org_id, user_id, project_id) = (row.created_at, &row.org_id, &row.user_id, &row.project_id);
+        let role = Role::parse(&row.role).unwrap_or(Role::Member);
+        store::orgs::insert_user(tx, user_id, None, "placeholder", false, now)?;
+        store::orgs::insert_membership(tx, user_id, org_id, role, false, now)?;
+        store::projects::insert_project(tx, project_id, org_id, user_id, DEFAULT_PROJECT_NAME, now)?;
+        store::keys::insert_key(tx, &key_id, &key, user_id, org_id, project_id, now)?;
+        let agent = AgentRow {
+            id: row.agent_id.clone(),
+            name: "Default Agent".into(),
+            identifier: "default".into(),
+            parent_identifier: None,
+            created_at: now,
+        };
+        store::projects::insert_agent(tx, project_id, &agent)?;
+        store::provisions::insert(tx, &row, &token.hash)?;
+        Ok(Provisioned { row, api_key: key.secret, claim_token: token.secret })
+    }
+}
+
+/// `ProvisionPlan::new` then `apply`, for callers that are not on the hot path.
 pub fn provision(
     tx: &Transaction,
     org_id: &str,
@@ -176,39 +240,7 @@ pub fn provision(
     settings: &ProvisionSettings,
     now: Millis,
 ) -> Result<Provisioned, ApiError> {
-    let ttl_ms = i64::try_from(settings.ttl.as_millis()).unwrap_or(i64::MAX);
-    let (user_id, project_id, agent_id) = (new_id(), new_id(), new_id());
-    store::orgs::insert_user(tx, &user_id, None, "placeholder", false, now)?;
-    store::orgs::insert_membership(tx, &user_id, org_id, role.role(), false, now)?;
-    store::projects::insert_project(tx, &project_id, org_id, &user_id, DEFAULT_PROJECT_NAME, now)?;
-    let key = keys::new_api_key(settings.key_prefix)?;
-    store::keys::insert_key(tx, &new_id(), &key, &user_id, org_id, &project_id, now)?;
-    let agent = AgentRow {
-        id: agent_id.clone(),
-        name: "Default Agent".into(),
-        identifier: "default".into(),
-        parent_identifier: None,
-        created_at: now,
-    };
-    store::projects::insert_agent(tx, &project_id, &agent)?;
-    let token = keys::new_claim_token()?;
-    let row = ProvisionRow {
-        id: new_id(),
-        org_id: org_id.to_string(),
-        user_id,
-        project_id,
-        agent_id,
-        role: role.role().as_str().into(),
-        skip_onboarding,
-        status: ProvisionStatus::Pending.as_str().into(),
-        created_by: created_by.to_string(),
-        created_at: now,
-        expires_at: now.saturating_add(ttl_ms),
-        claimed_at: None,
-        claimed_by: None,
-    };
-    store::provisions::insert(tx, &row, &token.hash)?;
-    Ok(Provisioned { row, api_key: key.secret, claim_token: token.secret })
+    ProvisionPlan::new(org_id, created_by, role, skip_onboarding, settings, now)?.apply(tx)
 }
 
 /// Cancels a pending provision and deletes what it created, at once.

@@ -59,6 +59,7 @@ pub async fn create(
     let agent = state
         .db
         .write(move |tx| {
+            tx.keeps_keys();
             if let Some(parent) = &agent.parent_identifier {
                 if !store::projects::agent_exists(tx, &project_id, parent)? {
                     return Err(ApiError::invalid_field(format!(
@@ -96,8 +97,13 @@ pub async fn delete(
     caller: Caller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let deleted =
-        state.db.write(move |tx| Ok(store::projects::delete_agent(tx, &caller.project_id, &id)?)).await?;
+    let deleted = state
+        .db
+        .write(move |tx| {
+            tx.keeps_keys();
+            Ok(store::projects::delete_agent(tx, &caller.project_id, &id)?)
+        })
+        .await?;
     if deleted {
         Ok(HttpResponse::NoContent().finish())
     } else {

@@ -52,6 +52,7 @@ pub async fn consume(
     let b = state
         .db
         .write(move |tx| {
+            tx.keeps_keys();
             let ok = store::credits::consume(tx, &caller.org_id, &caller.user_id, amount, reason.as_deref(), now)?;
             let b = store::credits::balance(tx, &caller.org_id)?;
             if !ok {

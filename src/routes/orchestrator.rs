@@ -69,8 +69,13 @@ pub async fn create_user(
     let now = state.clock.now();
     let prefix = state.settings.key_prefix.clone();
     let org_id = caller.org_id.clone();
-    let (address, access) =
-        state.db.write(move |tx| ops::create_api_user(tx, &prefix, &org_id, &email, now)).await?;
+    let (address, access) = state
+        .db
+        .write(move |tx| {
+            tx.keeps_keys();
+            ops::create_api_user(tx, &prefix, &org_id, &email, now)
+        })
+        .await?;
     Ok(HttpResponse::Created().json(CreatedUser {
         id: access.user_id,
         email: address,

@@ -6,7 +6,7 @@ use crate::auth::Caller;
 use crate::clock;
 use crate::domain::{ProvisionRole, ProvisionStatus};
 use crate::error::ApiError;
-use crate::ops::{self, ProvisionSettings};
+use crate::ops::{self, ProvisionPlan, ProvisionSettings};
 use crate::store;
 use crate::store::provisions::ProvisionRow;
 use actix_web::{web, HttpResponse};
@@ -73,13 +73,14 @@ pub async fn create(
         Some(_) => return Err(ApiError::invalid_field("'role' must be \"member\" or \"admin\".")),
     };
     let skip_onboarding = fields.opt_bool("skipOnboarding")?.unwrap_or(true);
-    let now = state.clock.now();
-    let settings = state.settings.clone();
+    let s = ProvisionSettings { key_prefix: &state.settings.key_prefix, ttl: state.settings.provision_ttl };
+    let plan =
+        ProvisionPlan::new(&caller.org_id, &caller.user_id, role, skip_onboarding, &s, state.clock.now())?;
     let p = state
         .db
         .write(move |tx| {
-            let s = ProvisionSettings { key_prefix: &settings.key_prefix, ttl: settings.provision_ttl };
-            ops::provision(tx, &caller.org_id, &caller.user_id, role, skip_onboarding, &s, now)
+            tx.keeps_keys();
+            plan.apply(tx)
         })
         .await?;
     Ok(HttpResponse::Created().json(Created {

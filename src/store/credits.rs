@@ -33,8 +33,7 @@ fn record(
     reason: Option<&str>,
     now: Millis,
 ) -> rusqlite::Result<()> {
-    tx.execute(
-        "INSERT INTO credit_ledger (org_id, user_id, kind, amount, reason, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    tx.prepare_cached("INSERT INTO credit_ledger (org_id, user_id, kind, amount, reason, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?.execute(
         params![org_id, user_id, kind, amount.thousandths(), reason, now],
     )?;
     Ok(())
@@ -49,8 +48,7 @@ pub fn grant(
     reason: Option<&str>,
     now: Millis,
 ) -> rusqlite::Result<bool> {
-    let n = tx.execute(
-        "UPDATE organizations SET credits_granted = credits_granted + ?2 WHERE id = ?1 AND credits_granted + ?2 <= ?3",
+    let n = tx.prepare_cached("UPDATE organizations SET credits_granted = credits_granted + ?2 WHERE id = ?1 AND credits_granted + ?2 <= ?3")?.execute(
         params![org_id, amount.thousandths(), Credits::MAX.thousandths()],
     )?;
     if n == 1 {
@@ -69,11 +67,12 @@ pub fn consume(
     reason: Option<&str>,
     now: Millis,
 ) -> rusqlite::Result<bool> {
-    let n = tx.execute(
-        "UPDATE organizations SET credits_used = credits_used + ?2
+    let n = tx
+        .prepare_cached(
+            "UPDATE organizations SET credits_used = credits_used + ?2
           WHERE id = ?1 AND credits_granted - credits_used >= ?2",
-        params![org_id, amount.thousandths()],
-    )?;
+        )?
+        .execute(params![org_id, amount.thousandths()])?;
     if n == 1 {
         record(tx, org_id, Some(user_id), "consume", amount, reason, now)?;
     }

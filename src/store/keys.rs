@@ -16,11 +16,11 @@ pub fn insert_key(
     project_id: &str,
     now: Millis,
 ) -> rusqlite::Result<()> {
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO api_keys (id, hash, hint, user_id, org_id, project_id, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![id, &key.hash[..], key.hint, user_id, org_id, project_id, now],
-    )?;
+    )?
+    .execute(params![id, &key.hash[..], key.hint, user_id, org_id, project_id, now])?;
     Ok(())
 }
 
@@ -70,13 +70,12 @@ pub fn lookup(conn: &Connection, hash: &[u8; 32]) -> rusqlite::Result<Option<Key
 
 /// Records use. Called at most once a minute per key, so reads rarely write.
 pub fn touch(conn: &Connection, key_id: &str, now: Millis) -> rusqlite::Result<()> {
-    conn.execute("UPDATE api_keys SET last_used_at = ?2 WHERE id = ?1", params![key_id, now])?;
+    conn.prepare_cached("UPDATE api_keys SET last_used_at = ?2 WHERE id = ?1")?
+        .execute(params![key_id, now])?;
     Ok(())
 }
 
 pub fn revoke(tx: &Transaction, key_id: &str, now: Millis) -> rusqlite::Result<usize> {
-    tx.execute(
-        "UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
-        params![key_id, now],
-    )
+    tx.prepare_cached("UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL")?
+        .execute(params![key_id, now])
 }

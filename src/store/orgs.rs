@@ -11,10 +11,8 @@ pub fn insert_org(
     domain: Option<&str>,
     now: Millis,
 ) -> rusqlite::Result<()> {
-    tx.execute(
-        "INSERT INTO organizations (id, name, domain, created_at) VALUES (?1, ?2, ?3, ?4)",
-        params![id, name, domain, now],
-    )?;
+    tx.prepare_cached("INSERT INTO organizations (id, name, domain, created_at) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(params![id, name, domain, now])?;
     Ok(())
 }
 
@@ -35,10 +33,10 @@ pub fn insert_user(
     api_only: bool,
     now: Millis,
 ) -> rusqlite::Result<()> {
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO users (id, email, status, api_only, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![id, email, status, api_only, now],
-    )?;
+    )?
+    .execute(params![id, email, status, api_only, now])?;
     Ok(())
 }
 
@@ -55,8 +53,7 @@ pub fn insert_membership(
     is_provisioner: bool,
     now: Millis,
 ) -> rusqlite::Result<()> {
-    tx.execute(
-        "INSERT INTO memberships (user_id, org_id, role, is_provisioner, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+    tx.prepare_cached("INSERT INTO memberships (user_id, org_id, role, is_provisioner, created_at) VALUES (?1, ?2, ?3, ?4, ?5)")?.execute(
         params![user_id, org_id, role.as_str(), is_provisioner, now],
     )?;
     Ok(())
@@ -65,7 +62,7 @@ pub fn insert_membership(
 /// Deletes a placeholder user; the foreign keys take its membership, projects, keys and agents
 /// with it. Never touches a real (claimed) user.
 pub fn delete_placeholder(tx: &Transaction, user_id: &str) -> rusqlite::Result<usize> {
-    tx.execute("DELETE FROM users WHERE id = ?1 AND status = 'placeholder'", [user_id])
+    tx.prepare_cached("DELETE FROM users WHERE id = ?1 AND status = 'placeholder'")?.execute([user_id])
 }
 
 /// Organization ids matching `needle` as an id, a domain (case-insensitive) or a name, in that
@@ -86,7 +83,7 @@ pub fn find_orgs(conn: &Connection, needle: &str) -> rusqlite::Result<Vec<String
 }
 
 pub fn set_domain(tx: &Transaction, org_id: &str, domain: &str) -> rusqlite::Result<usize> {
-    tx.execute("UPDATE organizations SET domain = ?2 WHERE id = ?1", params![org_id, domain])
+    tx.prepare_cached("UPDATE organizations SET domain = ?2 WHERE id = ?1")?.execute(params![org_id, domain])
 }
 
 pub struct MemberRow {
@@ -121,10 +118,8 @@ pub fn find_member(
 }
 
 pub fn set_provisioner(tx: &Transaction, org_id: &str, user_id: &str, on: bool) -> rusqlite::Result<usize> {
-    tx.execute(
-        "UPDATE memberships SET is_provisioner = ?3 WHERE org_id = ?1 AND user_id = ?2",
-        params![org_id, user_id, on],
-    )
+    tx.prepare_cached("UPDATE memberships SET is_provisioner = ?3 WHERE org_id = ?1 AND user_id = ?2")?
+        .execute(params![org_id, user_id, on])
 }
 
 /// What sign-in needs to know about an address.
@@ -144,14 +139,14 @@ pub fn login_by_email(conn: &Connection, email: &str) -> rusqlite::Result<Option
 }
 
 pub fn set_password(tx: &Transaction, user_id: &str, hash: &str) -> rusqlite::Result<usize> {
-    tx.execute(
+    tx.prepare_cached(
         "UPDATE users SET password_hash = ?2 WHERE id = ?1 AND api_only = 0 AND status = 'active'",
-        params![user_id, hash],
-    )
+    )?
+    .execute(params![user_id, hash])
 }
 
 pub fn set_name(tx: &Transaction, user_id: &str, name: Option<&str>) -> rusqlite::Result<()> {
-    tx.execute("UPDATE users SET name = ?2 WHERE id = ?1", params![user_id, name])?;
+    tx.prepare_cached("UPDATE users SET name = ?2 WHERE id = ?1")?.execute(params![user_id, name])?;
     Ok(())
 }
 
@@ -163,11 +158,11 @@ pub fn activate_placeholder(
     password_hash: Option<&str>,
     name: Option<&str>,
 ) -> rusqlite::Result<usize> {
-    tx.execute(
+    tx.prepare_cached(
         "UPDATE users SET email = ?2, password_hash = ?3, name = ?4, status = 'active'
           WHERE id = ?1 AND status = 'placeholder'",
-        params![user_id, email, password_hash, name],
-    )
+    )?
+    .execute(params![user_id, email, password_hash, name])
 }
 
 pub struct UserRow {
@@ -198,7 +193,7 @@ pub fn user(conn: &Connection, id: &str) -> rusqlite::Result<Option<UserRow>> {
 }
 
 pub fn delete_user(tx: &Transaction, id: &str) -> rusqlite::Result<()> {
-    tx.execute("DELETE FROM users WHERE id = ?1", [id])?;
+    tx.prepare_cached("DELETE FROM users WHERE id = ?1")?.execute([id])?;
     Ok(())
 }
 
@@ -274,9 +269,7 @@ pub fn membership_role(conn: &Connection, user_id: &str, org_id: &str) -> rusqli
 
 /// Moves a placeholder's membership of `org_id` to `to`. Used when `to` is not a member yet.
 pub fn move_membership(tx: &Transaction, from: &str, to: &str, org_id: &str) -> rusqlite::Result<()> {
-    tx.execute(
-        "UPDATE memberships SET user_id = ?2 WHERE user_id = ?1 AND org_id = ?3",
-        params![from, to, org_id],
-    )?;
+    tx.prepare_cached("UPDATE memberships SET user_id = ?2 WHERE user_id = ?1 AND org_id = ?3")?
+        .execute(params![from, to, org_id])?;
     Ok(())
 }

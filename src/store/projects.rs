@@ -11,10 +11,10 @@ pub fn insert_project(
     name: &str,
     now: Millis,
 ) -> rusqlite::Result<()> {
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO projects (id, org_id, user_id, name, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![id, org_id, user_id, name, now],
-    )?;
+    )?
+    .execute(params![id, org_id, user_id, name, now])?;
     Ok(())
 }
 
@@ -28,18 +28,18 @@ pub struct AgentRow {
 
 /// Fails with a UNIQUE violation when the identifier is taken in this project.
 pub fn insert_agent(tx: &Transaction, project_id: &str, agent: &AgentRow) -> rusqlite::Result<()> {
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO agents (id, project_id, name, identifier, parent_identifier, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![
-            agent.id,
-            project_id,
-            agent.name,
-            agent.identifier,
-            agent.parent_identifier,
-            agent.created_at
-        ],
-    )?;
+    )?
+    .execute(params![
+        agent.id,
+        project_id,
+        agent.name,
+        agent.identifier,
+        agent.parent_identifier,
+        agent.created_at
+    ])?;
     Ok(())
 }
 
@@ -70,15 +70,16 @@ pub fn list_agents(conn: &Connection, project_id: &str) -> rusqlite::Result<Vec<
 
 /// Deletes the agent only if it is in `project_id`; returns whether it did.
 pub fn delete_agent(tx: &Transaction, project_id: &str, agent_id: &str) -> rusqlite::Result<bool> {
-    let n =
-        tx.execute("DELETE FROM agents WHERE id = ?1 AND project_id = ?2", params![agent_id, project_id])?;
+    let n = tx
+        .prepare_cached("DELETE FROM agents WHERE id = ?1 AND project_id = ?2")?
+        .execute(params![agent_id, project_id])?;
     Ok(n > 0)
 }
 
 /// Hands every project of one user (with its agents) and every key of that user to another.
 pub fn move_projects_and_keys(tx: &Transaction, from: &str, to: &str) -> rusqlite::Result<()> {
-    tx.execute("UPDATE projects SET user_id = ?2 WHERE user_id = ?1", params![from, to])?;
-    tx.execute("UPDATE api_keys SET user_id = ?2 WHERE user_id = ?1", params![from, to])?;
+    tx.prepare_cached("UPDATE projects SET user_id = ?2 WHERE user_id = ?1")?.execute(params![from, to])?;
+    tx.prepare_cached("UPDATE api_keys SET user_id = ?2 WHERE user_id = ?1")?.execute(params![from, to])?;
     Ok(())
 }
 

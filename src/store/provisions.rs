@@ -48,8 +48,7 @@ fn from_row(r: &Row) -> rusqlite::Result<ProvisionRow> {
 }
 
 pub fn insert(tx: &Transaction, p: &ProvisionRow, token_hash: &[u8; 32]) -> rusqlite::Result<()> {
-    tx.execute(
-        &format!("INSERT INTO provisions ({COLUMNS}, token_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"),
+    tx.prepare_cached(&format!("INSERT INTO provisions ({COLUMNS}, token_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"))?.execute(
         params![
             p.id, p.org_id, p.user_id, p.project_id, p.agent_id, p.role, p.skip_onboarding, p.status,
             p.created_by, p.created_at, p.expires_at, p.claimed_at, p.claimed_by, &token_hash[..]
@@ -70,7 +69,7 @@ pub fn list(
         "SELECT {EFFECTIVE_COLUMNS} FROM provisions
           WHERE org_id = :org AND (:status IS NULL OR
                 CASE WHEN status = 'pending' AND expires_at <= :now THEN 'expired' ELSE status END = :status)
-          ORDER BY created_at DESC, rowid DESC LIMIT :limit"
+          ORDER BY created_at DESC, id DESC LIMIT :limit"
     ))?;
     let rows = stmt.query_map(
         named_params! {":org": org_id, ":status": status.map(|s| s.as_str()), ":now": now, ":limit": limit},
@@ -93,10 +92,9 @@ pub fn get(conn: &Connection, org_id: &str, id: &str, now: Millis) -> rusqlite::
 /// Moves a pending provision to `status` (cancelled or expired). Returns false when it was no
 /// longer pending, so of two racing enders only one proceeds.
 pub fn end(tx: &Transaction, id: &str, status: ProvisionStatus) -> rusqlite::Result<bool> {
-    let n = tx.execute(
-        "UPDATE provisions SET status = ?2 WHERE id = ?1 AND status = 'pending'",
-        params![id, status.as_str()],
-    )?;
+    let n = tx
+        .prepare_cached("UPDATE provisions SET status = ?2 WHERE id = ?1 AND status = 'pending'")?
+        .execute(params![id, status.as_str()])?;
     Ok(n > 0)
 }
 
@@ -130,8 +128,7 @@ pub fn by_token(
 /// Marks a pending provision claimed. False when it was no longer pending: of concurrent
 /// claims, exactly one gets true.
 pub fn mark_claimed(tx: &Transaction, id: &str, by: &str, now: Millis) -> rusqlite::Result<bool> {
-    let n = tx.execute(
-        "UPDATE provisions SET status = 'claimed', claimed_at = ?3, claimed_by = ?2 WHERE id = ?1 AND status = 'pending'",
+    let n = tx.prepare_cached("UPDATE provisions SET status = 'claimed', claimed_at = ?3, claimed_by = ?2 WHERE id = ?1 AND status = 'pending'")?.execute(
         params![id, by, now],
     )?;
     Ok(n > 0)

@@ -11,8 +11,7 @@ pub fn insert(
     now: Millis,
     expires_at: Millis,
 ) -> rusqlite::Result<()> {
-    tx.execute(
-        "INSERT INTO sessions (token_hash, user_id, active_org_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+    tx.prepare_cached("INSERT INTO sessions (token_hash, user_id, active_org_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)")?.execute(
         params![&hash[..], user_id, active_org, now, expires_at],
     )?;
     Ok(())
@@ -39,21 +38,22 @@ pub fn lookup(conn: &Connection, hash: &[u8; 32], now: Millis) -> rusqlite::Resu
 }
 
 pub fn set_active_org(tx: &Transaction, hash: &[u8; 32], org_id: &str) -> rusqlite::Result<()> {
-    tx.execute("UPDATE sessions SET active_org_id = ?2 WHERE token_hash = ?1", params![&hash[..], org_id])?;
+    tx.prepare_cached("UPDATE sessions SET active_org_id = ?2 WHERE token_hash = ?1")?
+        .execute(params![&hash[..], org_id])?;
     Ok(())
 }
 
 /// Moves every session of one user to another (a new person's sign-up becoming the placeholder).
 pub fn move_to_user(tx: &Transaction, from: &str, to: &str) -> rusqlite::Result<()> {
-    tx.execute("UPDATE sessions SET user_id = ?2 WHERE user_id = ?1", params![from, to])?;
+    tx.prepare_cached("UPDATE sessions SET user_id = ?2 WHERE user_id = ?1")?.execute(params![from, to])?;
     Ok(())
 }
 
 pub fn delete(tx: &Transaction, hash: &[u8; 32]) -> rusqlite::Result<()> {
-    tx.execute("DELETE FROM sessions WHERE token_hash = ?1", [&hash[..]])?;
+    tx.prepare_cached("DELETE FROM sessions WHERE token_hash = ?1")?.execute([&hash[..]])?;
     Ok(())
 }
 
 pub fn delete_expired(tx: &Transaction, now: Millis) -> rusqlite::Result<usize> {
-    tx.execute("DELETE FROM sessions WHERE expires_at <= ?1", [now])
+    tx.prepare_cached("DELETE FROM sessions WHERE expires_at <= ?1")?.execute([now])
 }

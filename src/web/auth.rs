@@ -164,11 +164,12 @@ pub async fn login(
     let token = state
         .db
         .write(move |tx| {
+            tx.keeps_keys();
             let first_org = store::orgs::orgs_of_user(tx, &user_id)?.into_iter().next().map(|o| o.org_id);
             session::create(tx, &user_id, first_org.as_deref(), now)
         })
         .await?;
-    Ok(HttpResponse::SeeOther()
+    Ok(super::secure(HttpResponse::SeeOther())
         .cookie(session::cookie(&state, token))
         .insert_header((actix_web::http::header::LOCATION, next))
         .finish())
@@ -199,12 +200,13 @@ pub async fn signup(
     let created = state
         .db
         .write(move |tx| {
+            tx.keeps_keys();
             let user_id = ops::sign_up(tx, &email, &hash, now)?;
             session::create(tx, &user_id, None, now)
         })
         .await;
     match created {
-        Ok(token) => Ok(HttpResponse::SeeOther()
+        Ok(token) => Ok(super::secure(HttpResponse::SeeOther())
             .cookie(session::cookie(&state, token))
             .insert_header((actix_web::http::header::LOCATION, next))
             .finish()),
@@ -229,9 +231,15 @@ pub async fn logout(
     if let Some(s) = session::current(&req).await? {
         s.check_csrf(form.csrf.as_deref())?;
         let hash = s.token_hash;
-        state.db.write(move |tx| Ok(store::sessions::delete(tx, &hash)?)).await?;
+        state
+            .db
+            .write(move |tx| {
+                tx.keeps_keys();
+                Ok(store::sessions::delete(tx, &hash)?)
+            })
+            .await?;
     }
-    Ok(HttpResponse::SeeOther()
+    Ok(super::secure(HttpResponse::SeeOther())
         .cookie(session::removal_cookie(&state))
         .insert_header((actix_web::http::header::LOCATION, "/login"))
         .finish())

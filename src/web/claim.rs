@@ -156,6 +156,12 @@ pub async fn onboarding(
     let name: Option<String> =
         form.name.as_deref().map(str::trim).filter(|n| !n.is_empty()).map(|n| n.chars().take(100).collect());
     let user_id = session.user_id.clone();
-    state.db.write(move |tx| Ok(store::orgs::set_name(tx, &user_id, name.as_deref())?)).await?;
+    state
+        .db
+        .write(move |tx| {
+            tx.keeps_keys();
+            Ok(store::orgs::set_name(tx, &user_id, name.as_deref())?)
+        })
+        .await?;
     Ok(redirect("/team"))
 }

@@ -6,7 +6,7 @@ use crate::app::AppState;
 use crate::clock;
 use crate::domain::{Email, ProvisionRole, ProvisionStatus};
 use crate::error::ApiError;
-use crate::ops::{self, ProvisionSettings};
+use crate::ops::{self, ProvisionPlan, ProvisionSettings};
 use crate::store;
 use crate::store::orgs::{MemberListRow, OrgOfUser};
 use crate::store::provisions::ProvisionRow;
@@ -178,6 +178,7 @@ pub async fn switch(
     state
         .db
         .write(move |tx| {
+            tx.keeps_keys();
             if store::orgs::membership_role(tx, &user_id, &org_id)?.is_none() {
                 return Err(ApiError::not_found("You are not a member of that organization."));
             }
@@ -229,14 +230,13 @@ pub async fn provision(
     };
     // An unchecked checkbox is simply absent from the form.
     let skip = form.skip_onboarding.is_some();
-    let now = state.clock.now();
-    let settings = state.settings.clone();
-    let by = session.user_id.clone();
+    let s = ProvisionSettings { key_prefix: &state.settings.key_prefix, ttl: state.settings.provision_ttl };
+    let plan = ProvisionPlan::new(&org_id, &session.user_id, role, skip, &s, state.clock.now())?;
     let p = state
         .db
         .write(move |tx| {
-            let s = ProvisionSettings { key_prefix: &settings.key_prefix, ttl: settings.provision_ttl };
-            ops::provision(tx, &org_id, &by, role, skip, &s, now)
+            tx.keeps_keys();
+            plan.apply(tx)
         })
         .await?;
     let claim_url = format!("{}/claim?token={}", state.settings.public_url, p.claim_token);
@@ -304,6 +304,7 @@ pub async fn create_org(
     let access = state
         .db
         .write(move |tx| {
+            tx.keeps_keys();
             let a = ops::create_org(tx, &prefix, &new, now)?;
             store::sessions::set_active_org(tx, &hash, &a.org_id)?;
             Ok(a)
