@@ -21,15 +21,20 @@ CREATE TABLE organizations (
 CREATE TABLE users (
     id            TEXT PRIMARY KEY,
     -- NULL for a placeholder (a provisioned user nobody has claimed yet).
-    email         TEXT UNIQUE COLLATE NOCASE,
+    email         TEXT COLLATE NOCASE,
     status        TEXT NOT NULL CHECK (status IN ('placeholder', 'active')),
     api_only      INTEGER NOT NULL DEFAULT 0 CHECK (api_only IN (0, 1)),
     -- argon2id PHC string; NULL for placeholders and API-only users, who never sign in.
     password_hash TEXT,
     -- Display name, from onboarding.
     name          TEXT,
+    -- For a placeholder: when its pending provision expires; its keys fail from then on. Kept
+    -- here so the key check reads no provision row.
+    pending_until INTEGER,
     created_at    INTEGER NOT NULL
 ) WITHOUT ROWID;
+-- Partial: placeholders (no email yet) stay out of it, so provisioning never touches it.
+CREATE UNIQUE INDEX users_email ON users(email) WHERE email IS NOT NULL;
 
 CREATE TABLE memberships (
     user_id        TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
@@ -58,13 +63,14 @@ CREATE TABLE api_keys (
     hint         TEXT NOT NULL,
     user_id      TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
     org_id       TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
-    project_id   TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    -- No foreign key: a project is only ever deleted with its user, and the user's keys go with
+    -- the user (above). A cascade here would need one more index written on every provision.
+    project_id   TEXT NOT NULL,
     created_at   INTEGER NOT NULL,
     revoked_at   INTEGER,
     last_used_at INTEGER
 ) WITHOUT ROWID;
 CREATE INDEX api_keys_user ON api_keys(user_id);
-CREATE INDEX api_keys_project ON api_keys(project_id);
 
 CREATE TABLE agents (
     id                TEXT PRIMARY KEY,
@@ -99,8 +105,6 @@ CREATE TABLE provisions (
 CREATE INDEX provisions_status_expires ON provisions(status, expires_at);
 -- Listings are per organization, newest first.
 CREATE INDEX provisions_org_created ON provisions(org_id, created_at);
--- The key check asks whether a placeholder's provision is still pending and unexpired.
-CREATE INDEX provisions_user ON provisions(user_id);
 
 CREATE TABLE credit_ledger (
     id         INTEGER PRIMARY KEY,

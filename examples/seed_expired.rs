@@ -47,5 +47,6 @@ fn main() -> Result<(), String> {
         left -= chunk;
     }
     println!("{n} expired provisions in {path}");
+    println!("owner key: {}", owner.api_key);
     Ok(())
 }

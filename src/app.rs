@@ -51,7 +51,7 @@ impl Application {
         listener: TcpListener,
     ) -> Result<Application, String> {
         settings.validate()?;
-        let db = Db::open(&settings.database_path)?;
+        let db = Db::open_with(&settings.database_path, settings.synchronous)?;
         if settings.bootstrap {
             bootstrap(&db, &settings, &clock)?;
         }

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 /// Provisions ended per write: small enough that API writes queued behind one wait only a few
 /// milliseconds, large enough that 100k expired provisions don't take 100k commits.
-const BATCH: u32 = 200;
+const BATCH: u32 = 500;
 
 /// Sweeps everything that has expired by `now` (provisions, then web sessions); returns how many
 /// provisions it ended. Each batch goes through the writer queue, between the requests' writes.
@@ -20,7 +20,10 @@ pub fn run_once(db: &Db, now: Millis) -> Result<usize, ApiError> {
     let mut total = 0;
     loop {
         let (seen, ended) = db.write_queued(move |tx| {
-            let batch = store::provisions::expired(tx, now, BATCH)?;
+            let mut batch = store::provisions::expired(tx, now, BATCH)?;
+            // In user-id order, the trees keyed by user (users, memberships, projects and keys by
+            // user) are walked front to back instead of at random: far fewer page reads.
+            batch.sort_by(|a, b| a.1.cmp(&b.1));
             if batch.is_empty() {
                 tx.keeps_keys();
             }

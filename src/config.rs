@@ -4,6 +4,13 @@
 use clap::builder::BoolishValueParser;
 use clap::{ArgAction, Args};
 use std::path::PathBuf;
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Synchronous {
+    #[default]
+    Normal,
+    Full,
+}
 use std::time::Duration;
 
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
@@ -55,6 +62,11 @@ pub struct Settings {
     #[arg(long, env = "BOOTSTRAP_ORG", default_value = DEFAULT_BOOTSTRAP_ORG, global = true)]
     pub bootstrap_org: String,
 
+    /// When a commit reaches the disk: `normal` (survives a crash of provisiond; a power loss may
+    /// lose the last moments of writes) or `full` (every answered write also survives a power loss).
+    #[arg(long, env = "SYNCHRONOUS", value_enum, default_value = "normal", global = true)]
+    pub synchronous: Synchronous,
+
     /// HTTP worker threads (0: one per CPU core).
     #[arg(long, env = "WORKERS", default_value_t = 0, global = true)]
     pub workers: usize,
@@ -73,6 +85,7 @@ impl Settings {
             bootstrap: true,
             bootstrap_email: DEFAULT_BOOTSTRAP_EMAIL.into(),
             bootstrap_org: DEFAULT_BOOTSTRAP_ORG.into(),
+            synchronous: Synchronous::Normal,
             workers: 0,
         }
     }

@@ -12,6 +12,7 @@
 //! moved key is refused on the very next request.
 
 use crate::clock::Millis;
+use crate::config::Synchronous;
 use crate::error::ApiError;
 use crate::keycache::KeyCache;
 use r2d2_sqlite::SqliteConnectionManager;
@@ -43,6 +44,9 @@ pub type Pool = r2d2::Pool<SqliteConnectionManager>;
 /// checkpoint thread does, so copying the WAL into the database (and its fsync) never holds up a
 /// commit.
 const WRITER_PRAGMAS: &str = "PRAGMA cache_size = -16000; PRAGMA wal_autocheckpoint = 0;";
+
+/// Readers mostly miss the key cache once per key; a small page cache each keeps memory down.
+const READER_PRAGMAS: &str = "PRAGMA cache_size = -1000;";
 
 /// How often the checkpoint thread folds the WAL back into the database file.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
@@ -156,6 +160,14 @@ impl Db {
     /// Opens (creating if needed) the database file, applies the schema, builds the read pool and
     /// starts the writer thread. The error is a sentence that tells an operator what to fix.
     pub fn open(path: &Path) -> Result<Db, String> {
+        Self::open_with(path, Synchronous::default())
+    }
+
+    pub fn open_with(path: &Path, synchronous: Synchronous) -> Result<Db, String> {
+        let sync_pragma = match synchronous {
+            Synchronous::Normal => "PRAGMA synchronous = NORMAL;",
+            Synchronous::Full => "PRAGMA synchronous = FULL;",
+        };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| {
                 format!("cannot create the database folder {}: {e}; create it or set DATABASE_PATH to a writable place", dir.display())
@@ -178,9 +190,10 @@ impl Db {
         // Only takes effect on a new, empty file (before WAL mode writes the header): every
         // provision dirties about a dozen pages at random places in the indexes, so smaller pages
         // mean proportionally fewer bytes through the WAL per commit.
-        conn.execute_batch("PRAGMA page_size = 1024;").map_err(unwritable)?;
+        conn.execute_batch("PRAGMA page_size = 4096;").map_err(unwritable)?;
         conn.execute_batch("PRAGMA journal_mode = WAL;").map_err(unwritable)?;
         conn.execute_batch(CONNECTION_PRAGMAS).map_err(unwritable)?;
+        conn.execute_batch(sync_pragma).map_err(unwritable)?;
         migrate(&mut conn).map_err(|e| match e {
             MigrateError::Sqlite(e) => unwritable(e),
             MigrateError::TooNew(v) => format!(
@@ -191,9 +204,11 @@ impl Db {
 
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         conn.execute_batch(WRITER_PRAGMAS).map_err(unwritable)?;
-        let manager = SqliteConnectionManager::file(path).with_init(|c| {
+        let manager = SqliteConnectionManager::file(path).with_init(move |c| {
             c.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-            c.execute_batch(CONNECTION_PRAGMAS)
+            c.execute_batch(CONNECTION_PRAGMAS)?;
+            c.execute_batch(sync_pragma)?;
+            c.execute_batch(READER_PRAGMAS)
         });
         let pool = r2d2::Pool::builder()
             .max_size(8)
@@ -210,6 +225,7 @@ impl Db {
         let (stop, stopped) = mpsc::channel::<()>();
         let checkpoint_conn = Connection::open(path).map_err(unwritable)?;
         checkpoint_conn.execute_batch(CONNECTION_PRAGMAS).map_err(unwritable)?;
+        checkpoint_conn.execute_batch(sync_pragma).map_err(unwritable)?;
         std::thread::Builder::new()
             .name("db-checkpoint".into())
             .spawn(move || checkpoint_loop(&checkpoint_conn, &stopped))

@@ -131,6 +131,7 @@ enum UserCommand {
 }
 
 fn main() -> ExitCode {
+    limit_malloc_arenas();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let cli = Cli::parse();
     match run(cli) {
@@ -152,7 +153,7 @@ fn run(cli: Cli) -> Result<(), String> {
         return healthcheck(&settings.bind);
     }
     settings.validate()?;
-    let db = Db::open(&settings.database_path)?;
+    let db = Db::open_with(&settings.database_path, settings.synchronous)?;
     let now = Clock::default().now();
     let prefix = settings.key_prefix.clone();
     // Every write below is one transaction; its errors are the API's sentences.
@@ -276,5 +277,16 @@ fn healthcheck(bind: &str) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!("unhealthy: {status_line}"))
+    }
+}
+
+/// glibc gives every thread that allocates its own malloc arena, each holding on to freed memory;
+/// with actix workers, the blocking pool and our threads that is most of the resident memory.
+/// Two arenas are plenty for this server.
+fn limit_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only tunes the allocator; called before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
     }
 }

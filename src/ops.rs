@@ -213,7 +213,7 @@ impl ProvisionPlan {
         let ProvisionPlan { row, key_id, key, token } = self;
         let (now, org_id, user_id, project_id) = (row.created_at, &row.org_id, &row.user_id, &row.project_id);
         let role = Role::parse(&row.role).unwrap_or(Role::Member);
-        store::orgs::insert_user(tx, user_id, None, "placeholder", false, now)?;
+        store::orgs::insert_placeholder(tx, user_id, row.expires_at, now)?;
         store::orgs::insert_membership(tx, user_id, org_id, role, false, now)?;
         store::projects::insert_project(tx, project_id, org_id, user_id, DEFAULT_PROJECT_NAME, now)?;
         store::keys::insert_key(tx, &key_id, &key, user_id, org_id, project_id, now)?;

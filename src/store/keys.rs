@@ -35,9 +35,7 @@ pub struct KeyRow {
 pub fn lookup(conn: &Connection, hash: &[u8; 32]) -> rusqlite::Result<Option<KeyRow>> {
     let mut stmt = conn.prepare_cached(
         "SELECT k.id, k.user_id, u.email, u.status, u.api_only, k.org_id, o.name, o.domain,
-                m.role, m.is_provisioner, k.project_id, k.last_used_at,
-                (SELECT MIN(p.expires_at) FROM provisions p
-                  WHERE p.user_id = k.user_id AND p.status = 'pending')
+                m.role, m.is_provisioner, k.project_id, k.last_used_at, u.pending_until
            FROM api_keys k
            JOIN users u ON u.id = k.user_id
            JOIN memberships m ON m.user_id = k.user_id AND m.org_id = k.org_id

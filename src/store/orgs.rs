@@ -40,6 +40,20 @@ pub fn insert_user(
     Ok(())
 }
 
+/// A placeholder: no email, its keys valid until `pending_until` (its provision's expiry).
+pub fn insert_placeholder(
+    tx: &Transaction,
+    id: &str,
+    pending_until: Millis,
+    now: Millis,
+) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO users (id, status, api_only, pending_until, created_at) VALUES (?1, 'placeholder', 0, ?2, ?3)",
+    )?
+    .execute(params![id, pending_until, now])?;
+    Ok(())
+}
+
 /// The id of the user with this email (case-insensitive), if any.
 pub fn user_id_by_email(conn: &Connection, email: &str) -> rusqlite::Result<Option<String>> {
     conn.query_row("SELECT id FROM users WHERE email = ?1", [email], |r| r.get(0)).optional()
@@ -159,7 +173,7 @@ pub fn activate_placeholder(
     name: Option<&str>,
 ) -> rusqlite::Result<usize> {
     tx.prepare_cached(
-        "UPDATE users SET email = ?2, password_hash = ?3, name = ?4, status = 'active'
+        "UPDATE users SET email = ?2, password_hash = ?3, name = ?4, status = 'active', pending_until = NULL
           WHERE id = ?1 AND status = 'placeholder'",
     )?
     .execute(params![user_id, email, password_hash, name])
@@ -233,8 +247,7 @@ pub fn members(conn: &Connection, org_id: &str, now: Millis) -> rusqlite::Result
         "SELECT u.id, u.email, u.name, m.role, u.status, u.api_only, m.is_provisioner
            FROM memberships m JOIN users u ON u.id = m.user_id
           WHERE m.org_id = ?1
-            AND (u.status = 'active' OR EXISTS (SELECT 1 FROM provisions p
-                  WHERE p.user_id = u.id AND p.status = 'pending' AND p.expires_at > ?2))
+            AND (u.status = 'active' OR u.pending_until > ?2)
           ORDER BY u.email IS NULL, u.email, m.created_at",
     )?;
     let rows = stmt.query_map(params![org_id, now], |r| {
