@@ -6,6 +6,7 @@ use crate::config::Settings;
 use crate::db::Db;
 use crate::domain::Email;
 use crate::error::json_error_net;
+use crate::ratelimit::RateLimit;
 use crate::web::throttle::LoginThrottle;
 use crate::{ops, routes, store};
 use actix_web::dev::Server;
@@ -20,6 +21,34 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub clock: Clock,
     pub throttle: LoginThrottle,
+    /// Per API key or signed-in person.
+    pub provision_limit: RateLimit,
+    /// Per client address: four times the per-key rate, so several callers behind one address
+    /// are not starved by one another, while one address still cannot flood.
+    pub provision_ip_limit: RateLimit,
+    pub login_limit: RateLimit,
+}
+
+impl AppState {
+    /// One more provision for this caller and this client address, or 429 with Retry-After.
+    /// Nothing is spent when either is out.
+    pub fn allow_provision(
+        &self,
+        who: &str,
+        req: &actix_web::HttpRequest,
+    ) -> Result<(), crate::error::ApiError> {
+        let (ip, now) = (client_ip(req), self.clock.now());
+        self.provision_limit.peek(who, now).map_err(crate::error::ApiError::too_many_requests)?;
+        self.provision_ip_limit.peek(&ip, now).map_err(crate::error::ApiError::too_many_requests)?;
+        self.provision_limit.take(who, now).map_err(crate::error::ApiError::too_many_requests)?;
+        self.provision_ip_limit.take(&ip, now).map_err(crate::error::ApiError::too_many_requests)
+    }
+}
+
+/// The connecting address. Behind a reverse proxy that is the proxy: limits then apply to all
+/// clients together (documented in the README).
+pub fn client_ip(req: &actix_web::HttpRequest) -> String {
+    req.peer_addr().map(|a| format!("ip:{}", a.ip())).unwrap_or_else(|| "ip:unknown".into())
 }
 
 pub struct Application {
@@ -60,11 +89,15 @@ impl Application {
             .map_err(|e| format!("cannot start the cleanup thread: {e}"))?;
 
         let workers = settings.workers;
+        let (provision_rate, login_rate) = (settings.provision_rate_limit, settings.login_rate_limit);
         let state = web::Data::new(AppState {
             db: db.clone(),
             settings: Arc::new(settings),
             clock: clock.clone(),
             throttle: LoginThrottle::default(),
+            provision_limit: RateLimit::new(provision_rate),
+            provision_ip_limit: RateLimit::new(provision_rate.saturating_mul(4)),
+            login_limit: RateLimit::new(login_rate),
         });
         let mut server = HttpServer::new(move || {
             App::new()

@@ -67,6 +67,15 @@ pub struct Settings {
     #[arg(long, env = "SYNCHRONOUS", value_enum, default_value = "normal", global = true)]
     pub synchronous: Synchronous,
 
+    /// Provisions (team provisioning and create-user together) one API key or one signed-in
+    /// person may make per minute (one IP address: four times that); 0 for no limit.
+    #[arg(long, env = "PROVISION_RATE_LIMIT", default_value_t = 600, global = true)]
+    pub provision_rate_limit: u32,
+
+    /// Log-in attempts one IP address may make per minute; 0 for no limit.
+    #[arg(long, env = "LOGIN_RATE_LIMIT", default_value_t = 30, global = true)]
+    pub login_rate_limit: u32,
+
     /// HTTP worker threads (0: one per CPU core).
     #[arg(long, env = "WORKERS", default_value_t = 0, global = true)]
     pub workers: usize,
@@ -86,6 +95,8 @@ impl Settings {
             bootstrap_email: DEFAULT_BOOTSTRAP_EMAIL.into(),
             bootstrap_org: DEFAULT_BOOTSTRAP_ORG.into(),
             synchronous: Synchronous::Normal,
+            provision_rate_limit: 600,
+            login_rate_limit: 30,
             workers: 0,
         }
     }

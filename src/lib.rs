@@ -13,6 +13,7 @@ pub mod keycache;
 pub mod keys;
 pub mod ops;
 pub mod passwords;
+pub mod ratelimit;
 pub mod routes;
 pub mod store;
 pub mod web;

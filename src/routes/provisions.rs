@@ -9,7 +9,7 @@ use crate::error::ApiError;
 use crate::ops::{self, ProvisionPlan, ProvisionSettings};
 use crate::store;
 use crate::store::provisions::ProvisionRow;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
 #[derive(Serialize)]
@@ -62,10 +62,12 @@ impl From<ProvisionRow> for ProvisionView {
 
 pub async fn create(
     state: web::Data<AppState>,
+    req: HttpRequest,
     caller: Caller,
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
+    state.allow_provision(&caller.key_id, &req)?;
     let fields = body.fields()?;
     let role = match fields.opt_str("role")? {
         None | Some("member") => ProvisionRole::Member,

@@ -119,6 +119,13 @@ pub async fn login(
     let who = email.to_ascii_lowercase();
     let password = form.password.unwrap_or_default();
     let now = state.clock.now();
+    if let Err(secs) = state.login_limit.take(&crate::app::client_ip(&req), now) {
+        let msg = format!("Too many log-in attempts from your address. Try again in {secs} seconds.");
+        let mut res = login_view(StatusCode::TOO_MANY_REQUESTS, &next, &email, Some(&msg));
+        res.headers_mut()
+            .insert(actix_web::http::header::RETRY_AFTER, actix_web::http::header::HeaderValue::from(secs));
+        return Ok(res);
+    }
     if let Some(wait) = state.throttle.wait(&who, now) {
         let secs = (wait + 999) / 1000;
         let msg = format!("Too many failed log-ins for this address. Try again in {secs} seconds.");

@@ -224,6 +224,7 @@ pub async fn provision(
     check_origin(&req)?;
     session.check_csrf(form.csrf.as_deref())?;
     let org_id = admin_org(&state, &session).await?;
+    state.allow_provision(&format!("user:{}", session.user_id), &req)?;
     let role = match form.role.as_deref() {
         Some("admin") => ProvisionRole::Admin,
         _ => ProvisionRole::Member,
