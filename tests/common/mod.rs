@@ -201,9 +201,15 @@ pub fn assert_timestamp(v: &Value) -> i64 {
     chrono::DateTime::parse_from_rfc3339(s).unwrap_or_else(|_| panic!("not RFC 3339: {s}")).timestamp_millis()
 }
 
+/// A server started outside this process (tests/secrets_in_logs.rs).
+pub struct ExternalApp {
+    pub base: String,
+    pub port: u16,
+}
+
 /// A browser-less web client: form posts with the session cookie carried by hand.
 pub struct WebClient<'a> {
-    pub app: &'a TestApp,
+    base: &'a str,
     pub cookie: Option<String>,
 }
 
@@ -217,7 +223,11 @@ pub struct WebResponse {
 
 impl<'a> WebClient<'a> {
     pub fn new(app: &'a TestApp) -> Self {
-        WebClient { app, cookie: None }
+        WebClient { base: &app.base, cookie: None }
+    }
+
+    pub fn external(app: &'a ExternalApp) -> Self {
+        WebClient { base: &app.base, cookie: None }
     }
 
     fn no_redirects() -> reqwest::Client {
@@ -245,7 +255,7 @@ impl<'a> WebClient<'a> {
     }
 
     pub async fn get(&mut self, path: &str) -> WebResponse {
-        let mut req = Self::no_redirects().get(format!("{}{path}", self.app.base));
+        let mut req = Self::no_redirects().get(format!("{}{path}", self.base));
         if let Some(c) = &self.cookie {
             req = req.header("cookie", c);
         }
@@ -263,7 +273,7 @@ impl<'a> WebClient<'a> {
         form: &[(&str, &str)],
         headers: &[(&str, &str)],
     ) -> WebResponse {
-        let mut req = Self::no_redirects().post(format!("{}{path}", self.app.base)).form(form);
+        let mut req = Self::no_redirects().post(format!("{}{path}", self.base)).form(form);
         if let Some(c) = &self.cookie {
             req = req.header("cookie", c);
         }

@@ -1,0 +1,98 @@
+//! Runs the real binary with RUST_LOG=debug through every flow that handles a secret (keys,
+//! claim tokens, passwords, session cookies), then checks that none of them reached the log.
+
+mod common;
+
+use common::{claim_token, WebClient};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+#[tokio::test]
+async fn no_secret_reaches_the_debug_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let log_path = dir.path().join("server.log");
+    let out_path = dir.path().join("server.out");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_provisiond"))
+        .env_clear()
+        .env("DATABASE_PATH", dir.path().join("p.db"))
+        .env("BIND", "127.0.0.1:0")
+        .env("RUST_LOG", "debug")
+        .env("BOOTSTRAP_EMAIL", "owner@acme.com")
+        .stdout(Stdio::from(std::fs::File::create(&out_path).unwrap()))
+        .stderr(Stdio::from(std::fs::File::create(&log_path).unwrap()))
+        .spawn()
+        .unwrap();
+    let mut port = None;
+    for _ in 0..200 {
+        let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+        if let Some(p) =
+            log.split("(port ").nth(1).and_then(|r| r.split(')').next()).and_then(|p| p.parse::<u16>().ok())
+        {
+            port = Some(p);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let port = port.expect("server started");
+    let base = format!("http://127.0.0.1:{port}");
+    let stdout = std::fs::read_to_string(&out_path).unwrap();
+    let owner =
+        stdout.split_whitespace().find(|w| w.starts_with("oc_")).expect("owner key printed").to_string();
+
+    // Drive the flows through a TestApp-like client bound to this external server.
+    let client = reqwest::Client::new();
+    let mut secrets = vec![owner.clone()];
+    let post = |path: &str, key: &str, body: Value| {
+        client.post(format!("{base}{path}")).bearer_auth(key).json(&body).send()
+    };
+    let p: Value = post("/v1/team/provisions", &owner, json!({})).await.unwrap().json().await.unwrap();
+    secrets.push(p["apiKey"].as_str().unwrap().into());
+    secrets.push(claim_token(&p));
+    let r: Value = post("/v1/user/api-key/regenerate", p["apiKey"].as_str().unwrap(), json!({}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    secrets.push(r["apiKey"].as_str().unwrap().into());
+    // A failed request with a wrong key, and a malformed one.
+    let wrong = format!("oc_{}", "ab".repeat(32));
+    post("/v1/user", &wrong, json!({})).await.unwrap();
+    secrets.push(wrong);
+
+    // Web: sign up with a password, claim through the page, log in wrong and right.
+    let app = common::ExternalApp { base: base.clone(), port };
+    let mut web = WebClient::external(&app);
+    let password = "correct horse battery staple";
+    let signup = web.post("/signup", &[("email", "nora@example.com"), ("password", password)]).await;
+    assert_eq!(signup.status, StatusCode::SEE_OTHER);
+    secrets.push(password.into());
+    secrets.push(web.cookie.clone().unwrap().trim_start_matches("provisiond_session=").to_string());
+    let page = format!("/claim?token={}", claim_token(&p));
+    assert_eq!(web.get(&page).await.status, StatusCode::OK);
+    let csrf = web.csrf(&page).await;
+    let claimed = web.post("/claim", &[("token", &claim_token(&p)), ("csrf", &csrf)]).await;
+    assert_eq!(claimed.status, StatusCode::SEE_OTHER, "{}", claimed.body);
+    let wrong_password = "tr0ub4dor&3 wrong guess";
+    let mut other = WebClient::external(&app);
+    assert_eq!(other.login("nora@example.com", wrong_password).await.status, StatusCode::UNAUTHORIZED);
+    secrets.push(wrong_password.into());
+    assert_eq!(other.login("nora@example.com", password).await.status, StatusCode::SEE_OTHER);
+
+    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    child.wait().unwrap();
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(log.contains("DEBUG"), "the log really was at debug level");
+    for line in ["POST /v1/team/provisions 201", "POST /claim 303", "POST /login 401", "GET /claim 200"] {
+        assert!(log.contains(line), "the log records the requests ({line}):\n{log}");
+    }
+    for s in &secrets {
+        assert!(!log.contains(s.as_str()), "a secret reached the log: {}…", &s[..6]);
+        if s.len() >= 64 {
+            let tail = &s[s.len() - 64..];
+            assert!(!log.contains(tail), "a secret's hex reached the log");
+        }
+    }
+}
