@@ -21,7 +21,9 @@ fn start(db: &Path, log: &Path, out: &Path) -> (Child, u16) {
         .unwrap();
     for _ in 0..400 {
         let text = std::fs::read_to_string(log).unwrap_or_default();
-        if let Some(p) = text.split("(port ").nth(1).and_then(|r| r.split(')').next()).and_then(|p| p.parse().ok()) {
+        if let Some(p) =
+            text.split("(port ").nth(1).and_then(|r| r.split(')').next()).and_then(|p| p.parse().ok())
+        {
             return (child, p);
         }
         std::thread::sleep(Duration::from_millis(25));
@@ -41,7 +43,12 @@ async fn acknowledged_provisions_survive_kill_9() {
     for round in 0..3 {
         let (mut child, port) = start(&db, &log, &out);
         if round == 0 {
-            owner = std::fs::read_to_string(&out).unwrap().split_whitespace().find(|w| w.starts_with("oc_")).unwrap().into();
+            owner = std::fs::read_to_string(&out)
+                .unwrap()
+                .split_whitespace()
+                .find(|w| w.starts_with("oc_"))
+                .unwrap()
+                .into();
         }
         let base = format!("http://127.0.0.1:{port}");
         // Everything acknowledged before this crash must be there after the restart.
@@ -51,15 +58,25 @@ async fn acknowledged_provisions_survive_kill_9() {
         let done = Arc::new(AtomicUsize::new(0));
         let workers: Vec<_> = (0..16)
             .map(|_| {
-                let (client, base, owner, acked, done) = (client.clone(), base.clone(), owner.clone(), acknowledged.clone(), done.clone());
+                let (client, base, owner, acked, done) =
+                    (client.clone(), base.clone(), owner.clone(), acknowledged.clone(), done.clone());
                 tokio::spawn(async move {
                     // Until the server dies under us.
-                    while let Ok(res) = client.post(format!("{base}/v1/team/provisions")).bearer_auth(&owner).json(&serde_json::json!({})).send().await {
+                    while let Ok(res) = client
+                        .post(format!("{base}/v1/team/provisions"))
+                        .bearer_auth(&owner)
+                        .json(&serde_json::json!({}))
+                        .send()
+                        .await
+                    {
                         if res.status() != 201 {
                             continue;
                         }
                         let Ok(p) = res.json::<Value>().await else { break };
-                        acked.lock().unwrap().push((p["id"].as_str().unwrap().into(), p["apiKey"].as_str().unwrap().into()));
+                        acked
+                            .lock()
+                            .unwrap()
+                            .push((p["id"].as_str().unwrap().into(), p["apiKey"].as_str().unwrap().into()));
                         done.fetch_add(1, Ordering::Relaxed);
                     }
                 })
@@ -85,7 +102,8 @@ async fn acknowledged_provisions_survive_kill_9() {
     let conn = rusqlite::Connection::open(&db).unwrap();
     let integrity: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
     assert_eq!(integrity, "ok");
-    let fk_problems: i64 = conn.query_row("SELECT COUNT(*) FROM pragma_foreign_key_check", [], |r| r.get(0)).unwrap();
+    let fk_problems: i64 =
+        conn.query_row("SELECT COUNT(*) FROM pragma_foreign_key_check", [], |r| r.get(0)).unwrap();
     assert_eq!(fk_problems, 0);
     for (what, sql) in [
         ("placeholder without a provision", "SELECT COUNT(*) FROM users u WHERE u.status = 'placeholder' AND NOT EXISTS (SELECT 1 FROM provisions p WHERE p.user_id = u.id)"),
@@ -103,7 +121,8 @@ async fn acknowledged_provisions_survive_kill_9() {
 
 async fn verify(client: &reqwest::Client, base: &str, owner: &str, acked: &[(String, String)]) {
     for (id, key) in acked {
-        let res = client.get(format!("{base}/v1/team/provisions/{id}")).bearer_auth(owner).send().await.unwrap();
+        let res =
+            client.get(format!("{base}/v1/team/provisions/{id}")).bearer_auth(owner).send().await.unwrap();
         assert_eq!(res.status(), 200, "acknowledged provision {id} lost");
         let res = client.get(format!("{base}/v1/user")).bearer_auth(key).send().await.unwrap();
         assert_eq!(res.status(), 200, "acknowledged key of {id} does not work");
