@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 fn start(db: &Path, log: &Path, out: &Path) -> (Child, u16) {
-    let child = Command::new(env!("CARGO_BIN_EXE_provisiond"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_provisiond"))
         .env_clear()
         .env("DATABASE_PATH", db)
         .env("BIND", "127.0.0.1:0")
@@ -28,6 +28,8 @@ fn start(db: &Path, log: &Path, out: &Path) -> (Child, u16) {
         }
         std::thread::sleep(Duration::from_millis(25));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("server did not start: {}", std::fs::read_to_string(log).unwrap_or_default());
 }
 
@@ -52,7 +54,8 @@ async fn acknowledged_provisions_survive_kill_9() {
         }
         let base = format!("http://127.0.0.1:{port}");
         // Everything acknowledged before this crash must be there after the restart.
-        verify(&client, &base, &owner, &acknowledged.lock().unwrap().clone()).await;
+        let so_far = acknowledged.lock().unwrap().clone();
+        verify(&client, &base, &owner, &so_far).await;
 
         let before = acknowledged.lock().unwrap().len();
         let done = Arc::new(AtomicUsize::new(0));
@@ -95,7 +98,8 @@ async fn acknowledged_provisions_survive_kill_9() {
     }
 
     let (mut child, port) = start(&db, &log, &out);
-    verify(&client, &format!("http://127.0.0.1:{port}"), &owner, &acknowledged.lock().unwrap().clone()).await;
+    let all = acknowledged.lock().unwrap().clone();
+    verify(&client, &format!("http://127.0.0.1:{port}"), &owner, &all).await;
     child.kill().unwrap();
     child.wait().unwrap();
 
