@@ -43,7 +43,7 @@ impl Caller {
 /// Longer than any key we issue with any allowed prefix; longer input is refused unread.
 const MAX_KEY_LEN: usize = 128;
 
-/// The key presented with the request. Bearer wins when both headers are present.
+/// The key presented with the request; both headers may be sent only if they agree.
 fn presented_key(req: &HttpRequest) -> Result<String, ApiError> {
     let invalid = || {
         ApiError::unauthorized(
@@ -65,17 +65,24 @@ fn presented_key(req: &HttpRequest) -> Result<String, ApiError> {
         }
         None => None,
     };
-    let key = match bearer {
-        Some(k) => k,
-        None => match req.headers().get("x-api-key") {
-            Some(v) => v.to_str().map_err(|_| invalid())?.trim().to_string(),
-            None => {
-                return Err(ApiError::unauthorized(
-                    "missing_credentials",
-                    "Send an API key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'.",
-                ))
-            }
-        },
+    let header_key = match req.headers().get("x-api-key") {
+        Some(v) => Some(v.to_str().map_err(|_| invalid())?.trim().to_string()),
+        None => None,
+    };
+    let key = match (bearer, header_key) {
+        (Some(b), Some(h)) if b != h => {
+            return Err(ApiError::unauthorized(
+                "invalid_api_key",
+                "Authorization and X-API-Key name different keys; send one key.",
+            ))
+        }
+        (Some(k), _) | (None, Some(k)) => k,
+        (None, None) => {
+            return Err(ApiError::unauthorized(
+                "missing_credentials",
+                "Send an API key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'.",
+            ))
+        }
     };
     if key.is_empty() || key.len() > MAX_KEY_LEN {
         return Err(invalid());

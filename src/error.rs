@@ -15,11 +15,12 @@ pub struct ApiError {
     code: &'static str,
     message: String,
     retry_after: Option<u64>,
+    allow: Option<&'static str>,
 }
 
 impl ApiError {
     fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into(), retry_after: None }
+        ApiError { status, code, message: message.into(), retry_after: None, allow: None }
     }
 
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
@@ -46,6 +47,14 @@ impl ApiError {
             "method_not_allowed",
             "This route does not accept that HTTP method; see the README for the routes and their methods.",
         )
+    }
+
+    /// 405 naming the methods the route does accept (the `Allow` header HTTP asks for).
+    pub fn method_not_allowed_for(allow: &'static str) -> Self {
+        let mut e = Self::method_not_allowed();
+        e.message = format!("This route accepts only {allow}.");
+        e.allow = Some(allow);
+        e
     }
     pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, code, message)
@@ -149,6 +158,9 @@ impl ResponseError for ApiError {
         let mut res = HttpResponse::build(self.status);
         if let Some(secs) = self.retry_after {
             res.insert_header((header::RETRY_AFTER, secs.to_string()));
+        }
+        if let Some(allow) = self.allow {
+            res.insert_header((header::ALLOW, allow));
         }
         res.json(json!({
             "error": {"type": self.error_type(), "code": self.code, "message": self.message}

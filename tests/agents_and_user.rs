@@ -75,7 +75,6 @@ async fn invalid_agents_get_400_invalid_field() {
         json!({"name": "ok", "identifier": "under_score"}),
         json!({"name": "ok", "identifier": long_id}),
         json!({"name": "ok", "identifier": 7}),
-        json!({"name": "ok", "identifier": "ok", "parentIdentifier": "missing"}),
         json!({"name": "ok", "identifier": "ok", "parentIdentifier": "Bad Parent"}),
         json!({"name": "ok", "identifier": "ok", "parentIdentifier": 3}),
     ] {

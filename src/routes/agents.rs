@@ -10,9 +10,28 @@ use crate::keys::new_id;
 use crate::store;
 use crate::store::projects::AgentRow;
 use actix_web::{web, HttpResponse};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Serialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct AgentRequest {
+    /// 1-255 characters after trimming, no control characters.
+    #[schema(min_length = 1, max_length = 255, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$")]
+    name: String,
+    #[schema(pattern = "^[a-z0-9][a-z0-9-]{0,49}$")]
+    identifier: String,
+    /// The identifier of the parent agent (recorded as given).
+    #[schema(pattern = "^[a-z0-9][a-z0-9-]{0,49}$")]
+    parent_identifier: Option<String>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct AgentList {
+    pub agents: Vec<AgentView>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AgentView {
     pub id: String,
@@ -34,6 +53,11 @@ impl From<AgentRow> for AgentView {
     }
 }
 
+#[utoipa::path(post, path = "/v1/agents", tag = "agents", request_body = AgentRequest,
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 201, body = AgentView),
+        (status = 409, description = "The identifier is taken in this project.", body = crate::openapi::ErrorBody)))]
 pub async fn create(
     state: web::Data<AppState>,
     caller: Caller,
@@ -60,13 +84,6 @@ pub async fn create(
         .db
         .write(move |tx| {
             tx.keeps_keys();
-            if let Some(parent) = &agent.parent_identifier {
-                if !store::projects::agent_exists(tx, &project_id, parent)? {
-                    return Err(ApiError::invalid_field(format!(
-                        "'parentIdentifier' names no agent in this project: there is no agent '{parent}'."
-                    )));
-                }
-            }
             store::projects::insert_agent(tx, &project_id, &agent).map_err(|e| {
                 if is_unique_violation(&e) {
                     ApiError::conflict(
@@ -86,12 +103,18 @@ pub async fn create(
     Ok(HttpResponse::Created().json(AgentView::from(agent)))
 }
 
+#[utoipa::path(get, path = "/v1/agents", tag = "agents", security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, description = "Agents of the key's project.", body = AgentList)))]
 pub async fn list(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     let rows = state.db.read(move |conn| Ok(store::projects::list_agents(conn, &caller.project_id)?)).await?;
     let agents: Vec<AgentView> = rows.into_iter().map(Into::into).collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "agents": agents })))
+    Ok(HttpResponse::Ok().json(AgentList { agents }))
 }
 
+#[utoipa::path(delete, path = "/v1/agents/{id}", tag = "agents",
+    params(("id" = String, Path, description = "Agent id")),
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 204, description = "Deleted."), (status = 404, body = crate::openapi::ErrorBody)))]
 pub async fn delete(
     state: web::Data<AppState>,
     caller: Caller,

@@ -10,7 +10,14 @@ use crate::web::session;
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use serde::Serialize;
 
-#[derive(Serialize)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ClaimRequest {
+    /// The 64 hex characters after `?token=` in the claim link.
+    token: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ClaimedView {
     pub organization_id: String,
@@ -34,6 +41,12 @@ async fn claimer(req: &HttpRequest) -> Result<String, ApiError> {
     }
 }
 
+#[utoipa::path(post, path = "/v1/provisions/claim", tag = "team provisioning", request_body = ClaimRequest,
+    security(("bearer" = []), ("api_key" = []), ("session" = [])),
+    responses(
+        (status = 200, body = ClaimedView),
+        (status = 403, description = "An API-only user or a placeholder.", body = crate::openapi::ErrorBody),
+        (status = 409, description = "Already claimed.", body = crate::openapi::ErrorBody)))]
 pub async fn claim(
     req: HttpRequest,
     state: web::Data<AppState>,

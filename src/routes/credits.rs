@@ -11,11 +11,31 @@ use crate::{ops, store};
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct BalanceView {
+    #[schema(value_type = f64, minimum = 0)]
     pub total_credits: Credits,
+    #[schema(value_type = f64, minimum = 0)]
     pub credits_used: Credits,
+    #[schema(value_type = f64, minimum = 0)]
     pub credits_left: Credits,
+}
+
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct AmountRequest {
+    /// Greater than 0, at most 3 decimals.
+    #[schema(exclusive_minimum = 0, multiple_of = 0.001)]
+    amount: f64,
+    #[schema(max_length = 500)]
+    reason: Option<String>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct UsageList {
+    #[schema(value_type = f64)]
+    pub credits_used: Credits,
+    pub users: Vec<UsageView>,
 }
 
 impl From<Balance> for BalanceView {
@@ -37,11 +57,18 @@ fn amount_and_reason(fields: &Fields) -> Result<(Credits, Option<String>), ApiEr
     Ok((amount, reason.map(str::to_string)))
 }
 
+#[utoipa::path(get, path = "/api/v1/credits/balance", tag = "credits", security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, body = BalanceView)))]
 pub async fn balance(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     let b = state.db.read(move |conn| Ok(store::credits::balance(conn, &caller.org_id)?)).await?;
     Ok(HttpResponse::Ok().json(BalanceView::from(b)))
 }
 
+#[utoipa::path(post, path = "/api/v1/credits/consume", tag = "credits", request_body = AmountRequest,
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "Debited; the new balance.", body = BalanceView),
+        (status = 402, description = "The pool does not cover it; nothing debited.", body = crate::openapi::ErrorBody)))]
 pub async fn consume(
     state: web::Data<AppState>,
     caller: Caller,
@@ -67,13 +94,16 @@ pub async fn consume(
     Ok(HttpResponse::Ok().json(BalanceView::from(b)))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct UsageView {
     pub user_id: Option<String>,
     pub email: Option<String>,
+    #[schema(value_type = f64)]
     pub credits_used: Credits,
 }
 
+#[utoipa::path(get, path = "/api/v1/credits/usage", tag = "credits", security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, body = UsageList), (status = 403, body = crate::openapi::ErrorBody)))]
 pub async fn usage(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     if !(caller.role.is_admin() || caller.is_provisioner) {
         return Err(ApiError::forbidden(
@@ -91,9 +121,12 @@ pub async fn usage(state: web::Data<AppState>, caller: Caller) -> Result<HttpRes
         .into_iter()
         .map(|r| UsageView { user_id: r.user_id, email: r.email, credits_used: r.used })
         .collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "credits_used": b.used, "users": users })))
+    Ok(HttpResponse::Ok().json(UsageList { credits_used: b.used, users }))
 }
 
+#[utoipa::path(post, path = "/api/v1/admin/credits", tag = "credits", request_body = AmountRequest,
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, body = BalanceView), (status = 403, description = "Not an owner.", body = crate::openapi::ErrorBody)))]
 pub async fn grant(
     state: web::Data<AppState>,
     caller: Caller,

@@ -4,6 +4,14 @@ use crate::app::AppState;
 use crate::error::ApiError;
 use actix_web::{web, HttpResponse};
 
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Health {
+    /// `ok`
+    pub status: String,
+}
+
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, description = "The database answers.", body = Health)))]
 pub async fn get(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     state
         .db

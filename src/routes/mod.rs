@@ -16,82 +16,87 @@ use actix_web::{web, HttpResponse};
 /// Every API route. Each resource answers other methods with a JSON 405.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
+        web::resource("/openapi.json")
+            .route(web::get().to(crate::openapi::get))
+            .default_service(web::to(|| not_allowed("GET"))),
+    )
+    .service(
         web::resource("/healthz")
             .route(web::get().to(health::get))
-            .default_service(web::to(method_not_allowed)),
+            .default_service(web::to(|| not_allowed("GET"))),
     )
     .service(
         web::resource("/v1/team/provisions")
             .route(web::post().to(provisions::create))
             .route(web::get().to(provisions::list))
-            .default_service(web::to(method_not_allowed)),
+            .default_service(web::to(|| not_allowed("POST, GET"))),
     )
     .service(
         web::resource("/v1/team/provisions/{id}")
             .route(web::get().to(provisions::get))
             .route(web::delete().to(provisions::cancel))
-            .default_service(web::to(method_not_allowed)),
+            .default_service(web::to(|| not_allowed("GET, DELETE"))),
     )
     .service(
         web::resource("/v1/agents")
             .route(web::post().to(agents::create))
             .route(web::get().to(agents::list))
-            .default_service(web::to(method_not_allowed)),
+            .default_service(web::to(|| not_allowed("POST, GET"))),
     )
     .service(
         web::resource("/v1/agents/{id}")
             .route(web::delete().to(agents::delete))
-            .default_service(web::to(method_not_allowed)),
+            .default_service(web::to(|| not_allowed("DELETE"))),
     )
     .service(
         web::resource("/v1/provisions/claim")
             .route(web::post().to(claims::claim))
-            .default_service(web::to(method_not_allowed)),
+            .default_service(web::to(|| not_allowed("POST"))),
     )
     .service(
         web::resource("/v1/user")
             .route(web::get().to(user::get))
-            .default_service(web::to(method_not_allowed)),
+            .default_service(web::to(|| not_allowed("GET"))),
     )
     .service(
         web::resource("/v1/user/api-key/regenerate")
             .route(web::post().to(user::regenerate_key))
-            .default_service(web::to(method_not_allowed)),
+            .default_service(web::to(|| not_allowed("POST"))),
     )
     .service(
         web::resource("/api/v1/admin/create-user")
             .route(web::post().to(orchestrator::create_user))
-            .default_service(web::to(method_not_allowed)),
+            .default_service(web::to(|| not_allowed("POST"))),
     )
     .service(
         web::resource("/api/v1/admin/set-provisioner")
             .route(web::post().to(orchestrator::set_provisioner))
-            .default_service(web::to(method_not_allowed)),
+            .default_service(web::to(|| not_allowed("POST"))),
     )
     .service(
         web::resource("/api/v1/admin/credits")
             .route(web::post().to(credits::grant))
-            .default_service(web::to(method_not_allowed)),
+            .default_service(web::to(|| not_allowed("POST"))),
     )
     .service(
         web::resource("/api/v1/credits/balance")
             .route(web::get().to(credits::balance))
-            .default_service(web::to(method_not_allowed)),
+            .default_service(web::to(|| not_allowed("GET"))),
     )
     .service(
         web::resource("/api/v1/credits/consume")
             .route(web::post().to(credits::consume))
-            .default_service(web::to(method_not_allowed)),
+            .default_service(web::to(|| not_allowed("POST"))),
     )
     .service(
         web::resource("/api/v1/credits/usage")
             .route(web::get().to(credits::usage))
-            .default_service(web::to(method_not_allowed)),
+            .default_service(web::to(|| not_allowed("GET"))),
     );
 }
 
-pub async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::method_not_allowed())
+async fn not_allowed(allow: &'static str) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::method_not_allowed_for(allow))
 }
 
 pub async fn not_found() -> Result<HttpResponse, ApiError> {

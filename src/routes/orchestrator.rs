@@ -9,7 +9,23 @@ use crate::ops;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 
-#[derive(Serialize)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct CreateUserRequest {
+    /// Its local part is kept and moved onto the organization's domain.
+    email: String,
+}
+
+/// The member by email or by user id.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub enum SetProvisionerRequest {
+    ByEmail { email: String, is_provisioner: bool },
+    ById { user_id: String, is_provisioner: bool },
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct CreatedUser {
     pub id: String,
     pub email: String,
@@ -35,6 +51,13 @@ fn check_user_id_header(req: &HttpRequest, caller: &Caller) -> Result<(), ApiErr
     }
 }
 
+#[utoipa::path(post, path = "/api/v1/admin/create-user", tag = "orchestrator", request_body = CreateUserRequest,
+    params(("X-User-ID" = String, Header, description = "The key owner's email")),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 201, body = CreatedUser),
+        (status = 403, description = "Not a provisioner, or X-User-ID does not match.", body = crate::openapi::ErrorBody),
+        (status = 409, description = "Taken, or the organization has no domain.", body = crate::openapi::ErrorBody)))]
 pub async fn create_user(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -84,7 +107,7 @@ pub async fn create_user(
     }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct MemberView {
     pub id: String,
     pub email: Option<String>,
@@ -94,6 +117,12 @@ pub struct MemberView {
 
 /// Owner only: turns a member's provisioner flag on or off. Body: `{"user_id" | "email",
 /// "is_provisioner": bool}`.
+#[utoipa::path(post, path = "/api/v1/admin/set-provisioner", tag = "orchestrator", request_body = SetProvisionerRequest,
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, body = MemberView),
+        (status = 403, description = "Not an owner.", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No such member.", body = crate::openapi::ErrorBody)))]
 pub async fn set_provisioner(
     state: web::Data<AppState>,
     caller: Caller,
@@ -109,10 +138,13 @@ pub async fn set_provisioner(
         ));
     }
     let fields = body.fields()?;
-    let who = match (fields.opt_str("user_id")?, fields.opt_str("email")?) {
-        (Some(id), _) => id.to_string(),
-        (None, Some(email)) => email.to_string(),
-        (None, None) => return Err(ApiError::invalid_field("Give the member as 'user_id' or 'email'.")),
+    // Email first: a body that names the member by email is not refused over a stray field.
+    let who = match fields.opt_str("email")? {
+        Some(email) => email.to_string(),
+        None => fields
+            .opt_str("user_id")?
+            .ok_or_else(|| ApiError::invalid_field("Give the member as 'user_id' or 'email'."))?
+            .to_string(),
     };
     let on = fields
         .opt_bool("is_provisioner")?

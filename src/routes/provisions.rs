@@ -12,7 +12,24 @@ use crate::store::provisions::ProvisionRow;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
-#[derive(Serialize)]
+/// Body of `POST /v1/team/provisions`; every field optional, an empty body means the defaults.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct ProvisionRequest {
+    /// `member` (default) or `admin`.
+    #[schema(value_type = Option<String>, pattern = "^(member|admin)$")]
+    role: Option<String>,
+    /// Default true.
+    skip_onboarding: Option<bool>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ProvisionList {
+    pub provisions: Vec<ProvisionView>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Created {
     pub id: String,
@@ -24,7 +41,7 @@ pub struct Created {
     pub expires_at: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProvisionView {
     pub id: String,
@@ -60,6 +77,12 @@ impl From<ProvisionRow> for ProvisionView {
     }
 }
 
+#[utoipa::path(post, path = "/v1/team/provisions", tag = "team provisioning",
+    request_body = ProvisionRequest,
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 201, description = "Provisioned; the key works at once.", body = Created),
+        (status = 403, description = "Not an admin or owner.", body = crate::openapi::ErrorBody)))]
 pub async fn create(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -96,15 +119,24 @@ pub async fn create(
     }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 pub struct ListQuery {
+    /// pending, claimed, cancelled or expired
+    #[param(value_type = String, required = false, pattern = "^(pending|claimed|cancelled|expired)$")]
     status: Option<String>,
+    /// 1 to 1000, default 100
+    #[param(value_type = u32, required = false, minimum = 1, maximum = 1000)]
     limit: Option<String>,
 }
 
 pub const LIST_DEFAULT: u32 = 100;
 pub const LIST_MAX: u32 = 1000;
 
+#[utoipa::path(get, path = "/v1/team/provisions", tag = "team provisioning", params(ListQuery),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "This organization's provisions, newest first.", body = ProvisionList),
+        (status = 403, description = "Not an admin or owner.", body = crate::openapi::ErrorBody)))]
 pub async fn list(
     state: web::Data<AppState>,
     caller: Caller,
@@ -112,16 +144,21 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
     let status = match query.status.as_deref() {
-        None | Some("") => None,
+        None => None,
         Some(s) => Some(ProvisionStatus::parse(s).ok_or_else(|| {
             ApiError::invalid_field("'status' must be one of pending, claimed, cancelled, expired.")
         })?),
     };
     let limit = match query.limit.as_deref() {
-        None | Some("") => LIST_DEFAULT,
-        Some(s) => s.parse::<u32>().ok().filter(|n| (1..=LIST_MAX).contains(n)).ok_or_else(|| {
-            ApiError::invalid_field(format!("'limit' must be a whole number from 1 to {LIST_MAX}."))
-        })?,
+        None => LIST_DEFAULT,
+        // Plain digits only: "+5" and " 5" are not how anyone writes a limit.
+        Some(s) => Some(s)
+            .filter(|s| s.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|s| s.parse::<u32>().ok())
+            .filter(|n| (1..=LIST_MAX).contains(n))
+            .ok_or_else(|| {
+                ApiError::invalid_field(format!("'limit' must be a whole number from 1 to {LIST_MAX}."))
+            })?,
     };
     let now = state.clock.now();
     let rows = state
@@ -129,9 +166,16 @@ pub async fn list(
         .read(move |conn| Ok(store::provisions::list(conn, &caller.org_id, status, now, limit)?))
         .await?;
     let provisions: Vec<ProvisionView> = rows.into_iter().map(Into::into).collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "provisions": provisions })))
+    Ok(HttpResponse::Ok().json(ProvisionList { provisions }))
 }
 
+#[utoipa::path(get, path = "/v1/team/provisions/{id}", tag = "team provisioning",
+    params(("id" = String, Path, description = "Provision id")),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, body = ProvisionView),
+        (status = 403, body = crate::openapi::ErrorBody),
+        (status = 404, description = "No such provision in this organization.", body = crate::openapi::ErrorBody)))]
 pub async fn get(
     state: web::Data<AppState>,
     caller: Caller,
@@ -147,6 +191,14 @@ pub async fn get(
     Ok(HttpResponse::Ok().json(ProvisionView::from(row)))
 }
 
+#[utoipa::path(delete, path = "/v1/team/provisions/{id}", tag = "team provisioning",
+    params(("id" = String, Path, description = "Provision id")),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 204, description = "Cancelled; what it created is deleted."),
+        (status = 403, body = crate::openapi::ErrorBody),
+        (status = 404, body = crate::openapi::ErrorBody),
+        (status = 409, description = "Not pending.", body = crate::openapi::ErrorBody)))]
 pub async fn cancel(
     state: web::Data<AppState>,
     caller: Caller,

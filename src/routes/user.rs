@@ -8,7 +8,13 @@ use crate::store;
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NewKey {
+    pub api_key: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UserView {
     pub id: String,
@@ -23,6 +29,8 @@ pub struct UserView {
     pub project_id: String,
 }
 
+#[utoipa::path(get, path = "/v1/user", tag = "caller", security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, body = UserView)))]
 pub async fn get(caller: Caller) -> HttpResponse {
     HttpResponse::Ok().json(UserView {
         status: if caller.placeholder { "placeholder" } else { "active" },
@@ -39,6 +47,8 @@ pub async fn get(caller: Caller) -> HttpResponse {
 
 /// Replaces the calling key with a new one for the same user, organization and project. The
 /// old key is revoked in the same transaction, so it fails from the very next request.
+#[utoipa::path(post, path = "/v1/user/api-key/regenerate", tag = "caller", security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, description = "The new key; the calling key is revoked.", body = NewKey)))]
 pub async fn regenerate_key(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     let now = state.clock.now();
     let prefix = state.settings.key_prefix.clone();
@@ -65,5 +75,5 @@ pub async fn regenerate_key(state: web::Data<AppState>, caller: Caller) -> Resul
             Ok(key.secret)
         })
         .await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "apiKey": key })))
+    Ok(HttpResponse::Ok().json(NewKey { api_key: key }))
 }

@@ -1,0 +1,95 @@
+//! schemathesis (PyPI, pinned) against the running server and its own /openapi.json, with an
+//! owner key: no server errors, no response that violates the document, and the document's
+//! rules enforced (tests/schemathesis/schemathesis.toml names the few checks the contract
+//! overrides, and why). Installs schemathesis into a venv on first run; needs python3.
+
+mod common;
+
+use common::*;
+use std::path::Path;
+use std::process::Command;
+
+const SCHEMATHESIS: &str = "schemathesis==4.32.5";
+
+#[tokio::test]
+async fn openapi_document_covers_every_api_route() {
+    let app = spawn().await;
+    let res = app.client.get(format!("{}/openapi.json", app.base)).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let doc: serde_json::Value = res.json().await.unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let paths = doc["paths"].as_object().unwrap();
+    for (path, method) in [
+        ("/healthz", "get"),
+        ("/v1/team/provisions", "post"),
+        ("/v1/team/provisions", "get"),
+        ("/v1/team/provisions/{id}", "get"),
+        ("/v1/team/provisions/{id}", "delete"),
+        ("/v1/agents", "post"),
+        ("/v1/agents", "get"),
+        ("/v1/agents/{id}", "delete"),
+        ("/v1/user", "get"),
+        ("/v1/user/api-key/regenerate", "post"),
+        ("/v1/provisions/claim", "post"),
+        ("/api/v1/admin/create-user", "post"),
+        ("/api/v1/admin/set-provisioner", "post"),
+        ("/api/v1/admin/credits", "post"),
+        ("/api/v1/credits/balance", "get"),
+        ("/api/v1/credits/consume", "post"),
+        ("/api/v1/credits/usage", "get"),
+    ] {
+        let op = &paths[path][method];
+        assert!(op.is_object(), "{method} {path} documented");
+        let responses = op["responses"].as_object().unwrap();
+        assert!(responses.keys().any(|s| s.starts_with('2')), "{method} {path} has a success response");
+        if path != "/healthz" {
+            for s in ["400", "401", "429", "503"] {
+                assert!(responses.contains_key(s), "{method} {path} documents {s}");
+            }
+        }
+    }
+    assert_eq!(paths.len(), 14, "no undocumented extras: {:?}", paths.keys().collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn schemathesis_finds_nothing() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/schemathesis");
+    let venv = dir.join(".venv");
+    let st = venv.join("bin/schemathesis");
+    if !st.exists() {
+        let ok = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .expect("python3 is needed for this test");
+        assert!(ok.success(), "python3 -m venv failed");
+        let out = Command::new(venv.join("bin/pip")).args(["install", "-q", SCHEMATHESIS]).output().unwrap();
+        assert!(
+            out.status.success(),
+            "pip install {SCHEMATHESIS} failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // Provisioning is rate-limited per key; the fuzzer provisions hundreds of times with one.
+    let app = spawn_with(|s| s.provision_rate_limit = 0).await;
+    let org = app.create_org("Acme", Some("acme.com"), "owner@acme.com");
+    let url = format!("{}/openapi.json", app.base);
+    let auth = format!("Authorization: Bearer {}", org.owner.api_key);
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(st)
+            .current_dir(&dir)
+            .args(["--config-file", "schemathesis.toml", "run", &url, "-H", &auth])
+            // Rotating the key would lock the fuzzer out; tests/agents_and_user.rs covers it.
+            .args(["--exclude-path", "/v1/user/api-key/regenerate"])
+            .args(["--max-examples", "50", "--seed", "42"])
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    println!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "schemathesis found problems (output above)");
+    assert!(stdout.contains("Tested: 16") || stdout.contains("16 selected"), "all 16 operations were tested");
+}
