@@ -227,3 +227,31 @@ pub fn is_unique_violation(e: &rusqlite::Error) -> bool {
                 || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sqlite(code: i32) -> rusqlite::Error {
+        rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), None)
+    }
+
+    #[test]
+    fn storage_refusing_writes_is_503_unavailable_and_says_nothing_internal() {
+        for code in [
+            rusqlite::ffi::SQLITE_READONLY,
+            rusqlite::ffi::SQLITE_FULL,
+            rusqlite::ffi::SQLITE_IOERR,
+            rusqlite::ffi::SQLITE_BUSY,
+            rusqlite::ffi::SQLITE_CANTOPEN,
+        ] {
+            let e = ApiError::from(sqlite(code));
+            assert_eq!(e.status(), StatusCode::SERVICE_UNAVAILABLE, "code {code}");
+            assert_eq!(e.code(), "unavailable");
+            assert!(!e.message().contains("database"), "no internal detail in the body");
+        }
+        let e = ApiError::from(sqlite(rusqlite::ffi::SQLITE_CORRUPT));
+        assert_eq!(e.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(e.code(), "internal");
+    }
+}
