@@ -30,6 +30,31 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// Provisions a user in `org_id` on behalf of `by` (the API and the dashboard both come here).
+    pub async fn provision(
+        &self,
+        org_id: &str,
+        by: &str,
+        role: crate::domain::ProvisionRole,
+        skip_onboarding: bool,
+    ) -> Result<crate::ops::Provisioned, crate::error::ApiError> {
+        let s = crate::ops::ProvisionSettings {
+            key_prefix: &self.settings.key_prefix,
+            ttl: self.settings.provision_ttl,
+        };
+        let plan = crate::ops::ProvisionPlan::new(org_id, by, role, skip_onboarding, &s, self.clock.now())?;
+        self.db
+            .write(move |tx| {
+                tx.keeps_keys();
+                plan.apply(tx)
+            })
+            .await
+    }
+
+    pub fn claim_url(&self, token: &str) -> String {
+        format!("{}/claim?token={token}", self.settings.public_url)
+    }
+
     /// One more provision for this caller and this client address, or 429 with Retry-After.
     /// Nothing is spent when either is out.
     pub fn allow_provision(

@@ -6,7 +6,7 @@ use crate::auth::Caller;
 use crate::clock;
 use crate::domain::{ProvisionRole, ProvisionStatus};
 use crate::error::ApiError;
-use crate::ops::{self, ProvisionPlan, ProvisionSettings};
+use crate::ops;
 use crate::store;
 use crate::store::provisions::ProvisionRow;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -98,18 +98,9 @@ pub async fn create(
         Some(_) => return Err(ApiError::invalid_field("'role' must be \"member\" or \"admin\".")),
     };
     let skip_onboarding = fields.opt_bool("skipOnboarding")?.unwrap_or(true);
-    let s = ProvisionSettings { key_prefix: &state.settings.key_prefix, ttl: state.settings.provision_ttl };
-    let plan =
-        ProvisionPlan::new(&caller.org_id, &caller.user_id, role, skip_onboarding, &s, state.clock.now())?;
-    let p = state
-        .db
-        .write(move |tx| {
-            tx.keeps_keys();
-            plan.apply(tx)
-        })
-        .await?;
+    let p = state.provision(&caller.org_id, &caller.user_id, role, skip_onboarding).await?;
     Ok(HttpResponse::Created().json(Created {
-        claim_url: format!("{}/claim?token={}", state.settings.public_url, p.claim_token),
+        claim_url: state.claim_url(&p.claim_token),
         id: p.row.id,
         user_id: p.row.user_id,
         project_id: p.row.project_id,

@@ -176,10 +176,15 @@ pub async fn login(
             session::create(tx, &user_id, first_org.as_deref(), now)
         })
         .await?;
-    Ok(super::secure(HttpResponse::SeeOther())
-        .cookie(session::cookie(&state, token))
-        .insert_header((actix_web::http::header::LOCATION, next))
-        .finish())
+    Ok(signed_in(&state, token, &next))
+}
+
+/// Sets the new session's cookie and goes on to `next`.
+fn signed_in(state: &AppState, token: String, next: &str) -> HttpResponse {
+    super::secure(HttpResponse::SeeOther())
+        .cookie(session::cookie(state, token))
+        .insert_header((actix_web::http::header::LOCATION, next.to_string()))
+        .finish()
 }
 
 pub async fn signup(
@@ -213,10 +218,7 @@ pub async fn signup(
         })
         .await;
     match created {
-        Ok(token) => Ok(super::secure(HttpResponse::SeeOther())
-            .cookie(session::cookie(&state, token))
-            .insert_header((actix_web::http::header::LOCATION, next))
-            .finish()),
+        Ok(token) => Ok(signed_in(&state, token, &next)),
         Err(e) if e.code() == "user_exists" => {
             Ok(signup_view(StatusCode::CONFLICT, &next, &raw, Some(e.message())))
         }

@@ -6,7 +6,7 @@ use crate::app::AppState;
 use crate::clock;
 use crate::domain::{Email, ProvisionRole, ProvisionStatus};
 use crate::error::ApiError;
-use crate::ops::{self, ProvisionPlan, ProvisionSettings};
+use crate::ops;
 use crate::store;
 use crate::store::orgs::{MemberListRow, OrgOfUser};
 use crate::store::provisions::ProvisionRow;
@@ -231,16 +231,8 @@ pub async fn provision(
     };
     // An unchecked checkbox is simply absent from the form.
     let skip = form.skip_onboarding.is_some();
-    let s = ProvisionSettings { key_prefix: &state.settings.key_prefix, ttl: state.settings.provision_ttl };
-    let plan = ProvisionPlan::new(&org_id, &session.user_id, role, skip, &s, state.clock.now())?;
-    let p = state
-        .db
-        .write(move |tx| {
-            tx.keeps_keys();
-            plan.apply(tx)
-        })
-        .await?;
-    let claim_url = format!("{}/claim?token={}", state.settings.public_url, p.claim_token);
+    let p = state.provision(&org_id, &session.user_id, role, skip).await?;
+    let claim_url = state.claim_url(&p.claim_token);
     let body = html! {
         section.card {
             h1 { "User provisioned" }
