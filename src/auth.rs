@@ -28,6 +28,18 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// Owner-only actions; `what` completes "Only an owner may …".
+    pub fn require_owner(&self, what: &str) -> Result<(), ApiError> {
+        if self.role == crate::domain::Role::Owner {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(
+                "insufficient_role",
+                format!("Only an owner may {what}; this key's role is {}.", self.role.as_str()),
+            ))
+        }
+    }
+
     pub fn require_admin(&self) -> Result<(), ApiError> {
         if self.role.is_admin() {
             Ok(())

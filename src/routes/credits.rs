@@ -4,7 +4,7 @@
 use super::body::{Fields, JsonBody};
 use crate::app::AppState;
 use crate::auth::Caller;
-use crate::domain::{Credits, Role};
+use crate::domain::Credits;
 use crate::error::ApiError;
 use crate::store::credits::Balance;
 use crate::{ops, store};
@@ -132,12 +132,7 @@ pub async fn grant(
     caller: Caller,
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
-    if caller.role != Role::Owner {
-        return Err(ApiError::forbidden(
-            "insufficient_role",
-            format!("Only an owner may grant credits; this key's role is {}.", caller.role.as_str()),
-        ));
-    }
+    caller.require_owner("grant credits")?;
     let (amount, reason) = amount_and_reason(&body.fields()?)?;
     let now = state.clock.now();
     let b = state

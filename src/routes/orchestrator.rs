@@ -3,7 +3,7 @@
 use super::body::JsonBody;
 use crate::app::AppState;
 use crate::auth::Caller;
-use crate::domain::{Domain, Email, Role};
+use crate::domain::{Domain, Email};
 use crate::error::ApiError;
 use crate::ops;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -128,15 +128,7 @@ pub async fn set_provisioner(
     caller: Caller,
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
-    if caller.role != Role::Owner {
-        return Err(ApiError::forbidden(
-            "insufficient_role",
-            format!(
-                "Only an owner may change provisioner access; this key's role is {}.",
-                caller.role.as_str()
-            ),
-        ));
-    }
+    caller.require_owner("change provisioner access")?;
     let fields = body.fields()?;
     // Email first: a body that names the member by email is not refused over a stray field.
     let who = match fields.opt_str("email")? {
