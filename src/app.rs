@@ -27,6 +27,8 @@ pub struct AppState {
     /// are not starved by one another, while one address still cannot flood.
     pub provision_ip_limit: RateLimit,
     pub login_limit: RateLimit,
+    /// Dashboard provisioning results waiting to be shown once.
+    pub shown: crate::web::team::ShowOnce,
 }
 
 impl AppState {
@@ -123,6 +125,7 @@ impl Application {
             provision_limit: RateLimit::new(provision_rate),
             provision_ip_limit: RateLimit::new(provision_rate.saturating_mul(4)),
             login_limit: RateLimit::new(login_rate),
+            shown: Default::default(),
         });
         let mut server = HttpServer::new(move || {
             App::new()

@@ -146,7 +146,7 @@ async fn forms_need_the_csrf_token_and_our_origin() {
     let host = format!("http://127.0.0.1:{}", app.port);
     let r =
         web.post_with("/team/provision", &[("role", "member"), ("csrf", &csrf)], &[("origin", &host)]).await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
 }
 
 #[tokio::test]
@@ -255,9 +255,15 @@ async fn dashboard_for_admins_members_and_people_in_several_organizations() {
 
     // Provision from the dashboard: the result shows link, key and ids once; the key works.
     let csrf = owner.csrf("/team").await;
-    let r = owner.post("/team/provision", &[("role", "admin"), ("csrf", &csrf)]).await;
+    let posted = owner.post("/team/provision", &[("role", "admin"), ("csrf", &csrf)]).await;
+    assert_eq!(posted.status, StatusCode::SEE_OTHER, "post, then redirect: a reload cannot provision twice");
+    let result_page = posted.location.clone().unwrap();
+    assert!(result_page.starts_with("/team/provisioned?id="));
+    let r = owner.get(&result_page).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.headers.get("cache-control").unwrap(), "no-store");
+    // Shown once, and only to the person who provisioned.
+    assert_eq!(owner.get(&result_page).await.status, StatusCode::NOT_FOUND);
     let grab = |id: &str| {
         let start = r.body.find(&format!("id=\"{id}\">")).unwrap() + id.len() + 6;
         r.body[start..start + r.body[start..].find('<').unwrap()].to_string()
@@ -292,6 +298,10 @@ async fn dashboard_for_admins_members_and_people_in_several_organizations() {
     assert!(!page.body.contains("Provision new user") && !page.body.contains("Pending provisions"));
     let mcsrf = m.csrf("/team").await;
     assert_eq!(m.post("/team/provision", &[("csrf", &mcsrf)]).await.status, StatusCode::FORBIDDEN);
+    // Someone else's result page shows nothing (and does not use it up).
+    let loc = owner.post("/team/provision", &[("role", "member"), ("csrf", &csrf)]).await.location.unwrap();
+    assert_eq!(m.get(&loc).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(owner.get(&loc).await.status, StatusCode::OK);
 
     // Someone in two organizations switches between them.
     let other = app.create_org("Other", None, "m2@other.com");
