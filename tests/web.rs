@@ -258,7 +258,7 @@ async fn dashboard_for_admins_members_and_people_in_several_organizations() {
     let posted = owner.post("/team/provision", &[("role", "admin"), ("csrf", &csrf)]).await;
     assert_eq!(posted.status, StatusCode::SEE_OTHER, "post, then redirect: a reload cannot provision twice");
     let result_page = posted.location.clone().unwrap();
-    assert!(result_page.starts_with("/team/provisioned?id="));
+    assert!(result_page.starts_with("/team/shown?id="));
     let r = owner.get(&result_page).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.headers.get("cache-control").unwrap(), "no-store");
@@ -339,7 +339,9 @@ async fn a_new_person_can_start_an_organization() {
     let page = web.get("/team").await;
     assert!(page.body.contains("not in an organization yet"));
     let csrf = web.csrf("/team").await;
-    let r = web.post("/orgs", &[("name", "Founders"), ("csrf", &csrf)]).await;
+    let posted = web.post("/orgs", &[("name", "Founders"), ("csrf", &csrf)]).await;
+    assert_eq!(posted.status, StatusCode::SEE_OTHER);
+    let r = web.get(&posted.location.unwrap()).await;
     assert_eq!(r.status, StatusCode::OK);
     let key_start = r.body.find("id=\"api-key\">").unwrap() + 13;
     let key = &r.body[key_start..key_start + 67];

@@ -38,7 +38,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/team", web::get().to(team::dashboard))
         .route("/team/switch", web::post().to(team::switch))
         .route("/team/provision", web::post().to(team::provision))
-        .route("/team/provisioned", web::get().to(team::provisioned))
+        .route("/team/shown", web::get().to(team::shown))
         .route("/team/provisions/{id}/cancel", web::post().to(team::cancel))
         .route("/orgs", web::post().to(team::create_org));
 }

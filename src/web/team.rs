@@ -232,50 +232,71 @@ pub async fn provision(
     // An unchecked checkbox is simply absent from the form.
     let skip = form.skip_onboarding.is_some();
     let p = state.provision(&org_id, &session.user_id, role, skip).await?;
-    // Shown on the page the browser is sent to (so a reload can't provision again), once, to
-    // this person only.
-    let shown = Provisioned {
-        claim_url: state.claim_url(&p.claim_token),
-        api_key: p.api_key,
-        user_id: p.row.user_id,
-        project_id: p.row.project_id,
-        expires_at: p.row.expires_at,
+    let body = html! {
+        section.card {
+            h1 { "User provisioned" }
+            p { "The API key works now. Send the claim link to the person; it expires at " (clock::format(p.row.expires_at)) ". "
+                strong { "The key and the link are shown only this once." } }
+            (secret_row("Claim link", "claim-url", &state.claim_url(&p.claim_token)))
+            (secret_row("API key", "api-key", &p.api_key))
+            (secret_row("User ID", "user-id", &p.row.user_id))
+            (secret_row("Project ID", "project-id", &p.row.project_id))
+            p { a href="/team" { "Back to the team" } }
+        }
     };
-    let id = state.shown.put(&session.user_id, shown, state.clock.now())?;
-    Ok(redirect(&format!("/team/provisioned?id={id}")))
+    show_once(&state, &session, "User provisioned", body)
 }
 
-/// What the result page shows, kept in memory until it is shown (at most `SHOW_WITHIN_MS`).
-pub struct Provisioned {
-    claim_url: String,
-    api_key: String,
-    user_id: String,
-    project_id: String,
-    expires_at: crate::clock::Millis,
+/// Secrets made by a form post are shown on the page the browser is then sent to — so a reload
+/// cannot make them again — once, and only to the person who made them.
+fn show_once(
+    state: &AppState,
+    session: &Session,
+    title: &'static str,
+    body: Markup,
+) -> Result<HttpResponse, WebError> {
+    let id = state.shown.put(&session.user_id, title, body.into_string(), state.clock.now())?;
+    Ok(redirect(&format!("/team/shown?id={id}")))
 }
 
+/// How long a result waits to be shown; after that it is gone.
 const SHOW_WITHIN_MS: crate::clock::Millis = 10 * 60_000;
 
-/// Results waiting to be shown once, each to the person who provisioned.
+/// Rendered results waiting to be shown once, by id. In memory only: a restart loses them, and
+/// the secrets in them are never stored.
+/// A result waiting: who may see it, when it was made, the page title and body.
+struct Waiting {
+    user_id: String,
+    at: crate::clock::Millis,
+    title: &'static str,
+    body: String,
+}
+
 #[derive(Default)]
 pub struct ShowOnce {
-    waiting: std::sync::Mutex<std::collections::HashMap<String, (String, crate::clock::Millis, Provisioned)>>,
+    waiting: std::sync::Mutex<std::collections::HashMap<String, Waiting>>,
 }
 
 impl ShowOnce {
-    fn put(&self, user_id: &str, p: Provisioned, now: crate::clock::Millis) -> Result<String, ApiError> {
+    fn put(
+        &self,
+        user_id: &str,
+        title: &'static str,
+        body: String,
+        now: crate::clock::Millis,
+    ) -> Result<String, ApiError> {
         let id = crate::keys::new_claim_token()?.secret;
         let mut map = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
-        map.retain(|_, (_, at, _)| now - *at < SHOW_WITHIN_MS);
-        map.insert(id.clone(), (user_id.to_string(), now, p));
+        map.retain(|_, w| now - w.at < SHOW_WITHIN_MS);
+        map.insert(id.clone(), Waiting { user_id: user_id.to_string(), at: now, title, body });
         Ok(id)
     }
 
-    fn take(&self, id: &str, user_id: &str, now: crate::clock::Millis) -> Option<Provisioned> {
+    fn take(&self, id: &str, user_id: &str, now: crate::clock::Millis) -> Option<(&'static str, String)> {
         let mut map = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
         match map.get(id) {
-            Some((owner, at, _)) if owner == user_id && now - *at < SHOW_WITHIN_MS => {
-                map.remove(id).map(|(_, _, p)| p)
+            Some(w) if w.user_id == user_id && now - w.at < SHOW_WITHIN_MS => {
+                map.remove(id).map(|w| (w.title, w.body))
             }
             _ => None,
         }
@@ -287,30 +308,20 @@ pub struct ShownQuery {
     id: Option<String>,
 }
 
-pub async fn provisioned(
+pub async fn shown(
     state: web::Data<AppState>,
     session: Session,
     q: web::Query<ShownQuery>,
 ) -> Result<HttpResponse, WebError> {
-    let Some(p) = state.shown.take(q.id.as_deref().unwrap_or(""), &session.user_id, state.clock.now()) else {
+    let Some((title, body)) =
+        state.shown.take(q.id.as_deref().unwrap_or(""), &session.user_id, state.clock.now())
+    else {
         return Err(WebError::Status(
             StatusCode::NOT_FOUND,
             "This result has already been shown: keys and claim links are shown only once. Cancel the provision and make a new one if they were lost.".into(),
         ));
     };
-    let body = html! {
-        section.card {
-            h1 { "User provisioned" }
-            p { "The API key works now. Send the claim link to the person; it expires at " (clock::format(p.expires_at)) ". "
-                strong { "The key and the link are shown only this once." } }
-            (secret_row("Claim link", "claim-url", &p.claim_url))
-            (secret_row("API key", "api-key", &p.api_key))
-            (secret_row("User ID", "user-id", &p.user_id))
-            (secret_row("Project ID", "project-id", &p.project_id))
-            p { a href="/team" { "Back to the team" } }
-        }
-    };
-    Ok(page(StatusCode::OK, layout("User provisioned", Some(&session), body)))
+    Ok(page(StatusCode::OK, layout(title, Some(&session), maud::PreEscaped(body))))
 }
 
 #[derive(Deserialize)]
@@ -376,5 +387,5 @@ pub async fn create_org(
             p { a href="/team" { "Go to the dashboard" } }
         }
     };
-    Ok(page(StatusCode::OK, layout("Organization created", Some(&session), body)))
+    show_once(&state, &session, "Organization created", body)
 }
