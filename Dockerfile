@@ -9,6 +9,7 @@ RUN mkdir src && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
  && cargo build --release --locked --bin provisiond \
  && rm -rf src
 COPY schema.sql ./
+COPY migrations ./migrations
 COPY src ./src
 # Make sure cargo sees the real sources as newer than the placeholder build.
 RUN touch src/main.rs src/lib.rs && cargo build --release --locked --bin provisiond

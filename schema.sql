@@ -1,9 +1,15 @@
--- provisiond schema, version 1. Applied in one transaction on first start; `PRAGMA user_version`
--- records the version so later releases can upgrade step by step (see src/db.rs).
+-- provisiond schema, version 2. Applied in one transaction on first start; `PRAGMA user_version`
+-- records the version, and src/db.rs upgrades older databases step by step (migrations/).
 -- Times are integer milliseconds since the Unix epoch (UTC): compact, indexable, and compared
 -- without parsing. The API formats them as RFC 3339 with milliseconds.
--- Tables keyed by a UUID are WITHOUT ROWID: the key is the row's only B-tree, so an insert
--- touches one tree fewer (provisioning writes six rows a request).
+--
+-- Keys. The API's ids are UUID v4: random, so every B-tree ordered by one takes each insert and
+-- delete at a random page. The tables a provision writes (six rows) therefore link to each other
+-- by an internal `n INTEGER PRIMARY KEY` that only grows: rows and the indexes over those links
+-- are appended, and the rows of one provision (and of provisions that expire together) sit side
+-- by side. The public `id` is kept as a column, with a unique index only where a request looks a
+-- row up by it (users, provisions). What is left at random per provision is what must be: the
+-- key hash, the claim token hash and those two id indexes.
 
 CREATE TABLE organizations (
     id           TEXT PRIMARY KEY,
@@ -19,7 +25,8 @@ CREATE TABLE organizations (
 );
 
 CREATE TABLE users (
-    id            TEXT PRIMARY KEY,
+    n             INTEGER PRIMARY KEY,
+    id            TEXT NOT NULL UNIQUE,
     -- NULL for a placeholder (a provisioned user nobody has claimed yet).
     email         TEXT COLLATE NOCASE,
     status        TEXT NOT NULL CHECK (status IN ('placeholder', 'active')),
@@ -32,60 +39,66 @@ CREATE TABLE users (
     -- here so the key check reads no provision row.
     pending_until INTEGER,
     created_at    INTEGER NOT NULL
-) WITHOUT ROWID;
+);
 -- Partial: placeholders (no email yet) stay out of it, so provisioning never touches it.
 CREATE UNIQUE INDEX users_email ON users(email) WHERE email IS NOT NULL;
 
 CREATE TABLE memberships (
-    user_id        TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    user_n         INTEGER NOT NULL REFERENCES users(n) ON DELETE CASCADE,
     org_id         TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
     role           TEXT NOT NULL CHECK (role IN ('owner', 'admin', 'member')),
     is_provisioner INTEGER NOT NULL DEFAULT 0 CHECK (is_provisioner IN (0, 1)),
     created_at     INTEGER NOT NULL,
-    PRIMARY KEY (user_id, org_id)
+    PRIMARY KEY (user_n, org_id)
 ) WITHOUT ROWID;
 CREATE INDEX memberships_org ON memberships(org_id);
 
 CREATE TABLE projects (
-    id         TEXT PRIMARY KEY,
+    n          INTEGER PRIMARY KEY,
+    -- Public id; never looked up (a key names its project by `n`), so not indexed.
+    id         TEXT NOT NULL,
     org_id     TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
-    user_id    TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    user_n     INTEGER NOT NULL REFERENCES users(n) ON DELETE CASCADE,
     name       TEXT NOT NULL,
     created_at INTEGER NOT NULL
-) WITHOUT ROWID;
-CREATE INDEX projects_user ON projects(user_id);
+);
+CREATE INDEX projects_user ON projects(user_n);
 
+-- A key has no public id: it is named by its hint, and found by its hash.
 CREATE TABLE api_keys (
-    id           TEXT PRIMARY KEY,
+    n            INTEGER PRIMARY KEY,
     -- blake3 of the whole key; the key itself is never stored.
     hash         BLOB NOT NULL UNIQUE,
     -- Prefix and the first 8 hex characters, for listings.
     hint         TEXT NOT NULL,
-    user_id      TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    user_n       INTEGER NOT NULL REFERENCES users(n) ON DELETE CASCADE,
     org_id       TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
     -- No foreign key: a project is only ever deleted with its user, and the user's keys go with
     -- the user (above). A cascade here would need one more index written on every provision.
-    project_id   TEXT NOT NULL,
+    project_n    INTEGER NOT NULL,
     created_at   INTEGER NOT NULL,
     revoked_at   INTEGER,
     last_used_at INTEGER
-) WITHOUT ROWID;
-CREATE INDEX api_keys_user ON api_keys(user_id);
+);
+CREATE INDEX api_keys_user ON api_keys(user_n);
 
+-- Keyed by project and identifier (unique within a project), the one tree an agent needs. The
+-- public id is looked up only within one project, where this key narrows the search.
 CREATE TABLE agents (
-    id                TEXT PRIMARY KEY,
-    project_id        TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
-    name              TEXT NOT NULL,
+    project_n         INTEGER NOT NULL REFERENCES projects(n) ON DELETE CASCADE,
     identifier        TEXT NOT NULL,
+    id                TEXT NOT NULL,
+    name              TEXT NOT NULL,
     parent_identifier TEXT,
     created_at        INTEGER NOT NULL,
-    UNIQUE (project_id, identifier)
+    PRIMARY KEY (project_n, identifier)
 ) WITHOUT ROWID;
 
 -- A provision row outlives what it created (the record of who provisioned what, and how it
--- ended), so user/project/agent ids are plain columns, not foreign keys.
+-- ended), so user/project/agent ids are plain columns (the public ids), not foreign keys.
 CREATE TABLE provisions (
-    id              TEXT PRIMARY KEY,
+    n               INTEGER PRIMARY KEY,
+    id              TEXT NOT NULL UNIQUE,
     org_id          TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
     user_id         TEXT NOT NULL,
     project_id      TEXT NOT NULL,
@@ -100,10 +113,11 @@ CREATE TABLE provisions (
     expires_at      INTEGER NOT NULL,
     claimed_at      INTEGER,
     claimed_by      TEXT
-) WITHOUT ROWID;
+);
 -- The sweep looks for pending rows past their expiry.
 CREATE INDEX provisions_status_expires ON provisions(status, expires_at);
--- Listings are per organization, newest first.
+-- Listings are per organization, newest first (ties in creation order, by `n`, which every
+-- index entry ends with).
 CREATE INDEX provisions_org_created ON provisions(org_id, created_at);
 
 CREATE TABLE credit_ledger (
@@ -119,7 +133,8 @@ CREATE TABLE credit_ledger (
 );
 CREATE INDEX credit_ledger_org_user ON credit_ledger(org_id, user_id);
 
--- Web sign-ins. The cookie holds a random token; only its blake3 hash is stored.
+-- Web sign-ins. The cookie holds a random token; only its blake3 hash is stored. Few rows, so
+-- they name the user by public id (unique in users, so a valid foreign key target).
 CREATE TABLE sessions (
     token_hash    BLOB PRIMARY KEY,
     user_id       TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
@@ -131,4 +146,4 @@ CREATE TABLE sessions (
 CREATE INDEX sessions_user ON sessions(user_id);
 CREATE INDEX sessions_expires ON sessions(expires_at);
 
-PRAGMA user_version = 1;
+PRAGMA user_version = 2;

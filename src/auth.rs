@@ -14,7 +14,8 @@ use std::sync::Arc;
 /// Who is calling, as their key says: the key's user, organization, role and project.
 #[derive(Clone, Debug)]
 pub struct Caller {
-    pub key_id: String,
+    /// The key's internal row number (keys have no public id).
+    pub key_id: i64,
     pub user_id: String,
     pub email: Option<String>,
     pub placeholder: bool,
@@ -25,6 +26,8 @@ pub struct Caller {
     pub role: crate::domain::Role,
     pub is_provisioner: bool,
     pub project_id: String,
+    /// The project's internal key, which its agents link to (see schema.sql, Keys).
+    pub project_n: i64,
 }
 
 impl Caller {
@@ -145,7 +148,7 @@ pub async fn authenticate(state: &AppState, key: String) -> Result<Caller, ApiEr
     if now - last >= NOTE_USE_EVERY_MS
         && entry.last_noted.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()
     {
-        state.db.note_key_use(&entry.caller.key_id, now);
+        state.db.note_key_use(entry.caller.key_id, now);
     }
     Ok(entry.caller.clone())
 }

@@ -28,7 +28,11 @@ use std::time::Duration;
 
 const SCHEMA: &str = include_str!("../schema.sql");
 /// The `user_version` that `schema.sql` leaves behind.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
+/// Upgrade steps: the script in `migrations/N.sql` takes a database from version N-1 to N.
+const MIGRATIONS: &[(i64, &str)] = &[(2, include_str!("../migrations/2.sql"))];
+/// Tables an upgrade rebuilds; their row counts must come through unchanged.
+const REBUILT: &[&str] = &["users", "memberships", "projects", "api_keys", "agents", "provisions"];
 
 /// Most writes one commit carries: bounds how long the first of them waits.
 const MAX_BATCH: usize = 128;
@@ -151,7 +155,7 @@ pub struct Db {
     pool: Pool,
     writer: mpsc::Sender<Box<dyn Job>>,
     keys: Arc<KeyCache>,
-    usage: Arc<Mutex<HashMap<String, Millis>>>,
+    usage: Arc<Mutex<HashMap<i64, Millis>>>,
     /// Dropped with the last handle, which ends the checkpoint thread.
     _checkpointer: Arc<mpsc::Sender<()>>,
 }
@@ -198,6 +202,10 @@ impl Db {
             MigrateError::Sqlite(e) => unwritable(e),
             MigrateError::TooNew(v) => format!(
                 "the database {} has schema version {v}, newer than this provisiond understands ({SCHEMA_VERSION}); run a newer provisiond",
+                path.display()
+            ),
+            MigrateError::Step(v, e) => format!(
+                "could not upgrade the database {} to schema version {v} ({e}); it was left unchanged, so the previous provisiond still runs on it",
                 path.display()
             ),
         })?;
@@ -307,13 +315,13 @@ impl Db {
 
     /// Notes that a key was used; written out in bulk by `flush_key_usage`, so authenticating
     /// never writes.
-    pub fn note_key_use(&self, key_id: &str, at: Millis) {
-        self.usage.lock().unwrap_or_else(|p| p.into_inner()).insert(key_id.to_string(), at);
+    pub fn note_key_use(&self, key_id: i64, at: Millis) {
+        self.usage.lock().unwrap_or_else(|p| p.into_inner()).insert(key_id, at);
     }
 
     /// Writes the noted key uses (`lastUsedAt`) in one transaction.
     pub fn flush_key_usage(&self) -> Result<usize, ApiError> {
-        let uses: Vec<(String, Millis)> =
+        let uses: Vec<(i64, Millis)> =
             std::mem::take(&mut *self.usage.lock().unwrap_or_else(|p| p.into_inner())).into_iter().collect();
         if uses.is_empty() {
             return Ok(0);
@@ -322,7 +330,7 @@ impl Db {
         self.write_blocking(move |tx| {
             tx.keeps_keys();
             for (id, at) in &uses {
-                crate::store::keys::touch(tx, id, *at)?;
+                crate::store::keys::touch(tx, *id, *at)?;
             }
             Ok(())
         })?;
@@ -401,6 +409,8 @@ fn run_batch(conn: &mut Connection, batch: &mut [Box<dyn Job>]) -> Result<(), St
 enum MigrateError {
     Sqlite(rusqlite::Error),
     TooNew(i64),
+    /// An upgrade step failed; its transaction was rolled back.
+    Step(i64, String),
 }
 
 impl From<rusqlite::Error> for MigrateError {
@@ -409,21 +419,50 @@ impl From<rusqlite::Error> for MigrateError {
     }
 }
 
-/// Brings the schema to `SCHEMA_VERSION`. Version 0 is an empty database; later releases add
-/// one step per version here, each in its own transaction.
+/// Brings the schema to `SCHEMA_VERSION`: an empty database (version 0) gets `schema.sql`, an
+/// older one the upgrade steps after its version, all in one transaction, so a failed upgrade
+/// leaves the database as it was.
 fn migrate(conn: &mut Connection) -> Result<(), MigrateError> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if version > SCHEMA_VERSION {
         return Err(MigrateError::TooNew(version));
     }
-    if version == 0 {
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        // Another process may have migrated while we waited for the write lock.
-        let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        if version == 0 {
-            tx.execute_batch(SCHEMA)?;
-        }
-        tx.commit()?;
+    if version == SCHEMA_VERSION {
+        return Ok(());
     }
+    // Rebuilding a table means dropping one that others reference; SQLite's procedure for that
+    // turns enforcement off (only possible outside a transaction) and checks the result instead.
+    conn.execute_batch("PRAGMA foreign_keys = OFF;")?;
+    let upgraded = upgrade(conn);
+    conn.execute_batch("PRAGMA foreign_keys = ON;")?;
+    upgraded
+}
+
+fn upgrade(conn: &mut Connection) -> Result<(), MigrateError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    // Another process may have migrated while we waited for the write lock.
+    let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version == 0 {
+        tx.execute_batch(SCHEMA)?;
+    } else if version < SCHEMA_VERSION {
+        let counts = |tx: &Transaction| -> rusqlite::Result<Vec<i64>> {
+            REBUILT
+                .iter()
+                .map(|t| tx.query_row(&format!("SELECT COUNT(*) FROM {t}"), [], |r| r.get(0)))
+                .collect()
+        };
+        let before = counts(&tx)?;
+        for &(to, script) in MIGRATIONS.iter().filter(|(to, _)| *to > version) {
+            let step = |e: rusqlite::Error| MigrateError::Step(to, e.to_string());
+            tx.execute_batch(script).map_err(step)?;
+            if tx.prepare("PRAGMA foreign_key_check")?.exists([])? {
+                return Err(MigrateError::Step(to, "rows would be left pointing at nothing".into()));
+            }
+        }
+        if counts(&tx)? != before {
+            return Err(MigrateError::Step(SCHEMA_VERSION, "rows would have been lost".into()));
+        }
+    }
+    tx.commit()?;
     Ok(())
 }

@@ -93,7 +93,7 @@ mod tests {
     fn entry() -> Arc<Entry> {
         Arc::new(Entry {
             caller: Caller {
-                key_id: "k".into(),
+                key_id: 1,
                 user_id: "u".into(),
                 email: None,
                 placeholder: false,
@@ -104,6 +104,7 @@ mod tests {
                 role: Role::Member,
                 is_provisioner: false,
                 project_id: "p".into(),
+                project_n: 1,
             },
             valid_until: None,
             last_noted: AtomicI64::new(0),

@@ -147,9 +147,10 @@ fn project_and_key(
     now: Millis,
 ) -> Result<Access, ApiError> {
     let project_id = new_id();
-    store::projects::insert_project(tx, &project_id, org_id, &user_id, DEFAULT_PROJECT_NAME, now)?;
+    let project_n =
+        store::projects::insert_project(tx, &project_id, org_id, &user_id, DEFAULT_PROJECT_NAME, now)?;
     let key = keys::new_api_key(key_prefix)?;
-    store::keys::insert_key(tx, &new_id(), &key, &user_id, org_id, &project_id, now)?;
+    store::keys::insert_key(tx, &key, &user_id, org_id, project_n, now)?;
     Ok(Access { org_id: org_id.to_string(), user_id, project_id, api_key: key.secret })
 }
 
@@ -169,7 +170,6 @@ pub struct ProvisionSettings<'a> {
 /// write, so the one writer thread spends its time on inserts only.
 pub struct ProvisionPlan {
     row: ProvisionRow,
-    key_id: String,
     key: keys::Issued,
     token: keys::Issued,
 }
@@ -201,7 +201,6 @@ impl ProvisionPlan {
         };
         Ok(ProvisionPlan {
             row,
-            key_id: new_id(),
             key: keys::new_api_key(settings.key_prefix)?,
             token: keys::new_claim_token()?,
         })
@@ -210,13 +209,14 @@ impl ProvisionPlan {
     /// Pre-creates the user in `tx`: placeholder user, membership, project `Default`, its key,
     /// agent `default`, and the provision row.
     pub fn apply(self, tx: &Transaction) -> Result<Provisioned, ApiError> {
-        let ProvisionPlan { row, key_id, key, token } = self;
+        let ProvisionPlan { row, key, token } = self;
         let (now, org_id, user_id, project_id) = (row.created_at, &row.org_id, &row.user_id, &row.project_id);
         let role = Role::parse(&row.role).unwrap_or(Role::Member);
         store::orgs::insert_placeholder(tx, user_id, row.expires_at, now)?;
         store::orgs::insert_membership(tx, user_id, org_id, role, false, now)?;
-        store::projects::insert_project(tx, project_id, org_id, user_id, DEFAULT_PROJECT_NAME, now)?;
-        store::keys::insert_key(tx, &key_id, &key, user_id, org_id, project_id, now)?;
+        let project_n =
+            store::projects::insert_project(tx, project_id, org_id, user_id, DEFAULT_PROJECT_NAME, now)?;
+        store::keys::insert_key(tx, &key, user_id, org_id, project_n, now)?;
         let agent = AgentRow {
             id: row.agent_id.clone(),
             name: "Default Agent".into(),
@@ -224,7 +224,7 @@ impl ProvisionPlan {
             parent_identifier: None,
             created_at: now,
         };
-        store::projects::insert_agent(tx, project_id, &agent)?;
+        store::projects::insert_agent(tx, project_n, &agent)?;
         store::provisions::insert(tx, &row, &token.hash)?;
         Ok(Provisioned { row, api_key: key.secret, claim_token: token.secret })
     }

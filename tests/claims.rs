@@ -86,10 +86,16 @@ async fn an_existing_account_receives_project_keys_agents_and_membership() {
     // Placeholder gone; its project, key and agents now Dana's; she is a member of Acme.
     let placeholder = p["userId"].as_str().unwrap();
     assert_eq!(app.count("SELECT COUNT(*) FROM users WHERE id = ?1", placeholder), 0);
-    assert_eq!(app.count("SELECT COUNT(*) FROM memberships WHERE user_id = ?1", placeholder), 0);
+    assert_eq!(app.dangling(), 0, "nothing left linked to the placeholder");
     let project = p["projectId"].as_str().unwrap();
-    assert_eq!(app.count("SELECT COUNT(*) FROM projects WHERE id = ?1 AND user_id = (SELECT id FROM users WHERE email = 'dana@other.com')", project), 1);
-    assert_eq!(app.count("SELECT COUNT(*) FROM agents WHERE project_id = ?1", project), 2);
+    assert_eq!(app.count("SELECT COUNT(*) FROM projects WHERE id = ?1 AND user_n = (SELECT n FROM users WHERE email = 'dana@other.com')", project), 1);
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) FROM agents WHERE project_n = (SELECT n FROM projects WHERE id = ?1)",
+            project
+        ),
+        2
+    );
     let (s, me) = app.get("/v1/user", key).await;
     assert_eq!(s, StatusCode::OK, "the provisioned key keeps working");
     assert_eq!(me["id"], other.owner.user_id.as_str());
@@ -115,7 +121,13 @@ async fn an_existing_member_keeps_their_role() {
     let (_, me) = app.get("/v1/user", p["apiKey"].as_str().unwrap()).await;
     assert_eq!(me["id"], admin.user_id.as_str());
     assert_eq!(me["role"], "admin", "the existing role stays");
-    assert_eq!(app.count("SELECT COUNT(*) FROM memberships WHERE user_id = ?1", &admin.user_id), 1);
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) FROM memberships WHERE user_n = (SELECT n FROM users WHERE id = ?1)",
+            &admin.user_id
+        ),
+        1
+    );
 }
 
 #[tokio::test]

@@ -267,7 +267,7 @@ fn pool(db: &Path, domain: &str) -> (i64, i64) {
 fn is_provisioner(db: &Path, email: &str) -> bool {
     let conn = rusqlite::Connection::open(db).unwrap();
     conn.query_row(
-        "SELECT m.is_provisioner FROM memberships m JOIN users u ON u.id = m.user_id WHERE u.email = ?1",
+        "SELECT m.is_provisioner FROM memberships m JOIN users u ON u.n = m.user_n WHERE u.email = ?1",
         [email],
         |r| r.get(0),
     )

@@ -111,8 +111,8 @@ async fn acknowledged_provisions_survive_kill_9() {
     assert_eq!(fk_problems, 0);
     for (what, sql) in [
         ("placeholder without a provision", "SELECT COUNT(*) FROM users u WHERE u.status = 'placeholder' AND NOT EXISTS (SELECT 1 FROM provisions p WHERE p.user_id = u.id)"),
-        ("key without a user", "SELECT COUNT(*) FROM api_keys k WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = k.user_id)"),
-        ("key without a project", "SELECT COUNT(*) FROM api_keys k WHERE NOT EXISTS (SELECT 1 FROM projects p WHERE p.id = k.project_id)"),
+        ("key without a user", "SELECT COUNT(*) FROM api_keys k WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.n = k.user_n)"),
+        ("key without a project", "SELECT COUNT(*) FROM api_keys k WHERE NOT EXISTS (SELECT 1 FROM projects p WHERE p.n = k.project_n)"),
         ("pending provision without its user", "SELECT COUNT(*) FROM provisions p WHERE p.status = 'pending' AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = p.user_id)"),
         ("half a provision (no agent)", "SELECT COUNT(*) FROM provisions p WHERE p.status = 'pending' AND NOT EXISTS (SELECT 1 FROM agents a WHERE a.id = p.agent_id)"),
     ] {

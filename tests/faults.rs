@@ -51,7 +51,7 @@ fn no_half_writes(app: &TestApp) {
     for sql in [
         "SELECT COUNT(*) FROM users u WHERE u.status = 'placeholder' AND NOT EXISTS (SELECT 1 FROM provisions p WHERE p.user_id = u.id)",
         "SELECT COUNT(*) FROM provisions p WHERE p.status = 'pending' AND NOT EXISTS (SELECT 1 FROM agents a WHERE a.id = p.agent_id)",
-        "SELECT COUNT(*) FROM provisions p WHERE p.status = 'pending' AND NOT EXISTS (SELECT 1 FROM api_keys k WHERE k.project_id = p.project_id)",
+        "SELECT COUNT(*) FROM provisions p WHERE p.status = 'pending' AND NOT EXISTS (SELECT 1 FROM api_keys k JOIN projects j ON j.n = k.project_n WHERE j.id = p.project_id)",
     ] {
         let n: i64 = conn.query_row(sql, [], |r| r.get(0)).unwrap();
         assert_eq!(n, 0, "{sql}");

@@ -122,7 +122,7 @@ async fn key_use_is_recorded_in_bulk_not_on_the_request() {
     let org = app.create_org("Acme", None, "owner@acme.com");
     let key_id = |app: &TestApp| {
         app.count(
-            "SELECT COUNT(*) FROM api_keys WHERE last_used_at IS NOT NULL AND user_id = ?1",
+            "SELECT COUNT(*) FROM api_keys WHERE last_used_at IS NOT NULL AND user_n = (SELECT n FROM users WHERE id = ?1)",
             &org.owner.user_id,
         )
     };

@@ -209,11 +209,21 @@ async fn get_one_and_unknown_ids() {
 fn remaining_rows(app: &TestApp, p: &serde_json::Value) -> i64 {
     let user = p["userId"].as_str().unwrap();
     let project = p["projectId"].as_str().unwrap();
+    let agent = p["agentId"].as_str().unwrap();
+    // Rows link by internal numbers (schema.sql, Keys): once the user and project rows are gone,
+    // what was linked to them must be gone too, not left dangling.
     app.count("SELECT COUNT(*) FROM users WHERE id = ?1", user)
-        + app.count("SELECT COUNT(*) FROM memberships WHERE user_id = ?1", user)
+        + app.count(
+            "SELECT COUNT(*) FROM memberships WHERE user_n = (SELECT n FROM users WHERE id = ?1)",
+            user,
+        )
         + app.count("SELECT COUNT(*) FROM projects WHERE id = ?1", project)
-        + app.count("SELECT COUNT(*) FROM api_keys WHERE project_id = ?1", project)
-        + app.count("SELECT COUNT(*) FROM agents WHERE project_id = ?1", project)
+        + app.count(
+            "SELECT COUNT(*) FROM api_keys WHERE project_n = (SELECT n FROM projects WHERE id = ?1)",
+            project,
+        )
+        + app.count("SELECT COUNT(*) FROM agents WHERE id = ?1", agent)
+        + app.dangling()
 }
 
 #[tokio::test]

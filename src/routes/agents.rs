@@ -79,12 +79,12 @@ pub async fn create(
         parent_identifier: parent.map(|p| p.as_str().to_string()),
         created_at: state.clock.now(),
     };
-    let project_id = caller.project_id.clone();
+    let project_n = caller.project_n;
     let agent = state
         .db
         .write(move |tx| {
             tx.keeps_keys();
-            store::projects::insert_agent(tx, &project_id, &agent).map_err(|e| {
+            store::projects::insert_agent(tx, project_n, &agent).map_err(|e| {
                 if is_unique_violation(&e) {
                     ApiError::conflict(
                         "agent_exists",
@@ -106,7 +106,7 @@ pub async fn create(
 #[utoipa::path(get, path = "/v1/agents", tag = "agents", security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, description = "Agents of the key's project.", body = AgentList)))]
 pub async fn list(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
-    let rows = state.db.read(move |conn| Ok(store::projects::list_agents(conn, &caller.project_id)?)).await?;
+    let rows = state.db.read(move |conn| Ok(store::projects::list_agents(conn, caller.project_n)?)).await?;
     let agents: Vec<AgentView> = rows.into_iter().map(Into::into).collect();
     Ok(HttpResponse::Ok().json(AgentList { agents }))
 }
@@ -124,7 +124,7 @@ pub async fn delete(
         .db
         .write(move |tx| {
             tx.keeps_keys();
-            Ok(store::projects::delete_agent(tx, &caller.project_id, &id)?)
+            Ok(store::projects::delete_agent(tx, caller.project_n, &id)?)
         })
         .await?;
     if deleted {

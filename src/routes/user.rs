@@ -3,7 +3,7 @@
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::keys::{self, new_id};
+use crate::keys;
 use crate::store;
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
@@ -55,7 +55,7 @@ pub async fn regenerate_key(state: web::Data<AppState>, caller: Caller) -> Resul
     let key = state
         .db
         .write(move |tx| {
-            if store::keys::revoke(tx, &caller.key_id, now)? == 0 {
+            if store::keys::revoke(tx, caller.key_id, now)? == 0 {
                 // Revoked by a concurrent regenerate: that one's key is the live one.
                 return Err(ApiError::unauthorized(
                     "invalid_api_key",
@@ -63,15 +63,7 @@ pub async fn regenerate_key(state: web::Data<AppState>, caller: Caller) -> Resul
                 ));
             }
             let key = keys::new_api_key(&prefix)?;
-            store::keys::insert_key(
-                tx,
-                &new_id(),
-                &key,
-                &caller.user_id,
-                &caller.org_id,
-                &caller.project_id,
-                now,
-            )?;
+            store::keys::insert_key(tx, &key, &caller.user_id, &caller.org_id, caller.project_n, now)?;
             Ok(key.secret)
         })
         .await?;

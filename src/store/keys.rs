@@ -9,18 +9,17 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 pub fn insert_key(
     tx: &Transaction,
-    id: &str,
     key: &Issued,
     user_id: &str,
     org_id: &str,
-    project_id: &str,
+    project_n: i64,
     now: Millis,
 ) -> rusqlite::Result<()> {
     tx.prepare_cached(
-        "INSERT INTO api_keys (id, hash, hint, user_id, org_id, project_id, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO api_keys (hash, hint, user_n, org_id, project_n, created_at)
+         VALUES (?1, ?2, (SELECT n FROM users WHERE id = ?3), ?4, ?5, ?6)",
     )?
-    .execute(params![id, &key.hash[..], key.hint, user_id, org_id, project_id, now])?;
+    .execute(params![&key.hash[..], key.hint, user_id, org_id, project_n, now])?;
     Ok(())
 }
 
@@ -34,12 +33,13 @@ pub struct KeyRow {
 
 pub fn lookup(conn: &Connection, hash: &[u8; 32]) -> rusqlite::Result<Option<KeyRow>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT k.id, k.user_id, u.email, u.status, u.api_only, k.org_id, o.name, o.domain,
-                m.role, m.is_provisioner, k.project_id, k.last_used_at, u.pending_until
+        "SELECT k.n, u.id, u.email, u.status, u.api_only, k.org_id, o.name, o.domain,
+                m.role, m.is_provisioner, p.id, k.project_n, k.last_used_at, u.pending_until
            FROM api_keys k
-           JOIN users u ON u.id = k.user_id
-           JOIN memberships m ON m.user_id = k.user_id AND m.org_id = k.org_id
+           JOIN users u ON u.n = k.user_n
+           JOIN memberships m ON m.user_n = k.user_n AND m.org_id = k.org_id
            JOIN organizations o ON o.id = k.org_id
+           JOIN projects p ON p.n = k.project_n
           WHERE k.hash = ?1 AND k.revoked_at IS NULL",
     )?;
     stmt.query_row([&hash[..]], |r| {
@@ -58,22 +58,23 @@ pub fn lookup(conn: &Connection, hash: &[u8; 32]) -> rusqlite::Result<Option<Key
                 role: Role::parse(&role).unwrap_or(Role::Member),
                 is_provisioner: r.get(9)?,
                 project_id: r.get(10)?,
+                project_n: r.get(11)?,
             },
-            last_used_at: r.get(11)?,
-            pending_until: r.get(12)?,
+            last_used_at: r.get(12)?,
+            pending_until: r.get(13)?,
         })
     })
     .optional()
 }
 
 /// Records use. Called at most once a minute per key, so reads rarely write.
-pub fn touch(conn: &Connection, key_id: &str, now: Millis) -> rusqlite::Result<()> {
-    conn.prepare_cached("UPDATE api_keys SET last_used_at = ?2 WHERE id = ?1")?
-        .execute(params![key_id, now])?;
+pub fn touch(conn: &Connection, key_n: i64, now: Millis) -> rusqlite::Result<()> {
+    conn.prepare_cached("UPDATE api_keys SET last_used_at = ?2 WHERE n = ?1")?
+        .execute(params![key_n, now])?;
     Ok(())
 }
 
-pub fn revoke(tx: &Transaction, key_id: &str, now: Millis) -> rusqlite::Result<usize> {
-    tx.prepare_cached("UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL")?
-        .execute(params![key_id, now])
+pub fn revoke(tx: &Transaction, key_n: i64, now: Millis) -> rusqlite::Result<usize> {
+    tx.prepare_cached("UPDATE api_keys SET revoked_at = ?2 WHERE n = ?1 AND revoked_at IS NULL")?
+        .execute(params![key_n, now])
 }

@@ -67,7 +67,7 @@ pub fn insert_membership(
     is_provisioner: bool,
     now: Millis,
 ) -> rusqlite::Result<()> {
-    tx.prepare_cached("INSERT INTO memberships (user_id, org_id, role, is_provisioner, created_at) VALUES (?1, ?2, ?3, ?4, ?5)")?.execute(
+    tx.prepare_cached("INSERT INTO memberships (user_n, org_id, role, is_provisioner, created_at) VALUES ((SELECT n FROM users WHERE id = ?1), ?2, ?3, ?4, ?5)")?.execute(
         params![user_id, org_id, role.as_str(), is_provisioner, now],
     )?;
     Ok(())
@@ -115,7 +115,7 @@ pub fn find_member(
 ) -> rusqlite::Result<Option<MemberRow>> {
     conn.query_row(
         "SELECT u.id, u.email, m.role, m.is_provisioner
-           FROM memberships m JOIN users u ON u.id = m.user_id
+           FROM memberships m JOIN users u ON u.n = m.user_n
           WHERE m.org_id = ?1 AND (u.id = ?2 OR u.email = ?2)",
         params![org_id, user_id_or_email],
         |r| {
@@ -132,8 +132,11 @@ pub fn find_member(
 }
 
 pub fn set_provisioner(tx: &Transaction, org_id: &str, user_id: &str, on: bool) -> rusqlite::Result<usize> {
-    tx.prepare_cached("UPDATE memberships SET is_provisioner = ?3 WHERE org_id = ?1 AND user_id = ?2")?
-        .execute(params![org_id, user_id, on])
+    tx.prepare_cached(
+        "UPDATE memberships SET is_provisioner = ?3
+          WHERE org_id = ?1 AND user_n = (SELECT n FROM users WHERE id = ?2)",
+    )?
+    .execute(params![org_id, user_id, on])
 }
 
 /// What sign-in needs to know about an address.
@@ -221,7 +224,7 @@ pub struct OrgOfUser {
 pub fn orgs_of_user(conn: &Connection, user_id: &str) -> rusqlite::Result<Vec<OrgOfUser>> {
     let mut stmt = conn.prepare_cached(
         "SELECT o.id, o.name, m.role FROM memberships m JOIN organizations o ON o.id = m.org_id
-          WHERE m.user_id = ?1 ORDER BY o.name, o.id",
+          WHERE m.user_n = (SELECT n FROM users WHERE id = ?1) ORDER BY o.name, o.id",
     )?;
     let rows = stmt.query_map([user_id], |r| {
         let role: String = r.get(2)?;
@@ -245,7 +248,7 @@ pub struct MemberListRow {
 pub fn members(conn: &Connection, org_id: &str, now: Millis) -> rusqlite::Result<Vec<MemberListRow>> {
     let mut stmt = conn.prepare_cached(
         "SELECT u.id, u.email, u.name, m.role, u.status, u.api_only, m.is_provisioner
-           FROM memberships m JOIN users u ON u.id = m.user_id
+           FROM memberships m JOIN users u ON u.n = m.user_n
           WHERE m.org_id = ?1
             AND (u.status = 'active' OR u.pending_until > ?2)
           ORDER BY u.email IS NULL, u.email, m.created_at",
@@ -272,7 +275,7 @@ pub fn org_name(conn: &Connection, org_id: &str) -> rusqlite::Result<Option<Stri
 pub fn membership_role(conn: &Connection, user_id: &str, org_id: &str) -> rusqlite::Result<Option<Role>> {
     let role: Option<String> = conn
         .query_row(
-            "SELECT role FROM memberships WHERE user_id = ?1 AND org_id = ?2",
+            "SELECT role FROM memberships WHERE user_n = (SELECT n FROM users WHERE id = ?1) AND org_id = ?2",
             [user_id, org_id],
             |r| r.get(0),
         )
@@ -282,7 +285,10 @@ pub fn membership_role(conn: &Connection, user_id: &str, org_id: &str) -> rusqli
 
 /// Moves a placeholder's membership of `org_id` to `to`. Used when `to` is not a member yet.
 pub fn move_membership(tx: &Transaction, from: &str, to: &str, org_id: &str) -> rusqlite::Result<()> {
-    tx.prepare_cached("UPDATE memberships SET user_id = ?2 WHERE user_id = ?1 AND org_id = ?3")?
-        .execute(params![from, to, org_id])?;
+    tx.prepare_cached(
+        "UPDATE memberships SET user_n = (SELECT n FROM users WHERE id = ?2)
+          WHERE user_n = (SELECT n FROM users WHERE id = ?1) AND org_id = ?3",
+    )?
+    .execute(params![from, to, org_id])?;
     Ok(())
 }

@@ -69,7 +69,7 @@ pub fn list(
         "SELECT {EFFECTIVE_COLUMNS} FROM provisions
           WHERE org_id = :org AND (:status IS NULL OR
                 CASE WHEN status = 'pending' AND expires_at <= :now THEN 'expired' ELSE status END = :status)
-          ORDER BY created_at DESC, id DESC LIMIT :limit"
+          ORDER BY created_at DESC, n DESC LIMIT :limit"
     ))?;
     let rows = stmt.query_map(
         named_params! {":org": org_id, ":status": status.map(|s| s.as_str()), ":now": now, ":limit": limit},
@@ -99,10 +99,11 @@ pub fn end(tx: &Transaction, id: &str, status: ProvisionStatus) -> rusqlite::Res
 }
 
 /// Pending provisions whose time is up, oldest first, at most `limit`: (id, placeholder user id).
+/// Ties in creation order, which is also where their rows lie (see schema.sql, Keys).
 pub fn expired(conn: &Connection, now: Millis, limit: u32) -> rusqlite::Result<Vec<(String, String)>> {
     let mut stmt = conn.prepare_cached(
         "SELECT id, user_id FROM provisions WHERE status = 'pending' AND expires_at <= ?1
-          ORDER BY expires_at LIMIT ?2",
+          ORDER BY expires_at, n LIMIT ?2",
     )?;
     let rows = stmt.query_map(params![now, limit], |r| Ok((r.get(0)?, r.get(1)?)))?;
     rows.collect()

@@ -151,6 +151,17 @@ impl TestApp {
         conn.query_row(sql, [param], |r| r.get(0)).expect("count query")
     }
 
+    /// Rows whose link (user, project) points at nothing: must always be 0.
+    pub fn dangling(&self) -> i64 {
+        let conn = self.db.conn().expect("connection");
+        let sql = "SELECT (SELECT COUNT(*) FROM memberships m WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.n = m.user_n))
+                        + (SELECT COUNT(*) FROM api_keys k WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.n = k.user_n))
+                        + (SELECT COUNT(*) FROM api_keys k WHERE NOT EXISTS (SELECT 1 FROM projects j WHERE j.n = k.project_n))
+                        + (SELECT COUNT(*) FROM projects j WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.n = j.user_n))
+                        + (SELECT COUNT(*) FROM agents a WHERE NOT EXISTS (SELECT 1 FROM projects j WHERE j.n = a.project_n))";
+        conn.query_row(sql, [], |r| r.get(0)).expect("dangling query")
+    }
+
     pub fn sweep(&self) -> usize {
         provisiond::cleanup::run_once(&self.db, self.clock.now()).expect("sweep")
     }
