@@ -1,17 +1,35 @@
-//! A full disk under a running server: writes answer 503 `unavailable` (JSON),
-//! reads keep working, the server recovers when the fault is gone, nothing half-written remains.
-//! Needs to mount a small tmpfs (root, as in CI). Elsewhere the test says so and passes, unless
-//! PROVISIOND_FAULT_TESTS=require (set by .ci/run) makes that a failure. (A read-only remount
-//! cannot be simulated this way: Linux refuses it while the server has the file open for
-//! writing. SQLite reports both as a failed write, which takes the same path to 503.)
+//! Storage faults under a running server: writes answer 503 `unavailable` (JSON), reads keep
+//! working, the server recovers by itself when the fault is gone, nothing half-written remains.
+//!
+//! - A full disk: the server's database on a small tmpfs that a filler file fills. Needs to mount
+//!   a tmpfs (root).
+//! - A disk that turns read-only: Linux refuses `mount -o remount,ro` while the server has the
+//!   file open for writing, so the real binary runs as a process of its own and `strace` attaches
+//!   to it and makes every file write, truncate and sync fail with EROFS, as on a file system
+//!   that has turned read-only (strace's syscall fault injection; no byte reaches the files).
+//!   Socket writes (`sendto`, `write`, `writev`) are left alone, so the answers still go out.
+//!   Detaching strace ends the fault. Needs strace and the right to ptrace (root).
+//!
+//! Where a test cannot run it says SKIPPED and passes, unless PROVISIOND_FAULT_TESTS=require (set
+//! by .ci/run) makes that a failure.
 
 mod common;
 
 use common::*;
 use reqwest::StatusCode;
+use serde_json::{json, Value};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A fault test that cannot run here: a failure under PROVISIOND_FAULT_TESTS=require, else SKIPPED.
+fn cannot_run(why: &str) {
+    if std::env::var("PROVISIOND_FAULT_TESTS").as_deref() == Ok("require") {
+        panic!("{why}");
+    }
+    eprintln!("SKIPPED: {why}");
+}
 
 struct Mount(PathBuf);
 
@@ -25,10 +43,8 @@ impl Mount {
             .is_ok_and(|s| s.success());
         if ok {
             Some(Mount(at.to_path_buf()))
-        } else if std::env::var("PROVISIOND_FAULT_TESTS").as_deref() == Ok("require") {
-            panic!("cannot mount a tmpfs for the fault tests (run as root)");
         } else {
-            eprintln!("SKIPPED: the fault tests need to mount a tmpfs (run as root, as CI does)");
+            cannot_run("the full-disk test needs to mount a tmpfs (run as root, as CI does)");
             None
         }
     }
@@ -44,10 +60,12 @@ async fn provision_status(app: &TestApp, key: &str) -> (StatusCode, serde_json::
     app.post("/v1/team/provisions", key, serde_json::json!({})).await
 }
 
-fn no_half_writes(app: &TestApp) {
-    let conn = app.db.conn().unwrap();
+/// The database is sound: SQLite's own checks, and no rows a write left behind half-done.
+fn no_half_writes(conn: &rusqlite::Connection) {
     let check: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
     assert_eq!(check, "ok");
+    let mut fk = conn.prepare("PRAGMA foreign_key_check").unwrap();
+    assert!(!fk.exists([]).unwrap(), "foreign_key_check found rows pointing nowhere");
     for sql in [
         "SELECT COUNT(*) FROM users u WHERE u.status = 'placeholder' AND NOT EXISTS (SELECT 1 FROM provisions p WHERE p.user_id = u.id)",
         "SELECT COUNT(*) FROM provisions p WHERE p.status = 'pending' AND NOT EXISTS (SELECT 1 FROM agents a WHERE a.id = p.agent_id)",
@@ -102,5 +120,236 @@ async fn full_disk_refuses_writes_keeps_reads_and_recovers() {
     let (s, p) = provision_status(&app, &k).await;
     assert_eq!(s, StatusCode::CREATED, "{p}");
     assert_eq!(app.get("/v1/user", p["apiKey"].as_str().unwrap()).await.0, StatusCode::OK);
-    no_half_writes(&app);
+    no_half_writes(&app.db.conn().unwrap());
+}
+
+/// The system calls that write to files: SQLite's `pwrite64` (WAL, database, shared-memory
+/// index), `ftruncate` and `fsync` (checkpoints), and their relatives should a build use them.
+/// None of them writes to a socket: the server answers with `sendto`/`writev`/`write`, and logs
+/// with `write`, which stay untouched.
+const FILE_WRITES: &str = "pwrite64,pwritev,pwritev2,ftruncate,fallocate,fsync,fdatasync";
+
+/// `strace` attached to a running process, failing its file writes with EROFS until stopped.
+struct Strace {
+    child: Child,
+    stderr: PathBuf,
+    trace: PathBuf,
+}
+
+impl Strace {
+    /// Returns once every thread of `pid` is attached (threads started later are followed too),
+    /// or None (after `cannot_run`) when strace is missing or may not trace.
+    async fn fail_file_writes(pid: u32, dir: &Path) -> Option<Strace> {
+        let (stderr, trace) = (dir.join("strace.err"), dir.join("strace.out"));
+        let spawned = Command::new("strace")
+            .args(["-f", "-p", &pid.to_string()])
+            .args(["-e", &format!("trace={FILE_WRITES}")])
+            .args(["-e", &format!("inject={FILE_WRITES}:error=EROFS")])
+            .arg("-o")
+            .arg(&trace)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&stderr).unwrap())
+            .spawn();
+        let child = match spawned {
+            Ok(child) => child,
+            Err(e) => {
+                cannot_run(&format!("the read-only disk test needs strace (apt-get install strace): {e}"));
+                return None;
+            }
+        };
+        let mut strace = Strace { child, stderr, trace };
+        let threads = std::fs::read_dir(format!("/proc/{pid}/task")).map_or(1, |d| d.count());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let said = strace.said();
+            // strace 6 says "Process N attached with M threads" once it holds them all; older
+            // versions say "Process N attached" for each thread.
+            if said.contains("attached with") || said.matches(" attached").count() >= threads {
+                return Some(strace);
+            }
+            if let Ok(Some(status)) = strace.child.try_wait() {
+                cannot_run(&format!(
+                    "the read-only disk test needs strace to trace the server (ptrace, as root): \
+                     strace {status}: {said}"
+                ));
+                return None;
+            }
+            assert!(Instant::now() < deadline, "strace did not attach within 30 s: {said}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    fn said(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    /// The system calls it failed so far.
+    fn injected(&self) -> String {
+        std::fs::read_to_string(&self.trace).unwrap_or_default()
+    }
+
+    /// SIGTERM: strace lets go of every thread, whose system calls work again. Returns what it said.
+    fn stop(mut self) -> String {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+        self.child.wait().unwrap();
+        self.said()
+    }
+}
+
+impl Drop for Strace {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The real binary in a process of its own, so that strace traces it and nothing else.
+struct Server {
+    child: Child,
+    base: String,
+    log: PathBuf,
+    owner_key: String,
+    client: reqwest::Client,
+}
+
+impl Server {
+    async fn start(dir: &Path) -> Server {
+        let (log, out) = (dir.join("server.log"), dir.join("server.out"));
+        let child = Command::new(env!("CARGO_BIN_EXE_provisiond"))
+            .env_clear()
+            .env("DATABASE_PATH", dir.join("p.db"))
+            .env("BIND", "127.0.0.1:0")
+            .env("WORKERS", "2")
+            .env("BOOTSTRAP_EMAIL", "owner@acme.com")
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&out).unwrap())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        // Held from here on, so that a failed start still ends the process.
+        let mut server = Server {
+            child,
+            base: String::new(),
+            log,
+            owner_key: String::new(),
+            client: reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let port = loop {
+            let log = server.log();
+            if let Some(p) = log.split("(port ").nth(1).and_then(|r| r.split(')').next()) {
+                break p.parse::<u16>().unwrap();
+            }
+            assert!(server.child.try_wait().unwrap().is_none(), "the server exited: {log}");
+            assert!(Instant::now() < deadline, "the server did not start within 30 s: {log}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        };
+        server.base = format!("http://127.0.0.1:{port}");
+        let stdout = std::fs::read_to_string(&out).unwrap();
+        server.owner_key = stdout.split_whitespace().find(|w| w.starts_with("oc_")).unwrap().to_string();
+        server
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    async fn call(&self, req: reqwest::RequestBuilder, key: &str) -> (StatusCode, Value) {
+        let res = req.bearer_auth(key).send().await.unwrap();
+        let status = res.status();
+        let text = res.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {status} {text}")))
+    }
+
+    async fn get(&self, path: &str, key: &str) -> (StatusCode, Value) {
+        self.call(self.client.get(format!("{}{path}", self.base)), key).await
+    }
+
+    async fn post(&self, path: &str, key: &str, body: Value) -> (StatusCode, Value) {
+        self.call(self.client.post(format!("{}{path}", self.base)).json(&body), key).await
+    }
+
+    /// SIGTERM, as an operator stops it: in-flight requests finish and the WAL is checkpointed.
+    fn stop(mut self) -> String {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+        let status = self.child.wait().unwrap();
+        let log = self.log();
+        assert!(status.success(), "the server stopped with {status}: {log}");
+        log
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn disk_turning_read_only_refuses_writes_keeps_reads_and_recovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path()).await;
+    let owner = server.owner_key.clone();
+    let mut created = 0;
+    // Two provisions before the fault: one key first used under it (so it is read from the
+    // database, not the key cache), one key that tries to rotate under it.
+    let mut keys = Vec::new();
+    for _ in 0..2 {
+        let (s, p) = server.post("/v1/team/provisions", &owner, json!({})).await;
+        assert_eq!(s, StatusCode::CREATED, "{p}");
+        created += 1;
+        keys.push(p["apiKey"].as_str().unwrap().to_string());
+    }
+    let (fresh, rotating) = (&keys[0], &keys[1]);
+    assert_eq!(server.get("/v1/user", &owner).await.0, StatusCode::OK);
+
+    let Some(strace) = Strace::fail_file_writes(server.child.id(), dir.path()).await else { return };
+
+    // Every write is refused with the contract's JSON error...
+    for _ in 0..3 {
+        assert_error(server.post("/v1/team/provisions", &owner, json!({})).await, 503, "unavailable");
+    }
+    let agent = json!({"name": "Refused at first", "identifier": "refused-at-first"});
+    assert_error(server.post("/v1/agents", &owner, agent.clone()).await, 503, "unavailable");
+    assert_error(server.post("/v1/user/api-key/regenerate", rotating, json!({})).await, 503, "unavailable");
+    // ...because the files refused it.
+    let injected = strace.injected();
+    assert!(injected.contains("= -1 EROFS") && injected.contains("(INJECTED)"), "{injected}");
+
+    // Reads keep working: a cached key, a key read from the database, the listing.
+    assert_eq!(server.get("/v1/user", &owner).await.0, StatusCode::OK);
+    let (s, me) = server.get("/v1/user", fresh).await;
+    assert_eq!(s, StatusCode::OK, "{me}");
+    assert_eq!(me["status"], "placeholder");
+    assert_eq!(server.get("/v1/user", rotating).await.0, StatusCode::OK, "the refused rotation kept the key");
+    let (s, list) = server.get("/v1/team/provisions", &owner).await;
+    assert_eq!(s, StatusCode::OK, "{list}");
+    assert_eq!(list["provisions"].as_array().unwrap().len(), created);
+
+    // The disk is writable again (strace lets go): the same process takes writes at once.
+    let said = strace.stop();
+    assert!(said.contains("detached"), "{said}");
+    let (s, p) = server.post("/v1/team/provisions", &owner, json!({})).await;
+    assert_eq!(s, StatusCode::CREATED, "{p}");
+    created += 1;
+    let (s, me) = server.get("/v1/user", p["apiKey"].as_str().unwrap()).await;
+    assert_eq!(s, StatusCode::OK, "{me}");
+    // The refused agent left nothing behind: its identifier is free.
+    let (s, a) = server.post("/v1/agents", &owner, agent).await;
+    assert_eq!(s, StatusCode::CREATED, "{a}");
+    let (s, r) = server.post("/v1/user/api-key/regenerate", rotating, json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+
+    let log = server.stop();
+    assert!(!log.contains("panicked"), "{log}");
+    let conn = rusqlite::Connection::open(dir.path().join("p.db")).unwrap();
+    no_half_writes(&conn);
+    let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
+    assert_eq!(count("SELECT COUNT(*) FROM provisions"), created as i64, "one provision per 201");
+    assert_eq!(count("SELECT COUNT(*) FROM agents WHERE identifier = 'refused-at-first'"), 1);
+    assert_eq!(count("SELECT COUNT(*) FROM api_keys WHERE revoked_at IS NOT NULL"), 1, "one rotation");
 }
