@@ -114,8 +114,9 @@ CREATE TABLE provisions (
     claimed_at      INTEGER,
     claimed_by      TEXT
 );
--- The sweep looks for pending rows past their expiry.
-CREATE INDEX provisions_status_expires ON provisions(status, expires_at);
+-- The sweep looks for pending rows past their expiry. Partial: a provision leaves it when it
+-- ends, and an ended one is never written to it again.
+CREATE INDEX provisions_pending ON provisions(expires_at) WHERE status = 'pending';
 -- Listings are per organization, newest first (ties in creation order, by `n`, which every
 -- index entry ends with).
 CREATE INDEX provisions_org_created ON provisions(org_id, created_at);

@@ -1,7 +1,7 @@
 -- Version 1 -> 2: users, memberships, projects, api_keys, agents and provisions move from UUID
 -- primary keys to internal, ever-growing `n` keys (why: schema.sql, "Keys"). Public ids are kept.
 -- Follows SQLite's procedure for changing a table's shape: new tables under temporary names,
--- copy, drop the old, rename. src/db.rs runs it in one transaction with foreign keys off, checks
+-- copy, drop the old, rename (and the sweep's index becomes partial). src/db.rs runs it in one transaction with foreign keys off, checks
 -- `PRAGMA foreign_key_check` before committing, and turns them back on.
 -- Rows are copied in creation order, so old data gets the same locality as new data.
 
@@ -119,7 +119,7 @@ CREATE UNIQUE INDEX users_email ON users(email) WHERE email IS NOT NULL;
 CREATE INDEX memberships_org ON memberships(org_id);
 CREATE INDEX projects_user ON projects(user_n);
 CREATE INDEX api_keys_user ON api_keys(user_n);
-CREATE INDEX provisions_status_expires ON provisions(status, expires_at);
+CREATE INDEX provisions_pending ON provisions(expires_at) WHERE status = 'pending';
 CREATE INDEX provisions_org_created ON provisions(org_id, created_at);
 
 PRAGMA user_version = 2;

@@ -3,7 +3,6 @@
 
 use crate::clock::{Clock, Millis};
 use crate::db::Db;
-use crate::domain::ProvisionStatus;
 use crate::error::ApiError;
 use crate::{ops, store};
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -25,13 +24,13 @@ pub fn run_once(db: &Db, now: Millis) -> Result<usize, ApiError> {
             if batch.is_empty() {
                 tx.keeps_keys();
             }
-            let mut n = 0;
-            for (id, user_id) in &batch {
-                if ops::end(tx, id, user_id, ProvisionStatus::Expired)? {
-                    n += 1;
+            let mut ended = 0;
+            for &(n, user_n) in &batch {
+                if ops::expire(tx, n, user_n)? {
+                    ended += 1;
                 }
             }
-            Ok((batch.len(), n))
+            Ok((batch.len(), ended))
         })?;
         total += ended;
         if seen < BATCH as usize {

@@ -98,15 +98,25 @@ pub fn end(tx: &Transaction, id: &str, status: ProvisionStatus) -> rusqlite::Res
     Ok(n > 0)
 }
 
-/// Pending provisions whose time is up, oldest first, at most `limit`: (id, placeholder user id).
-/// Ties in creation order, which is also where their rows lie (see schema.sql, Keys).
-pub fn expired(conn: &Connection, now: Millis, limit: u32) -> rusqlite::Result<Vec<(String, String)>> {
+/// Pending provisions whose time is up, oldest first, at most `limit`, by internal key:
+/// (provision, its placeholder user if it still exists). Ties in creation order, which is also
+/// where their rows lie (see schema.sql, Keys).
+pub fn expired(conn: &Connection, now: Millis, limit: u32) -> rusqlite::Result<Vec<(i64, Option<i64>)>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT id, user_id FROM provisions WHERE status = 'pending' AND expires_at <= ?1
-          ORDER BY expires_at, n LIMIT ?2",
+        "SELECT p.n, u.n FROM provisions p LEFT JOIN users u ON u.id = p.user_id
+          WHERE p.status = 'pending' AND p.expires_at <= ?1
+          ORDER BY p.expires_at, p.n LIMIT ?2",
     )?;
     let rows = stmt.query_map(params![now, limit], |r| Ok((r.get(0)?, r.get(1)?)))?;
     rows.collect()
+}
+
+/// `end` by internal key, for the sweep.
+pub fn end_n(tx: &Transaction, n: i64, status: ProvisionStatus) -> rusqlite::Result<bool> {
+    let changed = tx
+        .prepare_cached("UPDATE provisions SET status = ?2 WHERE n = ?1 AND status = 'pending'")?
+        .execute(params![n, status.as_str()])?;
+    Ok(changed > 0)
 }
 
 /// A provision by its claim token's hash, whatever its organization, with the stored status
