@@ -4,7 +4,7 @@
 use crate::clock::{Clock, Millis};
 use crate::db::Db;
 use crate::error::ApiError;
-use crate::{ops, store};
+use crate::store;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -18,22 +18,15 @@ const BATCH: u32 = 500;
 pub fn run_once(db: &Db, now: Millis) -> Result<usize, ApiError> {
     let mut total = 0;
     loop {
-        let (seen, ended) = db.write_queued(move |tx| {
-            // Oldest first, which is also the order their rows lie in (schema.sql, Keys).
-            let batch = store::provisions::expired(tx, now, BATCH)?;
-            if batch.is_empty() {
+        let ended = db.write_queued(move |tx| {
+            let ended = store::provisions::expire_batch(tx, now, BATCH)?;
+            if ended == 0 {
                 tx.keeps_keys();
             }
-            let mut ended = 0;
-            for &(n, user_n) in &batch {
-                if ops::expire(tx, n, user_n)? {
-                    ended += 1;
-                }
-            }
-            Ok((batch.len(), ended))
+            Ok(ended)
         })?;
         total += ended;
-        if seen < BATCH as usize {
+        if ended < BATCH as usize {
             break;
         }
     }

@@ -46,8 +46,10 @@ pub type Pool = r2d2::Pool<SqliteConnectionManager>;
 /// The writer touches index pages all over the file (ids are random): a bigger page cache than
 /// SQLite's 2 MB default saves re-reading them at every batch. It never checkpoints itself: the
 /// checkpoint thread does, so copying the WAL into the database (and its fsync) never holds up a
-/// commit.
-const WRITER_PRAGMAS: &str = "PRAGMA cache_size = -16000; PRAGMA wal_autocheckpoint = 0;";
+/// commit. The sweep's scratch table (store::provisions::expire_batch) lives in memory, not in a
+/// temporary file.
+const WRITER_PRAGMAS: &str =
+    "PRAGMA cache_size = -16000; PRAGMA wal_autocheckpoint = 0; PRAGMA temp_store = MEMORY;";
 
 /// Readers mostly miss the key cache once per key; a small page cache each keeps memory down.
 const READER_PRAGMAS: &str = "PRAGMA cache_size = -1000;";

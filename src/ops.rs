@@ -270,17 +270,6 @@ pub fn end(tx: &Transaction, id: &str, user_id: &str, status: ProvisionStatus) -
     Ok(true)
 }
 
-/// `end` for the sweep, which finds expired provisions by internal key (no id lookups).
-pub fn expire(tx: &Transaction, n: i64, user_n: Option<i64>) -> Result<bool, ApiError> {
-    if !store::provisions::end_n(tx, n, ProvisionStatus::Expired)? {
-        return Ok(false);
-    }
-    if let Some(user_n) = user_n {
-        store::orgs::delete_placeholder_n(tx, user_n)?;
-    }
-    Ok(true)
-}
-
 pub fn provision_not_found() -> ApiError {
     ApiError::not_found("No provision with that id in this organization.")
 }

@@ -79,11 +79,6 @@ pub fn delete_placeholder(tx: &Transaction, user_id: &str) -> rusqlite::Result<u
     tx.prepare_cached("DELETE FROM users WHERE id = ?1 AND status = 'placeholder'")?.execute([user_id])
 }
 
-/// `delete_placeholder` by internal key, for the sweep.
-pub fn delete_placeholder_n(tx: &Transaction, user_n: i64) -> rusqlite::Result<usize> {
-    tx.prepare_cached("DELETE FROM users WHERE n = ?1 AND status = 'placeholder'")?.execute([user_n])
-}
-
 /// Organization ids matching `needle` as an id, a domain (case-insensitive) or a name, in that
 /// order of preference: the first kind that matches anything wins.
 pub fn find_orgs(conn: &Connection, needle: &str) -> rusqlite::Result<Vec<String>> {

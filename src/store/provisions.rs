@@ -98,25 +98,36 @@ pub fn end(tx: &Transaction, id: &str, status: ProvisionStatus) -> rusqlite::Res
     Ok(n > 0)
 }
 
-/// Pending provisions whose time is up, oldest first, at most `limit`, by internal key:
-/// (provision, its placeholder user if it still exists). Ties in creation order, which is also
-/// where their rows lie (see schema.sql, Keys).
-pub fn expired(conn: &Connection, now: Millis, limit: u32) -> rusqlite::Result<Vec<(i64, Option<i64>)>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT p.n, u.n FROM provisions p LEFT JOIN users u ON u.id = p.user_id
-          WHERE p.status = 'pending' AND p.expires_at <= ?1
-          ORDER BY p.expires_at, p.n LIMIT ?2",
+/// The sweep, set-wise: marks up to `limit` pending provisions whose time is up `expired`
+/// (oldest first; ties in creation order, which is also where their rows lie, see schema.sql,
+/// Keys) and deletes their placeholder users with everything those own. Returns how many it
+/// ended. One statement per table instead of one delete (and its cascades) per provision; the
+/// children go first, so the foreign keys' cascades find nothing left to do.
+pub fn expire_batch(tx: &Transaction, now: Millis, limit: u32) -> rusqlite::Result<usize> {
+    tx.execute_batch(
+        "CREATE TEMP TABLE IF NOT EXISTS sweep_batch (p INTEGER PRIMARY KEY, u INTEGER);
+         DELETE FROM temp.sweep_batch;",
     )?;
-    let rows = stmt.query_map(params![now, limit], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    rows.collect()
-}
-
-/// `end` by internal key, for the sweep.
-pub fn end_n(tx: &Transaction, n: i64, status: ProvisionStatus) -> rusqlite::Result<bool> {
-    let changed = tx
-        .prepare_cached("UPDATE provisions SET status = ?2 WHERE n = ?1 AND status = 'pending'")?
-        .execute(params![n, status.as_str()])?;
-    Ok(changed > 0)
+    let seen = tx
+        .prepare_cached(
+            "INSERT INTO temp.sweep_batch (p, u)
+             SELECT p.n, (SELECT u.n FROM users u WHERE u.id = p.user_id AND u.status = 'placeholder')
+               FROM provisions p WHERE p.status = 'pending' AND p.expires_at <= ?1
+              ORDER BY p.expires_at, p.n LIMIT ?2",
+        )?
+        .execute(params![now, limit])?;
+    for sql in [
+        "UPDATE provisions SET status = 'expired' WHERE n IN (SELECT p FROM temp.sweep_batch)",
+        "DELETE FROM agents WHERE project_n IN
+            (SELECT j.n FROM projects j WHERE j.user_n IN (SELECT u FROM temp.sweep_batch))",
+        "DELETE FROM api_keys WHERE user_n IN (SELECT u FROM temp.sweep_batch)",
+        "DELETE FROM projects WHERE user_n IN (SELECT u FROM temp.sweep_batch)",
+        "DELETE FROM memberships WHERE user_n IN (SELECT u FROM temp.sweep_batch)",
+        "DELETE FROM users WHERE n IN (SELECT u FROM temp.sweep_batch)",
+    ] {
+        tx.prepare_cached(sql)?.execute([])?;
+    }
+    Ok(seen)
 }
 
 /// A provision by its claim token's hash, whatever its organization, with the stored status
