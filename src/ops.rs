@@ -77,10 +77,14 @@ pub fn grant_credits(
     now: Millis,
 ) -> Result<store::credits::Balance, ApiError> {
     if !store::credits::grant(tx, org_id, by, amount, reason, now)? {
-        return Err(ApiError::invalid_field(format!(
-            "This grant would take the pool over the largest amount a pool can hold ({}).",
-            Credits::MAX
-        )));
+        // Valid on its own; what stands in the way is what the pool already holds.
+        return Err(ApiError::conflict(
+            "pool_full",
+            format!(
+                "This grant would take the pool over the largest amount a pool can hold ({}).",
+                Credits::MAX
+            ),
+        ));
     }
     Ok(store::credits::balance(tx, org_id)?)
 }

@@ -401,8 +401,8 @@ async fn bad_amounts_and_grants() {
     // The largest pool is a hard ceiling.
     assert_error(
         app.post("/api/v1/admin/credits", k, json!({"amount": 1_000_000_000_000u64})).await,
-        400,
-        "invalid_field",
+        409,
+        "pool_full",
     );
     assert_eq!(app.count("SELECT COUNT(*) FROM credit_ledger WHERE kind = ?1", "grant"), 2);
 }

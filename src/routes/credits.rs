@@ -24,8 +24,8 @@ pub struct BalanceView {
 #[derive(serde::Deserialize, utoipa::ToSchema)]
 #[allow(dead_code)]
 pub struct AmountRequest {
-    /// Greater than 0, at most 3 decimals.
-    #[schema(exclusive_minimum = 0, multiple_of = 0.001)]
+    /// Greater than 0, at most 3 decimals, at most `Credits::MAX`.
+    #[schema(exclusive_minimum = 0, maximum = 1_000_000_000_000f64, multiple_of = 0.001)]
     amount: f64,
     #[schema(max_length = 500)]
     reason: Option<String>,
@@ -126,7 +126,8 @@ pub async fn usage(state: web::Data<AppState>, caller: Caller) -> Result<HttpRes
 
 #[utoipa::path(post, path = "/api/v1/admin/credits", tag = "credits", request_body = AmountRequest,
     security(("bearer" = []), ("api_key" = [])),
-    responses((status = 200, body = BalanceView), (status = 403, description = "Not an owner.", body = crate::openapi::ErrorBody)))]
+    responses((status = 200, body = BalanceView), (status = 403, description = "Not an owner.", body = crate::openapi::ErrorBody),
+        (status = 409, description = "The pool would go over the largest amount a pool holds; nothing granted.", body = crate::openapi::ErrorBody)))]
 pub async fn grant(
     state: web::Data<AppState>,
     caller: Caller,
