@@ -39,17 +39,15 @@ const MAX_BATCH: usize = 128;
 
 pub type Pool = r2d2::Pool<SqliteConnectionManager>;
 
-/// Set on every connection. WAL lets readers go on while the writer commits;
-/// `synchronous=FULL` syncs the WAL at every commit, so a write we answered survives a crash of
-/// the process or of the machine; the busy timeout covers another process (the command line)
-/// writing at the same time.
-/// The writer touches index pages all over the file (ids are random): a bigger page cache than
-/// SQLite's 2 MB default saves re-reading them at every batch. It never checkpoints itself: the
-/// checkpoint thread does, so copying the WAL into the database (and its fsync) never holds up a
-/// commit. The sweep's scratch table (store::provisions::expire_batch) lives in memory, not in a
+/// The writer's page cache: the indexes written at random places (key and claim-token hashes,
+/// user and provision ids; see schema.sql, Keys) are re-read at every batch, and SQLite's 2 MB
+/// default does not hold them. It never checkpoints itself: the checkpoint thread does, so
+/// copying the WAL into the database (and its fsync) never holds up a commit. Once the WAL
+/// restarts after a burst, it is cut back to 64 MiB instead of keeping its largest size on disk.
+/// The sweep's scratch table (store::provisions::expire_batch) lives in memory, not in a
 /// temporary file.
-const WRITER_PRAGMAS: &str =
-    "PRAGMA cache_size = -16000; PRAGMA wal_autocheckpoint = 0; PRAGMA temp_store = MEMORY;";
+const WRITER_PRAGMAS: &str = "PRAGMA cache_size = -16000; PRAGMA wal_autocheckpoint = 0;
+     PRAGMA journal_size_limit = 67108864; PRAGMA temp_store = MEMORY;";
 
 /// Readers mostly miss the key cache once per key; a small page cache each keeps memory down.
 const READER_PRAGMAS: &str = "PRAGMA cache_size = -1000;";
@@ -60,6 +58,8 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
 /// Prepared statements kept per connection: more than the store has, so none is parsed twice.
 const STATEMENT_CACHE: usize = 128;
 
+/// Set on every connection (then `synchronous` as configured, see `open_with`): the busy timeout
+/// covers another process (the command line) writing at the same time.
 const CONNECTION_PRAGMAS: &str = "PRAGMA foreign_keys = ON;
      PRAGMA busy_timeout = 5000;
      PRAGMA synchronous = NORMAL;";
