@@ -31,6 +31,11 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// What the provisioning rate limit counts this caller by: their key.
+    pub fn limit_key(&self) -> String {
+        format!("key:{}", self.key_id)
+    }
+
     /// Owner-only actions; `what` completes "Only an owner may …".
     pub fn require_owner(&self, what: &str) -> Result<(), ApiError> {
         if self.role == crate::domain::Role::Owner {

@@ -71,7 +71,7 @@ pub async fn create_user(
         ));
     }
     check_user_id_header(&req, &caller)?;
-    state.allow_provision(&format!("key:{}", caller.key_id), &req)?;
+    state.allow_provision(&caller.limit_key(), &req)?;
     let domain = caller.org_domain.as_deref().ok_or_else(|| {
         ApiError::conflict(
             "no_domain",

@@ -90,7 +90,7 @@ pub async fn create(
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
-    state.allow_provision(&format!("key:{}", caller.key_id), &req)?;
+    state.allow_provision(&caller.limit_key(), &req)?;
     let fields = body.fields()?;
     let role = match fields.opt_str("role")? {
         None | Some("member") => ProvisionRole::Member,
