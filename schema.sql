@@ -1,4 +1,4 @@
--- provisiond schema, version 2. Applied in one transaction on first start; `PRAGMA user_version`
+-- provisiond schema, version 3. Applied in one transaction on first start; `PRAGMA user_version`
 -- records the version, and src/db.rs upgrades older databases step by step (migrations/).
 -- Times are integer milliseconds since the Unix epoch (UTC): compact, indexable, and compared
 -- without parsing. The API formats them as RFC 3339 with milliseconds.
@@ -38,7 +38,12 @@ CREATE TABLE users (
     -- For a placeholder: when its pending provision expires; its keys fail from then on. Kept
     -- here so the key check reads no provision row.
     pending_until INTEGER,
-    created_at    INTEGER NOT NULL
+    created_at    INTEGER NOT NULL,
+    -- 1 when the address is known to reach this person: an operator or an orchestrator made the
+    -- account, or the person followed a link mailed there. Whatever hands out power by address
+    -- (an owner named by email, X-User-ID) refuses an unverified one: anyone can type any address
+    -- into a sign-up form.
+    email_verified INTEGER NOT NULL DEFAULT 0 CHECK (email_verified IN (0, 1))
 );
 -- Partial: placeholders (no email yet) stay out of it, so provisioning never touches it.
 CREATE UNIQUE INDEX users_email ON users(email) WHERE email IS NOT NULL;
@@ -78,9 +83,22 @@ CREATE TABLE api_keys (
     project_n    INTEGER NOT NULL,
     created_at   INTEGER NOT NULL,
     revoked_at   INTEGER,
-    last_used_at INTEGER
+    last_used_at INTEGER,
+    -- The most this key acts as, whatever its user's role becomes: a provisioned key keeps the
+    -- provision's role even after an owner claims it. 'owner' means no ceiling.
+    role         TEXT NOT NULL DEFAULT 'owner' CHECK (role IN ('owner', 'admin', 'member'))
 );
 CREATE INDEX api_keys_user ON api_keys(user_n);
+
+-- One counter, bumped in the same transaction as every write that changes what an existing key
+-- means (revoked, moved, demoted, its provision ended). A server caches verified keys; it
+-- compares this counter before trusting its cache, so a change made by another process (the
+-- command line) is seen on the very next request.
+CREATE TABLE key_epoch (
+    id    INTEGER PRIMARY KEY CHECK (id = 1),
+    epoch INTEGER NOT NULL
+);
+INSERT INTO key_epoch (id, epoch) VALUES (1, 0);
 
 -- Keyed by project and identifier (unique within a project), the one tree an agent needs. The
 -- public id is looked up only within one project, where this key narrows the search.
@@ -147,4 +165,17 @@ CREATE TABLE sessions (
 CREATE INDEX sessions_user ON sessions(user_id);
 CREATE INDEX sessions_expires ON sessions(expires_at);
 
-PRAGMA user_version = 2;
+-- Links mailed to a person: verify an address, or reset a password. Only the blake3 hash of the
+-- token is kept; a link works once, until `expires_at`, and only for the address it was sent to.
+CREATE TABLE email_tokens (
+    token_hash BLOB PRIMARY KEY,
+    user_id    TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    purpose    TEXT NOT NULL CHECK (purpose IN ('verify', 'reset')),
+    email      TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX email_tokens_user ON email_tokens(user_id);
+CREATE INDEX email_tokens_expires ON email_tokens(expires_at);
+
+PRAGMA user_version = 3;

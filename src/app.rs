@@ -6,6 +6,7 @@ use crate::config::Settings;
 use crate::db::Db;
 use crate::domain::Email;
 use crate::error::json_error_net;
+use crate::mail::{Mailer, Outgoing};
 use crate::ratelimit::RateLimit;
 use crate::web::throttle::LoginThrottle;
 use crate::{ops, routes, store};
@@ -26,7 +27,10 @@ pub struct AppState {
     /// Per client address: four times the per-key rate, so several callers behind one address
     /// are not starved by one another, while one address still cannot flood.
     pub provision_ip_limit: RateLimit,
-    pub login_limit: RateLimit,
+    /// Tries at the sign-in forms (log-in, sign-up, password reset, claim, verification), per
+    /// form and client address.
+    pub form_limit: RateLimit,
+    pub mailer: Mailer,
     /// Dashboard provisioning results waiting to be shown once.
     pub shown: crate::web::team::ShowOnce,
 }
@@ -57,6 +61,36 @@ impl AppState {
         format!("{}/claim?token={token}", self.settings.public_url)
     }
 
+    /// Mails a link, worked out on the mail thread by `issue` (one write), pointing at `path`.
+    /// The request does not wait for the database or the mail server, so it takes the same time
+    /// whether or not anything is sent. False when mail is off or its queue is full.
+    pub fn mail_link<F>(&self, kind: LinkMail, issue: F) -> bool
+    where
+        F: FnOnce(&crate::db::Tx) -> Result<Option<ops::MailLink>, crate::error::ApiError> + Send + 'static,
+    {
+        let db = self.db.clone();
+        let base = self.settings.public_url.clone();
+        self.mailer.submit(Box::new(move || {
+            let link = match db.write_queued(move |tx| {
+                tx.keeps_keys();
+                issue(tx)
+            }) {
+                Ok(Some(link)) => link,
+                Ok(None) => return None,
+                Err(e) => {
+                    log::warn!("no mail: the link could not be stored: {e}");
+                    return None;
+                }
+            };
+            Some(kind.mail(&base, link))
+        }))
+    }
+
+    /// One more try at a sign-in form (`form` names it) from this client, or 429 seconds.
+    pub fn allow_form(&self, form: &str, req: &actix_web::HttpRequest) -> Result<(), u64> {
+        self.form_limit.take(&format!("{form}:{}", client_ip(req)), self.clock.now())
+    }
+
     /// One more provision for this caller and this client address, or 429 with Retry-After.
     /// Nothing is spent when either is out.
     pub fn allow_provision(
@@ -69,6 +103,40 @@ impl AppState {
         self.provision_ip_limit.peek(&ip, now).map_err(crate::error::ApiError::too_many_requests)?;
         self.provision_limit.take(who, now).map_err(crate::error::ApiError::too_many_requests)?;
         self.provision_ip_limit.take(&ip, now).map_err(crate::error::ApiError::too_many_requests)
+    }
+}
+
+/// The mails with links in them.
+#[derive(Clone, Copy)]
+pub enum LinkMail {
+    Verify,
+    Reset,
+}
+
+impl LinkMail {
+    fn mail(self, base: &str, link: ops::MailLink) -> Outgoing {
+        let (subject, body) = match self {
+            LinkMail::Verify => (
+                "Confirm your email address",
+                format!(
+                    "Confirm that this address is yours by opening this link (it works for 24 hours):\n\n\
+                     {base}/verify?token={}\n\n\
+                     If you did not sign up at {base}, ignore this mail.\n",
+                    link.token
+                ),
+            ),
+            LinkMail::Reset => (
+                "Reset your password",
+                format!(
+                    "Someone asked to reset the password of your account at {base}. To choose a new \
+                     password, open this link within one hour:\n\n\
+                     {base}/password/reset?token={}\n\n\
+                     If it was not you, ignore this mail: your password stays as it is.\n",
+                    link.token
+                ),
+            ),
+        };
+        Outgoing { to: link.email, subject: subject.into(), body }
     }
 }
 
@@ -117,6 +185,10 @@ impl Application {
 
         let workers = settings.workers;
         let (provision_rate, login_rate) = (settings.provision_rate_limit, settings.login_rate_limit);
+        let mailer = match &settings.smtp_url {
+            Some(url) => Mailer::start(url, &settings.mail_from)?,
+            None => Mailer::disabled(),
+        };
         let state = web::Data::new(AppState {
             db: db.clone(),
             settings: Arc::new(settings),
@@ -124,7 +196,8 @@ impl Application {
             throttle: LoginThrottle::default(),
             provision_limit: RateLimit::new(provision_rate),
             provision_ip_limit: RateLimit::new(provision_rate.saturating_mul(4)),
-            login_limit: RateLimit::new(login_rate),
+            form_limit: RateLimit::new(login_rate),
+            mailer,
             shown: Default::default(),
         });
         let mut server = HttpServer::new(move || {
@@ -139,7 +212,7 @@ impl Application {
                     Logger::new("%a %{method}xi %U %s %b %Dms")
                         .custom_request_replace("method", |req| req.method().to_string()),
                 ))
-                .app_data(web::FormConfig::default().limit(16 * 1024))
+                .app_data(crate::web::form_config())
                 .configure(routes::configure)
                 .configure(crate::web::configure)
                 .default_service(web::to(routes::not_found))

@@ -18,12 +18,17 @@ pub struct Caller {
     pub key_id: i64,
     pub user_id: String,
     pub email: Option<String>,
+    /// The address is known to reach this person (see schema.sql, users.email_verified).
+    pub email_verified: bool,
     pub placeholder: bool,
     pub api_only: bool,
     pub org_id: String,
     pub org_name: String,
     pub org_domain: Option<String>,
+    /// What this key acts as: the lesser of the member's role and the key's ceiling.
     pub role: crate::domain::Role,
+    /// The most this key may ever act as (see schema.sql, api_keys.role).
+    pub key_ceiling: crate::domain::Role,
     pub is_provisioner: bool,
     pub project_id: String,
     /// The project's internal key, which its agents link to (see schema.sql, Keys).
@@ -31,13 +36,53 @@ pub struct Caller {
 }
 
 impl Caller {
-    /// What the provisioning rate limit counts this caller by: their key.
+    /// What the provisioning rate limit counts this caller by: the person, so a new key (or
+    /// the dashboard) does not bring a fresh allowance.
     pub fn limit_key(&self) -> String {
-        format!("key:{}", self.key_id)
+        format!("user:{}", self.user_id)
+    }
+
+    /// A placeholder's key uses its own project (agents, the caller, credits) and nothing else:
+    /// whoever holds it has not claimed the account, and its provision expires.
+    fn require_claimed(&self) -> Result<(), ApiError> {
+        if self.placeholder {
+            Err(ApiError::forbidden(
+                "insufficient_role",
+                "This key belongs to an account nobody has claimed yet: it can use its own project (agents, credits), not manage the organization. Claim the account first.",
+            ))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Provisioner-only actions (the orchestrator endpoint).
+    pub fn require_provisioner(&self) -> Result<(), ApiError> {
+        if self.is_provisioner && !self.placeholder {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(
+                "not_a_provisioner",
+                "This API key's user may not create users: an owner must enable provisioner access for it.",
+            ))
+        }
+    }
+
+    /// Owner, admin or provisioner: who may see the organization's credit usage.
+    pub fn require_admin_or_provisioner(&self) -> Result<(), ApiError> {
+        self.require_claimed()?;
+        if self.role.is_admin() || self.is_provisioner {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(
+                "insufficient_role",
+                "Usage is visible to owners, admins and provisioners only.",
+            ))
+        }
     }
 
     /// Owner-only actions; `what` completes "Only an owner may …".
     pub fn require_owner(&self, what: &str) -> Result<(), ApiError> {
+        self.require_claimed()?;
         if self.role == crate::domain::Role::Owner {
             Ok(())
         } else {
@@ -49,6 +94,7 @@ impl Caller {
     }
 
     pub fn require_admin(&self) -> Result<(), ApiError> {
+        self.require_claimed()?;
         if self.role.is_admin() {
             Ok(())
         } else {
@@ -71,6 +117,16 @@ fn presented_key(req: &HttpRequest) -> Result<String, ApiError> {
             "The API key is not valid; check it, or ask an admin for a new one.",
         )
     };
+    // Two copies of a credential header are ambiguous: which one a proxy or a log saw may not
+    // be the one we would check.
+    if req.headers().get_all(header::AUTHORIZATION).nth(1).is_some()
+        || req.headers().get_all("x-api-key").nth(1).is_some()
+    {
+        return Err(ApiError::unauthorized(
+            "invalid_api_key",
+            "Send the API key once: this request has the same credential header twice.",
+        ));
+    }
     let bearer = match req.headers().get(header::AUTHORIZATION) {
         Some(v) => {
             let v = v.to_str().map_err(|_| invalid())?.trim();
@@ -126,6 +182,7 @@ fn invalid_key() -> ApiError {
 pub async fn authenticate(state: &AppState, key: String) -> Result<Caller, ApiError> {
     let hash = keys::hash(&key);
     let now = state.clock.now();
+    state.db.check_key_epoch()?;
     let cache = state.db.key_cache();
     let entry = match cache.get(&hash) {
         Some(e) => e,

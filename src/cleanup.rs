@@ -13,7 +13,8 @@ use std::time::Duration;
 /// milliseconds, large enough that 100k expired provisions don't take 100k commits.
 const BATCH: u32 = 500;
 
-/// Sweeps everything that has expired by `now` (provisions, then web sessions); returns how many
+/// Sweeps everything that has expired by `now` (provisions, then mailed links and web sessions);
+/// returns how many
 /// provisions it ended. Each batch goes through the writer queue, between the requests' writes.
 pub fn run_once(db: &Db, now: Millis) -> Result<usize, ApiError> {
     let mut total = 0;
@@ -32,6 +33,7 @@ pub fn run_once(db: &Db, now: Millis) -> Result<usize, ApiError> {
     }
     db.write_queued(move |tx| {
         tx.keeps_keys();
+        store::email_tokens::delete_expired(tx, now)?;
         Ok(store::sessions::delete_expired(tx, now)?)
     })?;
     Ok(total)

@@ -11,6 +11,19 @@ pub enum Synchronous {
     Normal,
     Full,
 }
+
+/// Who may create an account on the web pages.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SignupMode {
+    /// Only someone following a claim link (and operators, on the command line).
+    #[default]
+    Claim,
+    /// Anyone; an address must be verified by mail before its account starts or joins an
+    /// organization. Needs SMTP.
+    Open,
+    /// Nobody: accounts come from operators only.
+    Off,
+}
 use std::time::Duration;
 
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
@@ -21,6 +34,7 @@ pub const DEFAULT_CLEANUP_INTERVAL: &str = "60s";
 pub const DEFAULT_KEY_PREFIX: &str = "oc_";
 pub const DEFAULT_BOOTSTRAP_EMAIL: &str = "owner@example.com";
 pub const DEFAULT_BOOTSTRAP_ORG: &str = "My Organization";
+pub const DEFAULT_MAIL_FROM: &str = "provisiond <noreply@localhost>";
 
 #[derive(Args, Clone, Debug)]
 pub struct Settings {
@@ -67,18 +81,34 @@ pub struct Settings {
     #[arg(long, env = "SYNCHRONOUS", value_enum, default_value = "normal", global = true)]
     pub synchronous: Synchronous,
 
-    /// Provisions (team provisioning and create-user together) one API key or one signed-in
-    /// person may make per minute (one IP address: four times that); 0 for no limit.
+    /// Provisions (team provisioning and create-user together) one person may make per minute,
+    /// whatever key or page they use (one IP address: four times that); 0 for no limit.
     #[arg(long, env = "PROVISION_RATE_LIMIT", default_value_t = 600, global = true)]
     pub provision_rate_limit: u32,
 
-    /// Log-in attempts one IP address may make per minute; 0 for no limit.
+    /// Tries one IP address may make per minute at each sign-in form (log-in, sign-up, password
+    /// reset, claim, address verification); 0 for no limit.
     #[arg(long, env = "LOGIN_RATE_LIMIT", default_value_t = 30, global = true)]
     pub login_rate_limit: u32,
 
     /// HTTP worker threads (0: one per CPU core).
     #[arg(long, env = "WORKERS", default_value_t = 0, global = true)]
     pub workers: usize,
+
+    /// Who may create an account on the web pages: `claim` (only through a claim link),
+    /// `open` (anyone; needs SMTP_URL, addresses verified by mail) or `off`.
+    #[arg(long, env = "SIGNUP", value_enum, default_value = "claim", global = true)]
+    pub signup: SignupMode,
+
+    /// SMTP server for verification and password-reset mail, e.g. smtp://mail.example.com:25,
+    /// smtp://user:pass@host:587?tls=required (STARTTLS) or smtps://user:pass@host:465. Unset: no
+    /// mail; operators reset passwords with `provisiond user set-password`.
+    #[arg(long, env = "SMTP_URL", global = true, hide_env_values = true)]
+    pub smtp_url: Option<String>,
+
+    /// The sender address of that mail.
+    #[arg(long, env = "MAIL_FROM", default_value = DEFAULT_MAIL_FROM, global = true)]
+    pub mail_from: String,
 }
 
 impl Settings {
@@ -98,6 +128,9 @@ impl Settings {
             provision_rate_limit: 600,
             login_rate_limit: 30,
             workers: 0,
+            signup: SignupMode::Claim,
+            smtp_url: None,
+            mail_from: DEFAULT_MAIL_FROM.into(),
         }
     }
 
@@ -122,6 +155,12 @@ impl Settings {
         }
         if self.bind.trim().is_empty() {
             return Err("BIND must be an address and port, e.g. 127.0.0.1:8080".into());
+        }
+        if self.smtp_url.as_deref().is_some_and(|u| u.trim().is_empty()) {
+            self.smtp_url = None;
+        }
+        if self.signup == SignupMode::Open && self.smtp_url.is_none() {
+            return Err("SIGNUP=open needs SMTP_URL: open sign-ups are verified by mail".into());
         }
         Ok(())
     }

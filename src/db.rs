@@ -7,9 +7,11 @@
 //! "done" before the commit that contains its rows. One commit (one WAL sync) then serves a whole
 //! burst of requests, which is where the write rate comes from.
 //!
-//! Unless a write declares it leaves existing API keys' meaning alone (`Tx::keeps_keys`), the
-//! key cache is emptied after its commit and before anyone is answered: a revoked, cancelled or
-//! moved key is refused on the very next request.
+//! Unless a write declares it leaves existing API keys' meaning alone (`Tx::keeps_keys`), it bumps
+//! the key epoch (a one-row table) in its own transaction, and the key cache is emptied after its
+//! commit and before anyone is answered: a revoked, cancelled or moved key is refused on the very
+//! next request. Another process (the command line) bumps the same epoch; `check_key_epoch`,
+//! called before the cache is trusted, notices it (see there).
 
 use crate::clock::Millis;
 use crate::config::Synchronous;
@@ -28,9 +30,10 @@ use std::time::Duration;
 
 const SCHEMA: &str = include_str!("../schema.sql");
 /// The `user_version` that `schema.sql` leaves behind.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 /// Upgrade steps: the script in `migrations/N.sql` takes a database from version N-1 to N.
-const MIGRATIONS: &[(i64, &str)] = &[(2, include_str!("../migrations/2.sql"))];
+const MIGRATIONS: &[(i64, &str)] =
+    &[(2, include_str!("../migrations/2.sql")), (3, include_str!("../migrations/3.sql"))];
 /// Tables an upgrade rebuilds; their row counts must come through unchanged.
 const REBUILT: &[&str] = &["users", "memberships", "projects", "api_keys", "agents", "provisions"];
 
@@ -63,6 +66,17 @@ const STATEMENT_CACHE: usize = 128;
 const CONNECTION_PRAGMAS: &str = "PRAGMA foreign_keys = ON;
      PRAGMA busy_timeout = 5000;
      PRAGMA synchronous = NORMAL;";
+
+/// Connections that watch for other processes' commits (`Db::check_key_epoch`): one per worker
+/// would be ideal; a few, picked by thread, keep the workers from waiting on one another.
+const WATCHERS: usize = 4;
+static NEXT_SLOT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+struct Watcher {
+    conn: Connection,
+    /// The `data_version` at the last look.
+    seen: Option<i64>,
+}
 
 /// The transaction a write closure runs in (inside its own savepoint).
 pub struct Tx<'a> {
@@ -108,7 +122,8 @@ impl<T: Send> Reply<T> for mpsc::SyncSender<Result<T, ApiError>> {
 trait Job: Send {
     /// Runs inside the batch's transaction; true when it succeeded (its savepoint is kept).
     fn run(&mut self, tx: &Transaction) -> bool;
-    fn keeps_keys(&self) -> bool;
+    /// True when it succeeded and did not declare that it keeps keys.
+    fn changed_keys(&self) -> bool;
     /// Sends the outcome once the batch is committed (or failed to commit).
     fn deliver(self: Box<Self>, commit: &Result<(), String>);
 }
@@ -137,8 +152,8 @@ where
         ok
     }
 
-    fn keeps_keys(&self) -> bool {
-        self.keeps_keys
+    fn changed_keys(&self) -> bool {
+        matches!(self.out, Some(Ok(_))) && !self.keeps_keys
     }
 
     fn deliver(self: Box<Self>, commit: &Result<(), String>) {
@@ -157,6 +172,7 @@ pub struct Db {
     pool: Pool,
     writer: mpsc::Sender<Box<dyn Job>>,
     keys: Arc<KeyCache>,
+    watchers: Arc<Vec<Mutex<Watcher>>>,
     usage: Arc<Mutex<HashMap<i64, Millis>>>,
     /// Dropped with the last handle, which ends the checkpoint thread.
     _checkpointer: Arc<mpsc::Sender<()>>,
@@ -226,6 +242,15 @@ impl Db {
             .build(manager)
             .map_err(|e| format!("cannot open the database {}: {e}", path.display()))?;
         let keys = Arc::new(KeyCache::default());
+        let watchers = (0..WATCHERS)
+            .map(|_| {
+                let conn = Connection::open(path)?;
+                conn.execute_batch(CONNECTION_PRAGMAS)?;
+                conn.execute_batch(READER_PRAGMAS)?;
+                Ok(Mutex::new(Watcher { conn, seen: None }))
+            })
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(unwritable)?;
         let (writer, jobs) = mpsc::channel::<Box<dyn Job>>();
         let cache = keys.clone();
         std::thread::Builder::new()
@@ -240,7 +265,16 @@ impl Db {
             .name("db-checkpoint".into())
             .spawn(move || checkpoint_loop(&checkpoint_conn, &stopped))
             .map_err(|e| format!("cannot start the database checkpoint thread: {e}"))?;
-        Ok(Db { pool, writer, keys, usage: Arc::default(), _checkpointer: Arc::new(stop) })
+        let db = Db {
+            pool,
+            writer,
+            keys,
+            watchers: Arc::new(watchers),
+            usage: Arc::default(),
+            _checkpointer: Arc::new(stop),
+        };
+        db.check_key_epoch().map_err(|e| format!("cannot read the database {}: {e}", path.display()))?;
+        Ok(db)
     }
 
     pub fn conn(&self) -> Result<r2d2::PooledConnection<SqliteConnectionManager>, ApiError> {
@@ -249,6 +283,29 @@ impl Db {
 
     pub fn key_cache(&self) -> &KeyCache {
         &self.keys
+    }
+
+    /// Empties the key cache when another process changed what keys mean since the last look;
+    /// call it before trusting the cache. `PRAGMA data_version` changes on a connection only
+    /// when some other connection committed, and reading it costs no page read, so the common
+    /// case (nothing committed) stays cheap; only then is the epoch row read. The writer's own
+    /// commits also move it (it is another connection), which costs one small read after each.
+    pub fn check_key_epoch(&self) -> Result<(), ApiError> {
+        thread_local! {
+            static SLOT: usize = NEXT_SLOT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        let slot = SLOT.with(|s| *s) % self.watchers.len();
+        let mut w = self.watchers[slot].lock().unwrap_or_else(|p| p.into_inner());
+        let version: i64 = w.conn.prepare_cached("PRAGMA data_version")?.query_row([], |r| r.get(0))?;
+        if w.seen != Some(version) {
+            let epoch: i64 = w
+                .conn
+                .prepare_cached("SELECT epoch FROM key_epoch WHERE id = 1")?
+                .query_row([], |r| r.get(0))?;
+            self.keys.observe(epoch);
+            w.seen = Some(version);
+        }
+        Ok(())
     }
 
     /// Runs `f` on a pooled read connection on the blocking thread pool.
@@ -307,10 +364,10 @@ impl Db {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let wrapped = Tx { tx: &tx, keeps_keys: Cell::new(false) };
         let out = f(&wrapped)?;
-        let keeps_keys = wrapped.keeps_keys.get();
+        let epoch = if wrapped.keeps_keys.get() { None } else { Some(bump_key_epoch(&tx)?) };
         tx.commit()?;
-        if !keeps_keys {
-            self.keys.flush();
+        if let Some(epoch) = epoch {
+            self.keys.flush_to(epoch);
         }
         Ok(out)
     }
@@ -366,10 +423,10 @@ fn write_loop(mut conn: Connection, jobs: mpsc::Receiver<Box<dyn Job>>, keys: &K
             }
         }
         let commit = run_batch(&mut conn, &mut batch);
-        let flush = commit.is_ok() && batch.iter().any(|j| !j.keeps_keys());
-        if flush {
-            keys.flush();
+        if let Ok(Some(epoch)) = commit {
+            keys.flush_to(epoch);
         }
+        let commit = commit.map(|_| ());
         for job in batch {
             job.deliver(&commit);
         }
@@ -386,7 +443,8 @@ fn checkpoint_loop(conn: &Connection, stopped: &mpsc::Receiver<()>) {
     }
 }
 
-fn run_batch(conn: &mut Connection, batch: &mut [Box<dyn Job>]) -> Result<(), String> {
+/// Commits the batch; returns the new key epoch when a job in it changed what keys mean.
+fn run_batch(conn: &mut Connection, batch: &mut [Box<dyn Job>]) -> Result<Option<i64>, String> {
     // IMMEDIATE takes SQLite's write lock up front, waiting (busy timeout) for another process.
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| e.to_string())?;
     let run = |sql: &str| {
@@ -405,7 +463,19 @@ fn run_batch(conn: &mut Connection, batch: &mut [Box<dyn Job>]) -> Result<(), St
         }
         run("RELEASE job")?;
     }
-    tx.commit().map_err(|e| e.to_string())
+    let epoch = if batch.iter().any(|j| j.changed_keys()) {
+        Some(bump_key_epoch(&tx).map_err(|e| e.to_string())?)
+    } else {
+        None
+    };
+    tx.commit().map_err(|e| e.to_string())?;
+    Ok(epoch)
+}
+
+/// Counts one more change to what keys mean, in the transaction that makes it.
+fn bump_key_epoch(tx: &Transaction) -> rusqlite::Result<i64> {
+    tx.prepare_cached("UPDATE key_epoch SET epoch = epoch + 1 WHERE id = 1 RETURNING epoch")?
+        .query_row([], |r| r.get(0))
 }
 
 enum MigrateError {

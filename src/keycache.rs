@@ -45,7 +45,10 @@ type Map = HashMap<[u8; 32], Arc<Entry>, BuildHasherDefault<FirstBytes>>;
 #[derive(Default)]
 pub struct KeyCache {
     map: RwLock<Map>,
+    /// Flushes so far: a fill that saw another number may be stale.
     epoch: AtomicU64,
+    /// The database's key epoch (see schema.sql, key_epoch) the entries are consistent with.
+    db_epoch: AtomicI64,
 }
 
 impl KeyCache {
@@ -76,6 +79,20 @@ impl KeyCache {
         map.clear();
     }
 
+    /// Empties the cache after a write that took the database's key epoch to `db_epoch`.
+    pub fn flush_to(&self, db_epoch: i64) {
+        self.flush();
+        self.db_epoch.fetch_max(db_epoch, Ordering::AcqRel);
+    }
+
+    /// The database's key epoch as just read: newer than what the entries are consistent with
+    /// means some process changed keys, so they all go.
+    pub fn observe(&self, db_epoch: i64) {
+        if db_epoch > self.db_epoch.load(Ordering::Acquire) {
+            self.flush_to(db_epoch);
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.map.read().unwrap_or_else(|p| p.into_inner()).len()
     }
@@ -96,12 +113,14 @@ mod tests {
                 key_id: 1,
                 user_id: "u".into(),
                 email: None,
+                email_verified: true,
                 placeholder: false,
                 api_only: false,
                 org_id: "o".into(),
                 org_name: "O".into(),
                 org_domain: None,
                 role: Role::Member,
+                key_ceiling: Role::Owner,
                 is_provisioner: false,
                 project_id: "p".into(),
                 project_n: 1,

@@ -11,6 +11,7 @@ pub mod domain;
 pub mod error;
 pub mod keycache;
 pub mod keys;
+pub mod mail;
 pub mod openapi;
 pub mod ops;
 pub mod passwords;

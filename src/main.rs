@@ -112,8 +112,14 @@ enum UserCommand {
         #[arg(long)]
         provisioner: bool,
     },
-    /// Set a person's web password, read from the first line of standard input.
+    /// Set a person's web password, read from the first line of standard input. Every session
+    /// of theirs ends.
     SetPassword {
+        #[arg(long)]
+        email: String,
+    },
+    /// Vouch that an email address belongs to the account that has it (marks it verified).
+    Verify {
         #[arg(long)]
         email: String,
     },
@@ -215,8 +221,16 @@ fn run(cli: Cli) -> Result<(), String> {
                         "An API-only user never signs in; it has no password.",
                     ));
                 }
-                store::orgs::set_password(tx, &login.user_id, &hash)?;
-                Ok(format!("password set for {email}"))
+                ops::set_password(tx, &login.user_id, &hash, None)?;
+                Ok(format!("password set for {email}; every session of theirs has ended"))
+            })
+        }
+        Command::User { command: UserCommand::Verify { email } } => {
+            let email = Email::parse(&email)?;
+            write(&|tx| {
+                tx.keeps_keys();
+                ops::vouch_for_email(tx, &email)?;
+                Ok(format!("{} is verified", email.as_string()))
             })
         }
         Command::User { command: UserCommand::Provisioner { org, user, state } } => write(&|tx| {

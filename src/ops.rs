@@ -2,10 +2,12 @@
 //! transaction it runs in, so everything a flow writes commits together or not at all.
 
 use crate::clock::{self, Millis};
-use crate::domain::{Credits, Domain, Email, ProvisionRole, ProvisionStatus, Role};
+use crate::config::SignupMode;
+use crate::domain::{Credits, DisplayName, Domain, Email, ProvisionRole, ProvisionStatus, Role};
 use crate::error::{is_unique_violation, ApiError};
 use crate::keys::{self, new_id};
 use crate::store;
+use crate::store::email_tokens::Purpose;
 use crate::store::projects::AgentRow;
 use crate::store::provisions::ProvisionRow;
 use rusqlite::Transaction;
@@ -33,10 +35,9 @@ pub struct Access {
 /// Creates an organization and its owner (reusing the user when the email is known), with the
 /// owner's project and key.
 pub fn create_org(tx: &Transaction, key_prefix: &str, new: &NewOrg, now: Millis) -> Result<Access, ApiError> {
-    let name = new.name.trim();
-    if name.is_empty() || name.chars().count() > 200 {
-        return Err(ApiError::invalid_field("The organization name must be 1-200 characters."));
-    }
+    let name =
+        DisplayName::parse("The organization name", &new.name, 200).map_err(ApiError::invalid_field)?;
+    let name = name.as_str();
     if let Some(d) = &new.domain {
         if store::orgs::domain_taken(tx, d.as_str())? {
             return Err(ApiError::conflict(
@@ -106,7 +107,8 @@ pub fn create_api_user(
         ));
     }
     let user_id = new_id();
-    store::orgs::insert_user(tx, &user_id, Some(&address), "active", true, now)?;
+    // Verified: the orchestrator owns the domain it maps addresses onto.
+    store::orgs::insert_user(tx, &user_id, &address, true, true, now)?;
     store::orgs::insert_membership(tx, &user_id, org_id, Role::Member, false, now)?;
     let access = project_and_key(tx, key_prefix, org_id, user_id, now)?;
     Ok((address, access))
@@ -125,10 +127,16 @@ pub fn add_member(
 ) -> Result<Access, ApiError> {
     let email = email.as_string();
     let user_id = match store::orgs::user_id_by_email(tx, &email)? {
+        // Whoever signed up with an address nobody verified does not get what is meant for
+        // the address's owner.
+        Some(id) if !store::orgs::user(tx, &id)?.is_some_and(|u| u.email_verified) => {
+            return Err(unverified_address(&email));
+        }
         Some(id) => id,
         None => {
             let id = new_id();
-            store::orgs::insert_user(tx, &id, Some(&email), "active", false, now)?;
+            // Verified: an operator names the address.
+            store::orgs::insert_user(tx, &id, &email, false, true, now)?;
             id
         }
     };
@@ -154,7 +162,7 @@ fn project_and_key(
     let project_n =
         store::projects::insert_project(tx, &project_id, org_id, &user_id, DEFAULT_PROJECT_NAME, now)?;
     let key = keys::new_api_key(key_prefix)?;
-    store::keys::insert_key(tx, &key, &user_id, org_id, project_n, now)?;
+    store::keys::insert_key(tx, &key, &user_id, org_id, project_n, Role::Owner, now)?;
     Ok(Access { org_id: org_id.to_string(), user_id, project_id, api_key: key.secret })
 }
 
@@ -220,7 +228,7 @@ impl ProvisionPlan {
         store::orgs::insert_membership(tx, user_id, org_id, role, false, now)?;
         let project_n =
             store::projects::insert_project(tx, project_id, org_id, user_id, DEFAULT_PROJECT_NAME, now)?;
-        store::keys::insert_key(tx, &key, user_id, org_id, project_n, now)?;
+        store::keys::insert_key(tx, &key, user_id, org_id, project_n, role, now)?;
         let agent = AgentRow {
             id: row.agent_id.clone(),
             name: "Default Agent".into(),
@@ -290,7 +298,17 @@ pub fn set_domain(tx: &Transaction, org_id: &str, domain: &Domain) -> Result<(),
     Ok(())
 }
 
-/// Turns a member's provisioner flag on or off; the member is given by user id or email.
+fn unverified_address(email: &str) -> ApiError {
+    ApiError::conflict(
+        "email_unverified",
+        format!(
+            "An account with the address {email} exists, but nobody has verified that the address is its holder's, so it is not given this. Ask its holder to verify it (the link mailed at sign-up), or, if you know the account is theirs, run `provisiond user verify --email {email}` first."
+        ),
+    )
+}
+
+/// Turns a member's provisioner flag on or off; the member is given by user id or email (an
+/// email only when verified: it must name the person it reaches).
 pub fn set_provisioner(
     tx: &Transaction,
     org_id: &str,
@@ -299,18 +317,32 @@ pub fn set_provisioner(
 ) -> Result<store::orgs::MemberRow, ApiError> {
     let mut m = store::orgs::find_member(tx, org_id, user_id_or_email)?
         .ok_or_else(|| ApiError::not_found("No member of this organization has that user id or email."))?;
+    if on && m.user_id != user_id_or_email && !m.email_verified {
+        return Err(ApiError::conflict(
+            "email_unverified",
+            "That member's email address is not verified, so it does not prove who they are; name them by user id instead.",
+        ));
+    }
     store::orgs::set_provisioner(tx, org_id, &m.user_id, on)?;
     m.is_provisioner = on;
     Ok(m)
 }
 
-/// A new person with email and password (already hashed), in no organization yet.
+/// A new person with email and password (already hashed), in no organization yet, with an
+/// unverified address. `SIGNUP` decides who may: in `claim` mode only someone holding a live
+/// claim link (`claim_token`).
 pub fn sign_up(
     tx: &Transaction,
+    mode: SignupMode,
+    claim_token: Option<&str>,
     email: &Email,
     password_hash: &str,
     now: Millis,
 ) -> Result<String, ApiError> {
+    signup_allowed(mode, claim_token)?;
+    if let (SignupMode::Claim, Some(token)) = (mode, claim_token) {
+        claimable(tx, token, now)?;
+    }
     let address = email.as_string();
     if store::orgs::user_id_by_email(tx, &address)?.is_some() {
         return Err(ApiError::conflict(
@@ -319,9 +351,187 @@ pub fn sign_up(
         ));
     }
     let id = new_id();
-    store::orgs::insert_user(tx, &id, Some(&address), "active", false, now)?;
+    store::orgs::insert_user(tx, &id, &address, false, false, now)?;
     store::orgs::set_password(tx, &id, password_hash)?;
     Ok(id)
+}
+
+/// Whether `SIGNUP` lets anyone sign up, as far as can be told without the database: in `claim`
+/// mode the claim link must also be live (`claimable`).
+pub fn signup_allowed(mode: SignupMode, claim_token: Option<&str>) -> Result<(), ApiError> {
+    match (mode, claim_token) {
+        (SignupMode::Off, _) => Err(ApiError::forbidden(
+            "signup_closed",
+            "Accounts on this server are created by its operator; ask them for one.",
+        )),
+        (SignupMode::Claim, None) => Err(ApiError::forbidden(
+            "signup_needs_claim",
+            "Accounts on this server are created through a claim link from your admin; open that link to sign up.",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// How long a mailed verification link works.
+pub const VERIFY_LINK_TTL_MS: Millis = 24 * 3_600_000;
+/// How long a mailed password-reset link works.
+pub const RESET_LINK_TTL_MS: Millis = 3_600_000;
+
+/// A link to mail: the token (secret) and the address it goes to.
+pub struct MailLink {
+    pub token: String,
+    pub email: String,
+}
+
+/// A verification link for the user's address, or None when it is verified already (or the
+/// account cannot sign in).
+pub fn issue_verification(
+    tx: &Transaction,
+    user_id: &str,
+    now: Millis,
+) -> Result<Option<MailLink>, ApiError> {
+    let Some(u) = store::orgs::user(tx, user_id)? else { return Ok(None) };
+    let Some(email) = u.email.filter(|_| !u.email_verified && !u.placeholder && !u.api_only) else {
+        return Ok(None);
+    };
+    let token = keys::new_claim_token()?;
+    store::email_tokens::insert(
+        tx,
+        &token.hash,
+        user_id,
+        Purpose::Verify,
+        &email,
+        now,
+        now + VERIFY_LINK_TTL_MS,
+    )?;
+    Ok(Some(MailLink { token: token.secret, email }))
+}
+
+/// A password-reset link for the account at `email`, or None when there is no account there
+/// that signs in with a password (the caller answers the same either way).
+pub fn issue_reset(tx: &Transaction, email: &str, now: Millis) -> Result<Option<MailLink>, ApiError> {
+    let Some(login) = store::orgs::login_by_email(tx, email)? else { return Ok(None) };
+    if login.api_only {
+        return Ok(None);
+    }
+    let token = keys::new_claim_token()?;
+    store::email_tokens::insert(
+        tx,
+        &token.hash,
+        &login.user_id,
+        Purpose::Reset,
+        email,
+        now,
+        now + RESET_LINK_TTL_MS,
+    )?;
+    Ok(Some(MailLink { token: token.secret, email: email.to_string() }))
+}
+
+fn link_refused(what: &str) -> ApiError {
+    ApiError::bad_request(
+        "invalid_token",
+        format!("This {what} link is not valid: it was used already, replaced by a newer one, or has expired. Ask for a new one."),
+    )
+}
+
+/// Takes a mailed link: live, of this purpose, and still for the address the account has now.
+fn take_link(tx: &Transaction, token: &str, purpose: Purpose, now: Millis) -> Result<String, ApiError> {
+    let what = match purpose {
+        Purpose::Verify => "verification",
+        Purpose::Reset => "password reset",
+    };
+    if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(link_refused(what));
+    }
+    let row = store::email_tokens::take(tx, &keys::hash(&token.to_ascii_lowercase()), purpose)?
+        .filter(|r| r.expires_at > now)
+        .ok_or_else(|| link_refused(what))?;
+    let user = store::orgs::user(tx, &row.user_id)?.ok_or_else(|| link_refused(what))?;
+    if user.email.as_deref() != Some(row.email.as_str()) || user.placeholder {
+        return Err(link_refused(what));
+    }
+    Ok(row.user_id)
+}
+
+/// The person followed the link mailed to their address: it reaches them.
+pub fn verify_email(tx: &Transaction, token: &str, now: Millis) -> Result<String, ApiError> {
+    let user_id = take_link(tx, token, Purpose::Verify, now)?;
+    store::orgs::set_verified(tx, &user_id)?;
+    Ok(user_id)
+}
+
+/// Sets a new password through a mailed link. Following the link also proves the address, and
+/// every session of the account ends (whoever had the old password is signed out).
+pub fn reset_password(
+    tx: &Transaction,
+    token: &str,
+    password_hash: &str,
+    now: Millis,
+) -> Result<String, ApiError> {
+    let user_id = take_link(tx, token, Purpose::Reset, now)?;
+    store::orgs::set_password(tx, &user_id, password_hash)?;
+    store::orgs::set_verified(tx, &user_id)?;
+    store::sessions::delete_of_user(tx, &user_id, None)?;
+    store::email_tokens::delete_of_user(tx, &user_id, Purpose::Reset)?;
+    Ok(user_id)
+}
+
+/// A new password for a person (the command line, or the person themselves signed in): every
+/// session but `keep` ends, and so does every reset link.
+pub fn set_password(
+    tx: &Transaction,
+    user_id: &str,
+    password_hash: &str,
+    keep: Option<&[u8; 32]>,
+) -> Result<(), ApiError> {
+    store::orgs::set_password(tx, user_id, password_hash)?;
+    store::sessions::delete_of_user(tx, user_id, keep)?;
+    store::email_tokens::delete_of_user(tx, user_id, Purpose::Reset)?;
+    Ok(())
+}
+
+/// An operator vouches that an address is its account holder's.
+pub fn vouch_for_email(tx: &Transaction, email: &Email) -> Result<String, ApiError> {
+    let address = email.as_string();
+    let user_id = store::orgs::user_id_by_email(tx, &address)?
+        .ok_or_else(|| ApiError::not_found(format!("No account has the email {address}.")))?;
+    store::orgs::set_verified(tx, &user_id)?;
+    Ok(user_id)
+}
+
+/// A signed-in person starts an organization and owns it. Only where anyone may sign up
+/// (`SIGNUP=open`), and only with a verified address; elsewhere operators create organizations.
+pub fn start_org(
+    tx: &Transaction,
+    key_prefix: &str,
+    mode: SignupMode,
+    user_id: &str,
+    name: &str,
+    now: Millis,
+) -> Result<Access, ApiError> {
+    if mode != SignupMode::Open {
+        return Err(ApiError::forbidden(
+            "signup_closed",
+            "Organizations on this server are created by its operator; ask them, or an admin for a claim link.",
+        ));
+    }
+    let user = store::orgs::user(tx, user_id)?
+        .ok_or_else(|| ApiError::unauthorized("invalid_session", "Your account no longer exists."))?;
+    let email = user.email.filter(|_| user.email_verified).ok_or_else(|| {
+        ApiError::forbidden(
+            "email_unverified",
+            "Verify your email address first: follow the link we mailed you (you can ask for a new one on your account page).",
+        )
+    })?;
+    let email = Email::parse(&email).map_err(ApiError::internal)?;
+    let new = NewOrg {
+        name: name.to_string(),
+        domain: None,
+        owner_email: email,
+        provisioner: false,
+        credits: None,
+    };
+    create_org(tx, key_prefix, &new, now)
 }
 
 pub struct Claimed {
@@ -369,11 +579,24 @@ fn token_expired(at: Millis) -> ApiError {
 /// becomes the placeholder: same user id, their email and password. Anyone else receives the
 /// project, keys and agents, and the membership unless they already have one (their role stays);
 /// the placeholder is deleted. The provisioned key keeps working either way.
-pub fn claim(tx: &Transaction, token: &str, claimer_id: &str, now: Millis) -> Result<Claimed, ApiError> {
+/// With `SIGNUP=open` (`mode`), only an account with a verified address may join this way.
+pub fn claim(
+    tx: &Transaction,
+    mode: SignupMode,
+    token: &str,
+    claimer_id: &str,
+    now: Millis,
+) -> Result<Claimed, ApiError> {
     let (p, org_name) = claimable(tx, token, now)?;
     let claimer = store::orgs::user(tx, claimer_id)?.ok_or_else(|| {
         ApiError::unauthorized("invalid_api_key", "Your account no longer exists; sign up again.")
     })?;
+    if mode == SignupMode::Open && !claimer.email_verified && !claimer.placeholder {
+        return Err(ApiError::forbidden(
+            "email_unverified",
+            "Verify your email address before joining an organization: follow the link we mailed you, then open this claim link again.",
+        ));
+    }
     if claimer.api_only {
         return Err(ApiError::forbidden("api_only_user", "An API-only user cannot claim an account."));
     }
@@ -386,17 +609,11 @@ pub fn claim(tx: &Transaction, token: &str, claimer_id: &str, now: Millis) -> Re
     let new_person = store::orgs::orgs_of_user(tx, &claimer.id)?.is_empty()
         && store::projects::count_projects_of(tx, &claimer.id)? == 0;
     let user_id = if new_person {
-        let email = claimer.email.clone().unwrap_or_default();
         store::sessions::move_to_user(tx, &claimer.id, &p.user_id)?;
+        store::email_tokens::move_to_user(tx, &claimer.id, &p.user_id)?;
         // Free the email before the placeholder takes it.
         store::orgs::delete_user(tx, &claimer.id)?;
-        store::orgs::activate_placeholder(
-            tx,
-            &p.user_id,
-            &email,
-            claimer.password_hash.as_deref(),
-            claimer.name.as_deref(),
-        )?;
+        store::orgs::activate_placeholder(tx, &p.user_id, &claimer)?;
         p.user_id.clone()
     } else {
         store::projects::move_projects_and_keys(tx, &p.user_id, &claimer.id)?;

@@ -11,11 +11,14 @@ async fn claim_with_key(app: &TestApp, key: &str, token: &str) -> (StatusCode, V
     app.post("/v1/provisions/claim", key, json!({ "token": token })).await
 }
 
-async fn claim_with_cookie(app: &TestApp, cookie: &str, token: &str) -> (StatusCode, Value) {
+/// The API claim by a signed-in person: the cookie, and the session's CSRF token.
+async fn claim_with_cookie(app: &TestApp, web: &mut WebClient<'_>, token: &str) -> (StatusCode, Value) {
+    let csrf = web.csrf("/team").await;
     let res = app
         .client
         .post(format!("{}/v1/provisions/claim", app.base))
-        .header("cookie", cookie)
+        .header("cookie", web.cookie.clone().unwrap())
+        .header("x-csrf-token", csrf)
         .json(&json!({ "token": token }))
         .send()
         .await
@@ -32,9 +35,8 @@ async fn a_new_person_becomes_the_placeholder() {
     let key = p["apiKey"].as_str().unwrap();
 
     let mut web = WebClient::new(&app);
-    web.signup("New.Person@Example.com", "a good password").await;
-    let cookie = web.cookie.clone().unwrap();
-    let (status, body) = claim_with_cookie(&app, &cookie, &claim_token(&p)).await;
+    web.signup_claiming(&p, "New.Person@Example.com", "a good password").await;
+    let (status, body) = claim_with_cookie(&app, &mut web, &claim_token(&p)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(
         body,
@@ -120,6 +122,8 @@ async fn an_existing_member_keeps_their_role() {
     assert_eq!(s, StatusCode::OK, "{body}");
     let (_, me) = app.get("/v1/user", p["apiKey"].as_str().unwrap()).await;
     assert_eq!(me["id"], admin.user_id.as_str());
+    assert_eq!(me["role"], "member", "the provisioned key acts as at most the provision's role");
+    let (_, me) = app.get("/v1/user", &admin.api_key).await;
     assert_eq!(me["role"], "admin", "the existing role stays");
     assert_eq!(
         app.count(

@@ -81,7 +81,8 @@ async fn claims_and_permission_changes_are_seen_at_once() {
     assert_eq!(s, StatusCode::OK);
     let (_, me) = app.get("/v1/user", key).await;
     assert_eq!(me["id"], admin.user_id.as_str());
-    assert_eq!(me["role"], "admin", "their existing role, not the provision's");
+    assert_eq!(me["role"], "member", "the provision's role: the key's ceiling");
+    assert_eq!(me["status"], "active", "no longer a placeholder's key");
 }
 
 #[tokio::test]

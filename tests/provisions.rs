@@ -72,8 +72,15 @@ async fn empty_body_means_defaults_and_admin_role_is_granted() {
         app.get(&format!("/v1/team/provisions/{}", p["id"].as_str().unwrap()), &org.owner.api_key).await;
     assert_eq!(view["role"], "admin");
     assert_eq!(view["skipOnboarding"], false);
-    // A provisioned admin may provision in turn.
-    app.provision(p["apiKey"].as_str().unwrap()).await;
+    // A provisioned admin may provision in turn, once the account is claimed (not before).
+    let admin_key = p["apiKey"].as_str().unwrap();
+    assert_error(app.post("/v1/team/provisions", admin_key, json!({})).await, 403, "insufficient_role");
+    let claimer =
+        app.add_member(&app.create_org("Elsewhere", None, "ada@else.com"), "ada2@else.com", Role::Owner);
+    let (s, body) =
+        app.post("/v1/provisions/claim", &claimer.api_key, json!({"token": claim_token(&p)})).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    app.provision(admin_key).await;
 }
 
 #[tokio::test]

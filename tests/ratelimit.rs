@@ -84,7 +84,7 @@ async fn log_in_attempts_are_limited_per_address() {
     let r = web.login("owner@acme.com", "owner password").await;
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(r.headers.get("retry-after").unwrap(), "30");
-    assert!(r.body.contains("Too many log-in attempts"));
+    assert!(r.body.contains("Too many tries from your address"));
     app.clock.advance(Duration::from_secs(30));
     assert_eq!(web.login("owner@acme.com", "owner password").await.status, StatusCode::SEE_OTHER);
 }

@@ -66,7 +66,7 @@ async fn no_secret_reaches_the_debug_log() {
     let app = common::ExternalApp { base: base.clone(), port };
     let mut web = WebClient::external(&app);
     let password = "correct horse battery staple";
-    let signup = web.post("/signup", &[("email", "nora@example.com"), ("password", password)]).await;
+    let signup = web.signup_claiming(&p, "nora@example.com", password).await;
     assert_eq!(signup.status, StatusCode::SEE_OTHER);
     secrets.push(password.into());
     secrets.push(web.cookie.clone().unwrap().trim_start_matches("provisiond_session=").to_string());

@@ -11,8 +11,10 @@ use serde_json::json;
 #[tokio::test]
 async fn session_cookie_flags_and_logout() {
     let app = spawn().await; // PUBLIC_URL is https: cookies are Secure
+    let org = app.create_org("Acme", None, "owner@acme.com");
+    let p = app.provision(&org.owner.api_key).await;
     let mut web = WebClient::new(&app);
-    let r = web.signup("p@example.com", "long enough pw").await;
+    let r = web.signup_claiming(&p, "p@example.com", "long enough pw").await;
     let cookie = r.set_cookie.iter().find(|c| c.starts_with("provisiond_session=")).unwrap();
     for flag in ["HttpOnly", "SameSite=Lax", "Secure", "Path=/", "Max-Age="] {
         assert!(cookie.contains(flag), "{flag} in {cookie}");
@@ -82,15 +84,19 @@ async fn log_in_rules() {
         assert!(r.set_cookie.is_empty());
     }
     // Signing up over an existing address is refused.
+    let p = app.provision(&org.owner.api_key).await;
+    let next = format!("/claim?token={}", claim_token(&p));
     let r = WebClient::new(&app)
-        .post("/signup", &[("email", "bot@orch.io"), ("password", "long enough pw")])
+        .post("/signup", &[("email", "bot@orch.io"), ("password", "long enough pw"), ("next", &next)])
         .await;
     assert_eq!(r.status, StatusCode::CONFLICT);
     let r = WebClient::new(&app)
-        .post("/signup", &[("email", "not an email"), ("password", "long enough pw")])
+        .post("/signup", &[("email", "not an email"), ("password", "long enough pw"), ("next", &next)])
         .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
-    let r = WebClient::new(&app).post("/signup", &[("email", "a@b.com"), ("password", "short")]).await;
+    let r = WebClient::new(&app)
+        .post("/signup", &[("email", "a@b.com"), ("password", "short"), ("next", &next)])
+        .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(r.body.contains("at least 8 characters"));
 }
@@ -233,10 +239,8 @@ async fn onboarding_comes_first_when_not_skipped() {
     let org = app.create_org("Acme", None, "owner@acme.com");
     let (_, p) = app.post("/v1/team/provisions", &org.owner.api_key, json!({"skipOnboarding": false})).await;
     let mut web = WebClient::new(&app);
-    web.signup("n@example.com", "long enough pw").await;
-    let back = format!("/claim?token={}", claim_token(&p));
-    let csrf = web.csrf(&back).await;
-    let r = web.post("/claim", &[("token", &claim_token(&p)), ("csrf", &csrf)]).await;
+    web.signup_claiming(&p, "n@example.com", "long enough pw").await;
+    let r = web.claim(&p).await;
     assert_eq!(r.location.as_deref(), Some("/onboarding"));
     let page = web.get("/onboarding").await;
     assert!(page.body.contains("Welcome") && page.body.contains("Acme"));
@@ -332,13 +336,36 @@ async fn dashboard_for_admins_members_and_people_in_several_organizations() {
 }
 
 #[tokio::test]
-async fn a_new_person_can_start_an_organization() {
-    let app = spawn().await;
+async fn a_new_person_can_start_an_organization_once_their_address_is_verified() {
+    let (app, mail) = spawn_with_mail(|_| {}).await;
     let mut web = WebClient::new(&app);
     web.signup("founder@example.com", "long enough pw").await;
     let page = web.get("/team").await;
     assert!(page.body.contains("not in an organization yet"));
+    assert!(!page.body.contains("org-create"), "not before the address is verified");
     let csrf = web.csrf("/team").await;
+    let r = web.post("/orgs", &[("name", "Founders"), ("csrf", &csrf)]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(r.body.contains("Verify your email address first"), "{}", r.body);
+
+    // The verification mail went out over SMTP; its link, confirmed, verifies the address.
+    let sent = mail.wait_for(1);
+    assert_eq!(sent[0].to, vec!["founder@example.com".to_string()]);
+    let link = sent[0].link(&format!("{PUBLIC_URL}/verify?token=")).expect("a verification link");
+    let path = link.strip_prefix(PUBLIC_URL).unwrap();
+    assert_eq!(
+        web.get(path).await.status,
+        StatusCode::OK,
+        "the link opens a page; it does not verify by itself"
+    );
+    let token = &path[path.len() - 64..];
+    let r = web.post("/verify", &[("token", token)]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.contains("Your address is verified"));
+    assert_eq!(web.post("/verify", &[("token", token)]).await.status, StatusCode::BAD_REQUEST, "once only");
+
+    let page = web.get("/team").await;
+    assert!(page.body.contains("org-create"));
     let posted = web.post("/orgs", &[("name", "Founders"), ("csrf", &csrf)]).await;
     assert_eq!(posted.status, StatusCode::SEE_OTHER);
     let r = web.get(&posted.location.unwrap()).await;
@@ -354,8 +381,10 @@ async fn a_new_person_can_start_an_organization() {
 #[tokio::test]
 async fn sessions_expire_and_the_sweep_removes_them() {
     let app = spawn().await;
+    let org = app.create_org("Acme", None, "owner@acme.com");
+    let p = app.provision(&org.owner.api_key).await;
     let mut web = WebClient::new(&app);
-    web.signup("s@example.com", "long enough pw").await;
+    web.signup_claiming(&p, "s@example.com", "long enough pw").await;
     assert_eq!(web.get("/team").await.status, StatusCode::OK);
     app.clock.advance(std::time::Duration::from_secs(15 * 86_400));
     let r = web.get("/team").await;

@@ -33,7 +33,18 @@ async fn claimer(req: &HttpRequest) -> Result<String, ApiError> {
         return Ok(Caller::extract(req).await?.user_id);
     }
     match session::current(req).await? {
-        Some(s) => Ok(s.user_id),
+        Some(s) => {
+            // A browser sends the cookie along with requests other sites make it send; only a
+            // request that shows the session's CSRF token (and no foreign origin) is the person's.
+            let csrf = req.headers().get("x-csrf-token").and_then(|v| v.to_str().ok());
+            if session::check_origin(req).is_err() || s.check_csrf(csrf).is_err() {
+                return Err(ApiError::forbidden(
+                    "csrf_failed",
+                    "A claim signed in with a session cookie must come from this site and carry the session's CSRF token in the X-CSRF-Token header; or send the API key of the account that claims.",
+                ));
+            }
+            Ok(s.user_id)
+        }
         None => Err(ApiError::unauthorized(
             "missing_credentials",
             "Sign in first, or send the API key of the account that claims.",
@@ -64,7 +75,8 @@ pub async fn claim(
         })?
         .to_string();
     let now = state.clock.now();
-    let c = state.db.write(move |tx| ops::claim(tx, &token, &user_id, now)).await?;
+    let mode = state.settings.signup;
+    let c = state.db.write(move |tx| ops::claim(tx, mode, &token, &user_id, now)).await?;
     Ok(HttpResponse::Ok().json(ClaimedView {
         organization_id: c.org_id,
         organization_name: c.org_name,

@@ -105,12 +105,7 @@ pub struct UsageView {
 #[utoipa::path(get, path = "/api/v1/credits/usage", tag = "credits", security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, body = UsageList), (status = 403, body = crate::openapi::ErrorBody)))]
 pub async fn usage(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
-    if !(caller.role.is_admin() || caller.is_provisioner) {
-        return Err(ApiError::forbidden(
-            "insufficient_role",
-            "Usage is visible to owners, admins and provisioners only.",
-        ));
-    }
+    caller.require_admin_or_provisioner()?;
     let (rows, b) = state
         .db
         .read(move |conn| {

@@ -95,6 +95,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
+/// A response that carries a key or a claim link: no cache (a browser's, a proxy's) may keep it.
+pub fn secret(mut res: actix_web::HttpResponseBuilder) -> actix_web::HttpResponseBuilder {
+    res.insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"));
+    res
+}
+
 async fn not_allowed(allow: &'static str) -> Result<HttpResponse, ApiError> {
     Err(ApiError::method_not_allowed_for(allow))
 }

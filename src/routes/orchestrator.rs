@@ -43,6 +43,10 @@ fn check_user_id_header(req: &HttpRequest, caller: &Caller) -> Result<(), ApiErr
         ));
     };
     match &caller.email {
+        Some(own) if own.eq_ignore_ascii_case(claimed) && !caller.email_verified => Err(ApiError::forbidden(
+            "email_unverified",
+            "The key owner's email address is not verified, so it cannot vouch for this key: verify it (the link mailed at sign-up) or ask an operator to run `provisiond user verify`.",
+        )),
         Some(own) if own.eq_ignore_ascii_case(claimed) => Ok(()),
         _ => Err(ApiError::forbidden(
             "user_id_mismatch",
@@ -64,12 +68,7 @@ pub async fn create_user(
     caller: Caller,
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
-    if !caller.is_provisioner {
-        return Err(ApiError::forbidden(
-            "not_a_provisioner",
-            "This API key's user may not create users: an owner must enable provisioner access for it.",
-        ));
-    }
+    caller.require_provisioner()?;
     check_user_id_header(&req, &caller)?;
     state.allow_provision(&caller.limit_key(), &req)?;
     let domain = caller.org_domain.as_deref().ok_or_else(|| {
@@ -100,7 +99,7 @@ pub async fn create_user(
             ops::create_api_user(tx, &prefix, &org_id, &email, now)
         })
         .await?;
-    Ok(HttpResponse::Created().json(CreatedUser {
+    Ok(super::secret(HttpResponse::Created()).json(CreatedUser {
         id: access.user_id,
         email: address,
         api_key: access.api_key,

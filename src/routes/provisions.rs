@@ -99,7 +99,7 @@ pub async fn create(
     };
     let skip_onboarding = fields.opt_bool("skipOnboarding")?.unwrap_or(true);
     let p = state.provision(&caller.org_id, &caller.user_id, role, skip_onboarding).await?;
-    Ok(HttpResponse::Created().json(Created {
+    Ok(super::secret(HttpResponse::Created()).json(Created {
         claim_url: state.claim_url(&p.claim_token),
         id: p.row.id,
         user_id: p.row.user_id,

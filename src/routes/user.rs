@@ -63,9 +63,18 @@ pub async fn regenerate_key(state: web::Data<AppState>, caller: Caller) -> Resul
                 ));
             }
             let key = keys::new_api_key(&prefix)?;
-            store::keys::insert_key(tx, &key, &caller.user_id, &caller.org_id, caller.project_n, now)?;
+            // The new key has the old one's ceiling: regenerating never raises what a key can do.
+            store::keys::insert_key(
+                tx,
+                &key,
+                &caller.user_id,
+                &caller.org_id,
+                caller.project_n,
+                caller.key_ceiling,
+                now,
+            )?;
             Ok(key.secret)
         })
         .await?;
-    Ok(HttpResponse::Ok().json(NewKey { api_key: key }))
+    Ok(super::secret(HttpResponse::Ok()).json(NewKey { api_key: key }))
 }

@@ -13,13 +13,14 @@ pub fn insert_key(
     user_id: &str,
     org_id: &str,
     project_n: i64,
+    ceiling: Role,
     now: Millis,
 ) -> rusqlite::Result<()> {
     tx.prepare_cached(
-        "INSERT INTO api_keys (hash, hint, user_n, org_id, project_n, created_at)
-         VALUES (?1, ?2, (SELECT n FROM users WHERE id = ?3), ?4, ?5, ?6)",
+        "INSERT INTO api_keys (hash, hint, user_n, org_id, project_n, created_at, role)
+         VALUES (?1, ?2, (SELECT n FROM users WHERE id = ?3), ?4, ?5, ?6, ?7)",
     )?
-    .execute(params![&key.hash[..], key.hint, user_id, org_id, project_n, now])?;
+    .execute(params![&key.hash[..], key.hint, user_id, org_id, project_n, now, ceiling.as_str()])?;
     Ok(())
 }
 
@@ -34,7 +35,8 @@ pub struct KeyRow {
 pub fn lookup(conn: &Connection, hash: &[u8; 32]) -> rusqlite::Result<Option<KeyRow>> {
     let mut stmt = conn.prepare_cached(
         "SELECT k.n, u.id, u.email, u.status, u.api_only, k.org_id, o.name, o.domain,
-                m.role, m.is_provisioner, p.id, k.project_n, k.last_used_at, u.pending_until
+                m.role, m.is_provisioner, p.id, k.project_n, k.last_used_at, u.pending_until,
+                u.email_verified, k.role
            FROM api_keys k
            JOIN users u ON u.n = k.user_n
            JOIN memberships m ON m.user_n = k.user_n AND m.org_id = k.org_id
@@ -44,18 +46,23 @@ pub fn lookup(conn: &Connection, hash: &[u8; 32]) -> rusqlite::Result<Option<Key
     )?;
     stmt.query_row([&hash[..]], |r| {
         let role: String = r.get(8)?;
+        let ceiling: String = r.get(15)?;
+        // The CHECK constraints admit only the three roles; member is the safe reading.
+        let ceiling = Role::parse(&ceiling).unwrap_or(Role::Member);
+        let role = Role::parse(&role).unwrap_or(Role::Member).min(ceiling);
         Ok(KeyRow {
             caller: Caller {
                 key_id: r.get(0)?,
                 user_id: r.get(1)?,
                 email: r.get(2)?,
+                email_verified: r.get(14)?,
                 placeholder: r.get::<_, String>(3)? == "placeholder",
                 api_only: r.get(4)?,
                 org_id: r.get(5)?,
                 org_name: r.get(6)?,
                 org_domain: r.get(7)?,
-                // The CHECK constraint admits only the three roles; member is the safe reading.
-                role: Role::parse(&role).unwrap_or(Role::Member),
+                role,
+                key_ceiling: ceiling,
                 is_provisioner: r.get(9)?,
                 project_id: r.get(10)?,
                 project_n: r.get(11)?,

@@ -2,6 +2,7 @@
 //! family. Multi-row writes take a `&Transaction` so the caller decides what commits together.
 
 pub mod credits;
+pub mod email_tokens;
 pub mod keys;
 pub mod orgs;
 pub mod projects;

@@ -24,20 +24,27 @@ pub fn domain_taken(conn: &Connection, domain: &str) -> rusqlite::Result<bool> {
     conn.query_row("SELECT EXISTS (SELECT 1 FROM organizations WHERE domain = ?1)", [domain], |r| r.get(0))
 }
 
-/// `status` is `placeholder` (no email) or `active`.
+/// An active user at `email`; `verified` when whoever creates it vouches for the address.
 pub fn insert_user(
     tx: &Transaction,
     id: &str,
-    email: Option<&str>,
-    status: &str,
+    email: &str,
     api_only: bool,
+    verified: bool,
     now: Millis,
 ) -> rusqlite::Result<()> {
     tx.prepare_cached(
-        "INSERT INTO users (id, email, status, api_only, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO users (id, email, status, api_only, email_verified, created_at)
+         VALUES (?1, ?2, 'active', ?3, ?4, ?5)",
     )?
-    .execute(params![id, email, status, api_only, now])?;
+    .execute(params![id, email, api_only, verified, now])?;
     Ok(())
+}
+
+/// Marks the user's address as reaching them (see schema.sql, users.email_verified).
+pub fn set_verified(tx: &Transaction, user_id: &str) -> rusqlite::Result<usize> {
+    tx.prepare_cached("UPDATE users SET email_verified = 1 WHERE id = ?1 AND status = 'active'")?
+        .execute([user_id])
 }
 
 /// A placeholder: no email, its keys valid until `pending_until` (its provision's expiry).
@@ -103,6 +110,7 @@ pub fn set_domain(tx: &Transaction, org_id: &str, domain: &str) -> rusqlite::Res
 pub struct MemberRow {
     pub user_id: String,
     pub email: Option<String>,
+    pub email_verified: bool,
     pub role: Role,
     pub is_provisioner: bool,
 }
@@ -114,7 +122,7 @@ pub fn find_member(
     user_id_or_email: &str,
 ) -> rusqlite::Result<Option<MemberRow>> {
     conn.query_row(
-        "SELECT u.id, u.email, m.role, m.is_provisioner
+        "SELECT u.id, u.email, m.role, m.is_provisioner, u.email_verified
            FROM memberships m JOIN users u ON u.n = m.user_n
           WHERE m.org_id = ?1 AND (u.id = ?2 OR u.email = ?2)",
         params![org_id, user_id_or_email],
@@ -123,6 +131,7 @@ pub fn find_member(
             Ok(MemberRow {
                 user_id: r.get(0)?,
                 email: r.get(1)?,
+                email_verified: r.get(4)?,
                 role: Role::parse(&role).unwrap_or(Role::Member),
                 is_provisioner: r.get(3)?,
             })
@@ -167,24 +176,21 @@ pub fn set_name(tx: &Transaction, user_id: &str, name: Option<&str>) -> rusqlite
     Ok(())
 }
 
-/// A placeholder becomes a person: their email, password and name, status active.
-pub fn activate_placeholder(
-    tx: &Transaction,
-    user_id: &str,
-    email: &str,
-    password_hash: Option<&str>,
-    name: Option<&str>,
-) -> rusqlite::Result<usize> {
+/// A placeholder becomes a person: their email (verified or not), password and name, status
+/// active.
+pub fn activate_placeholder(tx: &Transaction, user_id: &str, person: &UserRow) -> rusqlite::Result<usize> {
     tx.prepare_cached(
-        "UPDATE users SET email = ?2, password_hash = ?3, name = ?4, status = 'active', pending_until = NULL
+        "UPDATE users SET email = ?2, password_hash = ?3, name = ?4, email_verified = ?5,
+                          status = 'active', pending_until = NULL
           WHERE id = ?1 AND status = 'placeholder'",
     )?
-    .execute(params![user_id, email, password_hash, name])
+    .execute(params![user_id, person.email, person.password_hash, person.name, person.email_verified])
 }
 
 pub struct UserRow {
     pub id: String,
     pub email: Option<String>,
+    pub email_verified: bool,
     pub password_hash: Option<String>,
     pub name: Option<String>,
     pub placeholder: bool,
@@ -193,12 +199,13 @@ pub struct UserRow {
 
 pub fn user(conn: &Connection, id: &str) -> rusqlite::Result<Option<UserRow>> {
     conn.query_row(
-        "SELECT id, email, password_hash, name, status, api_only FROM users WHERE id = ?1",
+        "SELECT id, email, password_hash, name, status, api_only, email_verified FROM users WHERE id = ?1",
         [id],
         |r| {
             Ok(UserRow {
                 id: r.get(0)?,
                 email: r.get(1)?,
+                email_verified: r.get(6)?,
                 password_hash: r.get(2)?,
                 name: r.get(3)?,
                 placeholder: r.get::<_, String>(4)? == "placeholder",

@@ -20,6 +20,7 @@ pub fn insert(
 pub struct SessionRow {
     pub user_id: String,
     pub email: Option<String>,
+    pub email_verified: bool,
     pub name: Option<String>,
     pub active_org_id: Option<String>,
 }
@@ -27,11 +28,18 @@ pub struct SessionRow {
 /// The live session with this token hash: unexpired, of an active user who may sign in.
 pub fn lookup(conn: &Connection, hash: &[u8; 32], now: Millis) -> rusqlite::Result<Option<SessionRow>> {
     conn.query_row(
-        "SELECT u.id, u.email, u.name, s.active_org_id FROM sessions s JOIN users u ON u.id = s.user_id
+        "SELECT u.id, u.email, u.name, s.active_org_id, u.email_verified
+           FROM sessions s JOIN users u ON u.id = s.user_id
           WHERE s.token_hash = ?1 AND s.expires_at > ?2 AND u.status = 'active' AND u.api_only = 0",
         params![&hash[..], now],
         |r| {
-            Ok(SessionRow { user_id: r.get(0)?, email: r.get(1)?, name: r.get(2)?, active_org_id: r.get(3)? })
+            Ok(SessionRow {
+                user_id: r.get(0)?,
+                email: r.get(1)?,
+                name: r.get(2)?,
+                active_org_id: r.get(3)?,
+                email_verified: r.get(4)?,
+            })
         },
     )
     .optional()
@@ -52,6 +60,13 @@ pub fn move_to_user(tx: &Transaction, from: &str, to: &str) -> rusqlite::Result<
 pub fn delete(tx: &Transaction, hash: &[u8; 32]) -> rusqlite::Result<()> {
     tx.prepare_cached("DELETE FROM sessions WHERE token_hash = ?1")?.execute([&hash[..]])?;
     Ok(())
+}
+
+/// Ends every session of a user but `keep` (the one that changed the password, if any).
+pub fn delete_of_user(tx: &Transaction, user_id: &str, keep: Option<&[u8; 32]>) -> rusqlite::Result<usize> {
+    let keep: &[u8] = keep.map_or(&[], |k| &k[..]);
+    tx.prepare_cached("DELETE FROM sessions WHERE user_id = ?1 AND token_hash <> ?2")?
+        .execute(params![user_id, keep])
 }
 
 pub fn delete_expired(tx: &Transaction, now: Millis) -> rusqlite::Result<usize> {

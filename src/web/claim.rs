@@ -4,6 +4,8 @@ use super::auth::{login_form, signup_form};
 use super::session::{self, check_origin, Session};
 use super::{layout, page, redirect, WebError};
 use crate::app::AppState;
+use crate::config::SignupMode;
+use crate::domain::DisplayName;
 use crate::error::ApiError;
 use crate::{clock, ops, store};
 use actix_web::http::StatusCode;
@@ -75,7 +77,9 @@ async fn page_for(req: &HttpRequest, state: &AppState, token: &str) -> Result<Ht
                 h1 { "Claim your account" }
                 p { "You have been given an account in " strong #claim-org { (org_name) } ". Sign up or log in first; you will come back here to claim it." }
                 div.columns {
-                    div { h2 { "New here? Sign up" } (signup_form(&here, "", None)) }
+                    @if state.settings.signup != SignupMode::Off {
+                        div { h2 { "New here? Sign up" } (signup_form(&here, "", None)) }
+                    }
                     div { h2 { "Have an account? Log in" } (login_form(&here, "", None)) }
                 }
             }
@@ -89,7 +93,17 @@ pub async fn show(
     state: web::Data<AppState>,
     q: web::Query<TokenQuery>,
 ) -> Result<HttpResponse, WebError> {
+    if let Err(secs) = state.allow_form("claim", &req) {
+        return Err(too_many(secs));
+    }
     page_for(&req, &state, q.token.as_deref().unwrap_or("")).await
+}
+
+fn too_many(secs: u64) -> WebError {
+    WebError::Status(
+        StatusCode::TOO_MANY_REQUESTS,
+        format!("Too many tries from your address. Try again in {secs} seconds."),
+    )
 }
 
 pub async fn submit(
@@ -100,13 +114,17 @@ pub async fn submit(
 ) -> Result<HttpResponse, WebError> {
     check_origin(&req)?;
     session.check_csrf(form.csrf.as_deref())?;
+    if let Err(secs) = state.allow_form("claim", &req) {
+        return Err(too_many(secs));
+    }
     let token = form.token.clone().unwrap_or_default();
     let now = state.clock.now();
     let (user_id, hash) = (session.user_id.clone(), session.token_hash);
+    let mode = state.settings.signup;
     let claimed = state
         .db
         .write(move |tx| {
-            let c = ops::claim(tx, &token, &user_id, now)?;
+            let c = ops::claim(tx, mode, &token, &user_id, now)?;
             store::sessions::set_active_org(tx, &hash, &c.org_id)?;
             Ok(c)
         })
@@ -153,8 +171,15 @@ pub async fn onboarding(
 ) -> Result<HttpResponse, WebError> {
     check_origin(&req)?;
     session.check_csrf(form.csrf.as_deref())?;
-    let name: Option<String> =
-        form.name.as_deref().map(str::trim).filter(|n| !n.is_empty()).map(|n| n.chars().take(100).collect());
+    let name = match form.name.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
+        None => None,
+        Some(n) => Some(
+            DisplayName::parse("Your name", n, 100)
+                .map_err(|m| WebError::Status(StatusCode::BAD_REQUEST, m))?
+                .as_str()
+                .to_string(),
+        ),
+    };
     let user_id = session.user_id.clone();
     state
         .db

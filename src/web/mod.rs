@@ -28,6 +28,24 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .route("/logout", web::post().to(auth::logout))
         .service(
+            web::resource("/verify")
+                .route(web::get().to(auth::verify_page))
+                .route(web::post().to(auth::verify)),
+        )
+        .service(
+            web::resource("/password/forgot")
+                .route(web::get().to(auth::forgot_page))
+                .route(web::post().to(auth::forgot)),
+        )
+        .service(
+            web::resource("/password/reset")
+                .route(web::get().to(auth::reset_page))
+                .route(web::post().to(auth::reset)),
+        )
+        .route("/account", web::get().to(auth::account_page))
+        .route("/account/verify", web::post().to(auth::resend_verification))
+        .route("/account/password", web::post().to(auth::change_password))
+        .service(
             web::resource("/claim").route(web::get().to(claim::show)).route(web::post().to(claim::submit)),
         )
         .service(
@@ -129,6 +147,29 @@ impl ResponseError for WebError {
     }
 }
 
+/// Largest form a page accepts: far more than any of ours needs.
+pub const MAX_FORM: usize = 16 * 1024;
+
+/// Form bodies: an unreadable or oversized form gets a page saying which, not the API's JSON.
+pub fn form_config() -> web::FormConfig {
+    web::FormConfig::default().limit(MAX_FORM).error_handler(|e, _req| {
+        let page = match e {
+            actix_web::error::UrlencodedError::Overflow { .. } => WebError::Status(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "This form is larger than {} KiB; shorten what you typed and send it again.",
+                    MAX_FORM / 1024
+                ),
+            ),
+            _ => WebError::Status(
+                StatusCode::BAD_REQUEST,
+                "This form could not be read; go back, reload the page and try again.".into(),
+            ),
+        };
+        page.into()
+    })
+}
+
 pub fn redirect(to: &str) -> HttpResponse {
     secure(HttpResponse::SeeOther()).insert_header((header::LOCATION, to.to_string())).finish()
 }
@@ -157,7 +198,7 @@ pub fn layout(title: &str, session: Option<&Session>, body: Markup) -> Markup {
                     a.brand href="/team" { "provisiond" }
                     @if let Some(s) = session {
                         span.who {
-                            span #signed-in-as { (s.email) }
+                            a #signed-in-as href="/account" { (s.email) }
                             form.inline method="post" action="/logout" {
                                 input type="hidden" name="csrf" value=(s.csrf);
                                 button.link type="submit" { "Log out" }

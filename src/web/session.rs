@@ -23,6 +23,7 @@ pub struct Session {
     pub token_hash: [u8; 32],
     pub user_id: String,
     pub email: String,
+    pub email_verified: bool,
     pub name: Option<String>,
     pub active_org_id: Option<String>,
     /// Put into every form as `csrf`; checked on every post.
@@ -77,6 +78,7 @@ pub async fn current(req: &HttpRequest) -> Result<Option<Session>, ApiError> {
         token_hash: hash,
         user_id: r.user_id,
         email: r.email.unwrap_or_default(),
+        email_verified: r.email_verified,
         name: r.name,
         active_org_id: r.active_org_id,
         csrf: csrf_for(&token),
@@ -145,10 +147,21 @@ pub fn check_origin(req: &HttpRequest) -> Result<(), WebError> {
     }
 }
 
-/// Only local paths, so a `next` parameter can never send anyone to another site.
+/// Only local paths, so a `next` parameter can never send anyone to another site: one leading
+/// `/`, no `//`, no backslash, and nothing but printable ASCII (browsers drop tabs and line
+/// breaks from URLs, so `/\t/evil.example` would read as `//evil.example`; and a header value
+/// cannot hold them). Anything else goes to the dashboard.
 pub fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.contains('\\')
+                && n.len() <= 2048
+                && n.bytes().all(|b| b.is_ascii_graphic()) =>
+        {
+            n.to_string()
+        }
         _ => "/team".to_string(),
     }
 }
@@ -175,6 +188,9 @@ mod tests {
         assert_eq!(safe_next(Some("https://evil.com")), "/team");
         assert_eq!(safe_next(Some("/\\evil.com")), "/team");
         assert_eq!(safe_next(None), "/team");
+        for hostile in ["/\t/evil.example", "/\n", "/\r\nSet-Cookie: x=1", "/ x", "/\u{7f}", "/é", ""] {
+            assert_eq!(safe_next(Some(hostile)), "/team", "{hostile:?}");
+        }
     }
 
     #[test]

@@ -4,7 +4,8 @@ use super::session::{check_origin, Session};
 use super::{layout, page, redirect, WebError};
 use crate::app::AppState;
 use crate::clock;
-use crate::domain::{Email, ProvisionRole, ProvisionStatus};
+use crate::config::SignupMode;
+use crate::domain::{ProvisionRole, ProvisionStatus};
 use crate::error::ApiError;
 use crate::ops;
 use crate::store;
@@ -50,16 +51,23 @@ async fn load(state: &AppState, session: &Session) -> Result<Dashboard, ApiError
         .await
 }
 
-fn no_org_page(session: &Session) -> Markup {
+fn no_org_page(state: &AppState, session: &Session) -> Markup {
+    let open = state.settings.signup == SignupMode::Open;
     html! {
         section.card.narrow {
             h1 { "You are not in an organization yet" }
-            p { "Open the claim link an admin sent you, or start your own organization." }
-            form method="post" action="/orgs" {
-                input type="hidden" name="csrf" value=(session.csrf);
-                label for="org-name" { "Organization name" }
-                input #org-name type="text" name="name" required maxlength="200";
-                button #org-create type="submit" { "Create organization" }
+            @if !open {
+                p { "Open the claim link an admin sent you. Organizations on this server are created by its operator." }
+            } @else if !session.email_verified {
+                p { "Open the claim link an admin sent you, or start your own organization once your address is verified: follow the link we mailed you (or ask for a new one on " a href="/account" { "your account page" } ")." }
+            } @else {
+                p { "Open the claim link an admin sent you, or start your own organization." }
+                form method="post" action="/orgs" {
+                    input type="hidden" name="csrf" value=(session.csrf);
+                    label for="org-name" { "Organization name" }
+                    input #org-name type="text" name="name" required maxlength="200";
+                    button #org-create type="submit" { "Create organization" }
+                }
             }
         }
     }
@@ -78,7 +86,7 @@ fn status_of(m: &MemberListRow) -> &'static str {
 pub async fn dashboard(state: web::Data<AppState>, session: Session) -> Result<HttpResponse, WebError> {
     let d = load(&state, &session).await?;
     let Some(i) = d.active else {
-        return Ok(page(StatusCode::OK, layout("Team", Some(&session), no_org_page(&session))));
+        return Ok(page(StatusCode::OK, layout("Team", Some(&session), no_org_page(&state, &session))));
     };
     let org = &d.orgs[i];
     let admin = org.role.is_admin();
@@ -359,22 +367,15 @@ pub async fn create_org(
 ) -> Result<HttpResponse, WebError> {
     check_origin(&req)?;
     session.check_csrf(form.csrf.as_deref())?;
-    let email = Email::parse(&session.email).map_err(|m| WebError::Status(StatusCode::BAD_REQUEST, m))?;
-    let new = ops::NewOrg {
-        name: form.name.clone().unwrap_or_default(),
-        domain: None,
-        owner_email: email,
-        provisioner: false,
-        credits: None,
-    };
+    let name = form.name.clone().unwrap_or_default();
     let now = state.clock.now();
     let prefix = state.settings.key_prefix.clone();
-    let hash = session.token_hash;
+    let (mode, user_id, hash) = (state.settings.signup, session.user_id.clone(), session.token_hash);
     let access = state
         .db
         .write(move |tx| {
             tx.keeps_keys();
-            let a = ops::create_org(tx, &prefix, &new, now)?;
+            let a = ops::start_org(tx, &prefix, mode, &user_id, &name, now)?;
             store::sessions::set_active_org(tx, &hash, &a.org_id)?;
             Ok(a)
         })

@@ -1,6 +1,8 @@
 //! Spawns the real server on port 0 with a temporary database file, and talks to it over HTTP.
 #![allow(dead_code)]
 
+pub mod smtp;
+
 use provisiond::app::Application;
 use provisiond::clock::Clock;
 use provisiond::config::Settings;
@@ -41,6 +43,20 @@ pub async fn spawn() -> TestApp {
 
 pub async fn spawn_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     spawn_inner(tweak, false).await
+}
+
+/// A server that mails through a local SMTP sink, with anyone allowed to sign up (`SIGNUP=open`).
+pub async fn spawn_with_mail(tweak: impl FnOnce(&mut Settings)) -> (TestApp, smtp::SmtpSink) {
+    let sink = smtp::SmtpSink::start();
+    let url = sink.url();
+    let app = spawn_with(move |s| {
+        s.smtp_url = Some(url);
+        s.mail_from = "provisiond <noreply@provisiond.test>".into();
+        s.signup = provisiond::config::SignupMode::Open;
+        tweak(s);
+    })
+    .await;
+    (app, sink)
 }
 
 /// A server whose `PUBLIC_URL` is its real address, so claim links open in a browser.
@@ -222,6 +238,9 @@ pub struct ExternalApp {
 pub struct WebClient<'a> {
     base: &'a str,
     pub cookie: Option<String>,
+    /// The loopback address requests come from (127.0.0.1 unless set): another address is
+    /// another client as far as the server's per-client limits go.
+    from: Option<std::net::IpAddr>,
 }
 
 pub struct WebResponse {
@@ -234,15 +253,24 @@ pub struct WebResponse {
 
 impl<'a> WebClient<'a> {
     pub fn new(app: &'a TestApp) -> Self {
-        WebClient { base: &app.base, cookie: None }
+        WebClient { base: &app.base, cookie: None, from: None }
     }
 
     pub fn external(app: &'a ExternalApp) -> Self {
-        WebClient { base: &app.base, cookie: None }
+        WebClient { base: &app.base, cookie: None, from: None }
     }
 
-    fn no_redirects() -> reqwest::Client {
-        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+    /// A client whose requests come from another loopback address (e.g. 127.0.0.2).
+    pub fn from_address(app: &'a TestApp, ip: &str) -> Self {
+        WebClient { base: &app.base, cookie: None, from: Some(ip.parse().unwrap()) }
+    }
+
+    fn no_redirects(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .local_address(self.from)
+            .build()
+            .unwrap()
     }
 
     async fn finish(&mut self, res: reqwest::Response) -> WebResponse {
@@ -266,7 +294,7 @@ impl<'a> WebClient<'a> {
     }
 
     pub async fn get(&mut self, path: &str) -> WebResponse {
-        let mut req = Self::no_redirects().get(format!("{}{path}", self.base));
+        let mut req = self.no_redirects().get(format!("{}{path}", self.base));
         if let Some(c) = &self.cookie {
             req = req.header("cookie", c);
         }
@@ -284,7 +312,7 @@ impl<'a> WebClient<'a> {
         form: &[(&str, &str)],
         headers: &[(&str, &str)],
     ) -> WebResponse {
-        let mut req = Self::no_redirects().post(format!("{}{path}", self.base)).form(form);
+        let mut req = self.no_redirects().post(format!("{}{path}", self.base)).form(form);
         if let Some(c) = &self.cookie {
             req = req.header("cookie", c);
         }
@@ -295,10 +323,28 @@ impl<'a> WebClient<'a> {
         self.finish(res).await
     }
 
+    /// Signs up on a server where anyone may (`SIGNUP=open`).
     pub async fn signup(&mut self, email: &str, password: &str) -> WebResponse {
         let r = self.post("/signup", &[("email", email), ("password", password)]).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "sign-up: {}", r.body);
         r
+    }
+
+    /// Signs up through the claim link of `provision` (the default `SIGNUP=claim` allows only
+    /// that); lands back on the claim page, signed in, not claimed yet.
+    pub async fn signup_claiming(&mut self, provision: &Value, email: &str, password: &str) -> WebResponse {
+        let back = format!("/claim?token={}", claim_token(provision));
+        let r = self.post("/signup", &[("email", email), ("password", password), ("next", &back)]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "sign-up: {}", r.body);
+        assert_eq!(r.location.as_deref(), Some(back.as_str()));
+        r
+    }
+
+    /// Claims `provision` with the claim page's button, signed in.
+    pub async fn claim(&mut self, provision: &Value) -> WebResponse {
+        let page = format!("/claim?token={}", claim_token(provision));
+        let csrf = self.csrf(&page).await;
+        self.post("/claim", &[("token", &claim_token(provision)), ("csrf", &csrf)]).await
     }
 
     pub async fn login(&mut self, email: &str, password: &str) -> WebResponse {
