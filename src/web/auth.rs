@@ -365,10 +365,8 @@ pub async fn verify(
     let now = state.clock.now();
     let done = state
         .db
-        .write(move |tx| {
-            tx.keeps_keys();
-            ops::verify_email(tx, &token, now)
-        })
+        // Keys carry whether their owner's address is verified: not kept.
+        .write(move |tx| ops::verify_email(tx, &token, now))
         .await;
     Ok(match done {
         Ok(_) => notice(
@@ -526,7 +524,7 @@ pub async fn reset(
     let done = state
         .db
         .write(move |tx| {
-            tx.keeps_keys();
+            // A reset verifies the address, which keys carry: not kept.
             let user_id = ops::reset_password(tx, &t, &hash, now)?;
             let first_org = store::orgs::orgs_of_user(tx, &user_id)?.into_iter().next().map(|o| o.org_id);
             session::create(tx, &user_id, first_org.as_deref(), now)

@@ -89,6 +89,14 @@ async fn spawn_inner(tweak: impl FnOnce(&mut Settings), public: bool) -> TestApp
     }
 }
 
+/// What a command-line run printed.
+#[derive(Debug)]
+pub struct CliOut {
+    pub ok: bool,
+    pub stdout: String,
+    pub stderr: String,
+}
+
 /// An organization with its owner.
 pub struct Org {
     pub id: String,
@@ -107,6 +115,33 @@ impl TestApp {
         let now = self.clock.now();
         let owner = self.db.write_blocking(|tx| ops::create_org(tx, "oc_", &new, now)).expect("org created");
         Org { id: owner.org_id.clone(), owner }
+    }
+
+    /// Runs the real binary's command line against this server's database, as an operator
+    /// would while the server runs; `stdin` is piped in when given.
+    pub fn cli(&self, args: &[&str], stdin: Option<&str>) -> CliOut {
+        use std::io::Write;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_provisiond"))
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("DATABASE_PATH", &self.db_path)
+            .env("KEY_PREFIX", &self.settings.key_prefix)
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("the binary runs");
+        if let Some(input) = stdin {
+            child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        }
+        drop(child.stdin.take());
+        let out = child.wait_with_output().unwrap();
+        CliOut {
+            ok: out.status.success(),
+            stdout: String::from_utf8_lossy(&out.stdout).into(),
+            stderr: String::from_utf8_lossy(&out.stderr).into(),
+        }
     }
 
     pub fn add_member(&self, org: &Org, email: &str, role: Role) -> Access {
