@@ -4,9 +4,13 @@
 //!     cargo run --release --example seed_expired -- DATABASE N
 
 use provisiond::clock::Clock;
-use provisiond::db::Db;
+use provisiond::config::Settings;
+use provisiond::db::{Db, DbSettings};
 use provisiond::domain::{Email, ProvisionRole};
-use provisiond::ops::{self, NewOrg, ProvisionSettings};
+use provisiond::mail::Mailer;
+use provisiond::service::organizations::{self, NewOrg};
+use provisiond::service::provisioning::{self, ProvisionInput};
+use provisiond::service::{Actor, Ctx};
 use std::time::Duration;
 
 fn main() -> Result<(), String> {
@@ -14,39 +18,41 @@ fn main() -> Result<(), String> {
     let (Some(path), Some(n)) = (args.get(1), args.get(2).and_then(|n| n.parse::<usize>().ok())) else {
         return Err("usage: seed_expired DATABASE N".into());
     };
-    let db = Db::open(std::path::Path::new(path))?;
-    let now = Clock::default().now();
-    let created = now - 8 * 86_400_000;
-    let new = NewOrg {
-        name: "Backlog".into(),
-        domain: None,
-        owner_email: Email::parse("backlog@example.com")?,
-        provisioner: false,
-        credits: None,
-    };
-    let owner = db.write_blocking(|tx| ops::create_org(tx, "oc_", &new, now)).map_err(|e| e.to_string())?;
-    let settings = ProvisionSettings { key_prefix: "oc_", ttl: Duration::from_secs(7 * 86_400) };
-    let mut left = n;
-    while left > 0 {
-        let chunk = left.min(5_000);
-        db.write_blocking(|tx| {
-            for _ in 0..chunk {
-                ops::provision(
-                    tx,
-                    &owner.org_id,
-                    &owner.user_id,
-                    ProvisionRole::Member,
-                    true,
-                    &settings,
-                    created,
-                )?;
+    let db = Db::open(&DbSettings { path: path.into(), synchronous: Default::default() }, true)?;
+    let mut settings = Settings::defaults();
+    settings.provision_rate_limit = 0;
+    let rules = settings.rules();
+    let now = Ctx::new(db.clone(), Clock::default(), rules.clone(), Mailer::disabled());
+    // Made eight days ago: a week's TTL ran out a day ago.
+    let past =
+        Ctx::new(db, Clock::default().behind(Duration::from_secs(8 * 86_400)), rules, Mailer::disabled());
+    actix_web::rt::System::new().block_on(async {
+        let new = NewOrg {
+            name: "Backlog".into(),
+            domain: None,
+            owner_email: Email::parse("backlog@example.com")?,
+            provisioner: false,
+            credits: None,
+        };
+        let owner = organizations::create(&now, new).await.map_err(|e| e.to_string())?;
+        let actor = Actor::Person { user: owner.user_id.clone(), org: owner.org_id.clone() };
+        let client = Default::default();
+        let mut left = n;
+        while left > 0 {
+            let chunk = left.min(5_000);
+            // All at once, so the writer commits them in groups.
+            let made = futures_util::future::join_all((0..chunk).map(|_| {
+                let input = ProvisionInput { role: ProvisionRole::Member, skip_onboarding: true };
+                provisioning::provision(&past, actor.clone(), &client, input)
+            }))
+            .await;
+            if let Some(Err(e)) = made.into_iter().find(Result::is_err) {
+                return Err(e.to_string());
             }
-            Ok(())
-        })
-        .map_err(|e| e.to_string())?;
-        left -= chunk;
-    }
-    println!("{n} expired provisions in {path}");
-    println!("owner key: {}", owner.api_key);
-    Ok(())
+            left -= chunk;
+        }
+        println!("{n} expired provisions in {path}");
+        println!("owner key: {}", owner.api_key);
+        Ok(())
+    })
 }

@@ -17,6 +17,12 @@ impl Clock {
         chrono::Utc::now().timestamp_millis() + self.offset_ms.load(Ordering::Relaxed)
     }
 
+    /// A separate clock `by` behind this one (for making things as of the past in tests).
+    pub fn behind(&self, by: std::time::Duration) -> Clock {
+        let ms = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
+        Clock { offset_ms: Arc::new(AtomicI64::new(self.offset_ms.load(Ordering::Relaxed) - ms)) }
+    }
+
     /// Moves this clock (and every server and sweep sharing it) forward.
     pub fn advance(&self, by: std::time::Duration) {
         let ms = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);

@@ -1,29 +1,16 @@
 //! Settings: each one a command-line flag and an environment variable of the same name,
 //! validated once at start so a typo stops the server with a message instead of surprising later.
+//! `Settings` are the server's (`provisiond serve`); the other commands take only `StoreArgs`.
 
+use crate::db::DbSettings;
+pub use crate::db::Synchronous;
+use crate::domain::Email;
+use crate::service::Rules;
+pub use crate::service::SignupMode;
 use clap::builder::BoolishValueParser;
 use clap::{ArgAction, Args};
 use std::path::PathBuf;
 
-#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Synchronous {
-    #[default]
-    Normal,
-    Full,
-}
-
-/// Who may create an account on the web pages.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum SignupMode {
-    /// Only someone following a claim link (and operators, on the command line).
-    #[default]
-    Claim,
-    /// Anyone; an address must be verified by mail before its account starts or joins an
-    /// organization. Needs SMTP.
-    Open,
-    /// Nobody: accounts come from operators only.
-    Off,
-}
 use std::time::Duration;
 
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
@@ -39,65 +26,65 @@ pub const DEFAULT_MAIL_FROM: &str = "provisiond <noreply@localhost>";
 #[derive(Args, Clone, Debug)]
 pub struct Settings {
     /// Address and port to listen on.
-    #[arg(long, env = "BIND", default_value = DEFAULT_BIND, global = true)]
+    #[arg(long, env = "BIND", default_value = DEFAULT_BIND)]
     pub bind: String,
 
     /// The SQLite database file; its folder is created if missing.
-    #[arg(long, env = "DATABASE_PATH", default_value = DEFAULT_DATABASE_PATH, global = true)]
+    #[arg(long, env = "DATABASE_PATH", default_value = DEFAULT_DATABASE_PATH)]
     pub database_path: PathBuf,
 
     /// The address people reach this server at; claim links start with it.
-    #[arg(long, env = "PUBLIC_URL", default_value = DEFAULT_PUBLIC_URL, global = true)]
+    #[arg(long, env = "PUBLIC_URL", default_value = DEFAULT_PUBLIC_URL)]
     pub public_url: String,
 
     /// How long an unclaimed provision lives (e.g. 7d, 12h, 30m).
-    #[arg(long, env = "PROVISION_TTL", default_value = DEFAULT_PROVISION_TTL, value_parser = parse_duration, global = true)]
+    #[arg(long, env = "PROVISION_TTL", default_value = DEFAULT_PROVISION_TTL, value_parser = parse_duration)]
     pub provision_ttl: Duration,
 
     /// How often the background sweep removes expired provisions (e.g. 60s, 5m).
-    #[arg(long, env = "CLEANUP_INTERVAL", default_value = DEFAULT_CLEANUP_INTERVAL, value_parser = parse_duration, global = true)]
+    #[arg(long, env = "CLEANUP_INTERVAL", default_value = DEFAULT_CLEANUP_INTERVAL, value_parser = parse_duration)]
     pub cleanup_interval: Duration,
 
     /// The prefix of every API key issued from now on.
-    #[arg(long, env = "KEY_PREFIX", default_value = DEFAULT_KEY_PREFIX, value_parser = parse_key_prefix, global = true)]
+    #[arg(long, env = "KEY_PREFIX", default_value = DEFAULT_KEY_PREFIX, value_parser = parse_key_prefix)]
     pub key_prefix: String,
 
     /// On first start with an empty database, create an organization and its owner and print
     /// the owner's key once.
     #[arg(long, env = "BOOTSTRAP", default_value = "true", action = ArgAction::Set,
-          value_parser = BoolishValueParser::new(), global = true)]
+          value_parser = BoolishValueParser::new())]
     pub bootstrap: bool,
 
     /// The owner's email for the bootstrap organization.
-    #[arg(long, env = "BOOTSTRAP_EMAIL", default_value = DEFAULT_BOOTSTRAP_EMAIL, global = true)]
+    #[arg(long, env = "BOOTSTRAP_EMAIL", default_value = DEFAULT_BOOTSTRAP_EMAIL)]
     pub bootstrap_email: String,
 
     /// The name of the bootstrap organization.
-    #[arg(long, env = "BOOTSTRAP_ORG", default_value = DEFAULT_BOOTSTRAP_ORG, global = true)]
+    #[arg(long, env = "BOOTSTRAP_ORG", default_value = DEFAULT_BOOTSTRAP_ORG)]
     pub bootstrap_org: String,
 
     /// When a commit reaches the disk: `normal` (survives a crash of provisiond; a power loss may
     /// lose the last moments of writes) or `full` (every answered write also survives a power loss).
-    #[arg(long, env = "SYNCHRONOUS", value_enum, default_value = "normal", global = true)]
+    #[arg(long, env = "SYNCHRONOUS", value_enum, default_value = "normal")]
     pub synchronous: Synchronous,
 
     /// Provisions (team provisioning and create-user together) one person may make per minute,
     /// whatever key or page they use (one IP address: four times that); 0 for no limit.
-    #[arg(long, env = "PROVISION_RATE_LIMIT", default_value_t = 600, global = true)]
+    #[arg(long, env = "PROVISION_RATE_LIMIT", default_value_t = 600)]
     pub provision_rate_limit: u32,
 
     /// Tries one IP address may make per minute at each sign-in form (log-in, sign-up, password
     /// reset, claim, address verification); 0 for no limit.
-    #[arg(long, env = "LOGIN_RATE_LIMIT", default_value_t = 30, global = true)]
+    #[arg(long, env = "LOGIN_RATE_LIMIT", default_value_t = 30)]
     pub login_rate_limit: u32,
 
     /// HTTP worker threads (0: one per CPU core).
-    #[arg(long, env = "WORKERS", default_value_t = 0, global = true)]
+    #[arg(long, env = "WORKERS", default_value_t = 0)]
     pub workers: usize,
 
     /// Who may create an account on the web pages: `claim` (only through a claim link),
     /// `open` (anyone; needs SMTP_URL, addresses verified by mail) or `off`.
-    #[arg(long, env = "SIGNUP", value_enum, default_value = "claim", global = true)]
+    #[arg(long, env = "SIGNUP", value_enum, default_value = "claim")]
     pub signup: SignupMode,
 
     /// SMTP server for verification and password-reset mail, e.g. smtp://mail.example.com:25,
@@ -107,11 +94,56 @@ pub struct Settings {
     pub smtp_url: Option<String>,
 
     /// The sender address of that mail.
-    #[arg(long, env = "MAIL_FROM", default_value = DEFAULT_MAIL_FROM, global = true)]
+    #[arg(long, env = "MAIL_FROM", default_value = DEFAULT_MAIL_FROM)]
     pub mail_from: String,
 }
 
+/// What every command needs: where the database is, how it commits, and the prefix of the keys
+/// it issues.
+#[derive(Args, Clone, Debug)]
+pub struct StoreArgs {
+    /// The SQLite database file.
+    #[arg(long, env = "DATABASE_PATH", default_value = DEFAULT_DATABASE_PATH)]
+    pub database_path: PathBuf,
+
+    /// When a commit reaches the disk: `normal` or `full` (see `provisiond serve --help`).
+    #[arg(long, env = "SYNCHRONOUS", value_enum, default_value = "normal")]
+    pub synchronous: Synchronous,
+
+    /// The prefix of every API key issued.
+    #[arg(long, env = "KEY_PREFIX", default_value = DEFAULT_KEY_PREFIX, value_parser = parse_key_prefix)]
+    pub key_prefix: String,
+}
+
+impl StoreArgs {
+    pub fn db(&self) -> DbSettings {
+        DbSettings { path: self.database_path.clone(), synchronous: self.synchronous }
+    }
+
+    /// The rules a command needs (only keys' prefix matters outside the server).
+    pub fn rules(&self) -> Rules {
+        let mut s = Settings::defaults();
+        s.key_prefix = self.key_prefix.clone();
+        s.rules()
+    }
+}
+
 impl Settings {
+    pub fn db(&self) -> DbSettings {
+        DbSettings { path: self.database_path.clone(), synchronous: self.synchronous }
+    }
+
+    pub fn rules(&self) -> Rules {
+        Rules {
+            key_prefix: self.key_prefix.clone(),
+            provision_ttl_ms: i64::try_from(self.provision_ttl.as_millis()).unwrap_or(i64::MAX),
+            signup: self.signup,
+            public_url: self.public_url.clone(),
+            provision_rate_limit: self.provision_rate_limit,
+            form_rate_limit: self.login_rate_limit,
+        }
+    }
+
     /// The defaults, as a fresh start with no flags and no environment would have them.
     pub fn defaults() -> Settings {
         Settings {
@@ -161,6 +193,9 @@ impl Settings {
         }
         if self.signup == SignupMode::Open && self.smtp_url.is_none() {
             return Err("SIGNUP=open needs SMTP_URL: open sign-ups are verified by mail".into());
+        }
+        if self.bootstrap {
+            Email::parse(&self.bootstrap_email).map_err(|e| format!("BOOTSTRAP_EMAIL: {e}"))?;
         }
         Ok(())
     }

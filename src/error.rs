@@ -1,12 +1,163 @@
-//! The one place HTTP statuses are chosen. Every API error leaves the server as
-//! `{"error": {"type", "code", "message"}}`; internal detail goes to the log, never the body.
+//! What can go wrong, in the service layer's words (`Error`), and the one place that turns it
+//! into the API's answer (`ApiError`: an HTTP status and `{"error": {"type", "code",
+//! "message"}}`). The pages turn `Error` into their own messages (`web::WebError`); the command
+//! line prints its sentence. Internal detail goes to the log, never to a client.
 
+use crate::clock::{self, Millis};
+use crate::db::DbError;
+use crate::domain::{Credits, ProvisionStatus};
 use actix_web::body::{BoxBody, EitherBody};
 use actix_web::dev::ServiceResponse;
 use actix_web::http::{header, StatusCode};
 use actix_web::middleware::ErrorHandlerResponse;
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
+
+/// Everything a use case can refuse or fail with. The message (`Display`) is a sentence the
+/// person on the other end can act on; it never holds a secret.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    InvalidField(String),
+    #[error("{0}")]
+    InvalidEmail(String),
+    /// A claim token or a mailed link that is unknown, used, cancelled or malformed.
+    #[error("{0}")]
+    InvalidToken(String),
+    #[error("This claim link expired at {}; ask your admin for a new one.", clock::format(*.0))]
+    TokenExpired(Millis),
+
+    #[error("Send an API key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'.")]
+    MissingCredentials,
+    #[error("{0}")]
+    InvalidApiKey(&'static str),
+
+    #[error("The organization's pool has {left} credits left, less than the {asked} asked for; nothing was debited.")]
+    CreditsExceeded { left: Credits, asked: Credits },
+
+    #[error("{0}")]
+    InsufficientRole(String),
+    #[error("This API key's user may not create users: an owner must enable provisioner access for it.")]
+    NotAProvisioner,
+    #[error("{0}")]
+    UserIdMismatch(&'static str),
+    #[error("{0}")]
+    ApiOnlyUser(&'static str),
+    /// The acting person's own address must be verified first.
+    #[error("{0}")]
+    EmailUnverified(String),
+    #[error("{0}")]
+    SignupClosed(&'static str),
+    #[error("This server does not send mail, so it cannot mail you a reset link. Ask its operator to set a new password for you (provisiond user set-password).")]
+    MailOff,
+    #[error("Accounts on this server are created through a claim link from your admin; open that link to sign up.")]
+    SignupNeedsClaim,
+    /// A password that does not match (the same sentence whether or not the account exists).
+    #[error("The email or password is wrong.")]
+    WrongPassword,
+    #[error("Too many failed log-ins for this address. Try again in {0} seconds.")]
+    Throttled(u64),
+    #[error("Too many requests; retry after {0} seconds.")]
+    RateLimited(u64),
+
+    #[error("{0}")]
+    NotFound(String),
+
+    #[error("{0}")]
+    UserExists(String),
+    #[error("An agent with identifier '{0}' already exists in this project.")]
+    AgentExists(String),
+    #[error("This account has already been claimed.")]
+    AlreadyClaimed,
+    #[error("Only a pending provision can be cancelled; this one is {}{}.", .status.as_str(),
+        .expired_at.map(|t| format!(" (it expired at {})", clock::format(t))).unwrap_or_default())]
+    NotPending { status: ProvisionStatus, expired_at: Option<Millis> },
+    #[error("Another organization already has the domain {0}.")]
+    DomainTaken(String),
+    #[error("Your organization has no email domain, so new users cannot be mapped onto it; an operator sets one with `provisiond org set-domain`.")]
+    NoDomain,
+    #[error("This grant would take the pool over the largest amount a pool can hold ({}).", Credits::MAX)]
+    PoolFull,
+    #[error("{n} organizations are named '{needle}'; give the id or the domain instead.")]
+    AmbiguousOrganization { needle: String, n: usize },
+    /// An address named to receive something (an organization, a role) that nobody verified.
+    #[error("An account with the address {0} exists, but nobody has verified that the address is its holder's, so it is not given this. Ask its holder to verify it (the link mailed at sign-up), or, if you know the account is theirs, run `provisiond user verify --email {0}` first.")]
+    AddressUnverified(String),
+    #[error("That member's email address is not verified, so it does not prove who they are; name them by user id instead.")]
+    MemberUnverified,
+
+    #[error("The server is busy right now; try again in a few seconds.")]
+    Busy,
+    #[error("storage: {0}")]
+    Storage(#[from] DbError),
+    #[error("the OS random source failed: {0}")]
+    Random(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// There is no safe fallback when the OS random source fails: the request fails.
+impl From<getrandom::Error> for Error {
+    fn from(e: getrandom::Error) -> Self {
+        Error::Random(e.to_string())
+    }
+}
+
+impl From<getrandom::Error> for ApiError {
+    fn from(e: getrandom::Error) -> Self {
+        Error::from(e).into()
+    }
+}
+
+impl From<Error> for ApiError {
+    /// The one mapping from what went wrong to what the API answers.
+    fn from(e: Error) -> ApiError {
+        use Error::*;
+        let (status, code) = match &e {
+            InvalidField(_) => (StatusCode::BAD_REQUEST, "invalid_field"),
+            InvalidEmail(_) => (StatusCode::BAD_REQUEST, "invalid_email"),
+            InvalidToken(_) => (StatusCode::BAD_REQUEST, "invalid_token"),
+            TokenExpired(_) => (StatusCode::BAD_REQUEST, "token_expired"),
+            MissingCredentials => (StatusCode::UNAUTHORIZED, "missing_credentials"),
+            InvalidApiKey(_) => (StatusCode::UNAUTHORIZED, "invalid_api_key"),
+            WrongPassword => (StatusCode::UNAUTHORIZED, "wrong_password"),
+            CreditsExceeded { .. } => (StatusCode::PAYMENT_REQUIRED, "credits_exceeded"),
+            InsufficientRole(_) => (StatusCode::FORBIDDEN, "insufficient_role"),
+            NotAProvisioner => (StatusCode::FORBIDDEN, "not_a_provisioner"),
+            UserIdMismatch(_) => (StatusCode::FORBIDDEN, "user_id_mismatch"),
+            ApiOnlyUser(_) => (StatusCode::FORBIDDEN, "api_only_user"),
+            EmailUnverified(_) => (StatusCode::FORBIDDEN, "email_unverified"),
+            SignupClosed(_) => (StatusCode::FORBIDDEN, "signup_closed"),
+            SignupNeedsClaim => (StatusCode::FORBIDDEN, "signup_needs_claim"),
+            MailOff => (StatusCode::FORBIDDEN, "mail_off"),
+            NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            UserExists(_) => (StatusCode::CONFLICT, "user_exists"),
+            AgentExists(_) => (StatusCode::CONFLICT, "agent_exists"),
+            AlreadyClaimed => (StatusCode::CONFLICT, "already_claimed"),
+            NotPending { .. } => (StatusCode::CONFLICT, "not_pending"),
+            DomainTaken(_) => (StatusCode::CONFLICT, "domain_taken"),
+            NoDomain => (StatusCode::CONFLICT, "no_domain"),
+            PoolFull => (StatusCode::CONFLICT, "pool_full"),
+            AmbiguousOrganization { .. } => (StatusCode::CONFLICT, "ambiguous_organization"),
+            AddressUnverified(_) | MemberUnverified => (StatusCode::CONFLICT, "email_unverified"),
+            Throttled(secs) | RateLimited(secs) => {
+                let mut limited = ApiError::too_many_requests(*secs);
+                limited.message = e.to_string();
+                return limited;
+            }
+            Busy => {
+                let mut busy = ApiError::unavailable("every password thread is busy");
+                busy.retry_after = Some(2);
+                return busy;
+            }
+            Storage(s) if s.is_unavailable() => return ApiError::unavailable(&e),
+            Storage(_) | Random(_) | Internal(_) => return ApiError::internal(&e),
+        };
+        ApiError::new(status, code, e.to_string())
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 #[error("{status} {code}: {message}")]
@@ -19,7 +170,7 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         ApiError { status, code, message: message.into(), retry_after: None, allow: None }
     }
 
@@ -168,33 +319,15 @@ impl ResponseError for ApiError {
     }
 }
 
-impl From<rusqlite::Error> for ApiError {
-    fn from(e: rusqlite::Error) -> Self {
-        use rusqlite::ErrorCode::*;
-        match e.sqlite_error_code() {
-            Some(DatabaseBusy | DatabaseLocked | ReadOnly | DiskFull | SystemIoFailure | CannotOpen) => {
-                Self::unavailable(format!("database: {e}"))
-            }
-            _ => Self::internal(format!("database: {e}")),
-        }
-    }
-}
-
-impl From<r2d2::Error> for ApiError {
-    fn from(e: r2d2::Error) -> Self {
-        Self::unavailable(format!("connection pool: {e}"))
-    }
-}
-
 impl From<actix_web::error::BlockingError> for ApiError {
     fn from(e: actix_web::error::BlockingError) -> Self {
         Self::internal(format!("blocking task: {e}"))
     }
 }
 
-impl From<getrandom::Error> for ApiError {
-    fn from(e: getrandom::Error) -> Self {
-        Self::internal(format!("OS random source: {e}"))
+impl From<DbError> for ApiError {
+    fn from(e: DbError) -> Self {
+        Error::Storage(e).into()
     }
 }
 
@@ -218,22 +351,12 @@ pub fn json_error_net<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHand
     Ok(ErrorHandlerResponse::Response(res))
 }
 
-/// True when a SQLite error is a UNIQUE or PRIMARY KEY violation.
-pub fn is_unique_violation(e: &rusqlite::Error) -> bool {
-    matches!(
-        e,
-        rusqlite::Error::SqliteFailure(f, _)
-            if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
-                || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn sqlite(code: i32) -> rusqlite::Error {
-        rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), None)
+    fn sqlite(code: i32) -> Error {
+        Error::Storage(DbError::Sqlite(rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), None)))
     }
 
     #[test]
@@ -248,10 +371,17 @@ mod tests {
             let e = ApiError::from(sqlite(code));
             assert_eq!(e.status(), StatusCode::SERVICE_UNAVAILABLE, "code {code}");
             assert_eq!(e.code(), "unavailable");
-            assert!(!e.message().contains("database"), "no internal detail in the body");
+            assert!(!e.message().contains("sqlite"), "no internal detail in the body");
         }
         let e = ApiError::from(sqlite(rusqlite::ffi::SQLITE_CORRUPT));
         assert_eq!(e.status(), StatusCode::INTERNAL_SERVER_ERROR);
         assert_eq!(e.code(), "internal");
+    }
+
+    #[test]
+    fn refusals_keep_their_sentence_and_get_their_code() {
+        let e = ApiError::from(Error::NotPending { status: ProvisionStatus::Expired, expired_at: Some(0) });
+        assert_eq!((e.status(), e.code()), (StatusCode::CONFLICT, "not_pending"));
+        assert!(e.message().contains("expired at 1970-01-01T00:00:00.000Z"), "{}", e.message());
     }
 }

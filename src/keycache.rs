@@ -1,28 +1,19 @@
-//! Verified API keys, kept in process so a request with a known key reads no database.
+//! Verified API keys kept in process, so a request with a known key reads no database.
 //!
-//! Exactness: `Db` empties the cache after every committed write that does not declare it leaves
-//! keys alone, before answering anyone; and a fill that raced with such a write is dropped (the
-//! epoch check), so a stale caller can never be put back. Expiry needs no write at all: an entry
-//! carries the instant its placeholder's provision expires.
+//! Exactness: every entry is tagged with the key generation (`db::KeyGeneration`) current when
+//! its lookup started. The generation moves after every committed write that changes what keys
+//! mean (in this process, before the write is answered; in another process, noticed before the
+//! cache is consulted), and an entry is trusted only while its generation is current. A fill
+//! that raced such a write carries the older generation, so a stale answer is never served.
+//! The cache knows nothing about what it stores: the key service decides what an entry is.
 
-use crate::auth::Caller;
-use crate::clock::Millis;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 /// More distinct live keys than this in use at once, and the cache starts over: memory stays
 /// bounded under a flood of different keys.
 const MAX_ENTRIES: usize = 100_000;
-
-pub struct Entry {
-    pub caller: Caller,
-    /// For a placeholder: its pending provision's expiry; the key fails from then on.
-    pub valid_until: Option<Millis>,
-    /// When this key's use was last noted for `lastUsedAt`.
-    pub last_noted: AtomicI64,
-}
 
 /// The map's keys are blake3 outputs: already uniformly random, so their first 8 bytes are a
 /// perfect hash and SipHash would be wasted work on every request.
@@ -40,107 +31,70 @@ impl Hasher for FirstBytes {
     }
 }
 
-type Map = HashMap<[u8; 32], Arc<Entry>, BuildHasherDefault<FirstBytes>>;
-
-#[derive(Default)]
-pub struct KeyCache {
-    map: RwLock<Map>,
-    /// Flushes so far: a fill that saw another number may be stale.
-    epoch: AtomicU64,
-    /// The database's key epoch (see schema.sql, key_epoch) the entries are consistent with.
-    db_epoch: AtomicI64,
+struct Map<V> {
+    /// The generation every entry in `entries` was filled in.
+    generation: u64,
+    entries: HashMap<[u8; 32], Arc<V>, BuildHasherDefault<FirstBytes>>,
 }
 
-impl KeyCache {
-    pub fn get(&self, hash: &[u8; 32]) -> Option<Arc<Entry>> {
-        self.map.read().unwrap_or_else(|p| p.into_inner()).get(hash).cloned()
+pub struct KeyCache<V> {
+    map: RwLock<Map<V>>,
+}
+
+impl<V> Default for KeyCache<V> {
+    fn default() -> Self {
+        KeyCache { map: RwLock::new(Map { generation: 0, entries: HashMap::default() }) }
+    }
+}
+
+impl<V> KeyCache<V> {
+    /// The entry for `hash`, if it was filled in generation `current`.
+    pub fn get(&self, hash: &[u8; 32], current: u64) -> Option<Arc<V>> {
+        let map = self.map.read().unwrap_or_else(|p| p.into_inner());
+        if map.generation != current {
+            return None;
+        }
+        map.entries.get(hash).cloned()
     }
 
-    /// Read before looking a key up in the database; pass to `insert`.
-    pub fn epoch(&self) -> u64 {
-        self.epoch.load(Ordering::Acquire)
-    }
-
-    /// Caches a database answer unless a flush happened since `seen` (the answer may be stale).
-    pub fn insert(&self, hash: [u8; 32], entry: Arc<Entry>, seen: u64) {
-        let mut map = self.map.write().unwrap_or_else(|p| p.into_inner());
-        if self.epoch.load(Ordering::Acquire) != seen {
+    /// Keeps a database answer looked up in generation `seen`, unless the generation has moved
+    /// since (`current`): then the answer may be stale and is not kept.
+    pub fn insert(&self, hash: [u8; 32], value: Arc<V>, seen: u64, current: u64) {
+        if seen != current {
             return;
         }
-        if map.len() >= MAX_ENTRIES {
-            map.clear();
-        }
-        map.insert(hash, entry);
-    }
-
-    pub fn flush(&self) {
         let mut map = self.map.write().unwrap_or_else(|p| p.into_inner());
-        self.epoch.fetch_add(1, Ordering::AcqRel);
-        map.clear();
-    }
-
-    /// Empties the cache after a write that took the database's key epoch to `db_epoch`.
-    pub fn flush_to(&self, db_epoch: i64) {
-        self.flush();
-        self.db_epoch.fetch_max(db_epoch, Ordering::AcqRel);
-    }
-
-    /// The database's key epoch as just read: newer than what the entries are consistent with
-    /// means some process changed keys, so they all go.
-    pub fn observe(&self, db_epoch: i64) {
-        if db_epoch > self.db_epoch.load(Ordering::Acquire) {
-            self.flush_to(db_epoch);
+        if map.generation != current || map.entries.len() >= MAX_ENTRIES {
+            map.entries.clear();
+            map.generation = current;
         }
+        map.entries.insert(hash, value);
     }
 
-    pub fn len(&self) -> usize {
-        self.map.read().unwrap_or_else(|p| p.into_inner()).len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
+    /// Entries of generation `current` (for tests and metrics).
+    pub fn len(&self, current: u64) -> usize {
+        let map = self.map.read().unwrap_or_else(|p| p.into_inner());
+        if map.generation == current {
+            map.entries.len()
+        } else {
+            0
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::Role;
-
-    fn entry() -> Arc<Entry> {
-        Arc::new(Entry {
-            caller: Caller {
-                key_id: 1,
-                user_id: "u".into(),
-                email: None,
-                email_verified: true,
-                placeholder: false,
-                api_only: false,
-                org_id: "o".into(),
-                org_name: "O".into(),
-                org_domain: None,
-                role: Role::Member,
-                key_ceiling: Role::Owner,
-                is_provisioner: false,
-                project_id: "p".into(),
-                project_n: 1,
-            },
-            valid_until: None,
-            last_noted: AtomicI64::new(0),
-        })
-    }
 
     #[test]
-    fn a_fill_that_raced_a_flush_is_dropped() {
-        let c = KeyCache::default();
-        let seen = c.epoch();
-        c.flush();
-        c.insert([1; 32], entry(), seen);
-        assert!(c.get(&[1; 32]).is_none());
-        let seen = c.epoch();
-        c.insert([1; 32], entry(), seen);
-        assert!(c.get(&[1; 32]).is_some());
-        c.flush();
-        assert!(c.is_empty());
+    fn entries_live_only_in_their_generation() {
+        let c = KeyCache::<u32>::default();
+        c.insert([1; 32], Arc::new(1), 0, 0);
+        assert_eq!(c.get(&[1; 32], 0).as_deref(), Some(&1));
+        assert!(c.get(&[1; 32], 1).is_none(), "a change moved the generation: not trusted");
+        c.insert([2; 32], Arc::new(2), 0, 1);
+        assert!(c.get(&[2; 32], 1).is_none(), "a fill that raced a change is dropped");
+        c.insert([2; 32], Arc::new(2), 1, 1);
+        assert_eq!(c.len(1), 1, "the old generation's entries are gone");
     }
 }

@@ -4,7 +4,6 @@ mod common;
 
 use common::*;
 use provisiond::domain::{ProvisionRole, Role};
-use provisiond::ops::{self, ProvisionSettings};
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -45,15 +44,7 @@ async fn world(app: &TestApp) -> World {
 
     let revoked = app.add_member(&a, "revoked@a.com", Role::Admin).api_key;
     app.post("/v1/user/api-key/regenerate", &revoked, json!({})).await;
-    let now = app.clock.now();
-    let s = ProvisionSettings { key_prefix: "oc_", ttl: Duration::from_secs(7 * 86_400) };
-    let expired = app
-        .db
-        .write_blocking(|tx| {
-            ops::provision(tx, &a.id, &a.owner.user_id, ProvisionRole::Admin, true, &s, now - 8 * 86_400_000)
-        })
-        .unwrap()
-        .api_key;
+    let expired = app.provision_made_ago(&a, Duration::from_secs(8 * 86_400), ProvisionRole::Admin).api_key;
     let cancelled = app.provision(o).await;
     app.delete(&format!("/v1/team/provisions/{}", cancelled["id"].as_str().unwrap()), o).await;
     let res = app

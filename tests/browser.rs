@@ -6,7 +6,6 @@ mod common;
 
 use common::*;
 use provisiond::domain::ProvisionRole;
-use provisiond::ops::{self, ProvisionSettings};
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
@@ -32,22 +31,7 @@ async fn claim_flow_and_dashboard_in_chromium() {
     let acme = app.org_with_password("Acme Robotics", "admin@acme.test", "admin's password");
     app.org_with_password("Other Co", "existing@other.test", "existing's password");
     // A provision whose week ran out a day ago.
-    let now = app.clock.now();
-    let settings = ProvisionSettings { key_prefix: "oc_", ttl: Duration::from_secs(7 * 86_400) };
-    let expired = app
-        .db
-        .write_blocking(|tx| {
-            ops::provision(
-                tx,
-                &acme.id,
-                &acme.owner.user_id,
-                ProvisionRole::Member,
-                true,
-                &settings,
-                now - 8 * 86_400_000,
-            )
-        })
-        .unwrap();
+    let expired = app.provision_made_ago(&acme, Duration::from_secs(8 * 86_400), ProvisionRole::Member);
 
     let mut cmd = Command::new("node");
     cmd.args(["--test", "--test-reporter=spec", "--test-timeout=120000", "browser.test.mjs"])

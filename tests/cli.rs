@@ -166,50 +166,49 @@ fn org_create_prints_a_working_owner_key_and_refuses_bad_input() {
 
 #[test]
 fn cleanup_and_backup_subcommands() {
-    use provisiond::{db::Db, domain::*, ops};
+    use provisiond::clock::Clock;
+    use provisiond::db::{Db, DbSettings};
+    use provisiond::domain::*;
+    use provisiond::mail::Mailer;
+    use provisiond::service::organizations::{self, NewOrg};
+    use provisiond::service::provisioning::{self, ProvisionInput};
+    use provisiond::service::{Actor, Ctx};
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("p.db");
-    let db = Db::open(&path).unwrap();
-    let now = chrono::Utc::now().timestamp_millis();
-    let new = ops::NewOrg {
-        name: "A".into(),
-        domain: None,
-        owner_email: Email::parse("o@a.com").unwrap(),
-        provisioner: false,
-        credits: None,
-    };
-    let owner = db.write_blocking(|tx| ops::create_org(tx, "oc_", &new, now)).unwrap();
-    // Two provisions created 8 days ago (expired) and one now (live).
-    let s = ops::ProvisionSettings { key_prefix: "oc_", ttl: Duration::from_secs(7 * 86_400) };
-    db.write_blocking(|tx| {
-        ops::provision(
-            tx,
-            &owner.org_id,
-            &owner.user_id,
-            ProvisionRole::Member,
-            true,
-            &s,
-            now - 8 * 86_400_000,
-        )?;
-        ops::provision(
-            tx,
-            &owner.org_id,
-            &owner.user_id,
-            ProvisionRole::Member,
-            true,
-            &s,
-            now - 8 * 86_400_000,
-        )?;
-        ops::provision(tx, &owner.org_id, &owner.user_id, ProvisionRole::Admin, true, &s, now)
-    })
-    .unwrap();
+    let db = Db::open(&DbSettings { path: path.clone(), synchronous: Default::default() }, true).unwrap();
+    let rules = provisiond::config::Settings::defaults().rules();
+    let now = Ctx::new(db.clone(), Clock::default(), rules.clone(), Mailer::disabled());
+    let past = Ctx::new(
+        db.clone(),
+        Clock::default().behind(Duration::from_secs(8 * 86_400)),
+        rules,
+        Mailer::disabled(),
+    );
+    actix_web::rt::System::new().block_on(async {
+        let new = NewOrg {
+            name: "A".into(),
+            domain: None,
+            owner_email: Email::parse("o@a.com").unwrap(),
+            provisioner: false,
+            credits: None,
+        };
+        let owner = organizations::create(&now, new).await.unwrap();
+        let actor = Actor::Person { user: owner.user_id.clone(), org: owner.org_id.clone() };
+        // Two provisions created 8 days ago (expired) and one now (live).
+        for (ctx, role) in
+            [(&past, ProvisionRole::Member), (&past, ProvisionRole::Member), (&now, ProvisionRole::Admin)]
+        {
+            let input = ProvisionInput { role, skip_onboarding: true };
+            provisioning::provision(ctx, actor.clone(), &Default::default(), input).await.unwrap();
+        }
+    });
 
     let out = cmd(&path).arg("cleanup").output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("removed 2 expired provisions"));
-    let conn = db.conn().unwrap();
-    let placeholders: i64 =
-        conn.query_row("SELECT COUNT(*) FROM users WHERE status = 'placeholder'", [], |r| r.get(0)).unwrap();
+    let placeholders: i64 = db
+        .read_blocking(|c| c.value("SELECT COUNT(*) FROM users WHERE status = 'placeholder'", &[]))
+        .unwrap();
     assert_eq!(placeholders, 1);
 
     let backup = dir.path().join("backup.db");

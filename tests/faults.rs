@@ -120,7 +120,7 @@ async fn full_disk_refuses_writes_keeps_reads_and_recovers() {
     let (s, p) = provision_status(&app, &k).await;
     assert_eq!(s, StatusCode::CREATED, "{p}");
     assert_eq!(app.get("/v1/user", p["apiKey"].as_str().unwrap()).await.0, StatusCode::OK);
-    no_half_writes(&app.db.conn().unwrap());
+    no_half_writes(&rusqlite::Connection::open(&app.db_path).unwrap());
 }
 
 /// The system calls that write to files: SQLite's `pwrite64` (WAL, database, shared-memory

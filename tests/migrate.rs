@@ -145,7 +145,7 @@ async fn a_version_1_database_is_upgraded_and_keeps_working() {
     assert_eq!(user_version(&path), 1);
 
     let app = spawn_with(|s| s.database_path = path.clone()).await;
-    assert_eq!(user_version(&path), provisiond::db::SCHEMA_VERSION);
+    assert_eq!(user_version(&path), provisiond::db::migrate::SCHEMA_VERSION);
 
     // The owner's key, identity, role and provisioner flag.
     let owner = key('a');
@@ -202,7 +202,8 @@ async fn a_version_1_database_is_upgraded_and_keeps_working() {
     let (s, _) = app.get("/v1/user", p["apiKey"].as_str().unwrap()).await;
     assert_eq!(s, StatusCode::OK);
 
-    let conn = app.db.conn().unwrap();
+    // The file itself is the point here: the upgrade must leave it whole.
+    let conn = Connection::open(&app.db_path).unwrap();
     let check: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
     assert_eq!(check, "ok");
     assert!(!conn.prepare("PRAGMA foreign_key_check").unwrap().exists([]).unwrap());

@@ -294,30 +294,26 @@ async fn expired_key_is_refused_before_the_sweep_and_the_sweep_deletes_the_rows(
 
 #[tokio::test]
 async fn sweep_works_through_more_than_one_batch() {
-    let app = spawn().await;
+    let app = spawn_with(|s| s.provision_rate_limit = 0).await;
     let org = app.create_org("Acme", None, "owner@acme.com");
     let caller = app.get("/v1/user", &org.owner.api_key).await.1;
     assert_eq!(caller["role"], "owner");
-    // Straight through the library: 1,203 provisions is slow over HTTP and proves nothing more.
-    let now = app.clock.now();
-    let settings = provisiond::ops::ProvisionSettings { key_prefix: "oc_", ttl: Duration::from_secs(60) };
-    app.db
-        .write_blocking(|tx| {
-            for _ in 0..1203 {
-                provisiond::ops::provision(
-                    tx,
-                    &org.id,
-                    &org.owner.user_id,
-                    Default::default(),
-                    true,
-                    &settings,
-                    now,
-                )?;
-            }
-            Ok(())
-        })
-        .unwrap();
-    app.clock.advance(Duration::from_secs(61));
+    // Straight through the service layer: 1,203 provisions is slow over HTTP and proves nothing more.
+    let actor = provisiond::service::Actor::Person {
+        user: provisiond::domain::UserId::parse(org.owner.user_id.as_str()).unwrap(),
+        org: provisiond::domain::OrgId::parse(&org.id).unwrap(),
+    };
+    let client = Default::default();
+    let made = futures::future::join_all((0..1203).map(|_| {
+        let input = provisiond::service::provisioning::ProvisionInput {
+            role: Default::default(),
+            skip_onboarding: true,
+        };
+        provisiond::service::provisioning::provision(&app.ctx, actor.clone(), &client, input)
+    }))
+    .await;
+    assert!(made.iter().all(Result::is_ok));
+    app.clock.advance(Duration::from_secs(7 * 86_400 + 1));
     assert_eq!(app.sweep(), 1203);
     assert_eq!(app.count("SELECT COUNT(*) FROM users WHERE status = ?1", "placeholder"), 0);
     assert_eq!(app.count("SELECT COUNT(*) FROM provisions WHERE status = ?1", "expired"), 1203);

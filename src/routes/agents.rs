@@ -1,13 +1,12 @@
 //! `/v1/agents`: agents of the key's project (the SDK's `createAgent` / `ensureAgent`).
 
+use super::auth::Authed;
 use super::body::JsonBody;
-use crate::app::AppState;
-use crate::auth::Caller;
 use crate::clock;
 use crate::domain::{AgentIdentifier, AgentName};
-use crate::error::{is_unique_violation, ApiError};
-use crate::keys::new_id;
-use crate::store;
+use crate::error::ApiError;
+use crate::http::AppState;
+use crate::service::agents::{self, NewAgent};
 use crate::store::projects::AgentRow;
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
@@ -44,7 +43,7 @@ pub struct AgentView {
 impl From<AgentRow> for AgentView {
     fn from(a: AgentRow) -> Self {
         AgentView {
-            id: a.id,
+            id: a.id.to_string(),
             name: a.name,
             identifier: a.identifier,
             parent_identifier: a.parent_identifier,
@@ -60,7 +59,7 @@ impl From<AgentRow> for AgentView {
         (status = 409, description = "The identifier is taken in this project.", body = crate::openapi::ErrorBody)))]
 pub async fn create(
     state: web::Data<AppState>,
-    caller: Caller,
+    caller: Authed,
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     let fields = body.fields()?;
@@ -72,42 +71,15 @@ pub async fn create(
         .map(|p| AgentIdentifier::parse("parentIdentifier", p))
         .transpose()
         .map_err(ApiError::invalid_field)?;
-    let agent = AgentRow {
-        id: new_id(),
-        name: name.as_str().to_string(),
-        identifier: identifier.as_str().to_string(),
-        parent_identifier: parent.map(|p| p.as_str().to_string()),
-        created_at: state.clock.now(),
-    };
-    let project_n = caller.project_n;
-    let agent = state
-        .db
-        .write(move |tx| {
-            tx.keeps_keys();
-            store::projects::insert_agent(tx, project_n, &agent).map_err(|e| {
-                if is_unique_violation(&e) {
-                    ApiError::conflict(
-                        "agent_exists",
-                        format!(
-                            "An agent with identifier '{}' already exists in this project.",
-                            agent.identifier
-                        ),
-                    )
-                } else {
-                    e.into()
-                }
-            })?;
-            Ok(agent)
-        })
-        .await?;
+    let agent = agents::create(&state.ctx, &caller, NewAgent { name, identifier, parent }).await?;
     Ok(HttpResponse::Created().json(AgentView::from(agent)))
 }
 
 #[utoipa::path(get, path = "/v1/agents", tag = "agents", security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, description = "Agents of the key's project.", body = AgentList)))]
-pub async fn list(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
-    let rows = state.db.read(move |conn| Ok(store::projects::list_agents(conn, caller.project_n)?)).await?;
-    let agents: Vec<AgentView> = rows.into_iter().map(Into::into).collect();
+pub async fn list(state: web::Data<AppState>, caller: Authed) -> Result<HttpResponse, ApiError> {
+    let agents: Vec<AgentView> =
+        agents::list(&state.ctx, &caller).await?.into_iter().map(Into::into).collect();
     Ok(HttpResponse::Ok().json(AgentList { agents }))
 }
 
@@ -117,19 +89,9 @@ pub async fn list(state: web::Data<AppState>, caller: Caller) -> Result<HttpResp
     responses((status = 204, description = "Deleted."), (status = 404, body = crate::openapi::ErrorBody)))]
 pub async fn delete(
     state: web::Data<AppState>,
-    caller: Caller,
+    caller: Authed,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let deleted = state
-        .db
-        .write(move |tx| {
-            tx.keeps_keys();
-            Ok(store::projects::delete_agent(tx, caller.project_n, &id)?)
-        })
-        .await?;
-    if deleted {
-        Ok(HttpResponse::NoContent().finish())
-    } else {
-        Err(ApiError::not_found("No agent with that id in this key's project."))
-    }
+    agents::delete(&state.ctx, &caller, &id).await?;
+    Ok(HttpResponse::NoContent().finish())
 }

@@ -1,11 +1,12 @@
 //! `POST /v1/provisions/claim`: the claim flow for API clients, by a signed-in person (session
 //! cookie) or the key of an active, non-placeholder, non-API-only user.
 
+use super::auth::{has_key, Authed};
 use super::body::JsonBody;
-use crate::app::AppState;
-use crate::auth::Caller;
+use crate::domain::UserId;
 use crate::error::ApiError;
-use crate::ops;
+use crate::http::AppState;
+use crate::service::claims;
 use crate::web::session;
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use serde::Serialize;
@@ -27,10 +28,9 @@ pub struct ClaimedView {
 }
 
 /// The claiming user's id: from the API key when one is sent, else from the session cookie.
-async fn claimer(req: &HttpRequest) -> Result<String, ApiError> {
-    let has_key = req.headers().contains_key("authorization") || req.headers().contains_key("x-api-key");
-    if has_key {
-        return Ok(Caller::extract(req).await?.user_id);
+async fn claimer(req: &HttpRequest) -> Result<UserId, ApiError> {
+    if has_key(req) {
+        return Ok(Authed::extract(req).await?.user_id.clone());
     }
     match session::current(req).await? {
         Some(s) => {
@@ -43,7 +43,7 @@ async fn claimer(req: &HttpRequest) -> Result<String, ApiError> {
                     "A claim signed in with a session cookie must come from this site and carry the session's CSRF token in the X-CSRF-Token header; or send the API key of the account that claims.",
                 ));
             }
-            Ok(s.user_id)
+            Ok(s.user_id.clone())
         }
         None => Err(ApiError::unauthorized(
             "missing_credentials",
@@ -65,22 +65,17 @@ pub async fn claim(
 ) -> Result<HttpResponse, ApiError> {
     let user_id = claimer(&req).await?;
     let fields = body.fields()?;
-    let token = fields
-        .opt_str("token")?
-        .ok_or_else(|| {
-            ApiError::bad_request(
-                "invalid_token",
-                "'token' is required: the 64 hex characters after ?token= in the claim link.",
-            )
-        })?
-        .to_string();
-    let now = state.clock.now();
-    let mode = state.settings.signup;
-    let c = state.db.write(move |tx| ops::claim(tx, mode, &token, &user_id, now)).await?;
+    let token = fields.opt_str("token")?.ok_or_else(|| {
+        ApiError::bad_request(
+            "invalid_token",
+            "'token' is required: the 64 hex characters after ?token= in the claim link.",
+        )
+    })?;
+    let c = claims::claim(&state.ctx, token, &user_id, None).await?;
     Ok(HttpResponse::Ok().json(ClaimedView {
-        organization_id: c.org_id,
+        organization_id: c.org_id.to_string(),
         organization_name: c.org_name,
-        user_id: c.user_id,
-        project_id: c.project_id,
+        user_id: c.user_id.to_string(),
+        project_id: c.project_id.to_string(),
     }))
 }

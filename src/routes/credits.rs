@@ -1,13 +1,13 @@
 //! `/api/v1/credits/*` and `/api/v1/admin/credits`: one pool per organization, shared by all of
 //! its users.
 
+use super::auth::Authed;
 use super::body::{Fields, JsonBody};
-use crate::app::AppState;
-use crate::auth::Caller;
 use crate::domain::Credits;
 use crate::error::ApiError;
+use crate::http::AppState;
+use crate::service::{credits, Actor};
 use crate::store::credits::Balance;
-use crate::{ops, store};
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
 
@@ -59,9 +59,8 @@ fn amount_and_reason(fields: &Fields) -> Result<(Credits, Option<String>), ApiEr
 
 #[utoipa::path(get, path = "/api/v1/credits/balance", tag = "credits", security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, body = BalanceView)))]
-pub async fn balance(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
-    let b = state.db.read(move |conn| Ok(store::credits::balance(conn, &caller.org_id)?)).await?;
-    Ok(HttpResponse::Ok().json(BalanceView::from(b)))
+pub async fn balance(state: web::Data<AppState>, caller: Authed) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(BalanceView::from(credits::balance(&state.ctx, &caller).await?)))
 }
 
 #[utoipa::path(post, path = "/api/v1/credits/consume", tag = "credits", request_body = AmountRequest,
@@ -71,26 +70,11 @@ pub async fn balance(state: web::Data<AppState>, caller: Caller) -> Result<HttpR
         (status = 402, description = "The pool does not cover it; nothing debited.", body = crate::openapi::ErrorBody)))]
 pub async fn consume(
     state: web::Data<AppState>,
-    caller: Caller,
+    caller: Authed,
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     let (amount, reason) = amount_and_reason(&body.fields()?)?;
-    let now = state.clock.now();
-    let b = state
-        .db
-        .write(move |tx| {
-            tx.keeps_keys();
-            let ok = store::credits::consume(tx, &caller.org_id, &caller.user_id, amount, reason.as_deref(), now)?;
-            let b = store::credits::balance(tx, &caller.org_id)?;
-            if !ok {
-                return Err(ApiError::credits_exceeded(format!(
-                    "The organization's pool has {} credits left, less than the {amount} asked for; nothing was debited.",
-                    b.left()
-                )));
-            }
-            Ok(b)
-        })
-        .await?;
+    let b = credits::consume(&state.ctx, &caller, amount, reason).await?;
     Ok(HttpResponse::Ok().json(BalanceView::from(b)))
 }
 
@@ -104,17 +88,15 @@ pub struct UsageView {
 
 #[utoipa::path(get, path = "/api/v1/credits/usage", tag = "credits", security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, body = UsageList), (status = 403, body = crate::openapi::ErrorBody)))]
-pub async fn usage(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
-    caller.require_admin_or_provisioner()?;
-    let (rows, b) = state
-        .db
-        .read(move |conn| {
-            Ok((store::credits::usage(conn, &caller.org_id)?, store::credits::balance(conn, &caller.org_id)?))
-        })
-        .await?;
+pub async fn usage(state: web::Data<AppState>, caller: Authed) -> Result<HttpResponse, ApiError> {
+    let (rows, b) = credits::usage(&state.ctx, &caller).await?;
     let users: Vec<UsageView> = rows
         .into_iter()
-        .map(|r| UsageView { user_id: r.user_id, email: r.email, credits_used: r.used })
+        .map(|r| UsageView {
+            user_id: r.user_id.map(|u| u.to_string()),
+            email: r.email,
+            credits_used: r.used,
+        })
         .collect();
     Ok(HttpResponse::Ok().json(UsageList { credits_used: b.used, users }))
 }
@@ -125,18 +107,11 @@ pub async fn usage(state: web::Data<AppState>, caller: Caller) -> Result<HttpRes
         (status = 409, description = "The pool would go over the largest amount a pool holds; nothing granted.", body = crate::openapi::ErrorBody)))]
 pub async fn grant(
     state: web::Data<AppState>,
-    caller: Caller,
+    caller: Authed,
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_owner("grant credits")?;
     let (amount, reason) = amount_and_reason(&body.fields()?)?;
-    let now = state.clock.now();
-    let b = state
-        .db
-        .write(move |tx| {
-            ops::grant_credits(tx, &caller.org_id, Some(&caller.user_id), amount, reason.as_deref(), now)
-        })
-        .await?;
+    let b = credits::grant(&state.ctx, Actor::Key(caller.0), amount, reason).await?;
     Ok(HttpResponse::Ok().json(BalanceView::from(b)))
 }
 

@@ -1,7 +1,8 @@
 //! `/healthz`: 200 when the database answers a query, else 503.
 
-use crate::app::AppState;
 use crate::error::ApiError;
+use crate::http::AppState;
+use crate::service::maintenance;
 use actix_web::{web, HttpResponse};
 
 #[derive(serde::Serialize, utoipa::ToSchema)]
@@ -13,10 +14,6 @@ pub struct Health {
 #[utoipa::path(get, path = "/healthz", tag = "operations",
     responses((status = 200, description = "The database answers.", body = Health)))]
 pub async fn get(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    state
-        .db
-        .read(|conn| Ok(crate::store::orgs::count_orgs(conn).map(|_| ())?))
-        .await
-        .map_err(|e| ApiError::unavailable(format!("health check: {e}")))?;
+    maintenance::health(&state.ctx).await.map_err(|e| ApiError::unavailable(format!("health check: {e}")))?;
     Ok(HttpResponse::Ok().json(serde_json::json!({"status": "ok"})))
 }

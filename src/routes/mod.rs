@@ -1,7 +1,8 @@
-//! The JSON API: one file per resource, handlers named by verb. Handlers parse input, call
-//! `ops`/`store` inside `Db` calls, and shape the response; statuses come from `error.rs`.
+//! The JSON API: one file per resource, handlers named by verb. A handler parses its input,
+//! calls one service function and shapes the response; statuses come from `error.rs`.
 
 pub mod agents;
+pub mod auth;
 pub mod body;
 pub mod claims;
 pub mod credits;

@@ -1,13 +1,13 @@
 //! `/v1/team/provisions`: pre-create users (OneCLI-compatible).
 
+use super::auth::Authed;
 use super::body::JsonBody;
-use crate::app::AppState;
-use crate::auth::Caller;
 use crate::clock;
 use crate::domain::{ProvisionRole, ProvisionStatus};
 use crate::error::ApiError;
-use crate::ops;
-use crate::store;
+use crate::http::{client, AppState};
+use crate::service::provisioning::{self, ProvisionInput};
+use crate::service::Actor;
 use crate::store::provisions::ProvisionRow;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
@@ -61,18 +61,18 @@ pub struct ProvisionView {
 impl From<ProvisionRow> for ProvisionView {
     fn from(p: ProvisionRow) -> Self {
         ProvisionView {
-            id: p.id,
-            user_id: p.user_id,
-            project_id: p.project_id,
-            agent_id: p.agent_id,
-            role: p.role,
+            id: p.id.to_string(),
+            user_id: p.user_id.to_string(),
+            project_id: p.project_id.to_string(),
+            agent_id: p.agent_id.to_string(),
+            role: p.role.as_str().to_string(),
             skip_onboarding: p.skip_onboarding,
-            status: p.status,
-            created_by: p.created_by,
+            status: p.status.as_str().to_string(),
+            created_by: p.created_by.to_string(),
             created_at: clock::format(p.created_at),
             expires_at: clock::format(p.expires_at),
             claimed_at: p.claimed_at.map(clock::format),
-            claimed_by: p.claimed_by,
+            claimed_by: p.claimed_by.map(|u| u.to_string()),
         }
     }
 }
@@ -86,11 +86,9 @@ impl From<ProvisionRow> for ProvisionView {
 pub async fn create(
     state: web::Data<AppState>,
     req: HttpRequest,
-    caller: Caller,
+    caller: Authed,
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_admin()?;
-    state.allow_provision(&caller.limit_key(), &req)?;
     let fields = body.fields()?;
     let role = match fields.opt_str("role")? {
         None | Some("member") => ProvisionRole::Member,
@@ -98,13 +96,14 @@ pub async fn create(
         Some(_) => return Err(ApiError::invalid_field("'role' must be \"member\" or \"admin\".")),
     };
     let skip_onboarding = fields.opt_bool("skipOnboarding")?.unwrap_or(true);
-    let p = state.provision(&caller.org_id, &caller.user_id, role, skip_onboarding).await?;
+    let input = ProvisionInput { role, skip_onboarding };
+    let p = provisioning::provision(&state.ctx, Actor::Key(caller.0), &client(&req), input).await?;
     Ok(super::secret(HttpResponse::Created()).json(Created {
         claim_url: state.claim_url(&p.claim_token),
-        id: p.row.id,
-        user_id: p.row.user_id,
-        project_id: p.row.project_id,
-        agent_id: p.row.agent_id,
+        id: p.row.id.to_string(),
+        user_id: p.row.user_id.to_string(),
+        project_id: p.row.project_id.to_string(),
+        agent_id: p.row.agent_id.to_string(),
         api_key: p.api_key,
         expires_at: clock::format(p.row.expires_at),
     }))
@@ -130,10 +129,9 @@ pub const LIST_MAX: u32 = 1000;
         (status = 403, description = "Not an admin or owner.", body = crate::openapi::ErrorBody)))]
 pub async fn list(
     state: web::Data<AppState>,
-    caller: Caller,
+    caller: Authed,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_admin()?;
     let status = match query.status.as_deref() {
         None => None,
         Some(s) => Some(ProvisionStatus::parse(s).ok_or_else(|| {
@@ -151,11 +149,7 @@ pub async fn list(
                 ApiError::invalid_field(format!("'limit' must be a whole number from 1 to {LIST_MAX}."))
             })?,
     };
-    let now = state.clock.now();
-    let rows = state
-        .db
-        .read(move |conn| Ok(store::provisions::list(conn, &caller.org_id, status, now, limit)?))
-        .await?;
+    let rows = provisioning::list(&state.ctx, &caller, status, limit).await?;
     let provisions: Vec<ProvisionView> = rows.into_iter().map(Into::into).collect();
     Ok(HttpResponse::Ok().json(ProvisionList { provisions }))
 }
@@ -169,16 +163,10 @@ pub async fn list(
         (status = 404, description = "No such provision in this organization.", body = crate::openapi::ErrorBody)))]
 pub async fn get(
     state: web::Data<AppState>,
-    caller: Caller,
+    caller: Authed,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_admin()?;
-    let now = state.clock.now();
-    let row = state
-        .db
-        .read(move |conn| Ok(store::provisions::get(conn, &caller.org_id, &id, now)?))
-        .await?
-        .ok_or_else(ops::provision_not_found)?;
+    let row = provisioning::get(&state.ctx, &caller, &id).await?;
     Ok(HttpResponse::Ok().json(ProvisionView::from(row)))
 }
 
@@ -192,11 +180,9 @@ pub async fn get(
         (status = 409, description = "Not pending.", body = crate::openapi::ErrorBody)))]
 pub async fn cancel(
     state: web::Data<AppState>,
-    caller: Caller,
+    caller: Authed,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_admin()?;
-    let now = state.clock.now();
-    state.db.write(move |tx| ops::cancel(tx, &caller.org_id, &id, now)).await?;
+    provisioning::cancel(&state.ctx, Actor::Key(caller.0), &id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -1,10 +1,9 @@
 //! `/v1/user`: the caller as its key sees it, and key rotation.
 
-use crate::app::AppState;
-use crate::auth::Caller;
+use super::auth::Authed;
 use crate::error::ApiError;
-use crate::keys;
-use crate::store;
+use crate::http::AppState;
+use crate::service::keys;
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
 
@@ -31,17 +30,18 @@ pub struct UserView {
 
 #[utoipa::path(get, path = "/v1/user", tag = "caller", security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, body = UserView)))]
-pub async fn get(caller: Caller) -> HttpResponse {
+pub async fn get(caller: Authed) -> HttpResponse {
+    let c = &*caller;
     HttpResponse::Ok().json(UserView {
-        status: if caller.placeholder { "placeholder" } else { "active" },
-        role: caller.role.as_str(),
-        id: caller.user_id,
-        email: caller.email,
-        api_only: caller.api_only,
-        organization_id: caller.org_id,
-        organization_name: caller.org_name,
-        is_provisioner: caller.is_provisioner,
-        project_id: caller.project_id,
+        status: if c.placeholder { "placeholder" } else { "active" },
+        role: c.role.as_str(),
+        id: c.user_id.to_string(),
+        email: c.email.clone(),
+        api_only: c.api_only,
+        organization_id: c.org_id.to_string(),
+        organization_name: c.org_name.clone(),
+        is_provisioner: c.is_provisioner,
+        project_id: c.project_id.to_string(),
     })
 }
 
@@ -49,32 +49,7 @@ pub async fn get(caller: Caller) -> HttpResponse {
 /// old key is revoked in the same transaction, so it fails from the very next request.
 #[utoipa::path(post, path = "/v1/user/api-key/regenerate", tag = "caller", security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, description = "The new key; the calling key is revoked.", body = NewKey)))]
-pub async fn regenerate_key(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
-    let now = state.clock.now();
-    let prefix = state.settings.key_prefix.clone();
-    let key = state
-        .db
-        .write(move |tx| {
-            if store::keys::revoke(tx, caller.key_id, now)? == 0 {
-                // Revoked by a concurrent regenerate: that one's key is the live one.
-                return Err(ApiError::unauthorized(
-                    "invalid_api_key",
-                    "This API key was just replaced; use the new one.",
-                ));
-            }
-            let key = keys::new_api_key(&prefix)?;
-            // The new key has the old one's ceiling: regenerating never raises what a key can do.
-            store::keys::insert_key(
-                tx,
-                &key,
-                &caller.user_id,
-                &caller.org_id,
-                caller.project_n,
-                caller.key_ceiling,
-                now,
-            )?;
-            Ok(key.secret)
-        })
-        .await?;
-    Ok(super::secret(HttpResponse::Ok()).json(NewKey { api_key: key }))
+pub async fn regenerate_key(state: web::Data<AppState>, caller: Authed) -> Result<HttpResponse, ApiError> {
+    let api_key = keys::regenerate(&state.ctx, &caller).await?;
+    Ok(super::secret(HttpResponse::Ok()).json(NewKey { api_key }))
 }

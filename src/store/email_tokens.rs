@@ -1,7 +1,8 @@
 //! Links mailed to a person (verify an address, reset a password), stored as blake3 hashes.
 
 use crate::clock::Millis;
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use crate::db::{Conn, DbResult, Tx};
+use crate::domain::UserId;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Purpose {
@@ -21,60 +22,56 @@ impl Purpose {
 /// A new link for `user_id`; earlier links of the same purpose stop working (only the newest
 /// mail counts).
 pub fn insert(
-    tx: &Transaction,
+    tx: &Tx,
     hash: &[u8; 32],
-    user_id: &str,
+    user: &UserId,
     purpose: Purpose,
     email: &str,
     now: Millis,
     expires_at: Millis,
-) -> rusqlite::Result<()> {
-    tx.prepare_cached("DELETE FROM email_tokens WHERE user_id = ?1 AND purpose = ?2")?
-        .execute(params![user_id, purpose.as_str()])?;
-    tx.prepare_cached(
+) -> DbResult<()> {
+    delete_of_user(tx, user, purpose)?;
+    tx.execute(
         "INSERT INTO email_tokens (token_hash, user_id, purpose, email, created_at, expires_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(params![&hash[..], user_id, purpose.as_str(), email, now, expires_at])?;
+        &[&&hash[..], user, &purpose.as_str(), &email, &now, &expires_at],
+    )?;
     Ok(())
 }
 
 pub struct TokenRow {
-    pub user_id: String,
+    pub user_id: UserId,
     /// The address the link was mailed to.
     pub email: String,
     pub expires_at: Millis,
 }
 
 /// Deletes the link and returns what it was for: a link works once.
-pub fn take(tx: &Transaction, hash: &[u8; 32], purpose: Purpose) -> rusqlite::Result<Option<TokenRow>> {
-    tx.prepare_cached(
+pub fn take(tx: &Tx, hash: &[u8; 32], purpose: Purpose) -> DbResult<Option<TokenRow>> {
+    tx.query_opt(
         "DELETE FROM email_tokens WHERE token_hash = ?1 AND purpose = ?2 RETURNING user_id, email, expires_at",
-    )?
-    .query_row(params![&hash[..], purpose.as_str()], |r| {
-        Ok(TokenRow { user_id: r.get(0)?, email: r.get(1)?, expires_at: r.get(2)? })
-    })
-    .optional()
+        &[&&hash[..], &purpose.as_str()],
+        |r| Ok(TokenRow { user_id: r.get(0)?, email: r.get(1)?, expires_at: r.get(2)? }),
+    )
 }
 
 /// Whether a link is live (for the page that asks for a new password before using it).
-pub fn is_live(conn: &Connection, hash: &[u8; 32], purpose: Purpose, now: Millis) -> rusqlite::Result<bool> {
-    conn.prepare_cached(
+pub fn is_live(conn: &Conn, hash: &[u8; 32], purpose: Purpose, now: Millis) -> DbResult<bool> {
+    conn.value(
         "SELECT EXISTS (SELECT 1 FROM email_tokens WHERE token_hash = ?1 AND purpose = ?2 AND expires_at > ?3)",
-    )?
-    .query_row(params![&hash[..], purpose.as_str(), now], |r| r.get(0))
+        &[&&hash[..], &purpose.as_str(), &now],
+    )
 }
 
-pub fn delete_of_user(tx: &Transaction, user_id: &str, purpose: Purpose) -> rusqlite::Result<usize> {
-    tx.prepare_cached("DELETE FROM email_tokens WHERE user_id = ?1 AND purpose = ?2")?
-        .execute(params![user_id, purpose.as_str()])
+pub fn delete_of_user(tx: &Tx, user: &UserId, purpose: Purpose) -> DbResult<usize> {
+    tx.execute("DELETE FROM email_tokens WHERE user_id = ?1 AND purpose = ?2", &[user, &purpose.as_str()])
 }
 
-pub fn delete_expired(tx: &Transaction, now: Millis) -> rusqlite::Result<usize> {
-    tx.prepare_cached("DELETE FROM email_tokens WHERE expires_at <= ?1")?.execute([now])
+pub fn delete_expired(tx: &Tx, now: Millis) -> DbResult<usize> {
+    tx.execute("DELETE FROM email_tokens WHERE expires_at <= ?1", &[&now])
 }
 
 /// Hands a user's links to another user (a new person becoming the placeholder they claimed).
-pub fn move_to_user(tx: &Transaction, from: &str, to: &str) -> rusqlite::Result<usize> {
-    tx.prepare_cached("UPDATE email_tokens SET user_id = ?2 WHERE user_id = ?1")?.execute(params![from, to])
+pub fn move_to_user(tx: &Tx, from: &UserId, to: &UserId) -> DbResult<usize> {
+    tx.execute("UPDATE email_tokens SET user_id = ?2 WHERE user_id = ?1", &[from, to])
 }

@@ -1,5 +1,6 @@
-//! All SQL lives here: plain functions on `&Connection` / `&Transaction`, one file per table
-//! family. Multi-row writes take a `&Transaction` so the caller decides what commits together.
+//! All SQL lives here, one file per table family. A store function takes a `&Conn` (a read) or a
+//! `&Tx` (a write in progress: the caller decides what commits together) and returns rows of its
+//! own; nothing here knows about HTTP, pages or who is calling.
 
 pub mod credits;
 pub mod email_tokens;

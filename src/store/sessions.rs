@@ -1,37 +1,39 @@
 //! Web sessions: a random cookie token, stored as its blake3 hash, with an expiry.
 
 use crate::clock::Millis;
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use crate::db::{Conn, DbResult, Tx};
+use crate::domain::{OrgId, UserId};
 
 pub fn insert(
-    tx: &Transaction,
+    tx: &Tx,
     hash: &[u8; 32],
-    user_id: &str,
-    active_org: Option<&str>,
+    user: &UserId,
+    active_org: Option<&OrgId>,
     now: Millis,
     expires_at: Millis,
-) -> rusqlite::Result<()> {
-    tx.prepare_cached("INSERT INTO sessions (token_hash, user_id, active_org_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)")?.execute(
-        params![&hash[..], user_id, active_org, now, expires_at],
+) -> DbResult<()> {
+    tx.execute(
+        "INSERT INTO sessions (token_hash, user_id, active_org_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        &[&&hash[..], user, &active_org, &now, &expires_at],
     )?;
     Ok(())
 }
 
 pub struct SessionRow {
-    pub user_id: String,
+    pub user_id: UserId,
     pub email: Option<String>,
     pub email_verified: bool,
     pub name: Option<String>,
-    pub active_org_id: Option<String>,
+    pub active_org_id: Option<OrgId>,
 }
 
 /// The live session with this token hash: unexpired, of an active user who may sign in.
-pub fn lookup(conn: &Connection, hash: &[u8; 32], now: Millis) -> rusqlite::Result<Option<SessionRow>> {
-    conn.query_row(
+pub fn lookup(conn: &Conn, hash: &[u8; 32], now: Millis) -> DbResult<Option<SessionRow>> {
+    conn.query_opt(
         "SELECT u.id, u.email, u.name, s.active_org_id, u.email_verified
            FROM sessions s JOIN users u ON u.id = s.user_id
-          WHERE s.token_hash = ?1 AND s.expires_at > ?2 AND u.status = 'active' AND u.api_only = 0",
-        params![&hash[..], now],
+          WHERE s.token_hash = ?1 AND s.expires_at > ?2 AND u.status = 'active' AND u.api_only = FALSE",
+        &[&&hash[..], &now],
         |r| {
             Ok(SessionRow {
                 user_id: r.get(0)?,
@@ -42,33 +44,30 @@ pub fn lookup(conn: &Connection, hash: &[u8; 32], now: Millis) -> rusqlite::Resu
             })
         },
     )
-    .optional()
 }
 
-pub fn set_active_org(tx: &Transaction, hash: &[u8; 32], org_id: &str) -> rusqlite::Result<()> {
-    tx.prepare_cached("UPDATE sessions SET active_org_id = ?2 WHERE token_hash = ?1")?
-        .execute(params![&hash[..], org_id])?;
+pub fn set_active_org(tx: &Tx, hash: &[u8; 32], org: &OrgId) -> DbResult<()> {
+    tx.execute("UPDATE sessions SET active_org_id = ?2 WHERE token_hash = ?1", &[&&hash[..], org])?;
     Ok(())
 }
 
 /// Moves every session of one user to another (a new person's sign-up becoming the placeholder).
-pub fn move_to_user(tx: &Transaction, from: &str, to: &str) -> rusqlite::Result<()> {
-    tx.prepare_cached("UPDATE sessions SET user_id = ?2 WHERE user_id = ?1")?.execute(params![from, to])?;
+pub fn move_to_user(tx: &Tx, from: &UserId, to: &UserId) -> DbResult<()> {
+    tx.execute("UPDATE sessions SET user_id = ?2 WHERE user_id = ?1", &[from, to])?;
     Ok(())
 }
 
-pub fn delete(tx: &Transaction, hash: &[u8; 32]) -> rusqlite::Result<()> {
-    tx.prepare_cached("DELETE FROM sessions WHERE token_hash = ?1")?.execute([&hash[..]])?;
+pub fn delete(tx: &Tx, hash: &[u8; 32]) -> DbResult<()> {
+    tx.execute("DELETE FROM sessions WHERE token_hash = ?1", &[&&hash[..]])?;
     Ok(())
 }
 
 /// Ends every session of a user but `keep` (the one that changed the password, if any).
-pub fn delete_of_user(tx: &Transaction, user_id: &str, keep: Option<&[u8; 32]>) -> rusqlite::Result<usize> {
+pub fn delete_of_user(tx: &Tx, user: &UserId, keep: Option<&[u8; 32]>) -> DbResult<usize> {
     let keep: &[u8] = keep.map_or(&[], |k| &k[..]);
-    tx.prepare_cached("DELETE FROM sessions WHERE user_id = ?1 AND token_hash <> ?2")?
-        .execute(params![user_id, keep])
+    tx.execute("DELETE FROM sessions WHERE user_id = ?1 AND token_hash <> ?2", &[user, &keep])
 }
 
-pub fn delete_expired(tx: &Transaction, now: Millis) -> rusqlite::Result<usize> {
-    tx.prepare_cached("DELETE FROM sessions WHERE expires_at <= ?1")?.execute([now])
+pub fn delete_expired(tx: &Tx, now: Millis) -> DbResult<usize> {
+    tx.execute("DELETE FROM sessions WHERE expires_at <= ?1", &[&now])
 }

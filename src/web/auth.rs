@@ -1,15 +1,13 @@
-//! Accounts on the web pages: sign-up, log-in, log-out, address verification, password reset
-//! and change. API-only users and placeholders never sign in. Every form here is limited per
-//! client address, and passwords are hashed on the bounded password threads (`passwords`), so no
-//! flood of these forms can take the server's memory or CPU.
+//! Account pages: sign-up, log-in, log-out, address verification, password reset and change.
+//! Each handler reads its form and calls one function of `service::accounts`, which holds the
+//! rules (who may sign up, throttles, limits, bounded hashing).
 
 use super::session::{self, check_origin, safe_next, Session};
 use super::{layout, page, redirect, WebError};
-use crate::app::{AppState, LinkMail};
-use crate::config::SignupMode;
-use crate::domain::Email;
-use crate::error::ApiError;
-use crate::{keys, ops, passwords, store};
+use crate::error::Error;
+use crate::http::{client, AppState};
+use crate::passwords;
+use crate::service::accounts;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -117,20 +115,29 @@ fn notice(status: StatusCode, title: &str, message: &str, session: Option<&Sessi
     )
 }
 
-/// 429 with `Retry-After`, for a client over a form's limit.
-fn too_many(secs: u64, render: impl FnOnce(&str) -> HttpResponse) -> HttpResponse {
-    let mut res = render(&format!("Too many tries from your address. Try again in {secs} seconds."));
-    *res.status_mut() = StatusCode::TOO_MANY_REQUESTS;
-    res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
-    res
-}
-
-/// 503 with `Retry-After` when every password thread is busy.
-fn busy(render: impl FnOnce(&str) -> HttpResponse) -> HttpResponse {
-    let mut res = render("The server is busy right now; try again in a few seconds.");
-    *res.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
-    res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(2u32));
-    res
+/// A form page showing what went wrong, with the status the error has (and `Retry-After` when
+/// the client is to come back later). Server faults become the error page.
+fn refused(
+    e: Error,
+    render: impl FnOnce(StatusCode, &str) -> HttpResponse,
+) -> Result<HttpResponse, WebError> {
+    let (retry, message) = match &e {
+        Error::RateLimited(secs) => {
+            (Some(*secs), Some(format!("Too many tries from your address. Try again in {secs} seconds.")))
+        }
+        Error::Throttled(secs) => (Some(*secs), None),
+        Error::Busy => (Some(2), None),
+        _ => (None, None),
+    };
+    let api = crate::error::ApiError::from(e);
+    if api.status().is_server_error() && retry.is_none() {
+        return Err(api.into());
+    }
+    let mut res = render(api.status(), message.as_deref().unwrap_or(api.message()));
+    if let Some(secs) = retry {
+        res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    Ok(res)
 }
 
 /// The claim token in a `next` of the form `/claim?token=…`.
@@ -145,27 +152,13 @@ pub async fn login_page(q: web::Query<Next>) -> HttpResponse {
 
 pub async fn signup_page(state: web::Data<AppState>, q: web::Query<Next>) -> HttpResponse {
     let next = safe_next(q.next.as_deref());
-    match state.settings.signup {
-        SignupMode::Off => notice(
-            StatusCode::FORBIDDEN,
-            "Sign-up is closed",
-            "Accounts on this server are created by its operator; ask them for one.",
-            None,
-        ),
-        SignupMode::Claim if claim_token_in(&next).is_none() => notice(
-            StatusCode::FORBIDDEN,
-            "Sign up through your claim link",
-            "Accounts on this server are created through the claim link your admin sent you; open that link to sign up.",
-            None,
-        ),
-        _ => signup_view(StatusCode::OK, &next, "", None),
+    match accounts::signup_offered(&state.ctx, claim_token_in(&next)) {
+        Ok(()) => signup_view(StatusCode::OK, &next, "", None),
+        Err(e @ Error::SignupNeedsClaim) => {
+            notice(StatusCode::FORBIDDEN, "Sign up through your claim link", &e.to_string(), None)
+        }
+        Err(e) => notice(StatusCode::FORBIDDEN, "Sign-up is closed", &e.to_string(), None),
     }
-}
-
-enum Outcome {
-    Ok(String),
-    Wrong,
-    ApiOnly,
 }
 
 pub async fn login(
@@ -177,62 +170,17 @@ pub async fn login(
     let form = form.into_inner();
     let next = safe_next(form.next.as_deref());
     let email = form.email.unwrap_or_default().trim().to_string();
-    let who = email.to_ascii_lowercase();
     let password = form.password.unwrap_or_default();
-    let now = state.clock.now();
-    let view = |status, msg: &str| login_view(status, &next, &email, Some(msg));
-    if let Err(secs) = state.allow_form("login", &req) {
-        return Ok(too_many(secs, |m| view(StatusCode::TOO_MANY_REQUESTS, m)));
+    match accounts::log_in(&state.ctx, &client(&req), &email, password).await {
+        Ok(signed_in) => Ok(signed_in_at(&state, signed_in, &next)),
+        Err(e) => refused(e, |status, m| login_view(status, &next, &email, Some(m))),
     }
-    let client = crate::app::client_ip(&req);
-    if let Some(wait) = state.throttle.wait(&who, &client, now) {
-        let secs = (wait + 999) / 1000;
-        let msg = format!("Too many failed log-ins for this address. Try again in {secs} seconds.");
-        let mut res = view(StatusCode::TOO_MANY_REQUESTS, &msg);
-        res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
-        return Ok(res);
-    }
-    let lookup = who.clone();
-    let found = state.db.read(move |conn| Ok(store::orgs::login_by_email(conn, &lookup)?)).await?;
-    let outcome = match found {
-        Some(l) if l.api_only => Outcome::ApiOnly,
-        Some(l) => match passwords::verify_bounded(password, l.password_hash).await {
-            Ok(true) => Outcome::Ok(l.user_id),
-            Ok(false) => Outcome::Wrong,
-            Err(passwords::Busy) => return Ok(busy(|m| view(StatusCode::SERVICE_UNAVAILABLE, m))),
-        },
-        None => match passwords::verify_bounded(password, None).await {
-            Ok(_) => Outcome::Wrong,
-            Err(passwords::Busy) => return Ok(busy(|m| view(StatusCode::SERVICE_UNAVAILABLE, m))),
-        },
-    };
-    let user_id = match outcome {
-        Outcome::Ok(id) => id,
-        Outcome::ApiOnly => {
-            let msg = "This account is API-only: it works with its API key, but cannot sign in here.";
-            return Ok(view(StatusCode::FORBIDDEN, msg));
-        }
-        Outcome::Wrong => {
-            state.throttle.failed(&who, &client, now);
-            return Ok(view(StatusCode::UNAUTHORIZED, "The email or password is wrong."));
-        }
-    };
-    state.throttle.succeeded(&who, &client);
-    let token = state
-        .db
-        .write(move |tx| {
-            tx.keeps_keys();
-            let first_org = store::orgs::orgs_of_user(tx, &user_id)?.into_iter().next().map(|o| o.org_id);
-            session::create(tx, &user_id, first_org.as_deref(), now)
-        })
-        .await?;
-    Ok(signed_in(&state, token, &next))
 }
 
 /// Sets the new session's cookie and goes on to `next`.
-fn signed_in(state: &AppState, token: String, next: &str) -> HttpResponse {
+fn signed_in_at(state: &AppState, signed_in: accounts::SignedIn, next: &str) -> HttpResponse {
     super::secure(HttpResponse::SeeOther())
-        .cookie(session::cookie(state, token))
+        .cookie(session::cookie(state, signed_in.token))
         .insert_header((header::LOCATION, next.to_string()))
         .finish()
 }
@@ -245,51 +193,12 @@ pub async fn signup(
     check_origin(&req)?;
     let form = form.into_inner();
     let next = safe_next(form.next.as_deref());
-    let raw = form.email.unwrap_or_default().trim().to_string();
+    let email = form.email.unwrap_or_default().trim().to_string();
     let password = form.password.unwrap_or_default();
-    let view = |status, msg: &str| signup_view(status, &next, &raw, Some(msg));
-    if let Err(secs) = state.allow_form("signup", &req) {
-        return Ok(too_many(secs, |m| view(StatusCode::TOO_MANY_REQUESTS, m)));
-    }
-    let mode = state.settings.signup;
-    let claim_token = claim_token_in(&next).map(str::to_string);
-    // Who may sign up is checked before the (expensive) hash, and again in the write below.
-    let now = state.clock.now();
-    let allowed = match (mode, claim_token.clone()) {
-        (SignupMode::Claim, Some(t)) => {
-            state.db.read(move |c| Ok(ops::claimable(c, &t, now).map(|_| ()))).await?
-        }
-        (m, t) => ops::signup_allowed(m, t.as_deref()),
-    };
-    if let Err(e) = allowed {
-        return Ok(view(e.status(), e.message()));
-    }
-    let email = match Email::parse(&raw) {
-        Ok(e) => e,
-        Err(msg) => return Ok(view(StatusCode::BAD_REQUEST, &msg)),
-    };
-    if let Err(msg) = passwords::acceptable(&password) {
-        return Ok(view(StatusCode::BAD_REQUEST, &msg));
-    }
-    let hash = match passwords::hash_bounded(password).await {
-        Ok(h) => h.map_err(ApiError::internal)?,
-        Err(passwords::Busy) => return Ok(busy(|m| view(StatusCode::SERVICE_UNAVAILABLE, m))),
-    };
-    let created = state
-        .db
-        .write(move |tx| {
-            tx.keeps_keys();
-            let user_id = ops::sign_up(tx, mode, claim_token.as_deref(), &email, &hash, now)?;
-            Ok((user_id.clone(), session::create(tx, &user_id, None, now)?))
-        })
-        .await;
-    match created {
-        Ok((user_id, token)) => {
-            state.mail_link(LinkMail::Verify, move |tx| ops::issue_verification(tx, &user_id, now));
-            Ok(signed_in(&state, token, &next))
-        }
-        Err(e) if e.status().is_client_error() => Ok(view(e.status(), e.message())),
-        Err(e) => Err(e.into()),
+    let claim = claim_token_in(&next).map(str::to_string);
+    match accounts::sign_up(&state.ctx, &client(&req), &email, password, claim).await {
+        Ok(signed_in) => Ok(signed_in_at(&state, signed_in, &next)),
+        Err(e) => refused(e, |status, m| signup_view(status, &next, &email, Some(m))),
     }
 }
 
@@ -306,14 +215,7 @@ pub async fn logout(
     check_origin(&req)?;
     if let Some(s) = session::current(&req).await? {
         s.check_csrf(form.csrf.as_deref())?;
-        let hash = s.token_hash;
-        state
-            .db
-            .write(move |tx| {
-                tx.keeps_keys();
-                Ok(store::sessions::delete(tx, &hash)?)
-            })
-            .await?;
+        accounts::log_out(&state.ctx, &s).await?;
     }
     Ok(super::secure(HttpResponse::SeeOther())
         .cookie(session::removal_cookie(&state))
@@ -356,39 +258,16 @@ pub async fn verify(
 ) -> Result<HttpResponse, WebError> {
     check_origin(&req)?;
     let session = session::current(&req).await?;
-    if let Err(secs) = state.allow_form("verify", &req) {
-        return Ok(too_many(secs, |m| {
-            notice(StatusCode::TOO_MANY_REQUESTS, "Slow down", m, session.as_ref())
-        }));
-    }
     let token = form.token.clone().unwrap_or_default();
-    let now = state.clock.now();
-    let done = state
-        .db
-        // Keys carry whether their owner's address is verified: not kept.
-        .write(move |tx| ops::verify_email(tx, &token, now))
-        .await;
-    Ok(match done {
-        Ok(_) => notice(
+    match accounts::verify_email(&state.ctx, &client(&req), &token).await {
+        Ok(()) => Ok(notice(
             StatusCode::OK,
             "Your address is verified",
             "Thank you: this address is now confirmed as yours.",
             session.as_ref(),
-        ),
-        Err(e) if e.status().is_client_error() => {
-            notice(e.status(), "This link does not work", e.message(), session.as_ref())
-        }
-        Err(e) => return Err(e.into()),
-    })
-}
-
-fn no_mail(session: Option<&Session>) -> HttpResponse {
-    notice(
-        StatusCode::OK,
-        "Passwords are reset by the operator here",
-        "This server does not send mail, so it cannot mail you a reset link. Ask its operator to set a new password for you (provisiond user set-password).",
-        session,
-    )
+        )),
+        Err(e) => refused(e, |status, m| notice(status, "This link does not work", m, session.as_ref())),
+    }
 }
 
 fn forgot_view(status: StatusCode, email: &str, error: Option<&str>) -> HttpResponse {
@@ -412,9 +291,13 @@ fn forgot_view(status: StatusCode, email: &str, error: Option<&str>) -> HttpResp
     )
 }
 
+fn no_mail() -> HttpResponse {
+    notice(StatusCode::OK, "Passwords are reset by the operator here", &Error::MailOff.to_string(), None)
+}
+
 pub async fn forgot_page(state: web::Data<AppState>) -> HttpResponse {
-    if !state.mailer.enabled() {
-        return no_mail(None);
+    if !state.ctx.mail_enabled() {
+        return no_mail();
     }
     forgot_view(StatusCode::OK, "", None)
 }
@@ -431,26 +314,17 @@ pub async fn forgot(
     form: web::Form<EmailForm>,
 ) -> Result<HttpResponse, WebError> {
     check_origin(&req)?;
-    if !state.mailer.enabled() {
-        return Ok(no_mail(None));
+    let email = form.email.clone().unwrap_or_default().trim().to_ascii_lowercase();
+    match accounts::request_reset(&state.ctx, &client(&req), &email) {
+        Ok(()) => Ok(notice(
+            StatusCode::OK,
+            "Check your mail",
+            &format!("If an account signs in with {email}, we have mailed it a link to choose a new password. The link works for one hour."),
+            None,
+        )),
+        Err(Error::MailOff) => Ok(no_mail()),
+        Err(e) => refused(e, |status, m| forgot_view(status, &email, Some(m))),
     }
-    let raw = form.email.clone().unwrap_or_default().trim().to_string();
-    if let Err(secs) = state.allow_form("forgot", &req) {
-        return Ok(too_many(secs, |m| forgot_view(StatusCode::TOO_MANY_REQUESTS, &raw, Some(m))));
-    }
-    let email = match Email::parse(&raw) {
-        Ok(e) => e.as_string(),
-        Err(msg) => return Ok(forgot_view(StatusCode::BAD_REQUEST, &raw, Some(&msg))),
-    };
-    let now = state.clock.now();
-    let shown = email.clone();
-    state.mail_link(LinkMail::Reset, move |tx| ops::issue_reset(tx, &email, now));
-    Ok(notice(
-        StatusCode::OK,
-        "Check your mail",
-        &format!("If an account signs in with {shown}, we have mailed it a link to choose a new password. The link works for one hour."),
-        None,
-    ))
 }
 
 fn reset_view(status: StatusCode, token: &str, error: Option<&str>) -> HttpResponse {
@@ -480,16 +354,7 @@ pub async fn reset_page(
     q: web::Query<TokenQuery>,
 ) -> Result<HttpResponse, WebError> {
     let token = q.token.clone().unwrap_or_default();
-    let hash = keys::hash(&token.to_ascii_lowercase());
-    let now = state.clock.now();
-    let live = token.len() == 64
-        && state
-            .db
-            .read(move |c| {
-                Ok(store::email_tokens::is_live(c, &hash, store::email_tokens::Purpose::Reset, now)?)
-            })
-            .await?;
-    if !live {
+    if !accounts::reset_link_live(&state.ctx, &token).await? {
         return Ok(notice(
             StatusCode::BAD_REQUEST,
             "This link does not work",
@@ -507,35 +372,13 @@ pub async fn reset(
 ) -> Result<HttpResponse, WebError> {
     check_origin(&req)?;
     let token = form.token.clone().unwrap_or_default();
-    let view = |status, msg: &str| reset_view(status, &token, Some(msg));
-    if let Err(secs) = state.allow_form("reset", &req) {
-        return Ok(too_many(secs, |m| view(StatusCode::TOO_MANY_REQUESTS, m)));
-    }
     let password = form.password.clone().unwrap_or_default();
-    if let Err(msg) = passwords::acceptable(&password) {
-        return Ok(view(StatusCode::BAD_REQUEST, &msg));
-    }
-    let hash = match passwords::hash_bounded(password).await {
-        Ok(h) => h.map_err(ApiError::internal)?,
-        Err(passwords::Busy) => return Ok(busy(|m| view(StatusCode::SERVICE_UNAVAILABLE, m))),
-    };
-    let now = state.clock.now();
-    let t = token.clone();
-    let done = state
-        .db
-        .write(move |tx| {
-            // A reset verifies the address, which keys carry: not kept.
-            let user_id = ops::reset_password(tx, &t, &hash, now)?;
-            let first_org = store::orgs::orgs_of_user(tx, &user_id)?.into_iter().next().map(|o| o.org_id);
-            session::create(tx, &user_id, first_org.as_deref(), now)
-        })
-        .await;
-    match done {
-        Ok(session_token) => Ok(signed_in(&state, session_token, "/team")),
-        Err(e) if e.status().is_client_error() => {
-            Ok(notice(e.status(), "This link does not work", e.message(), None))
+    match accounts::reset_password(&state.ctx, &client(&req), &token, password).await {
+        Ok(signed_in) => Ok(signed_in_at(&state, signed_in, "/team")),
+        Err(e @ Error::InvalidToken(_)) => {
+            Ok(notice(StatusCode::BAD_REQUEST, "This link does not work", &e.to_string(), None))
         }
-        Err(e) => Err(e.into()),
+        Err(e) => refused(e, |status, m| reset_view(status, &token, Some(m))),
     }
 }
 
@@ -553,7 +396,7 @@ fn account_view(
                 @if session.email_verified { span.pill #account-verified { "verified" } }
                 @else { span.pill #account-unverified { "not verified" } } }
             @if !session.email_verified {
-                @if state.mailer.enabled() {
+                @if state.ctx.mail_enabled() {
                     form method="post" action="/account/verify" {
                         input type="hidden" name="csrf" value=(session.csrf);
                         button.secondary #resend-verification type="submit" { "Mail me a verification link" }
@@ -589,17 +432,19 @@ pub async fn resend_verification(
 ) -> Result<HttpResponse, WebError> {
     check_origin(&req)?;
     session.check_csrf(form.csrf.as_deref())?;
-    if let Err(secs) = state.allow_form("verify", &req) {
-        let msg = format!("Too many tries from your address. Try again in {secs} seconds.");
-        return Ok(account_view(&state, &session, StatusCode::TOO_MANY_REQUESTS, Some(&msg)));
+    match accounts::resend_verification(&state.ctx, &client(&req), &session.user_id) {
+        Ok(true) => {
+            let msg = format!("We mailed a new verification link to {}.", session.email);
+            Ok(account_view(&state, &session, StatusCode::OK, Some(&msg)))
+        }
+        Ok(false) => Ok(account_view(
+            &state,
+            &session,
+            StatusCode::SERVICE_UNAVAILABLE,
+            Some("No mail could be sent right now; try again later."),
+        )),
+        Err(e) => refused(e, |status, m| account_view(&state, &session, status, Some(m))),
     }
-    let (user_id, now) = (session.user_id.clone(), state.clock.now());
-    let msg = if state.mail_link(LinkMail::Verify, move |tx| ops::issue_verification(tx, &user_id, now)) {
-        format!("We mailed a new verification link to {}.", session.email)
-    } else {
-        "No mail could be sent right now; try again later.".to_string()
-    };
-    Ok(account_view(&state, &session, StatusCode::OK, Some(&msg)))
 }
 
 #[derive(Deserialize)]
@@ -618,30 +463,20 @@ pub async fn change_password(
     check_origin(&req)?;
     session.check_csrf(form.csrf.as_deref())?;
     let form = form.into_inner();
-    let view = |status, msg: &str| account_view(&state, &session, status, Some(msg));
     let (current, password) = (form.current.unwrap_or_default(), form.password.unwrap_or_default());
-    if let Err(msg) = passwords::acceptable(&password) {
-        return Ok(view(StatusCode::BAD_REQUEST, &msg));
+    match accounts::change_password(&state.ctx, &session, current, password).await {
+        Ok(()) => Ok(account_view(
+            &state,
+            &session,
+            StatusCode::OK,
+            Some("Your password is changed; every other session is signed out."),
+        )),
+        Err(Error::WrongPassword) => Ok(account_view(
+            &state,
+            &session,
+            StatusCode::UNAUTHORIZED,
+            Some("The current password is wrong."),
+        )),
+        Err(e) => refused(e, |status, m| account_view(&state, &session, status, Some(m))),
     }
-    let user_id = session.user_id.clone();
-    let found = state.db.read(move |c| Ok(store::orgs::user(c, &user_id)?)).await?;
-    let old_hash = found.and_then(|u| u.password_hash);
-    match passwords::verify_bounded(current, old_hash).await {
-        Ok(true) => {}
-        Ok(false) => return Ok(view(StatusCode::UNAUTHORIZED, "The current password is wrong.")),
-        Err(passwords::Busy) => return Ok(busy(|m| view(StatusCode::SERVICE_UNAVAILABLE, m))),
-    }
-    let hash = match passwords::hash_bounded(password).await {
-        Ok(h) => h.map_err(ApiError::internal)?,
-        Err(passwords::Busy) => return Ok(busy(|m| view(StatusCode::SERVICE_UNAVAILABLE, m))),
-    };
-    let (user_id, keep) = (session.user_id.clone(), session.token_hash);
-    state
-        .db
-        .write(move |tx| {
-            tx.keeps_keys();
-            ops::set_password(tx, &user_id, &hash, Some(&keep))
-        })
-        .await?;
-    Ok(view(StatusCode::OK, "Your password is changed; every other session is signed out."))
 }

@@ -3,11 +3,11 @@
 use super::auth::{login_form, signup_form};
 use super::session::{self, check_origin, Session};
 use super::{layout, page, redirect, WebError};
-use crate::app::AppState;
-use crate::config::SignupMode;
-use crate::domain::DisplayName;
-use crate::error::ApiError;
-use crate::{clock, ops, store};
+use crate::clock;
+use crate::error::{ApiError, Error};
+use crate::http::{client, AppState};
+use crate::service::SignupMode;
+use crate::service::{accounts, claims, organizations};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use maud::html;
@@ -24,15 +24,19 @@ pub struct ClaimForm {
     csrf: Option<String>,
 }
 
-/// A page for a link that cannot be claimed, titled by why.
-fn refusal(e: &ApiError, session: Option<&Session>) -> HttpResponse {
-    let title = match e.code() {
-        "token_expired" => "This claim link has expired",
-        "already_claimed" => "This account has already been claimed",
-        "invalid_token" => "This claim link is not valid",
+/// A page for a link that cannot be claimed, titled by why; server faults are the error page.
+fn refusal(e: Error, session: Option<&Session>) -> Result<HttpResponse, WebError> {
+    let title = match &e {
+        Error::TokenExpired(_) => "This claim link has expired",
+        Error::AlreadyClaimed => "This account has already been claimed",
+        Error::InvalidToken(_) => "This claim link is not valid",
         _ => "This account cannot be claimed",
     };
-    page(
+    let e = ApiError::from(e);
+    if e.status().is_server_error() {
+        return Err(e.into());
+    }
+    Ok(page(
         e.status(),
         layout(
             title,
@@ -45,18 +49,21 @@ fn refusal(e: &ApiError, session: Option<&Session>) -> HttpResponse {
                 }
             },
         ),
-    )
+    ))
 }
 
-async fn page_for(req: &HttpRequest, state: &AppState, token: &str) -> Result<HttpResponse, WebError> {
-    let session = session::current(req).await?;
-    let now = state.clock.now();
-    let t = token.to_string();
-    let found = state.db.read(move |conn| Ok(ops::claimable(conn, &t, now))).await?;
-    let (p, org_name) = match found {
-        Ok(x) => x,
-        Err(e) => return Ok(refusal(&e, session.as_ref())),
+pub async fn show(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    q: web::Query<TokenQuery>,
+) -> Result<HttpResponse, WebError> {
+    let token = q.token.as_deref().unwrap_or("");
+    let session = session::current(&req).await?;
+    let claimable = match claims::claimable(&state.ctx, &client(&req), token).await {
+        Ok(c) => c,
+        Err(e) => return refusal(e, session.as_ref()),
     };
+    let org_name = claimable.org_name;
     let here = format!("/claim?token={token}");
     let body = match &session {
         Some(s) => html! {
@@ -69,7 +76,7 @@ async fn page_for(req: &HttpRequest, state: &AppState, token: &str) -> Result<Ht
                     input type="hidden" name="csrf" value=(s.csrf);
                     button #claim-submit type="submit" { "Claim account" }
                 }
-                p.muted { "This link expires at " (clock::format(p.expires_at)) "." }
+                p.muted { "This link expires at " (clock::format(claimable.expires_at)) "." }
             }
         },
         None => html! {
@@ -88,24 +95,6 @@ async fn page_for(req: &HttpRequest, state: &AppState, token: &str) -> Result<Ht
     Ok(page(StatusCode::OK, layout("Claim your account", session.as_ref(), body)))
 }
 
-pub async fn show(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    q: web::Query<TokenQuery>,
-) -> Result<HttpResponse, WebError> {
-    if let Err(secs) = state.allow_form("claim", &req) {
-        return Err(too_many(secs));
-    }
-    page_for(&req, &state, q.token.as_deref().unwrap_or("")).await
-}
-
-fn too_many(secs: u64) -> WebError {
-    WebError::Status(
-        StatusCode::TOO_MANY_REQUESTS,
-        format!("Too many tries from your address. Try again in {secs} seconds."),
-    )
-}
-
 pub async fn submit(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -114,32 +103,18 @@ pub async fn submit(
 ) -> Result<HttpResponse, WebError> {
     check_origin(&req)?;
     session.check_csrf(form.csrf.as_deref())?;
-    if let Err(secs) = state.allow_form("claim", &req) {
-        return Err(too_many(secs));
-    }
     let token = form.token.clone().unwrap_or_default();
-    let now = state.clock.now();
-    let (user_id, hash) = (session.user_id.clone(), session.token_hash);
-    let mode = state.settings.signup;
-    let claimed = state
-        .db
-        .write(move |tx| {
-            let c = ops::claim(tx, mode, &token, &user_id, now)?;
-            store::sessions::set_active_org(tx, &hash, &c.org_id)?;
-            Ok(c)
-        })
-        .await;
-    match claimed {
+    let page_of = (&client(&req), session.token_hash);
+    match claims::claim(&state.ctx, &token, &session.user_id, Some(page_of)).await {
         Ok(c) if !c.skip_onboarding => Ok(redirect("/onboarding")),
         Ok(_) => Ok(redirect("/team")),
-        Err(e) if e.status().is_client_error() => Ok(refusal(&e, Some(&session))),
-        Err(e) => Err(e.into()),
+        Err(e) => refusal(e, Some(&session)),
     }
 }
 
 pub async fn onboarding_page(state: web::Data<AppState>, session: Session) -> Result<HttpResponse, WebError> {
-    let org = match session.active_org_id.clone() {
-        Some(id) => state.db.read(move |conn| Ok(store::orgs::org_name(conn, &id)?)).await?,
+    let org = match &session.active_org {
+        Some(id) => organizations::name(&state.ctx, id).await?,
         None => None,
     };
     let body = html! {
@@ -171,22 +146,6 @@ pub async fn onboarding(
 ) -> Result<HttpResponse, WebError> {
     check_origin(&req)?;
     session.check_csrf(form.csrf.as_deref())?;
-    let name = match form.name.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
-        None => None,
-        Some(n) => Some(
-            DisplayName::parse("Your name", n, 100)
-                .map_err(|m| WebError::Status(StatusCode::BAD_REQUEST, m))?
-                .as_str()
-                .to_string(),
-        ),
-    };
-    let user_id = session.user_id.clone();
-    state
-        .db
-        .write(move |tx| {
-            tx.keeps_keys();
-            Ok(store::orgs::set_name(tx, &user_id, name.as_deref())?)
-        })
-        .await?;
+    accounts::set_name(&state.ctx, &session.user_id, form.name.as_deref().unwrap_or("")).await?;
     Ok(redirect("/team"))
 }

@@ -6,9 +6,8 @@ pub mod auth;
 pub mod claim;
 pub mod session;
 pub mod team;
-pub mod throttle;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Error};
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpResponse, ResponseError};
 use maud::{html, Markup, DOCTYPE};
@@ -115,6 +114,14 @@ impl std::fmt::Display for WebError {
 impl From<ApiError> for WebError {
     fn from(e: ApiError) -> Self {
         WebError::Status(e.status(), e.message().to_string())
+    }
+}
+
+/// A page says what the API would say (the same status and sentence); pages that explain a
+/// refusal in their own words match on the `Error` itself.
+impl From<Error> for WebError {
+    fn from(e: Error) -> Self {
+        ApiError::from(e).into()
     }
 }
 

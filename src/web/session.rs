@@ -1,50 +1,39 @@
 //! Web sign-ins: a random token in an `HttpOnly`, `SameSite=Lax` cookie (`Secure` behind https),
-//! stored as its blake3 hash with an expiry. Forms of a signed-in person carry a CSRF token derived
-//! from the session token; every form post must also come from our own origin.
+//! stored as its blake3 hash with an expiry (see `service::accounts`). Forms of a signed-in
+//! person carry a CSRF token derived from the session token; every form post must also come from
+//! our own origin.
 
 use super::WebError;
-use crate::app::AppState;
-use crate::clock::Millis;
 use crate::error::ApiError;
-use crate::{keys, store};
+use crate::http::AppState;
+use crate::service::accounts::{self, SESSION_TTL_MS};
 use actix_web::cookie::{time, Cookie, SameSite};
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
-use rusqlite::Transaction;
+use std::ops::Deref;
 
 pub const COOKIE: &str = "provisiond_session";
-pub const TTL_MS: Millis = 14 * 86_400_000;
 
-/// A signed-in person.
+/// A signed-in person, and the CSRF token their forms carry.
 #[derive(Clone)]
 pub struct Session {
-    pub token_hash: [u8; 32],
-    pub user_id: String,
-    pub email: String,
-    pub email_verified: bool,
-    pub name: Option<String>,
-    pub active_org_id: Option<String>,
+    pub person: accounts::Session,
     /// Put into every form as `csrf`; checked on every post.
     pub csrf: String,
+}
+
+impl Deref for Session {
+    type Target = accounts::Session;
+    fn deref(&self) -> &accounts::Session {
+        &self.person
+    }
 }
 
 fn csrf_for(token: &str) -> String {
     let k = blake3::derive_key("provisiond 2026-11 session csrf", token.as_bytes());
     k[..16].iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Creates a session for `user_id` in `tx`; returns the cookie token (the secret).
-pub fn create(
-    tx: &Transaction,
-    user_id: &str,
-    active_org: Option<&str>,
-    now: Millis,
-) -> Result<String, ApiError> {
-    let token = keys::new_claim_token()?;
-    store::sessions::insert(tx, &token.hash, user_id, active_org, now, now + TTL_MS)?;
-    Ok(token.secret)
 }
 
 pub fn cookie(state: &AppState, token: String) -> Cookie<'static> {
@@ -53,7 +42,7 @@ pub fn cookie(state: &AppState, token: String) -> Cookie<'static> {
         .http_only(true)
         .same_site(SameSite::Lax)
         .secure(state.settings.public_is_https())
-        .max_age(time::Duration::milliseconds(TTL_MS))
+        .max_age(time::Duration::milliseconds(SESSION_TTL_MS))
         .finish()
 }
 
@@ -66,23 +55,10 @@ pub fn removal_cookie(state: &AppState) -> Cookie<'static> {
 /// The session the request's cookie names, if it is live.
 pub async fn current(req: &HttpRequest) -> Result<Option<Session>, ApiError> {
     let Some(token) = req.cookie(COOKIE).map(|c| c.value().to_string()) else { return Ok(None) };
-    if token.len() != 64 {
-        return Ok(None);
-    }
     let state =
         req.app_data::<web::Data<AppState>>().cloned().ok_or_else(|| ApiError::internal("no AppState"))?;
-    let hash = keys::hash(&token);
-    let now = state.clock.now();
-    let row = state.db.read(move |conn| Ok(store::sessions::lookup(conn, &hash, now)?)).await?;
-    Ok(row.map(|r| Session {
-        token_hash: hash,
-        user_id: r.user_id,
-        email: r.email.unwrap_or_default(),
-        email_verified: r.email_verified,
-        name: r.name,
-        active_org_id: r.active_org_id,
-        csrf: csrf_for(&token),
-    }))
+    let person = accounts::session(&state.ctx, &token).await?;
+    Ok(person.map(|person| Session { person, csrf: csrf_for(&token) }))
 }
 
 impl Session {
@@ -115,7 +91,7 @@ impl FromRequest for Session {
                     };
                     let back =
                         if req.method() == actix_web::http::Method::GET { back } else { "/team".into() };
-                    Err(WebError::Redirect(format!("/login?next={}", urlencode(&back))))
+                    Err(WebError::Redirect(format!("/login?next={}", urlencode(&safe_next(Some(&back))))))
                 }
             }
         })

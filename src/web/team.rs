@@ -2,54 +2,19 @@
 
 use super::session::{check_origin, Session};
 use super::{layout, page, redirect, WebError};
-use crate::app::AppState;
 use crate::clock;
-use crate::config::SignupMode;
-use crate::domain::{ProvisionRole, ProvisionStatus};
-use crate::error::ApiError;
-use crate::ops;
-use crate::store;
-use crate::store::orgs::{MemberListRow, OrgOfUser};
-use crate::store::provisions::ProvisionRow;
+use crate::domain::{OrgId, ProvisionRole};
+use crate::error::{ApiError, Error};
+use crate::http::{client, AppState};
+use crate::service::organizations::{self};
+use crate::service::provisioning::{self, ProvisionInput};
+use crate::service::Actor;
+use crate::service::SignupMode;
+use crate::store::orgs::MemberListRow;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use maud::{html, Markup};
 use serde::Deserialize;
-
-struct Dashboard {
-    orgs: Vec<OrgOfUser>,
-    active: Option<usize>,
-    members: Vec<MemberListRow>,
-    pending: Vec<ProvisionRow>,
-}
-
-async fn load(state: &AppState, session: &Session) -> Result<Dashboard, ApiError> {
-    let user_id = session.user_id.clone();
-    let wanted = session.active_org_id.clone();
-    let now = state.clock.now();
-    state
-        .db
-        .read(move |conn| {
-            let orgs = store::orgs::orgs_of_user(conn, &user_id)?;
-            let active = wanted
-                .and_then(|w| orgs.iter().position(|o| o.org_id == w))
-                .or(if orgs.is_empty() { None } else { Some(0) });
-            let (members, pending) = match active {
-                Some(i) => {
-                    let org = &orgs[i];
-                    let pending = if org.role.is_admin() {
-                        store::provisions::list(conn, &org.org_id, Some(ProvisionStatus::Pending), now, 100)?
-                    } else {
-                        Vec::new()
-                    };
-                    (store::orgs::members(conn, &org.org_id, now)?, pending)
-                }
-                None => (Vec::new(), Vec::new()),
-            };
-            Ok(Dashboard { orgs, active, members, pending })
-        })
-        .await
-}
 
 fn no_org_page(state: &AppState, session: &Session) -> Markup {
     let open = state.settings.signup == SignupMode::Open;
@@ -84,11 +49,10 @@ fn status_of(m: &MemberListRow) -> &'static str {
 }
 
 pub async fn dashboard(state: web::Data<AppState>, session: Session) -> Result<HttpResponse, WebError> {
-    let d = load(&state, &session).await?;
-    let Some(i) = d.active else {
+    let d = organizations::dashboard(&state.ctx, &session.user_id, session.active_org.clone()).await?;
+    let Some(org) = d.active_org() else {
         return Ok(page(StatusCode::OK, layout("Team", Some(&session), no_org_page(&state, &session))));
     };
-    let org = &d.orgs[i];
     let admin = org.role.is_admin();
     let body = html! {
         @if d.orgs.len() > 1 {
@@ -133,7 +97,7 @@ pub async fn dashboard(state: web::Data<AppState>, session: Session) -> Result<H
                             @for p in &d.pending {
                                 tr data-provision=(p.id) {
                                     td { code { (p.user_id) } }
-                                    td { (p.role) }
+                                    td { (p.role.as_str()) }
                                     td { (clock::format(p.created_at)) }
                                     td { (clock::format(p.expires_at)) }
                                     td {
@@ -181,27 +145,15 @@ pub async fn switch(
 ) -> Result<HttpResponse, WebError> {
     check_origin(&req)?;
     session.check_csrf(form.csrf.as_deref())?;
-    let org_id = form.org_id.clone().unwrap_or_default();
-    let (user_id, hash) = (session.user_id.clone(), session.token_hash);
-    state
-        .db
-        .write(move |tx| {
-            tx.keeps_keys();
-            if store::orgs::membership_role(tx, &user_id, &org_id)?.is_none() {
-                return Err(ApiError::not_found("You are not a member of that organization."));
-            }
-            Ok(store::sessions::set_active_org(tx, &hash, &org_id)?)
-        })
-        .await?;
+    let org = form.org_id.as_deref().and_then(OrgId::parse);
+    organizations::switch(&state.ctx, &session.user_id, session.token_hash, org).await?;
     Ok(redirect("/team"))
 }
 
-/// The active organization where the person is an admin or owner.
-async fn admin_org(state: &AppState, session: &Session) -> Result<String, WebError> {
-    let d = load(state, session).await?;
-    match d.active.map(|i| &d.orgs[i]) {
-        Some(o) if o.role.is_admin() => Ok(o.org_id.clone()),
-        Some(_) => Err(WebError::Status(StatusCode::FORBIDDEN, "Only admins and owners can do this.".into())),
+/// The person acting in the organization their dashboard shows.
+fn person(session: &Session) -> Result<Actor, WebError> {
+    match &session.active_org {
+        Some(org) => Ok(Actor::Person { user: session.user_id.clone(), org: org.clone() }),
         None => Err(WebError::Redirect("/team".into())),
     }
 }
@@ -231,15 +183,19 @@ pub async fn provision(
 ) -> Result<HttpResponse, WebError> {
     check_origin(&req)?;
     session.check_csrf(form.csrf.as_deref())?;
-    let org_id = admin_org(&state, &session).await?;
-    state.allow_provision(&format!("user:{}", session.user_id), &req)?;
     let role = match form.role.as_deref() {
         Some("admin") => ProvisionRole::Admin,
         _ => ProvisionRole::Member,
     };
     // An unchecked checkbox is simply absent from the form.
-    let skip = form.skip_onboarding.is_some();
-    let p = state.provision(&org_id, &session.user_id, role, skip).await?;
+    let input = ProvisionInput { role, skip_onboarding: form.skip_onboarding.is_some() };
+    let p = match provisioning::provision(&state.ctx, person(&session)?, &client(&req), input).await {
+        Ok(p) => p,
+        Err(Error::InsufficientRole(_)) => {
+            return Err(WebError::Status(StatusCode::FORBIDDEN, "Only admins and owners can do this.".into()))
+        }
+        Err(e) => return Err(e.into()),
+    };
     let body = html! {
         section.card {
             h1 { "User provisioned" }
@@ -247,8 +203,8 @@ pub async fn provision(
                 strong { "The key and the link are shown only this once." } }
             (secret_row("Claim link", "claim-url", &state.claim_url(&p.claim_token)))
             (secret_row("API key", "api-key", &p.api_key))
-            (secret_row("User ID", "user-id", &p.row.user_id))
-            (secret_row("Project ID", "project-id", &p.row.project_id))
+            (secret_row("User ID", "user-id", p.row.user_id.as_str()))
+            (secret_row("Project ID", "project-id", p.row.project_id.as_str()))
             p { a href="/team" { "Back to the team" } }
         }
     };
@@ -263,7 +219,7 @@ fn show_once(
     title: &'static str,
     body: Markup,
 ) -> Result<HttpResponse, WebError> {
-    let id = state.shown.put(&session.user_id, title, body.into_string(), state.clock.now())?;
+    let id = state.shown.put(session.user_id.as_str(), title, body.into_string(), state.ctx.now())?;
     Ok(redirect(&format!("/team/shown?id={id}")))
 }
 
@@ -322,7 +278,7 @@ pub async fn shown(
     q: web::Query<ShownQuery>,
 ) -> Result<HttpResponse, WebError> {
     let Some((title, body)) =
-        state.shown.take(q.id.as_deref().unwrap_or(""), &session.user_id, state.clock.now())
+        state.shown.take(q.id.as_deref().unwrap_or(""), session.user_id.as_str(), state.ctx.now())
     else {
         return Err(WebError::Status(
             StatusCode::NOT_FOUND,
@@ -346,10 +302,13 @@ pub async fn cancel(
 ) -> Result<HttpResponse, WebError> {
     check_origin(&req)?;
     session.check_csrf(form.csrf.as_deref())?;
-    let org_id = admin_org(&state, &session).await?;
-    let now = state.clock.now();
-    state.db.write(move |tx| ops::cancel(tx, &org_id, &id, now)).await?;
-    Ok(redirect("/team"))
+    match provisioning::cancel(&state.ctx, person(&session)?, &id).await {
+        Ok(()) => Ok(redirect("/team")),
+        Err(Error::InsufficientRole(_)) => {
+            Err(WebError::Status(StatusCode::FORBIDDEN, "Only admins and owners can do this.".into()))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 #[derive(Deserialize)]
@@ -368,18 +327,7 @@ pub async fn create_org(
     check_origin(&req)?;
     session.check_csrf(form.csrf.as_deref())?;
     let name = form.name.clone().unwrap_or_default();
-    let now = state.clock.now();
-    let prefix = state.settings.key_prefix.clone();
-    let (mode, user_id, hash) = (state.settings.signup, session.user_id.clone(), session.token_hash);
-    let access = state
-        .db
-        .write(move |tx| {
-            tx.keeps_keys();
-            let a = ops::start_org(tx, &prefix, mode, &user_id, &name, now)?;
-            store::sessions::set_active_org(tx, &hash, &a.org_id)?;
-            Ok(a)
-        })
-        .await?;
+    let access = organizations::start(&state.ctx, &session.user_id, session.token_hash, name).await?;
     let body = html! {
         section.card {
             h1 { "Organization created" }

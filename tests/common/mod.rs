@@ -7,10 +7,13 @@ use provisiond::app::Application;
 use provisiond::clock::Clock;
 use provisiond::config::Settings;
 use provisiond::db::Db;
-use provisiond::domain::{Domain, Email, Role};
-use provisiond::ops::{self, Access};
+use provisiond::domain::{Domain, Email, OrgId, ProvisionRole, Role, UserId};
+use provisiond::service::organizations::{self, Access, NewOrg};
+use provisiond::service::provisioning::{self, ProvisionInput};
+use provisiond::service::{accounts, maintenance, Actor, Client, Ctx};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
+use std::future::Future;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -19,6 +22,8 @@ pub const PUBLIC_URL: &str = "https://provisiond.test";
 pub struct TestApp {
     pub base: String,
     pub port: u16,
+    /// The server's services: tests reach the database and the rules through them.
+    pub ctx: Ctx,
     pub db: Db,
     pub clock: Clock,
     pub db_path: PathBuf,
@@ -75,12 +80,13 @@ async fn spawn_inner(tweak: impl FnOnce(&mut Settings), public: bool) -> TestApp
     }
     let app = Application::build_on(settings.clone(), clock.clone(), listener).expect("server builds");
     let port = app.port();
-    let db = app.db();
+    let ctx = app.ctx();
     tokio::spawn(app.run_until_stopped());
     TestApp {
         base: format!("http://127.0.0.1:{port}"),
         port,
-        db,
+        db: ctx.db.clone(),
+        ctx,
         clock,
         db_path: settings.database_path.clone(),
         client: reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client"),
@@ -103,18 +109,41 @@ pub struct Org {
     pub owner: Access,
 }
 
+/// Runs a service call to completion from synchronous test code (its own thread and runtime, so
+/// it works inside a test's runtime too).
+pub fn blocking<T: Send>(f: impl Future<Output = T> + Send) -> T {
+    std::thread::scope(|s| s.spawn(|| actix_web::rt::System::new().block_on(f)).join().expect("service call"))
+}
+
 impl TestApp {
     pub fn create_org(&self, name: &str, domain: Option<&str>, owner_email: &str) -> Org {
-        let new = ops::NewOrg {
+        let new = NewOrg {
             name: name.into(),
             domain: domain.map(|d| Domain::parse(d).expect("domain")),
             owner_email: Email::parse(owner_email).expect("email"),
             provisioner: false,
             credits: None,
         };
-        let now = self.clock.now();
-        let owner = self.db.write_blocking(|tx| ops::create_org(tx, "oc_", &new, now)).expect("org created");
-        Org { id: owner.org_id.clone(), owner }
+        let owner = blocking(organizations::create(&self.ctx, new)).expect("org created");
+        Org { id: owner.org_id.to_string(), owner }
+    }
+
+    /// A provision made `ago` in the past by the owner of `org` (through a copy of the services
+    /// whose clock is that far behind): it expires that much earlier than one made now.
+    pub fn provision_made_ago(
+        &self,
+        org: &Org,
+        ago: Duration,
+        role: ProvisionRole,
+    ) -> provisioning::Provisioned {
+        let mut past = self.ctx.clone();
+        past.clock = self.clock.behind(ago);
+        let actor = Actor::Person {
+            user: UserId::parse(org.owner.user_id.as_str()).unwrap(),
+            org: OrgId::parse(&org.id).unwrap(),
+        };
+        let input = ProvisionInput { role, skip_onboarding: true };
+        blocking(provisioning::provision(&past, actor, &Client::default(), input)).expect("provisioned")
     }
 
     /// Runs the real binary's command line against this server's database, as an operator
@@ -146,9 +175,7 @@ impl TestApp {
 
     pub fn add_member(&self, org: &Org, email: &str, role: Role) -> Access {
         let email = Email::parse(email).expect("email");
-        let now = self.clock.now();
-        self.db
-            .write_blocking(|tx| ops::add_member(tx, "oc_", &org.id, &email, role, false, now))
+        blocking(organizations::add_member(&self.ctx, org.id.clone(), email, role, false))
             .expect("member added")
     }
 
@@ -197,24 +224,23 @@ impl TestApp {
     }
 
     /// A number from the database, for assertions on what is (no longer) stored.
-    pub fn count(&self, sql: &str, param: &str) -> i64 {
-        let conn = self.db.conn().expect("connection");
-        conn.query_row(sql, [param], |r| r.get(0)).expect("count query")
+    pub fn count(&self, sql: &str, param: impl AsRef<str>) -> i64 {
+        let param = param.as_ref();
+        self.db.read_blocking(|c| c.value(sql, &[&param])).expect("count query")
     }
 
     /// Rows whose link (user, project) points at nothing: must always be 0.
     pub fn dangling(&self) -> i64 {
-        let conn = self.db.conn().expect("connection");
         let sql = "SELECT (SELECT COUNT(*) FROM memberships m WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.n = m.user_n))
                         + (SELECT COUNT(*) FROM api_keys k WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.n = k.user_n))
                         + (SELECT COUNT(*) FROM api_keys k WHERE NOT EXISTS (SELECT 1 FROM projects j WHERE j.n = k.project_n))
                         + (SELECT COUNT(*) FROM projects j WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.n = j.user_n))
                         + (SELECT COUNT(*) FROM agents a WHERE NOT EXISTS (SELECT 1 FROM projects j WHERE j.n = a.project_n))";
-        conn.query_row(sql, [], |r| r.get(0)).expect("dangling query")
+        self.db.read_blocking(|c| c.value(sql, &[])).expect("dangling query")
     }
 
     pub fn sweep(&self) -> usize {
-        provisiond::cleanup::run_once(&self.db, self.clock.now()).expect("sweep")
+        maintenance::sweep(&self.ctx, self.clock.now()).expect("sweep")
     }
 }
 
@@ -400,11 +426,15 @@ impl TestApp {
     /// A person with a password, owning a new organization; returns (org, password).
     pub fn org_with_password(&self, name: &str, email: &str, password: &str) -> Org {
         let org = self.create_org(name, None, email);
-        let hash = provisiond::passwords::hash(password).unwrap();
-        self.db
-            .write_blocking(|tx| Ok(provisiond::store::orgs::set_password(tx, &org.owner.user_id, &hash)?))
-            .unwrap();
+        self.set_password(email, password);
         org
+    }
+
+    /// Gives the account at `email` a password, as an operator would.
+    pub fn set_password(&self, email: &str, password: &str) {
+        let email = Email::parse(email).unwrap();
+        blocking(accounts::set_password_by_operator(&self.ctx, &email, password.into()))
+            .expect("password set");
     }
 }
 

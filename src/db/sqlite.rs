@@ -1,0 +1,252 @@
+//! The SQLite engine: opening the file (and refusing one we could not write), the pragmas each
+//! connection gets, the read pool, the writer thread, the checkpoint thread, and the watchers
+//! that notice other processes' commits.
+
+use super::conn::{Conn, DbError, Tx};
+use super::migrate::{self, MigrateError, SCHEMA_VERSION};
+use super::writer::{self, Job, Reply, TypedJob};
+use super::KeyGeneration;
+use super::Synchronous;
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::{Connection, TransactionBehavior};
+use std::path::{Path, PathBuf};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::Duration;
+
+pub type Pool = r2d2::Pool<SqliteConnectionManager>;
+
+/// The writer's page cache: the indexes written at random places (key and claim-token hashes,
+/// user and provision ids; see schema.sql, Keys) are re-read at every batch, and SQLite's 2 MB
+/// default does not hold them. It never checkpoints itself: the checkpoint thread does, so
+/// copying the WAL into the database (and its fsync) never holds up a commit. Once the WAL
+/// restarts after a burst, it is cut back to 64 MiB instead of keeping its largest size on disk.
+/// The sweep's scratch table (store::provisions::expire_batch) lives in memory, not in a
+/// temporary file.
+const WRITER_PRAGMAS: &str = "PRAGMA cache_size = -16000; PRAGMA wal_autocheckpoint = 0;
+     PRAGMA journal_size_limit = 67108864; PRAGMA temp_store = MEMORY;";
+
+/// Readers mostly miss the key cache once per key; a small page cache each keeps memory down.
+const READER_PRAGMAS: &str = "PRAGMA cache_size = -1000;";
+
+/// How often the checkpoint thread folds the WAL back into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+
+/// Prepared statements kept per connection: more than the store has, so none is parsed twice.
+const STATEMENT_CACHE: usize = 128;
+
+/// Set on every connection (then `synchronous` as configured): the busy timeout covers another
+/// process (the command line) writing at the same time.
+const CONNECTION_PRAGMAS: &str = "PRAGMA foreign_keys = ON;
+     PRAGMA busy_timeout = 5000;
+     PRAGMA synchronous = NORMAL;";
+
+/// Connections that watch for other processes' commits (`Sqlite::refresh_keys`): one per
+/// worker would be ideal; a few, picked by thread, keep the workers from waiting on each other.
+const WATCHERS: usize = 4;
+static NEXT_SLOT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+struct Watcher {
+    conn: Connection,
+    /// The `data_version` at the last look.
+    seen: Option<i64>,
+}
+
+pub struct Sqlite {
+    path: PathBuf,
+    pool: Pool,
+    writer: mpsc::Sender<Box<dyn Job>>,
+    watchers: Vec<Mutex<Watcher>>,
+    /// Dropped with the engine, which ends the checkpoint thread.
+    _checkpointer: mpsc::Sender<()>,
+}
+
+impl Sqlite {
+    /// Opens the database file (creating it, and its folder, only when `create`), brings its
+    /// schema up to date, and starts the writer and checkpoint threads. The error is a sentence
+    /// that tells an operator what to fix.
+    pub fn open(
+        path: &Path,
+        synchronous: Synchronous,
+        create: bool,
+        keys: Arc<KeyGeneration>,
+    ) -> Result<Sqlite, String> {
+        let sync_pragma = match synchronous {
+            Synchronous::Normal => "PRAGMA synchronous = NORMAL;",
+            Synchronous::Full => "PRAGMA synchronous = FULL;",
+        };
+        if !create && !path.exists() {
+            return Err(format!(
+                "there is no database at {}; run this command where the server's DATABASE_PATH points (start the server once, or run `provisiond org create`, to make one)",
+                path.display()
+            ));
+        }
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                format!("cannot create the database folder {}: {e}; create it or set DATABASE_PATH to a writable place", dir.display())
+            })?;
+        }
+        let unwritable = |e: rusqlite::Error| {
+            format!(
+                "cannot open the database {} for writing: {e}; check that the file and its folder are writable by this user, or set DATABASE_PATH",
+                path.display()
+            )
+        };
+        let mut conn = Connection::open(path).map_err(unwritable)?;
+        // SQLite quietly opens an unwritable file read-only; we would then fail on the first write.
+        if conn.is_readonly(rusqlite::MAIN_DB).map_err(unwritable)? {
+            return Err(format!(
+                "the database {} is read-only for this user; make the file and its folder writable, or set DATABASE_PATH",
+                path.display()
+            ));
+        }
+        // Only takes effect on a new, empty file (before WAL mode writes the header): every
+        // provision dirties about a dozen pages at random places in the indexes, so smaller pages
+        // mean proportionally fewer bytes through the WAL per commit.
+        conn.execute_batch("PRAGMA page_size = 4096;").map_err(unwritable)?;
+        conn.execute_batch("PRAGMA journal_mode = WAL;").map_err(unwritable)?;
+        conn.execute_batch(CONNECTION_PRAGMAS).map_err(unwritable)?;
+        conn.execute_batch(sync_pragma).map_err(unwritable)?;
+        migrate::migrate(&mut conn).map_err(|e| match e {
+            MigrateError::Sqlite(e) => unwritable(e),
+            MigrateError::TooNew(v) => format!(
+                "the database {} has schema version {v}, newer than this provisiond understands ({SCHEMA_VERSION}); run a newer provisiond",
+                path.display()
+            ),
+            MigrateError::Step(v, e) => format!(
+                "could not upgrade the database {} to schema version {v} ({e}); it was left unchanged, so the previous provisiond still runs on it",
+                path.display()
+            ),
+        })?;
+
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        conn.execute_batch(WRITER_PRAGMAS).map_err(unwritable)?;
+        let manager = SqliteConnectionManager::file(path).with_init(move |c| {
+            c.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+            c.execute_batch(CONNECTION_PRAGMAS)?;
+            c.execute_batch(sync_pragma)?;
+            c.execute_batch(READER_PRAGMAS)
+        });
+        let pool = r2d2::Pool::builder()
+            .max_size(8)
+            .connection_timeout(Duration::from_secs(10))
+            .build(manager)
+            .map_err(|e| format!("cannot open the database {}: {e}", path.display()))?;
+        let watchers = (0..WATCHERS)
+            .map(|_| {
+                let conn = Connection::open(path)?;
+                conn.execute_batch(CONNECTION_PRAGMAS)?;
+                conn.execute_batch(READER_PRAGMAS)?;
+                Ok(Mutex::new(Watcher { conn, seen: None }))
+            })
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(unwritable)?;
+        let (writer, jobs) = mpsc::channel::<Box<dyn Job>>();
+        std::thread::Builder::new()
+            .name("db-writer".into())
+            .spawn(move || writer::write_loop(conn, jobs, &keys))
+            .map_err(|e| format!("cannot start the database writer thread: {e}"))?;
+        let (stop, stopped) = mpsc::channel::<()>();
+        let checkpoint_conn = Connection::open(path).map_err(unwritable)?;
+        checkpoint_conn.execute_batch(CONNECTION_PRAGMAS).map_err(unwritable)?;
+        checkpoint_conn.execute_batch(sync_pragma).map_err(unwritable)?;
+        std::thread::Builder::new()
+            .name("db-checkpoint".into())
+            .spawn(move || checkpoint_loop(&checkpoint_conn, &stopped))
+            .map_err(|e| format!("cannot start the database checkpoint thread: {e}"))?;
+        Ok(Sqlite { path: path.to_path_buf(), pool, writer, watchers, _checkpointer: stop })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn conn(&self) -> Result<r2d2::PooledConnection<SqliteConnectionManager>, DbError> {
+        Ok(self.pool.get()?)
+    }
+
+    pub fn read<T, E: From<DbError>>(&self, f: impl FnOnce(&Conn) -> Result<T, E>) -> Result<T, E> {
+        let c = self.conn()?;
+        f(&Conn::sqlite(&c))
+    }
+
+    /// Queues a write for the writer thread; `reply` hears the outcome after the commit.
+    pub(super) fn submit<T, E, F, R>(&self, f: F, reply: R) -> Result<(), DbError>
+    where
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+        F: FnOnce(&Tx) -> Result<T, E> + Send + 'static,
+        R: Reply<T, E> + 'static,
+    {
+        let job = TypedJob { f: Some(f), out: None, keys_changed: false, reply };
+        self.writer.send(Box::new(job)).map_err(|_| DbError::WriterStopped)
+    }
+
+    /// One transaction of its own on a pooled connection, beside the writer thread (SQLite's lock
+    /// and busy timeout order the two).
+    pub fn write_alone<T, E: From<DbError>>(
+        &self,
+        keys: &KeyGeneration,
+        f: impl FnOnce(&Tx) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(DbError::from)?;
+        let wrapped = Tx::new(Conn::sqlite(&tx));
+        let out = f(&wrapped)?;
+        let epoch = if wrapped.changed_keys() {
+            Some(writer::bump_key_epoch(&tx).map_err(DbError::from)?)
+        } else {
+            None
+        };
+        tx.commit().map_err(DbError::from)?;
+        if let Some(epoch) = epoch {
+            keys.changed(epoch);
+        }
+        Ok(out)
+    }
+
+    /// Notices commits by other processes that changed what keys mean. `PRAGMA data_version`
+    /// changes on a connection only when another connection committed, and reading it costs no
+    /// page read, so the common case (nothing committed) stays cheap; only then is the epoch row
+    /// read. The writer's own commits also move it (another connection), which costs one small
+    /// read after each.
+    pub fn refresh_keys(&self, keys: &KeyGeneration) -> Result<(), DbError> {
+        thread_local! {
+            static SLOT: usize = NEXT_SLOT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        let slot = SLOT.with(|s| *s) % self.watchers.len();
+        let mut w = self.watchers[slot].lock().unwrap_or_else(|p| p.into_inner());
+        let version: i64 = w.conn.prepare_cached("PRAGMA data_version")?.query_row([], |r| r.get(0))?;
+        if w.seen != Some(version) {
+            let epoch: i64 = w
+                .conn
+                .prepare_cached("SELECT epoch FROM key_epoch WHERE id = 1")?
+                .query_row([], |r| r.get(0))?;
+            keys.observe(epoch);
+            w.seen = Some(version);
+        }
+        Ok(())
+    }
+
+    /// Online backup into `dest`, consistent even while the server writes.
+    pub fn backup_to(&self, dest: &Path) -> Result<(), DbError> {
+        let conn = self.conn()?;
+        conn.backup(rusqlite::MAIN_DB, dest, None)?;
+        Ok(())
+    }
+
+    /// Folds the WAL back into the database file (at shutdown, so the file alone is complete).
+    pub fn checkpoint(&self) -> Result<(), DbError> {
+        self.conn()?.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
+        Ok(())
+    }
+}
+
+/// Copies committed WAL frames into the database file, beside the writer (a PASSIVE checkpoint
+/// waits for nobody). Ends when the engine is dropped.
+fn checkpoint_loop(conn: &Connection, stopped: &mpsc::Receiver<()>) {
+    while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(CHECKPOINT_EVERY) {
+        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            log::warn!("WAL checkpoint failed, will retry: {e}");
+        }
+    }
+}

@@ -1,0 +1,510 @@
+//! Accounts on the web pages: sign-up (as `SIGNUP` allows), log-in (throttled so a stranger
+//! cannot lock anyone out), sessions, verified addresses, password reset by mail and password
+//! changes. Passwords are hashed on the bounded password threads (`passwords`), so no flood of
+//! these forms can take the server's memory or CPU.
+
+use super::SignupMode;
+use super::{claims, Client, Ctx};
+use crate::clock::Millis;
+use crate::db::Tx;
+use crate::domain::{DisplayName, Email, OrgId, UserId};
+use crate::error::{Error, Result};
+use crate::keys as secrets;
+use crate::mail::Outgoing;
+use crate::passwords;
+use crate::store;
+use crate::store::email_tokens::Purpose;
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// How long a sign-in lasts.
+pub const SESSION_TTL_MS: Millis = 14 * 86_400_000;
+/// How long a mailed verification link works.
+pub const VERIFY_LINK_TTL_MS: Millis = 24 * 3_600_000;
+/// How long a mailed password-reset link works.
+pub const RESET_LINK_TTL_MS: Millis = 3_600_000;
+
+/// A signed-in person, as their session cookie says.
+#[derive(Clone)]
+pub struct Session {
+    pub token_hash: [u8; 32],
+    pub user_id: UserId,
+    pub email: String,
+    pub email_verified: bool,
+    pub name: Option<String>,
+    pub active_org: Option<OrgId>,
+}
+
+/// A new sign-in: the cookie's token (a secret, shown only to the browser).
+pub struct SignedIn {
+    pub token: String,
+}
+
+/// Starts a session for `user`; returns the cookie token.
+fn start_session(tx: &Tx, user: &UserId, now: Millis) -> Result<SignedIn> {
+    let first_org = store::orgs::orgs_of_user(tx, user)?.into_iter().next().map(|o| o.org_id);
+    let token = secrets::new_claim_token()?;
+    store::sessions::insert(tx, &token.hash, user, first_org.as_ref(), now, now + SESSION_TTL_MS)?;
+    Ok(SignedIn { token: token.secret })
+}
+
+/// The live session a cookie token names, if any.
+pub async fn session(ctx: &Ctx, token: &str) -> Result<Option<Session>> {
+    if token.len() != 64 {
+        return Ok(None);
+    }
+    let (hash, now) = (secrets::hash(token), ctx.now());
+    let row = ctx.db.read(move |c| Ok::<_, Error>(store::sessions::lookup(c, &hash, now)?)).await?;
+    Ok(row.map(|r| Session {
+        token_hash: hash,
+        user_id: r.user_id,
+        email: r.email.unwrap_or_default(),
+        email_verified: r.email_verified,
+        name: r.name,
+        active_org: r.active_org_id,
+    }))
+}
+
+pub async fn log_out(ctx: &Ctx, session: &Session) -> Result<()> {
+    let hash = session.token_hash;
+    ctx.db.write(move |tx| Ok(store::sessions::delete(tx, &hash)?)).await
+}
+
+/// Whether `SIGNUP` lets anyone sign up, as far as can be told without the database: in `claim`
+/// mode the claim link must also be live.
+fn signup_allowed(mode: SignupMode, claim_token: Option<&str>) -> Result<()> {
+    match (mode, claim_token) {
+        (SignupMode::Off, _) => {
+            Err(Error::SignupClosed("Accounts on this server are created by its operator; ask them for one."))
+        }
+        (SignupMode::Claim, None) => Err(Error::SignupNeedsClaim),
+        _ => Ok(()),
+    }
+}
+
+/// Whether the sign-up form is offered at all (`claim_token`: the link the person follows).
+pub fn signup_offered(ctx: &Ctx, claim_token: Option<&str>) -> Result<()> {
+    signup_allowed(ctx.rules.signup, claim_token)
+}
+
+/// A new person with an unverified address, in no organization yet, signed in at once. Who may
+/// is checked before the (expensive) hash and again in the write. With mail, the address's
+/// verification link goes out.
+pub async fn sign_up(
+    ctx: &Ctx,
+    client: &Client,
+    email: &str,
+    password: String,
+    claim_token: Option<String>,
+) -> Result<SignedIn> {
+    ctx.allow_form("signup", client)?;
+    let (mode, now) = (ctx.rules.signup, ctx.now());
+    signup_allowed(mode, claim_token.as_deref())?;
+    if let (SignupMode::Claim, Some(t)) = (mode, claim_token.clone()) {
+        ctx.db.read(move |c| claims::claimable_in(c, &t, now).map(|_| ())).await?;
+    }
+    let email = Email::parse(email).map_err(Error::InvalidEmail)?;
+    passwords::acceptable(&password).map_err(Error::InvalidField)?;
+    let hash = passwords::hash_bounded(password).await.map_err(|_| Error::Busy)?.map_err(Error::Internal)?;
+    let (user, signed_in) = ctx
+        .db
+        .write(move |tx| {
+            signup_allowed(mode, claim_token.as_deref())?;
+            if let (SignupMode::Claim, Some(t)) = (mode, &claim_token) {
+                claims::claimable_in(tx, t, now)?;
+            }
+            let address = email.as_string();
+            if store::orgs::user_id_by_email(tx, &address)?.is_some() {
+                return Err(Error::UserExists(
+                    "An account with this email already exists; log in instead.".into(),
+                ));
+            }
+            let id = UserId::new();
+            store::orgs::insert_user(tx, &id, &address, false, false, now)?;
+            store::orgs::set_password(tx, &id, &hash)?;
+            let signed_in = start_session(tx, &id, now)?;
+            Ok((id, signed_in))
+        })
+        .await?;
+    send_verification(ctx, &user);
+    Ok(signed_in)
+}
+
+/// Signs a person in with their password. Failures are throttled per address and client: see
+/// `LoginThrottle`.
+pub async fn log_in(ctx: &Ctx, client: &Client, email: &str, password: String) -> Result<SignedIn> {
+    ctx.allow_form("login", client)?;
+    let (who, now) = (email.trim().to_ascii_lowercase(), ctx.now());
+    let throttle = &ctx.limits.throttle;
+    if let Some(wait) = throttle.wait(&who, &client.ip, now) {
+        return Err(Error::Throttled(((wait + 999) / 1000) as u64));
+    }
+    let lookup = who.clone();
+    let found = ctx.db.read(move |c| Ok::<_, Error>(store::orgs::login_by_email(c, &lookup)?)).await?;
+    let user = match found {
+        Some(l) if l.api_only => {
+            return Err(Error::ApiOnlyUser(
+                "This account is API-only: it works with its API key, but cannot sign in here.",
+            ))
+        }
+        Some(l) => passwords::verify_bounded(password, l.password_hash)
+            .await
+            .map_err(|_| Error::Busy)?
+            .then_some(l.user_id),
+        None => {
+            // The same time spent as for a real account: a missing one is not faster to refuse.
+            passwords::verify_bounded(password, None).await.map_err(|_| Error::Busy)?;
+            None
+        }
+    };
+    let Some(user) = user else {
+        throttle.failed(&who, &client.ip, now);
+        return Err(Error::WrongPassword);
+    };
+    throttle.succeeded(&who, &client.ip);
+    ctx.db.write(move |tx| start_session(tx, &user, now)).await
+}
+
+/// The person's display name (onboarding); empty means none.
+pub async fn set_name(ctx: &Ctx, user: &UserId, name: &str) -> Result<()> {
+    let name = match name.trim() {
+        "" => None,
+        n => Some(DisplayName::parse("Your name", n, 100).map_err(Error::InvalidField)?.as_str().to_string()),
+    };
+    let user = user.clone();
+    ctx.db.write(move |tx| Ok(store::orgs::set_name(tx, &user, name.as_deref())?)).await
+}
+
+/// The mails with links in them.
+#[derive(Clone, Copy)]
+enum LinkMail {
+    Verify,
+    Reset,
+}
+
+/// A link to mail: the token (secret) and the address it goes to.
+struct MailLink {
+    token: String,
+    email: String,
+}
+
+impl LinkMail {
+    fn mail(self, base: &str, link: MailLink) -> Outgoing {
+        let (subject, body) = match self {
+            LinkMail::Verify => (
+                "Confirm your email address",
+                format!(
+                    "Confirm that this address is yours by opening this link (it works for 24 hours):\n\n\
+                     {base}/verify?token={}\n\n\
+                     If you did not sign up at {base}, ignore this mail.\n",
+                    link.token
+                ),
+            ),
+            LinkMail::Reset => (
+                "Reset your password",
+                format!(
+                    "Someone asked to reset the password of your account at {base}. To choose a new \
+                     password, open this link within one hour:\n\n\
+                     {base}/password/reset?token={}\n\n\
+                     If it was not you, ignore this mail: your password stays as it is.\n",
+                    link.token
+                ),
+            ),
+        };
+        Outgoing { to: link.email, subject: subject.into(), body }
+    }
+}
+
+/// Mails a link, worked out on the mail thread by `issue` (one write): the request does not wait
+/// for the database or the mail server, so it takes the same time whether or not anything is
+/// sent. False when mail is off or its queue is full.
+fn mail_link<F>(ctx: &Ctx, kind: LinkMail, issue: F) -> bool
+where
+    F: FnOnce(&Tx) -> Result<Option<MailLink>> + Send + 'static,
+{
+    let db = ctx.db.clone();
+    let base = ctx.rules.public_url.clone();
+    ctx.mailer.submit(Box::new(move || {
+        let link = match db.write_queued(issue) {
+            Ok(Some(link)) => link,
+            Ok(None) => return None,
+            Err(e) => {
+                log::warn!("no mail: the link could not be stored: {e}");
+                return None;
+            }
+        };
+        Some(kind.mail(&base, link))
+    }))
+}
+
+/// Stores a new link for `user` at `email`; returns the token to mail.
+fn issue_link(
+    tx: &Tx,
+    user: &UserId,
+    email: &str,
+    purpose: Purpose,
+    ttl: Millis,
+    now: Millis,
+) -> Result<MailLink> {
+    let token = secrets::new_claim_token()?;
+    store::email_tokens::insert(tx, &token.hash, user, purpose, email, now, now + ttl)?;
+    Ok(MailLink { token: token.secret, email: email.to_string() })
+}
+
+/// Mails a verification link for the user's address, unless it is verified already (or the
+/// account cannot sign in). False when no mail could be queued.
+pub fn send_verification(ctx: &Ctx, user: &UserId) -> bool {
+    let (user, now) = (user.clone(), ctx.now());
+    mail_link(ctx, LinkMail::Verify, move |tx| {
+        let Some(u) = store::orgs::user(tx, &user)? else { return Ok(None) };
+        match u.email.filter(|_| !u.email_verified && !u.placeholder && !u.api_only) {
+            Some(email) => Ok(Some(issue_link(tx, &user, &email, Purpose::Verify, VERIFY_LINK_TTL_MS, now)?)),
+            None => Ok(None),
+        }
+    })
+}
+
+/// A new verification link, on the person's request (limited per client address like the
+/// other sign-in forms). False when no mail could be queued.
+pub fn resend_verification(ctx: &Ctx, client: &Client, user: &UserId) -> Result<bool> {
+    ctx.allow_form("verify", client)?;
+    Ok(send_verification(ctx, user))
+}
+
+/// Asks for a password-reset link for the account at `email`. Answers the same whether or not
+/// there is one (the mail, if any, goes out from the mail thread).
+pub fn request_reset(ctx: &Ctx, client: &Client, email: &str) -> Result<()> {
+    if !ctx.mail_enabled() {
+        return Err(no_mail());
+    }
+    ctx.allow_form("forgot", client)?;
+    let email = Email::parse(email.trim()).map_err(Error::InvalidEmail)?.as_string();
+    let now = ctx.now();
+    mail_link(ctx, LinkMail::Reset, move |tx| {
+        let Some(login) = store::orgs::login_by_email(tx, &email)? else { return Ok(None) };
+        if login.api_only {
+            return Ok(None);
+        }
+        Ok(Some(issue_link(tx, &login.user_id, &email, Purpose::Reset, RESET_LINK_TTL_MS, now)?))
+    });
+    Ok(())
+}
+
+fn no_mail() -> Error {
+    Error::MailOff
+}
+
+fn link_refused(what: &str) -> Error {
+    Error::InvalidToken(format!(
+        "This {what} link is not valid: it was used already, replaced by a newer one, or has expired. Ask for a new one."
+    ))
+}
+
+/// Takes a mailed link: live, of this purpose, and still for the address the account has now.
+fn take_link(tx: &Tx, token: &str, purpose: Purpose, now: Millis) -> Result<UserId> {
+    let what = match purpose {
+        Purpose::Verify => "verification",
+        Purpose::Reset => "password reset",
+    };
+    if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(link_refused(what));
+    }
+    let row = store::email_tokens::take(tx, &secrets::hash(&token.to_ascii_lowercase()), purpose)?
+        .filter(|r| r.expires_at > now)
+        .ok_or_else(|| link_refused(what))?;
+    let user = store::orgs::user(tx, &row.user_id)?.ok_or_else(|| link_refused(what))?;
+    if user.email.as_deref() != Some(row.email.as_str()) || user.placeholder {
+        return Err(link_refused(what));
+    }
+    Ok(row.user_id)
+}
+
+/// The person followed the link mailed to their address: it reaches them.
+pub async fn verify_email(ctx: &Ctx, client: &Client, token: &str) -> Result<()> {
+    ctx.allow_form("verify", client)?;
+    let (token, now) = (token.to_string(), ctx.now());
+    ctx.db
+        .write(move |tx| {
+            let user = take_link(tx, &token, Purpose::Verify, now)?;
+            store::orgs::set_verified(tx, &user)?;
+            // Keys carry whether their owner's address is verified (X-User-ID).
+            tx.keys_changed();
+            Ok(())
+        })
+        .await
+}
+
+/// Whether a reset link is live (the page that asks for the new password).
+pub async fn reset_link_live(ctx: &Ctx, token: &str) -> Result<bool> {
+    if token.len() != 64 {
+        return Ok(false);
+    }
+    let (hash, now) = (secrets::hash(&token.to_ascii_lowercase()), ctx.now());
+    ctx.db.read(move |c| Ok(store::email_tokens::is_live(c, &hash, Purpose::Reset, now)?)).await
+}
+
+/// Sets a new password through a mailed link, and signs the person in. Following the link also
+/// proves the address, and every other session of the account ends (whoever had the old password
+/// is signed out).
+pub async fn reset_password(ctx: &Ctx, client: &Client, token: &str, password: String) -> Result<SignedIn> {
+    ctx.allow_form("reset", client)?;
+    passwords::acceptable(&password).map_err(Error::InvalidField)?;
+    let hash = passwords::hash_bounded(password).await.map_err(|_| Error::Busy)?.map_err(Error::Internal)?;
+    let (token, now) = (token.to_string(), ctx.now());
+    ctx.db
+        .write(move |tx| {
+            let user = take_link(tx, &token, Purpose::Reset, now)?;
+            new_password(tx, &user, &hash, None)?;
+            store::orgs::set_verified(tx, &user)?;
+            tx.keys_changed();
+            start_session(tx, &user, now)
+        })
+        .await
+}
+
+/// A new password: every session but `keep` ends, and so does every reset link.
+fn new_password(tx: &Tx, user: &UserId, hash: &str, keep: Option<&[u8; 32]>) -> Result<()> {
+    store::orgs::set_password(tx, user, hash)?;
+    store::sessions::delete_of_user(tx, user, keep)?;
+    store::email_tokens::delete_of_user(tx, user, Purpose::Reset)?;
+    Ok(())
+}
+
+/// A signed-in person changes their password (knowing the current one); their other sessions end.
+pub async fn change_password(ctx: &Ctx, session: &Session, current: String, password: String) -> Result<()> {
+    passwords::acceptable(&password).map_err(Error::InvalidField)?;
+    let user = session.user_id.clone();
+    let found = ctx.db.read(move |c| Ok::<_, Error>(store::orgs::user(c, &user)?)).await?;
+    let old = found.and_then(|u| u.password_hash);
+    if !passwords::verify_bounded(current, old).await.map_err(|_| Error::Busy)? {
+        return Err(Error::WrongPassword);
+    }
+    let hash = passwords::hash_bounded(password).await.map_err(|_| Error::Busy)?.map_err(Error::Internal)?;
+    let (user, keep) = (session.user_id.clone(), session.token_hash);
+    ctx.db.write(move |tx| new_password(tx, &user, &hash, Some(&keep))).await
+}
+
+/// An operator sets a person's password (command line); every session of theirs ends.
+pub async fn set_password_by_operator(ctx: &Ctx, email: &Email, password: String) -> Result<()> {
+    passwords::acceptable(&password).map_err(Error::InvalidField)?;
+    let address = email.as_string();
+    let hash = passwords::hash_bounded(password).await.map_err(|_| Error::Busy)?.map_err(Error::Internal)?;
+    ctx.db
+        .write(move |tx| {
+            let login = store::orgs::login_by_email(tx, &address)?
+                .ok_or_else(|| Error::NotFound(format!("No active account has the email {address}.")))?;
+            if login.api_only {
+                return Err(Error::ApiOnlyUser("An API-only user never signs in; it has no password."));
+            }
+            new_password(tx, &login.user_id, &hash, None)
+        })
+        .await
+}
+
+/// An operator vouches that an address is its account holder's.
+pub async fn vouch(ctx: &Ctx, email: &Email) -> Result<()> {
+    let address = email.as_string();
+    ctx.db
+        .write(move |tx| {
+            let user = store::orgs::user_id_by_email(tx, &address)?
+                .ok_or_else(|| Error::NotFound(format!("No account has the email {address}.")))?;
+            store::orgs::set_verified(tx, &user)?;
+            // Keys carry whether their owner's address is verified (X-User-ID).
+            tx.keys_changed();
+            Ok(())
+        })
+        .await
+}
+
+/// Slows down password guessing without letting a stranger lock anyone out. Failures count per
+/// address *and client*: after a few from one client, that client waits before its next try for
+/// that address, twice as long each time (up to 15 minutes), while the account's owner, trying
+/// from elsewhere, is not held up. Failures per address from all clients together have a much
+/// higher allowance, so guessing spread over many clients still slows down. A success clears
+/// both counts.
+#[derive(Default)]
+pub struct LoginThrottle {
+    failures: Mutex<HashMap<String, (u32, Millis)>>,
+}
+
+/// Free failures for one address from one client.
+const FREE_PER_CLIENT: u32 = 5;
+/// Free failures for one address from all clients together.
+const FREE_PER_ADDRESS: u32 = 50;
+const MAX_WAIT_MS: Millis = 15 * 60_000;
+/// Beyond this many tracked entries, those idle for an hour are dropped.
+const MAX_TRACKED: usize = 100_000;
+
+fn pair(address: &str, client: &str) -> String {
+    format!("{address}\u{0}{client}")
+}
+
+fn wait_after(failures: u32, free: u32, last: Millis, now: Millis) -> Option<Millis> {
+    if failures < free {
+        return None;
+    }
+    let wait = (1000_i64 << (failures - free).min(20)).min(MAX_WAIT_MS);
+    let left = last + wait - now;
+    (left > 0).then_some(left)
+}
+
+impl LoginThrottle {
+    /// Milliseconds `client` must wait before trying `address` again, or None when it may now.
+    pub fn wait(&self, address: &str, client: &str, now: Millis) -> Option<Millis> {
+        let map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        let for_pair =
+            map.get(&pair(address, client)).and_then(|&(n, last)| wait_after(n, FREE_PER_CLIENT, last, now));
+        let for_address = map.get(address).and_then(|&(n, last)| wait_after(n, FREE_PER_ADDRESS, last, now));
+        for_pair.max(for_address)
+    }
+
+    pub fn failed(&self, address: &str, client: &str, now: Millis) {
+        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= MAX_TRACKED {
+            map.retain(|_, (_, last)| now - *last < 3_600_000);
+        }
+        for key in [pair(address, client), address.to_string()] {
+            let e = map.entry(key).or_insert((0, now));
+            e.0 += 1;
+            e.1 = now;
+        }
+    }
+
+    pub fn succeeded(&self, address: &str, client: &str) {
+        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        map.remove(&pair(address, client));
+        map.remove(address);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_grow_after_five_failures_from_one_client_and_reset_on_success() {
+        let t = LoginThrottle::default();
+        for i in 0..5 {
+            assert_eq!(t.wait("a", "ip1", 0), None, "try {i} is free");
+            t.failed("a", "ip1", 0);
+        }
+        assert_eq!(t.wait("a", "ip1", 0), Some(1000));
+        assert_eq!(t.wait("a", "ip1", 1000), None);
+        t.failed("a", "ip1", 1000);
+        assert_eq!(t.wait("a", "ip1", 1000), Some(2000));
+        assert_eq!(t.wait("b", "ip1", 1000), None, "per address");
+        assert_eq!(t.wait("a", "ip2", 1000), None, "another client is not held up");
+        t.succeeded("a", "ip1");
+        assert_eq!(t.wait("a", "ip1", 1000), None);
+    }
+
+    #[test]
+    fn many_clients_together_slow_down_one_address() {
+        let t = LoginThrottle::default();
+        for i in 0..FREE_PER_ADDRESS {
+            t.failed("a", &format!("ip{i}"), 0);
+        }
+        assert_eq!(t.wait("a", "fresh", 0), Some(1000));
+        assert_eq!(t.wait("b", "fresh", 0), None);
+    }
+}

@@ -1,0 +1,57 @@
+//! Agents of the calling key's project (the SDK's `createAgent` / `ensureAgent`).
+
+use super::{Caller, Ctx};
+use crate::domain::{AgentId, AgentIdentifier, AgentName};
+use crate::error::{Error, Result};
+use crate::store;
+use crate::store::projects::AgentRow;
+
+pub struct NewAgent {
+    pub name: AgentName,
+    pub identifier: AgentIdentifier,
+    pub parent: Option<AgentIdentifier>,
+}
+
+/// A new agent in the caller's project; 409 `agent_exists` when the identifier is taken there
+/// (the SDK's `ensureAgent` depends on exactly that).
+pub async fn create(ctx: &Ctx, caller: &Caller, new: NewAgent) -> Result<AgentRow> {
+    let agent = AgentRow {
+        id: AgentId::new(),
+        name: new.name.as_str().to_string(),
+        identifier: new.identifier.as_str().to_string(),
+        parent_identifier: new.parent.map(|p| p.as_str().to_string()),
+        created_at: ctx.now(),
+    };
+    let project = caller.project_n;
+    ctx.db
+        .write(move |tx| {
+            store::projects::insert_agent(tx, project, &agent).map_err(|e| {
+                if e.is_unique_violation() {
+                    Error::AgentExists(agent.identifier.clone())
+                } else {
+                    e.into()
+                }
+            })?;
+            Ok(agent)
+        })
+        .await
+}
+
+pub async fn list(ctx: &Ctx, caller: &Caller) -> Result<Vec<AgentRow>> {
+    let project = caller.project_n;
+    ctx.db.read(move |c| Ok(store::projects::list_agents(c, project)?)).await
+}
+
+/// Deletes an agent of the caller's project; any other is not found.
+pub async fn delete(ctx: &Ctx, caller: &Caller, id: &str) -> Result<()> {
+    let not_found = || Error::NotFound("No agent with that id in this key's project.".into());
+    let id = AgentId::parse(id).ok_or_else(not_found)?;
+    let project = caller.project_n;
+    let deleted =
+        ctx.db.write(move |tx| Ok::<_, Error>(store::projects::delete_agent(tx, project, &id)?)).await?;
+    if deleted {
+        Ok(())
+    } else {
+        Err(not_found())
+    }
+}

@@ -1,0 +1,133 @@
+//! Claims: the person a provision was made for takes over the account through the claim link.
+
+use super::SignupMode;
+use super::{Client, Ctx};
+use crate::clock::Millis;
+use crate::db::Conn;
+use crate::domain::ProvisionStatus;
+use crate::domain::{OrgId, ProjectId, UserId};
+use crate::error::{Error, Result};
+use crate::keys as secrets;
+use crate::store;
+use crate::store::provisions::ProvisionRow;
+
+/// A claim link that can be claimed now.
+pub struct Claimable {
+    pub org_name: String,
+    pub expires_at: Millis,
+}
+
+pub struct Claimed {
+    pub org_id: OrgId,
+    pub org_name: String,
+    pub user_id: UserId,
+    pub project_id: ProjectId,
+    pub skip_onboarding: bool,
+}
+
+fn invalid() -> Error {
+    Error::InvalidToken("This claim link is not valid; ask your admin for a new one.".into())
+}
+
+/// What a claim token points at, or why it cannot be claimed.
+pub(super) fn claimable_in(conn: &Conn, token: &str, now: Millis) -> Result<(ProvisionRow, String)> {
+    if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(invalid());
+    }
+    let (p, org_name) = store::provisions::by_token(conn, &secrets::hash(&token.to_ascii_lowercase()))?
+        .ok_or_else(invalid)?;
+    match p.status {
+        ProvisionStatus::Claimed => Err(Error::AlreadyClaimed),
+        ProvisionStatus::Cancelled => Err(Error::InvalidToken(
+            "This claim link was cancelled by an admin; ask them for a new one.".into(),
+        )),
+        ProvisionStatus::Expired => Err(Error::TokenExpired(p.expires_at)),
+        ProvisionStatus::Pending if now >= p.expires_at => Err(Error::TokenExpired(p.expires_at)),
+        ProvisionStatus::Pending => Ok((p, org_name)),
+    }
+}
+
+/// The claim page: the organization the link is for, or why it cannot be claimed. Limited per
+/// client address like the other sign-in forms.
+pub async fn claimable(ctx: &Ctx, client: &Client, token: &str) -> Result<Claimable> {
+    ctx.allow_form("claim", client)?;
+    let (token, now) = (token.to_string(), ctx.now());
+    ctx.db
+        .read(move |c| {
+            let (p, org_name) = claimable_in(c, &token, now)?;
+            Ok(Claimable { org_name, expires_at: p.expires_at })
+        })
+        .await
+}
+
+/// Claims a provision for `claimer`. A person in no organization yet (who just signed up)
+/// becomes the placeholder: same user id, their email and password. Anyone else receives the
+/// project, keys and agents, and the membership unless they already have one (their role stays);
+/// the placeholder is deleted. The provisioned key keeps working either way, acting as at most
+/// the provision's role. With `SIGNUP=open` only an account with a verified address may join
+/// this way. A claim from a page names its `session` (switched to the organization) and is
+/// limited per client address like the other sign-in forms; an API claim has credentials.
+pub async fn claim(
+    ctx: &Ctx,
+    token: &str,
+    claimer: &UserId,
+    page: Option<(&Client, [u8; 32])>,
+) -> Result<Claimed> {
+    if let Some((client, _)) = page {
+        ctx.allow_form("claim", client)?;
+    }
+    let session = page.map(|(_, s)| s);
+    let (token, claimer_id, now, mode) = (token.to_string(), claimer.clone(), ctx.now(), ctx.rules.signup);
+    ctx.db
+        .write(move |tx| {
+            let (p, org_name) = claimable_in(tx, &token, now)?;
+            let claimer = store::orgs::user(tx, &claimer_id)?
+                .ok_or(Error::InvalidApiKey("Your account no longer exists; sign up again."))?;
+            if claimer.api_only {
+                return Err(Error::ApiOnlyUser("An API-only user cannot claim an account."));
+            }
+            if claimer.placeholder {
+                return Err(Error::InsufficientRole(
+                    "A provisioned account that is not claimed yet cannot claim another one.".into(),
+                ));
+            }
+            if mode == SignupMode::Open && !claimer.email_verified {
+                return Err(Error::EmailUnverified(
+                    "Verify your email address before joining an organization: follow the link we mailed you, then open this claim link again.".into(),
+                ));
+            }
+            let new_person = store::orgs::orgs_of_user(tx, &claimer.id)?.is_empty()
+                && store::projects::count_projects_of(tx, &claimer.id)? == 0;
+            let user_id = if new_person {
+                store::sessions::move_to_user(tx, &claimer.id, &p.user_id)?;
+                store::email_tokens::move_to_user(tx, &claimer.id, &p.user_id)?;
+                // Free the email before the placeholder takes it.
+                store::orgs::delete_user(tx, &claimer.id)?;
+                store::orgs::activate_placeholder(tx, &p.user_id, &claimer)?;
+                p.user_id.clone()
+            } else {
+                store::projects::move_projects_and_keys(tx, &p.user_id, &claimer.id)?;
+                if store::orgs::membership(tx, &claimer.id, &p.org_id)?.is_none() {
+                    store::orgs::move_membership(tx, &p.user_id, &claimer.id, &p.org_id)?;
+                }
+                store::orgs::delete_placeholder(tx, &p.user_id)?;
+                claimer.id.clone()
+            };
+            // The provisioned key now belongs to someone else (or is no longer a placeholder's).
+            tx.keys_changed();
+            if !store::provisions::mark_claimed(tx, &p.id, &user_id, now)? {
+                return Err(Error::AlreadyClaimed);
+            }
+            if let Some(hash) = session {
+                store::sessions::set_active_org(tx, &hash, &p.org_id)?;
+            }
+            Ok(Claimed {
+                org_id: p.org_id,
+                org_name,
+                user_id,
+                project_id: p.project_id,
+                skip_onboarding: p.skip_onboarding,
+            })
+        })
+        .await
+}

@@ -1,0 +1,201 @@
+//! Every rule and use case, one file per capability. The edges (the JSON API, the pages, the
+//! command line, the background jobs) parse their input, call one function here and render its
+//! result; this layer decides who may do what, what is valid, what commits together, and when
+//! the key cache must stop trusting itself (`Tx::keys_changed`). It is the only caller of the
+//! store and names no database engine.
+
+pub mod accounts;
+pub mod agents;
+pub mod claims;
+pub mod credits;
+pub mod keys;
+pub mod maintenance;
+pub mod organizations;
+pub mod provisioning;
+
+use crate::clock::{Clock, Millis};
+use crate::db::{Conn, Db};
+use crate::domain::{OrgId, Role, UserId};
+use crate::error::{Error, Result};
+use crate::mail::Mailer;
+use crate::ratelimit::RateLimit;
+use crate::store;
+use std::sync::Arc;
+
+pub use keys::Caller;
+
+/// Who may create an account on the web pages.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SignupMode {
+    /// Only someone following a claim link (and operators, on the command line).
+    #[default]
+    Claim,
+    /// Anyone; an address must be verified by mail before its account starts or joins an
+    /// organization. Needs SMTP.
+    Open,
+    /// Nobody: accounts come from operators only.
+    Off,
+}
+
+/// The settings that shape the rules.
+#[derive(Clone, Debug)]
+pub struct Rules {
+    pub key_prefix: String,
+    pub provision_ttl_ms: Millis,
+    pub signup: SignupMode,
+    /// Where people reach the server: links in mail start with it.
+    pub public_url: String,
+    /// Provisions a minute per person (and four times that per client address); 0: no limit.
+    pub provision_rate_limit: u32,
+    /// Tries a minute per sign-in form and client address; 0: no limit.
+    pub form_rate_limit: u32,
+}
+
+/// What every use case reaches: the database, the clock, the rules, and the state that makes
+/// them fast or fair (the key cache, the limits, the mail thread).
+#[derive(Clone)]
+pub struct Ctx {
+    pub db: Db,
+    pub clock: Clock,
+    pub rules: Arc<Rules>,
+    keys: Arc<keys::KeyState>,
+    limits: Arc<Limits>,
+    mailer: Mailer,
+}
+
+struct Limits {
+    /// Per person (whatever key or page they use).
+    provisions: RateLimit,
+    /// Per client address: four times the per-person rate, so several people behind one address
+    /// are not starved by one another, while one address still cannot flood.
+    provisions_per_client: RateLimit,
+    /// Per sign-in form and client address.
+    forms: RateLimit,
+    throttle: accounts::LoginThrottle,
+}
+
+impl Ctx {
+    pub fn new(db: Db, clock: Clock, rules: Rules, mailer: Mailer) -> Ctx {
+        let limits = Limits {
+            provisions: RateLimit::new(rules.provision_rate_limit),
+            provisions_per_client: RateLimit::new(rules.provision_rate_limit.saturating_mul(4)),
+            forms: RateLimit::new(rules.form_rate_limit),
+            throttle: accounts::LoginThrottle::default(),
+        };
+        Ctx { db, clock, rules: Arc::new(rules), keys: Arc::default(), limits: Arc::new(limits), mailer }
+    }
+
+    pub fn now(&self) -> Millis {
+        self.clock.now()
+    }
+
+    /// Whether mail can be sent (pages say what to do when not).
+    pub fn mail_enabled(&self) -> bool {
+        self.mailer.enabled()
+    }
+
+    /// One more try at a sign-in form (`form` names it) from `client`, or the seconds to wait.
+    pub fn allow_form(&self, form: &str, client: &Client) -> Result<()> {
+        self.limits.forms.take(&format!("{form}:{}", client.ip), self.now()).map_err(Error::RateLimited)
+    }
+}
+
+/// Who is on the other end of a request, as far as limits (and records) go.
+#[derive(Clone, Debug, Default)]
+pub struct Client {
+    /// The client's address (`unknown` when there is none).
+    pub ip: String,
+}
+
+/// Who acts.
+#[derive(Clone)]
+pub enum Actor {
+    /// An API key: its user, organization and role, as verified.
+    Key(Arc<Caller>),
+    /// A signed-in person, in the organization their dashboard shows.
+    Person { user: UserId, org: OrgId },
+}
+
+/// An actor's standing in one organization, as the rules need it.
+pub struct Authority {
+    pub user: UserId,
+    pub org: OrgId,
+    pub role: Role,
+    pub is_provisioner: bool,
+    /// An unclaimed account's key: it uses its own project and manages nothing.
+    pub placeholder: bool,
+}
+
+impl Authority {
+    fn require_claimed(&self) -> Result<()> {
+        if self.placeholder {
+            Err(Error::InsufficientRole(
+                "This key belongs to an account nobody has claimed yet: it can use its own project (agents, credits), not manage the organization. Claim the account first.".into(),
+            ))
+        } else {
+            Ok(())
+        }
+    }
+
+    pub fn require_admin(&self) -> Result<()> {
+        self.require_claimed()?;
+        if self.role.is_admin() {
+            Ok(())
+        } else {
+            Err(Error::InsufficientRole(format!(
+                "This needs an admin or owner; this key's role is {}.",
+                self.role.as_str()
+            )))
+        }
+    }
+
+    /// Owner-only actions; `what` completes "Only an owner may …".
+    pub fn require_owner(&self, what: &str) -> Result<()> {
+        self.require_claimed()?;
+        if self.role == Role::Owner {
+            Ok(())
+        } else {
+            Err(Error::InsufficientRole(format!(
+                "Only an owner may {what}; this key's role is {}.",
+                self.role.as_str()
+            )))
+        }
+    }
+
+    pub fn require_provisioner(&self) -> Result<()> {
+        if self.is_provisioner && !self.placeholder {
+            Ok(())
+        } else {
+            Err(Error::NotAProvisioner)
+        }
+    }
+}
+
+/// The actor's standing: from the key as verified, or from the person's membership now.
+fn authority(conn: &Conn, actor: &Actor) -> Result<Authority> {
+    match actor {
+        Actor::Key(c) => Ok(c.authority()),
+        Actor::Person { user, org } => {
+            let m = store::orgs::membership(conn, user, org)?
+                .ok_or_else(|| Error::NotFound("You are not a member of that organization.".into()))?;
+            Ok(Authority {
+                user: user.clone(),
+                org: org.clone(),
+                role: m.role,
+                is_provisioner: m.is_provisioner,
+                placeholder: false,
+            })
+        }
+    }
+}
+
+/// An organization given as its id, domain or name (the command line); a name two
+/// organizations share is refused rather than guessed.
+fn resolve_org(conn: &Conn, needle: &str) -> Result<OrgId> {
+    let mut ids = store::orgs::find_orgs(conn, needle)?;
+    match ids.len() {
+        0 => Err(Error::NotFound(format!("No organization has the id, domain or name '{needle}'."))),
+        1 => Ok(ids.remove(0)),
+        n => Err(Error::AmbiguousOrganization { needle: needle.to_string(), n }),
+    }
+}

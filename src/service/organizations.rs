@@ -1,0 +1,285 @@
+//! Organizations and their members: creating them (operators, the first start, people where
+//! sign-up is open), domains, membership and provisioner access, and what the dashboard shows.
+
+use super::SignupMode;
+use super::{authority, keys, resolve_org, Actor, Ctx};
+use crate::clock::Millis;
+use crate::db::Tx;
+use crate::domain::{
+    Credits, DisplayName, Domain, Email, OrgId, ProjectId, ProvisionStatus, Role, UserId, UserN,
+};
+use crate::error::{Error, Result};
+use crate::store;
+use crate::store::orgs::{MemberListRow, MemberRow, OrgOfUser};
+use crate::store::provisions::ProvisionRow;
+
+pub const DEFAULT_PROJECT_NAME: &str = "Default";
+
+pub struct NewOrg {
+    pub name: String,
+    pub domain: Option<Domain>,
+    pub owner_email: Email,
+    pub provisioner: bool,
+    /// An opening grant to the organization's credit pool.
+    pub credits: Option<Credits>,
+}
+
+/// A user's fresh access to one organization: their project there and its key (shown once).
+pub struct Access {
+    pub org_id: OrgId,
+    pub user_id: UserId,
+    pub project_id: ProjectId,
+    pub api_key: String,
+}
+
+/// Creates an organization and its owner (reusing the account when the address is known and
+/// verified), with the owner's project and key.
+fn create_in(tx: &Tx, prefix: &str, new: &NewOrg, now: Millis) -> Result<Access> {
+    let name = DisplayName::parse("The organization name", &new.name, 200).map_err(Error::InvalidField)?;
+    if let Some(d) = &new.domain {
+        if store::orgs::domain_taken(tx, d)? {
+            return Err(Error::DomainTaken(d.as_str().to_string()));
+        }
+    }
+    let org_id = OrgId::new();
+    store::orgs::insert_org(tx, &org_id, name.as_str(), new.domain.as_ref(), now)?;
+    let owner = add_in(tx, prefix, &org_id, &new.owner_email, Role::Owner, new.provisioner, now)?;
+    if let Some(credits) = new.credits {
+        super::credits::grant_in(tx, &org_id, None, credits, Some("opening grant"), now)?;
+    }
+    Ok(owner)
+}
+
+/// An operator creates an organization (command line).
+pub async fn create(ctx: &Ctx, new: NewOrg) -> Result<Access> {
+    let (prefix, now) = (ctx.rules.key_prefix.clone(), ctx.now());
+    ctx.db.write(move |tx| create_in(tx, &prefix, &new, now)).await
+}
+
+/// On an empty database, the first organization and its owner; None when there is one already.
+/// Blocking: it runs at start-up, before the server serves.
+pub fn bootstrap(ctx: &Ctx, new: NewOrg) -> Result<Option<Access>> {
+    let (prefix, now) = (ctx.rules.key_prefix.clone(), ctx.now());
+    ctx.db.write_blocking(move |tx| {
+        if store::orgs::count_orgs(tx)? > 0 {
+            return Ok(None);
+        }
+        create_in(tx, &prefix, &new, now).map(Some)
+    })
+}
+
+/// A signed-in person starts an organization and owns it (it becomes the one their dashboard
+/// shows). Only where anyone may sign up (`SIGNUP=open`), and only with a verified address;
+/// elsewhere operators create organizations.
+pub async fn start(ctx: &Ctx, user: &UserId, session: [u8; 32], name: String) -> Result<Access> {
+    if ctx.rules.signup != SignupMode::Open {
+        return Err(Error::SignupClosed(
+            "Organizations on this server are created by its operator; ask them, or an admin for a claim link.",
+        ));
+    }
+    let (prefix, now, user) = (ctx.rules.key_prefix.clone(), ctx.now(), user.clone());
+    ctx.db
+        .write(move |tx| {
+            let u = store::orgs::user(tx, &user)?
+                .ok_or_else(|| Error::NotFound("Your account no longer exists.".into()))?;
+            let email = u.email.filter(|_| u.email_verified).ok_or_else(|| {
+                Error::EmailUnverified(
+                    "Verify your email address first: follow the link we mailed you (you can ask for a new one on your account page).".into(),
+                )
+            })?;
+            let email = Email::parse(&email).map_err(Error::Internal)?;
+            let new = NewOrg { name, domain: None, owner_email: email, provisioner: false, credits: None };
+            let access = create_in(tx, &prefix, &new, now)?;
+            store::sessions::set_active_org(tx, &session, &access.org_id)?;
+            Ok(access)
+        })
+        .await
+}
+
+/// Adds the person at `email` to `org` (creating the account when the address is new) with their
+/// own project and key. An existing account must have a verified address: whoever typed an
+/// address into a sign-up form does not receive what is meant for its owner.
+fn add_in(
+    tx: &Tx,
+    prefix: &str,
+    org: &OrgId,
+    email: &Email,
+    role: Role,
+    provisioner: bool,
+    now: Millis,
+) -> Result<Access> {
+    let address = email.as_string();
+    let (user_id, user_n) = match store::orgs::user_id_by_email(tx, &address)? {
+        Some(id) => {
+            let u = store::orgs::user(tx, &id)?.ok_or_else(|| Error::Internal("user vanished".into()))?;
+            if !u.email_verified {
+                return Err(Error::AddressUnverified(address));
+            }
+            (id, u.n)
+        }
+        None => {
+            let id = UserId::new();
+            // Verified: an operator (or an owner) names the address.
+            let n = store::orgs::insert_user(tx, &id, &address, false, true, now)?;
+            (id, n)
+        }
+    };
+    store::orgs::insert_membership(tx, user_n, org, role, provisioner, now).map_err(|e| {
+        if e.is_unique_violation() {
+            Error::UserExists(format!("{address} is already a member of this organization."))
+        } else {
+            e.into()
+        }
+    })?;
+    project_and_key(tx, prefix, org, user_id, user_n, Role::Owner, now)
+}
+
+/// An operator adds a person to an organization (command line).
+pub async fn add_member(
+    ctx: &Ctx,
+    org: String,
+    email: Email,
+    role: Role,
+    provisioner: bool,
+) -> Result<Access> {
+    let (prefix, now) = (ctx.rules.key_prefix.clone(), ctx.now());
+    ctx.db
+        .write(move |tx| {
+            let org = resolve_org(tx, &org)?;
+            add_in(tx, &prefix, &org, &email, role, provisioner, now)
+        })
+        .await
+}
+
+/// A member's own project in the organization, and a key for it acting as at most `ceiling`.
+pub(super) fn project_and_key(
+    tx: &Tx,
+    prefix: &str,
+    org: &OrgId,
+    user_id: UserId,
+    user_n: UserN,
+    ceiling: Role,
+    now: Millis,
+) -> Result<Access> {
+    let project_id = ProjectId::new();
+    let project_n = store::projects::insert_project(tx, &project_id, org, user_n, DEFAULT_PROJECT_NAME, now)?;
+    let api_key = keys::issue(tx, prefix, user_n, org, project_n, ceiling, now)?;
+    Ok(Access { org_id: org.clone(), user_id, project_id, api_key })
+}
+
+/// An operator gives an organization its email domain (unique across organizations).
+pub async fn set_domain(ctx: &Ctx, org: String, domain: Domain) -> Result<OrgId> {
+    ctx.db
+        .write(move |tx| {
+            let org = resolve_org(tx, &org)?;
+            if store::orgs::domain_taken(tx, &domain)? {
+                return Err(Error::DomainTaken(domain.as_str().to_string()));
+            }
+            store::orgs::set_domain(tx, &org, &domain)?;
+            // Keys carry their organization's domain (create-user maps onto it).
+            tx.keys_changed();
+            Ok(org)
+        })
+        .await
+}
+
+/// Turns a member's provisioner flag on or off; the member is given by user id or email (an
+/// email only when verified: it must name the person it reaches).
+fn set_provisioner_in(tx: &Tx, org: &OrgId, who: &str, on: bool) -> Result<MemberRow> {
+    // Emails are stored lowercase, and so are the ids we make.
+    let who = who.to_ascii_lowercase();
+    let mut m = store::orgs::find_member(tx, org, &who)?
+        .ok_or_else(|| Error::NotFound("No member of this organization has that user id or email.".into()))?;
+    if on && m.user_id.as_str() != who && !m.email_verified {
+        return Err(Error::MemberUnverified);
+    }
+    store::orgs::set_provisioner(tx, org, &m.user_id, on)?;
+    tx.keys_changed();
+    m.is_provisioner = on;
+    Ok(m)
+}
+
+/// An owner turns a member's provisioner access on or off (the API).
+pub async fn set_provisioner(ctx: &Ctx, actor: Actor, who: String, on: bool) -> Result<MemberRow> {
+    ctx.db
+        .write(move |tx| {
+            let auth = authority(tx, &actor)?;
+            auth.require_owner("change provisioner access")?;
+            set_provisioner_in(tx, &auth.org, &who, on)
+        })
+        .await
+}
+
+/// An operator turns a member's provisioner access on or off (command line).
+pub async fn set_provisioner_by_operator(ctx: &Ctx, org: String, who: String, on: bool) -> Result<MemberRow> {
+    ctx.db
+        .write(move |tx| {
+            let org = resolve_org(tx, &org)?;
+            set_provisioner_in(tx, &org, &who, on)
+        })
+        .await
+}
+
+/// What a person's dashboard shows: their organizations, the active one, its members, and (for
+/// admins and owners) its pending provisions.
+pub struct Dashboard {
+    pub orgs: Vec<OrgOfUser>,
+    /// Index into `orgs` of the organization shown.
+    pub active: Option<usize>,
+    pub members: Vec<MemberListRow>,
+    pub pending: Vec<ProvisionRow>,
+}
+
+impl Dashboard {
+    pub fn active_org(&self) -> Option<&OrgOfUser> {
+        self.active.map(|i| &self.orgs[i])
+    }
+}
+
+pub async fn dashboard(ctx: &Ctx, user: &UserId, wanted: Option<OrgId>) -> Result<Dashboard> {
+    let (user, now) = (user.clone(), ctx.now());
+    ctx.db
+        .read(move |conn| {
+            let orgs = store::orgs::orgs_of_user(conn, &user)?;
+            let active = wanted
+                .and_then(|w| orgs.iter().position(|o| o.org_id == w))
+                .or(if orgs.is_empty() { None } else { Some(0) });
+            let (members, pending) = match active {
+                Some(i) => {
+                    let org = &orgs[i];
+                    let pending = if org.role.is_admin() {
+                        store::provisions::list(conn, &org.org_id, Some(ProvisionStatus::Pending), now, 100)?
+                    } else {
+                        Vec::new()
+                    };
+                    (store::orgs::members(conn, &org.org_id, now)?, pending)
+                }
+                None => (Vec::new(), Vec::new()),
+            };
+            Ok(Dashboard { orgs, active, members, pending })
+        })
+        .await
+}
+
+/// The organization a person's dashboard shows from now on (they must be a member).
+pub async fn switch(ctx: &Ctx, user: &UserId, session: [u8; 32], org: Option<OrgId>) -> Result<()> {
+    let user = user.clone();
+    ctx.db
+        .write(move |tx| {
+            let member = match &org {
+                Some(o) => store::orgs::membership(tx, &user, o)?.is_some(),
+                None => false,
+            };
+            match org.filter(|_| member) {
+                Some(o) => Ok(store::sessions::set_active_org(tx, &session, &o)?),
+                None => Err(Error::NotFound("You are not a member of that organization.".into())),
+            }
+        })
+        .await
+}
+
+/// The organization's name, for pages.
+pub async fn name(ctx: &Ctx, org: &OrgId) -> Result<Option<String>> {
+    let org = org.clone();
+    ctx.db.read(move |c| Ok(store::orgs::org_name(c, &org)?)).await
+}
