@@ -6,7 +6,7 @@ use crate::config::Settings;
 use crate::db::Db;
 use crate::domain::Email;
 use crate::error::json_error_net;
-use crate::http::AppState;
+use crate::http::{wire, AppState};
 use crate::jobs::Cleanup;
 use crate::mail::Mailer;
 use crate::service::organizations::{self, NewOrg};
@@ -14,7 +14,7 @@ use crate::service::{maintenance, Ctx};
 use crate::{routes, web as pages};
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::{Condition, ErrorHandlers, Logger};
-use actix_web::{web, App, HttpServer};
+use actix_web::{web, App};
 use std::net::TcpListener;
 use std::sync::Arc;
 
@@ -65,7 +65,7 @@ impl Application {
             settings: Arc::new(settings),
             shown: Default::default(),
         });
-        let mut server = HttpServer::new(move || {
+        let server = wire::serve(listener, workers, 10, move || {
             App::new()
                 .app_data(state.clone())
                 .app_data(web::PayloadConfig::new(routes::body::MAX_BODY))
@@ -82,13 +82,7 @@ impl Application {
                 .configure(pages::configure)
                 .default_service(web::to(routes::not_found))
         })
-        // The command line turns SIGTERM and SIGINT into a graceful stop (`stop_on_signals`).
-        .disable_signals()
-        .shutdown_timeout(10);
-        if workers > 0 {
-            server = server.workers(workers);
-        }
-        let server = server.listen(listener).map_err(|e| format!("cannot serve on {port}: {e}"))?.run();
+        .map_err(|e| format!("cannot serve on {port}: {e}"))?;
         Ok(Application { server, port, ctx, cleanup })
     }
 

@@ -159,3 +159,52 @@ async fn healthz_answers_without_credentials() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body, json!({"status": "ok"}));
 }
+
+/// What a raw HTTP/1.1 exchange gets back: the whole response text, read until the server closes.
+async fn exchange(app: &TestApp, request: &[u8]) -> String {
+    use std::io::{Read, Write};
+    let (port, request) = (app.port, request.to_vec());
+    // A plain socket, off the test's runtime (which also runs the server).
+    tokio::task::spawn_blocking(move || {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+        s.write_all(&request).unwrap();
+        let mut out = Vec::new();
+        let _ = s.read_to_end(&mut out);
+        String::from_utf8_lossy(&out).into_owned()
+    })
+    .await
+    .unwrap()
+}
+
+/// The body of the last response in `text`, as JSON.
+fn last_json(text: &str) -> Value {
+    let body = text.rsplit("\r\n\r\n").next().unwrap();
+    serde_json::from_str(body).unwrap_or_else(|_| panic!("not JSON: {text}"))
+}
+
+#[tokio::test]
+async fn requests_the_http_layer_refuses_get_json_bodies_too() {
+    let app = spawn().await;
+    // More than 96 header fields: answered before any handler, 431, and still the contract's body.
+    let many = format!("GET /v1/user HTTP/1.1\r\nHost: x\r\n{}\r\n", "X-A: b\r\n".repeat(100));
+    let text = exchange(&app, many.as_bytes()).await;
+    assert!(text.starts_with("HTTP/1.1 431 "), "{text}");
+    assert!(text.contains("content-type: application/json"), "{text}");
+    let body = last_json(&text);
+    assert_eq!(body["error"]["code"], "header_too_large");
+    assert_eq!(body["error"]["type"], "invalid_request_error");
+
+    // A malformed request line.
+    let text = exchange(&app, b"GET /v1/user HTTP/1.1 extra\r\nHost: x\r\n\r\n").await;
+    assert!(text.starts_with("HTTP/1.1 400 "), "{text}");
+    assert_eq!(last_json(&text)["error"]["code"], "invalid_request");
+
+    // After a good request on the same connection (pipelined), the good answer is untouched.
+    let text =
+        exchange(&app, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nBad Header: x\r\n\r\n")
+            .await;
+    assert!(text.starts_with("HTTP/1.1 200 "), "{text}");
+    assert!(text.contains(r#"{"status":"ok"}"#), "{text}");
+    assert_eq!(last_json(&text)["error"]["code"], "invalid_request");
+}

@@ -1,5 +1,7 @@
 //! What the two HTTP edges (the JSON API in `routes`, the pages in `web`) share: the state every
-//! handler reaches, and who the client is.
+//! handler reaches, who the client is, and the server on the wire (`wire`).
+
+pub mod wire;
 
 use crate::config::Settings;
 use crate::service::{Client, Ctx};
