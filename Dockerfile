@@ -4,7 +4,7 @@
 FROM rust:1-slim-bookworm AS build
 WORKDIR /src
 # Dependencies first, so editing src/ does not rebuild them.
-COPY Cargo.toml Cargo.lock ./
+COPY Cargo.toml Cargo.lock build.rs ./
 RUN mkdir src && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
  && cargo build --release --locked --bin provisiond \
  && rm -rf src

@@ -138,7 +138,7 @@ async fn regenerate_replaces_the_key_at_once() {
     let (status, body) = app.post("/v1/user/api-key/regenerate", &old, json!({})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body.as_object().unwrap().len(), 1);
-    assert_key(&body["apiKey"]);
+    app.assert_key(&body["apiKey"]);
     let new = body["apiKey"].as_str().unwrap();
     assert_ne!(new, old);
     assert_error(app.get("/v1/user", &old).await, 401, "invalid_api_key");

@@ -373,6 +373,18 @@ fn set_password_reads_standard_input() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_answers_requests_in_flight_before_exiting() {
+    stop_under_load("-TERM").await;
+}
+
+/// Ctrl-C stops as gracefully as SIGTERM.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigint_answers_requests_in_flight_before_exiting() {
+    stop_under_load("-INT").await;
+}
+
+/// Stops a server with `signal` while 16 clients provision: every request it accepted is
+/// answered in full and stored, and the WAL is checkpointed.
+async fn stop_under_load(signal: &str) {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("p.db");
     let mut c = cmd(&db);
@@ -419,7 +431,7 @@ async fn sigterm_answers_requests_in_flight_before_exiting() {
     while answered.lock().unwrap().len() < 50 {
         tokio::task::yield_now().await;
     }
-    Command::new("kill").args(["-TERM", &pid.to_string()]).status().unwrap();
+    Command::new("kill").args([signal, &pid.to_string()]).status().unwrap();
     for w in workers {
         w.await.unwrap();
     }
@@ -435,4 +447,83 @@ async fn sigterm_answers_requests_in_flight_before_exiting() {
     }
     let wal = std::fs::metadata(dir.path().join("p.db-wal")).map(|m| m.len()).unwrap_or(0);
     assert_eq!(wal, 0, "WAL checkpointed at shutdown");
+}
+
+#[test]
+fn only_serve_and_org_create_make_a_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("elsewhere/p.db");
+    for args in [
+        vec!["credits", "grant", "--org", "Acme", "--amount", "1"],
+        vec!["backup", "/tmp/never-written.db"],
+        vec!["cleanup"],
+        vec!["user", "verify", "--email", "a@b.com"],
+        vec!["org", "set-domain", "--org", "Acme", "--domain", "acme.com"],
+    ] {
+        let out = cmd(&db).args(&args).output().unwrap();
+        assert!(!out.status.success(), "{args:?} refuses");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("there is no database at") && err.contains("elsewhere/p.db"), "{args:?}: {err}");
+        assert!(!db.exists() && !db.parent().unwrap().exists(), "{args:?} created nothing");
+    }
+    assert!(!Path::new("/tmp/never-written.db").exists());
+    run_ok(&db, &["org", "create", "--name", "Acme", "--owner-email", "o@acme.com"]);
+    assert!(db.exists());
+}
+
+#[test]
+fn each_command_shows_its_own_options_with_what_they_do() {
+    let help = |args: &[&str]| {
+        let out = Command::new(BIN).args(args).arg("--help").output().unwrap();
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let serve = help(&["serve"]);
+    assert!(serve.contains("--bind") && serve.contains("LOGIN_RATE_LIMIT") && serve.contains("SMTP_URL"));
+    for args in [
+        &["org", "create"][..],
+        &["credits", "grant"],
+        &["user", "add"],
+        &["user", "provisioner"],
+        &["backup"],
+    ] {
+        let text = help(args);
+        assert!(!text.contains("--bind") && !text.contains("LOGIN_RATE_LIMIT"), "{args:?}: {text}");
+        assert!(text.contains("--database-path"), "{args:?}");
+        // Every option says what it does: no line with a flag and nothing after it.
+        for line in text.lines().filter(|l| l.trim_start().starts_with("--")) {
+            let described = line.trim_start().split_once("  ").is_some_and(|(_, d)| !d.trim().is_empty());
+            assert!(described, "{args:?}: undescribed option: {line}");
+        }
+    }
+}
+
+#[test]
+fn command_line_errors_speak_the_operators_language() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("p.db");
+    run_ok(&db, &["org", "create", "--name", "Acme", "--owner-email", "o@acme.com"]);
+    for args in [
+        vec!["user", "provisioner", "--org", "Nope", "--user", "x@y.com", "on"],
+        vec!["user", "add", "--org", "Acme", "--email", "o@acme.com"],
+        vec!["credits", "grant", "--org", "Acme", "--amount", "-1"],
+    ] {
+        let out = cmd(&db).args(&args).output().unwrap();
+        assert!(!out.status.success(), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        for http in ["404", "409", "400", "Not Found", "Conflict", "not_found", "user_exists"] {
+            assert!(!err.contains(http), "{args:?}: HTTP wording in {err}");
+        }
+        assert!(err.starts_with("provisiond: error: ") && err.len() > 40, "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn a_bad_bootstrap_email_stops_the_start_before_any_file_is_made() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("data/p.db");
+    let out = cmd(&db).env("BOOTSTRAP_EMAIL", "not an address").output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("BOOTSTRAP_EMAIL"));
+    assert!(!db.parent().unwrap().exists(), "no folder, no database file");
 }

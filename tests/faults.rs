@@ -10,8 +10,8 @@
 //!   Socket writes (`sendto`, `write`, `writev`) are left alone, so the answers still go out.
 //!   Detaching strace ends the fault. Needs strace and the right to ptrace (root).
 //!
-//! Where a test cannot run it says SKIPPED and passes, unless PROVISIOND_FAULT_TESTS=require (set
-//! by .ci/run) makes that a failure.
+//! Where they cannot run (not root, or no strace), build.rs marks them ignored and `cargo test`
+//! says so in its summary; PROVISIOND_FAULT_TESTS=require (set by .ci/run) makes that a failure.
 
 mod common;
 
@@ -23,12 +23,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// A fault test that cannot run here: a failure under PROVISIOND_FAULT_TESTS=require, else SKIPPED.
+/// Something the fault test needs failed although build.rs found root and strace.
 fn cannot_run(why: &str) {
-    if std::env::var("PROVISIOND_FAULT_TESTS").as_deref() == Ok("require") {
-        panic!("{why}");
-    }
-    eprintln!("SKIPPED: {why}");
+    panic!("{why}");
 }
 
 struct Mount(PathBuf);
@@ -77,6 +74,7 @@ fn no_half_writes(conn: &rusqlite::Connection) {
 }
 
 #[tokio::test]
+#[cfg_attr(not(fault_tests), ignore = "needs root (to mount a tmpfs); .ci/run runs it")]
 async fn full_disk_refuses_writes_keeps_reads_and_recovers() {
     let dir = tempfile::tempdir().unwrap();
     let Some(mount) = Mount::tmpfs(&dir.path().join("mnt"), "6m") else { return };
@@ -290,6 +288,10 @@ impl Drop for Server {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(fault_tests),
+    ignore = "needs root and strace (to fail the server's file writes); .ci/run runs it"
+)]
 async fn disk_turning_read_only_refuses_writes_keeps_reads_and_recovers() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path()).await;

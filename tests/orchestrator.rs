@@ -60,7 +60,7 @@ async fn the_seed_example_verbatim() {
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["email"], "alice@orchestrator.com");
     assert_uuid(&body["id"]);
-    assert_key(&body["api_key"]);
+    app.assert_key(&body["api_key"]);
     assert_eq!(body.as_object().unwrap().len(), 3, "exactly id, email, api_key: {body}");
 
     // The returned key works at once, as an active, API-only member of the orchestrator's org.

@@ -20,7 +20,7 @@ async fn provision_returns_the_contract_shape_and_the_key_works_at_once() {
     for f in ["id", "userId", "projectId", "agentId"] {
         assert_uuid(&p[f]);
     }
-    assert_key(&p["apiKey"]);
+    app.assert_key(&p["apiKey"]);
     let url = p["claimUrl"].as_str().unwrap();
     let token = url.strip_prefix(&format!("{PUBLIC_URL}/claim?token=")).expect("claim URL on PUBLIC_URL");
     assert_eq!(token.len(), 64);
@@ -353,4 +353,15 @@ async fn x_project_id_header_is_accepted_and_ignored() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn keys_carry_the_configured_prefix() {
+    let app = spawn_with(|s| s.key_prefix = "acme_".into()).await;
+    let org = app.create_org("Acme", None, "owner@acme.com");
+    app.assert_key(&serde_json::Value::String(org.owner.api_key.clone()));
+    let p = app.provision(&org.owner.api_key).await;
+    app.assert_key(&p["apiKey"]);
+    let (_, new) = app.post("/v1/user/api-key/regenerate", p["apiKey"].as_str().unwrap(), json!({})).await;
+    app.assert_key(&new["apiKey"]);
 }

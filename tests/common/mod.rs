@@ -272,12 +272,16 @@ pub fn assert_uuid(v: &Value) {
     assert_eq!(u.to_string(), s, "not canonical lowercase: {s}");
 }
 
-#[track_caller]
-pub fn assert_key(v: &Value) {
-    let s = v.as_str().unwrap_or_else(|| panic!("not a string: {v}"));
-    let hex = s.strip_prefix("oc_").unwrap_or_else(|| panic!("no oc_ prefix: {s}"));
-    assert_eq!(hex.len(), 64, "{s}");
-    assert!(hex.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f')), "{s}");
+impl TestApp {
+    /// A key as this server issues them: its configured prefix and 64 lowercase hex characters.
+    #[track_caller]
+    pub fn assert_key(&self, v: &Value) {
+        let s = v.as_str().unwrap_or_else(|| panic!("not a string: {v}"));
+        let prefix = &self.settings.key_prefix;
+        let hex = s.strip_prefix(prefix.as_str()).unwrap_or_else(|| panic!("no {prefix} prefix: {s}"));
+        assert_eq!(hex.len(), 64, "{s}");
+        assert!(hex.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f')), "{s}");
+    }
 }
 
 /// `2026-11-29T20:15:03.123Z`; returns the instant in ms.
