@@ -148,7 +148,12 @@ impl From<Error> for ApiError {
                 return limited;
             }
             Busy => {
-                let mut busy = ApiError::unavailable("every password thread is busy");
+                // Not logged: under a flood that would be a line per refused request.
+                let mut busy = ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "The server is busy right now; try again in a few seconds.",
+                );
                 busy.retry_after = Some(2);
                 return busy;
             }

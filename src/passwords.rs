@@ -95,11 +95,14 @@ fn workers() -> &'static Workers {
         let tasks = Arc::new(Mutex::new(tasks));
         for i in 0..n {
             let tasks = tasks.clone();
-            let spawned = std::thread::Builder::new().name(format!("password-{i}")).spawn(move || loop {
-                let task = tasks.lock().unwrap_or_else(|p| p.into_inner()).recv();
-                match task {
-                    Ok(task) => task(),
-                    Err(_) => return,
+            let spawned = std::thread::Builder::new().name(format!("password-{i}")).spawn(move || {
+                yield_to_requests();
+                loop {
+                    let task = tasks.lock().unwrap_or_else(|p| p.into_inner()).recv();
+                    match task {
+                        Ok(task) => task(),
+                        Err(_) => return,
+                    }
                 }
             });
             if let Err(e) = spawned {
@@ -108,6 +111,17 @@ fn workers() -> &'static Workers {
         }
         Workers { queue }
     })
+}
+
+/// Hashing keeps every core busy under a flood; the threads that answer requests (a health
+/// check, a key lookup) should still get the CPU first, so this thread runs at a lower priority.
+fn yield_to_requests() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: on Linux, PRIO_PROCESS with a thread id changes only that thread's nice value.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, 10);
+    }
 }
 
 /// Runs `f` on a password thread, or answers `Busy` at once when the queue is full.

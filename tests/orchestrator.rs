@@ -32,31 +32,17 @@ async fn orchestrator(app: &TestApp, credits: &str) -> Orchestrator {
     Orchestrator { org }
 }
 
-async fn create_user(app: &TestApp, key: &str, user_id: Option<&str>, body: Value) -> (StatusCode, Value) {
-    let mut req = app
-        .client
-        .post(format!("{}/api/v1/admin/create-user", app.base))
-        .header("X-API-Key", key)
-        .json(&body);
-    if let Some(u) = user_id {
-        req = req.header("X-User-ID", u);
-    }
-    let res = req.send().await.unwrap();
-    let status = res.status();
-    (status, res.json().await.unwrap())
-}
-
 #[tokio::test]
 async fn the_seed_example_verbatim() {
     let app = spawn().await;
     let o = orchestrator(&app, "0").await;
-    let (status, body) = create_user(
-        &app,
-        &o.org.owner.api_key,
-        Some("guy@orchestrator.com"),
-        json!({"email": "alice@alice-startup.com"}),
-    )
-    .await;
+    let (status, body) = app
+        .create_user(
+            &o.org.owner.api_key,
+            Some("guy@orchestrator.com"),
+            json!({"email": "alice@alice-startup.com"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["email"], "alice@orchestrator.com");
     assert_uuid(&body["id"]);
@@ -90,16 +76,16 @@ async fn email_mapping_is_lowercase_and_keeps_addresses_already_on_the_domain() 
     let o = orchestrator(&app, "0").await;
     let k = &o.org.owner.api_key;
     let (s, b) =
-        create_user(&app, k, Some("Guy@Orchestrator.COM"), json!({"email": "Bob.Smith+x@Example.ORG"})).await;
+        app.create_user(k, Some("Guy@Orchestrator.COM"), json!({"email": "Bob.Smith+x@Example.ORG"})).await;
     assert_eq!(s, StatusCode::CREATED, "{b}");
     assert_eq!(b["email"], "bob.smith+x@orchestrator.com");
     let (s, b) =
-        create_user(&app, k, Some("guy@orchestrator.com"), json!({"email": "carol@orchestrator.com"})).await;
+        app.create_user(k, Some("guy@orchestrator.com"), json!({"email": "carol@orchestrator.com"})).await;
     assert_eq!(s, StatusCode::CREATED);
     assert_eq!(b["email"], "carol@orchestrator.com");
     // Taken, whatever the case or the original domain.
     for email in ["alice@a.com", "ALICE@b.org"] {
-        let got = create_user(&app, k, Some("guy@orchestrator.com"), json!({"email": email})).await;
+        let got = app.create_user(k, Some("guy@orchestrator.com"), json!({"email": email})).await;
         if email == "alice@a.com" {
             assert_eq!(got.0, StatusCode::CREATED);
         } else {
@@ -107,13 +93,13 @@ async fn email_mapping_is_lowercase_and_keeps_addresses_already_on_the_domain() 
         }
     }
     assert_error(
-        create_user(&app, k, Some("guy@orchestrator.com"), json!({"email": "Carol@x.io"})).await,
+        app.create_user(k, Some("guy@orchestrator.com"), json!({"email": "Carol@x.io"})).await,
         409,
         "user_exists",
     );
     // The orchestrator itself is taken too.
     assert_error(
-        create_user(&app, k, Some("guy@orchestrator.com"), json!({"email": "guy@gmail.com"})).await,
+        app.create_user(k, Some("guy@orchestrator.com"), json!({"email": "guy@gmail.com"})).await,
         409,
         "user_exists",
     );
@@ -127,15 +113,15 @@ async fn every_refusal() {
     let ok_body = json!({"email": "alice@alice-startup.com"});
 
     // X-User-ID missing, empty, someone else, a near miss.
-    assert_error(create_user(&app, &k, None, ok_body.clone()).await, 403, "user_id_mismatch");
-    assert_error(create_user(&app, &k, Some(""), ok_body.clone()).await, 403, "user_id_mismatch");
+    assert_error(app.create_user(&k, None, ok_body.clone()).await, 403, "user_id_mismatch");
+    assert_error(app.create_user(&k, Some(""), ok_body.clone()).await, 403, "user_id_mismatch");
     assert_error(
-        create_user(&app, &k, Some("eve@orchestrator.com"), ok_body.clone()).await,
+        app.create_user(&k, Some("eve@orchestrator.com"), ok_body.clone()).await,
         403,
         "user_id_mismatch",
     );
     assert_error(
-        create_user(&app, &k, Some("guy@orchestrator.co"), ok_body.clone()).await,
+        app.create_user(&k, Some("guy@orchestrator.co"), ok_body.clone()).await,
         403,
         "user_id_mismatch",
     );
@@ -144,26 +130,26 @@ async fn every_refusal() {
     let admin = app.add_member(&o.org, "admin@orchestrator.com", Role::Admin);
     let member = app.add_member(&o.org, "member@orchestrator.com", Role::Member);
     assert_error(
-        create_user(&app, &admin.api_key, Some("admin@orchestrator.com"), ok_body.clone()).await,
+        app.create_user(&admin.api_key, Some("admin@orchestrator.com"), ok_body.clone()).await,
         403,
         "not_a_provisioner",
     );
     assert_error(
-        create_user(&app, &member.api_key, Some("member@orchestrator.com"), ok_body.clone()).await,
+        app.create_user(&member.api_key, Some("member@orchestrator.com"), ok_body.clone()).await,
         403,
         "not_a_provisioner",
     );
     let (_, api_user) =
-        create_user(&app, &k, Some("guy@orchestrator.com"), json!({"email": "bot@x.com"})).await;
+        app.create_user(&k, Some("guy@orchestrator.com"), json!({"email": "bot@x.com"})).await;
     let api_key = api_user["api_key"].as_str().unwrap();
     assert_error(
-        create_user(&app, api_key, Some("bot@orchestrator.com"), ok_body.clone()).await,
+        app.create_user(api_key, Some("bot@orchestrator.com"), ok_body.clone()).await,
         403,
         "not_a_provisioner",
     );
     let p = app.provision(&k).await;
     assert_error(
-        create_user(&app, p["apiKey"].as_str().unwrap(), Some("guy@orchestrator.com"), ok_body.clone()).await,
+        app.create_user(p["apiKey"].as_str().unwrap(), Some("guy@orchestrator.com"), ok_body.clone()).await,
         403,
         "not_a_provisioner",
     );
@@ -188,7 +174,7 @@ async fn every_refusal() {
         json!({"id": member.user_id, "email": "member@orchestrator.com", "role": "member", "is_provisioner": true})
     );
     assert_eq!(
-        create_user(&app, &member.api_key, Some("member@orchestrator.com"), json!({"email": "m1@x.com"}))
+        app.create_user(&member.api_key, Some("member@orchestrator.com"), json!({"email": "m1@x.com"}))
             .await
             .0,
         StatusCode::CREATED
@@ -200,8 +186,7 @@ async fn every_refusal() {
     )
     .await;
     assert_error(
-        create_user(&app, &member.api_key, Some("member@orchestrator.com"), json!({"email": "m2@x.com"}))
-            .await,
+        app.create_user(&member.api_key, Some("member@orchestrator.com"), json!({"email": "m2@x.com"})).await,
         403,
         "not_a_provisioner",
     );
@@ -247,7 +232,7 @@ async fn every_refusal() {
     )
     .await;
     assert_error(
-        create_user(&app, &other.owner.api_key, Some("x@other.com"), ok_body.clone()).await,
+        app.create_user(&other.owner.api_key, Some("x@other.com"), ok_body.clone()).await,
         409,
         "no_domain",
     );
@@ -288,12 +273,12 @@ async fn invalid_emails_get_invalid_email() {
         json!(over_254),
     ];
     for email in cases {
-        let got = create_user(&app, k, Some("guy@orchestrator.com"), json!({ "email": email })).await;
+        let got = app.create_user(k, Some("guy@orchestrator.com"), json!({ "email": email })).await;
         assert_error(got, 400, "invalid_email");
     }
-    assert_error(create_user(&app, k, Some("guy@orchestrator.com"), json!({})).await, 400, "invalid_email");
+    assert_error(app.create_user(k, Some("guy@orchestrator.com"), json!({})).await, 400, "invalid_email");
     assert_error(
-        create_user(&app, k, Some("guy@orchestrator.com"), json!({"email": 5})).await,
+        app.create_user(k, Some("guy@orchestrator.com"), json!({"email": 5})).await,
         400,
         "invalid_field",
     );
@@ -311,9 +296,8 @@ async fn the_pool_is_shared_by_the_domain_and_never_overdrawn() {
     let app = spawn().await;
     let o = orchestrator(&app, "10").await;
     let k = &o.org.owner.api_key;
-    let (_, alice) =
-        create_user(&app, k, Some("guy@orchestrator.com"), json!({"email": "alice@a.com"})).await;
-    let (_, bob) = create_user(&app, k, Some("guy@orchestrator.com"), json!({"email": "bob@b.com"})).await;
+    let (_, alice) = app.create_user(k, Some("guy@orchestrator.com"), json!({"email": "alice@a.com"})).await;
+    let (_, bob) = app.create_user(k, Some("guy@orchestrator.com"), json!({"email": "bob@b.com"})).await;
     let (alice, bob) =
         (alice["api_key"].as_str().unwrap().to_string(), bob["api_key"].as_str().unwrap().to_string());
 

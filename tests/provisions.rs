@@ -51,13 +51,7 @@ async fn empty_body_means_defaults_and_admin_role_is_granted() {
     let app = spawn().await;
     let org = app.create_org("Acme", None, "owner@acme.com");
     // No body and no content type at all, as `curl -X POST` sends.
-    let res = app
-        .client
-        .post(format!("{}/v1/team/provisions", app.base))
-        .bearer_auth(&org.owner.api_key)
-        .send()
-        .await
-        .unwrap();
+    let res = app.post_bare("/v1/team/provisions", &org.owner.api_key).await;
     assert_eq!(res.status(), StatusCode::CREATED);
     let p: serde_json::Value = res.json().await.unwrap();
     let (_, view) =

@@ -44,15 +44,7 @@ async fn provisioning_is_limited_per_key_and_per_address() {
         json!({"email": "owner@a.com", "is_provisioner": true}),
     )
     .await;
-    let res = app
-        .client
-        .post(format!("{}/api/v1/admin/create-user", app.base))
-        .header("X-API-Key", &a.owner.api_key)
-        .header("X-User-ID", "owner@a.com")
-        .json(&json!({"email": "x@y.com"}))
-        .send()
-        .await
-        .unwrap();
+    let res = app.create_user_raw(&a.owner.api_key, Some("owner@a.com"), json!({"email": "x@y.com"})).await;
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
 
     // Another key from the same address has its own budget, up to the address's (4 x 3 = 12).

@@ -25,17 +25,7 @@ async fn orchestrator(app: &TestApp) -> Org {
 }
 
 async fn create_user(app: &TestApp, key: &str, user_id: &str, email: &str) -> (StatusCode, Value) {
-    let res = app
-        .client
-        .post(format!("{}/api/v1/admin/create-user", app.base))
-        .header("X-API-Key", key)
-        .header("X-User-ID", user_id)
-        .json(&json!({ "email": email }))
-        .send()
-        .await
-        .unwrap();
-    let status = res.status();
-    (status, res.json().await.unwrap_or(Value::Null))
+    app.create_user(key, Some(user_id), json!({ "email": email })).await
 }
 
 // 1. Squatting an address becomes ownership.
@@ -336,35 +326,14 @@ async fn responses_with_a_key_or_a_link_are_never_cached() {
     let org = orchestrator(&app).await;
     let no_store =
         |r: &reqwest::Response| r.headers().get("cache-control").map(|v| v.to_str().unwrap().to_string());
-    let r = app
-        .client
-        .post(format!("{}/v1/team/provisions", app.base))
-        .bearer_auth(&org.owner.api_key)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::CREATED);
-    assert_eq!(no_store(&r).as_deref(), Some("no-store"));
-    let r = app
-        .client
-        .post(format!("{}/api/v1/admin/create-user", app.base))
-        .header("X-API-Key", &org.owner.api_key)
-        .header("X-User-ID", "guy@orch.io")
-        .json(&json!({"email": "a@b.com"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::CREATED);
-    assert_eq!(no_store(&r).as_deref(), Some("no-store"));
-    let r = app
-        .client
-        .post(format!("{}/v1/user/api-key/regenerate", app.base))
-        .bearer_auth(&org.owner.api_key)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    assert_eq!(no_store(&r).as_deref(), Some("no-store"));
+    let key = &org.owner.api_key;
+    let provisioned = app.post_bare("/v1/team/provisions", key).await;
+    let created = app.create_user_raw(key, Some("guy@orch.io"), json!({"email": "a@b.com"})).await;
+    let regenerated = app.post_bare("/v1/user/api-key/regenerate", key).await;
+    for (r, status) in [(provisioned, 201), (created, 201), (regenerated, 200)] {
+        assert_eq!(r.status().as_u16(), status, "{}", r.url());
+        assert_eq!(no_store(&r).as_deref(), Some("no-store"), "{}", r.url());
+    }
 }
 
 #[tokio::test]

@@ -68,16 +68,9 @@ async fn log_in_rules() {
         json!({"email": "guy@orch.io", "is_provisioner": true}),
     )
     .await;
-    let res = app
-        .client
-        .post(format!("{}/api/v1/admin/create-user", app.base))
-        .header("X-API-Key", &org.owner.api_key)
-        .header("X-User-ID", "guy@orch.io")
-        .json(&json!({"email": "bot@x.com"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::CREATED);
+    let (s, _) =
+        app.create_user(&org.owner.api_key, Some("guy@orch.io"), json!({"email": "bot@x.com"})).await;
+    assert_eq!(s, StatusCode::CREATED);
     for pw in ["any password", ""] {
         let r = WebClient::new(&app).login("bot@orch.io", pw).await;
         assert_eq!(r.status, StatusCode::FORBIDDEN);

@@ -10,6 +10,7 @@ use super::Synchronous;
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, TransactionBehavior};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{fence, AtomicU32, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
@@ -46,9 +47,113 @@ const WATCHERS: usize = 4;
 static NEXT_SLOT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 struct Watcher {
+    /// Kept open for as long as `shm` is used: the mapping is this connection's.
     conn: Connection,
-    /// The `data_version` at the last look.
+    shm: Option<ShmHeader>,
+    /// The `data_version` at the last look (when there is no `shm`).
     seen: Option<i64>,
+}
+
+impl Watcher {
+    fn open(path: &Path) -> rusqlite::Result<Watcher> {
+        let conn = Connection::open(path)?;
+        conn.execute_batch(CONNECTION_PRAGMAS)?;
+        conn.execute_batch(READER_PRAGMAS)?;
+        // One read first, so the WAL index exists and is mapped.
+        conn.query_row("SELECT epoch FROM key_epoch WHERE id = 1", [], |_| Ok(()))?;
+        let shm = ShmHeader::map(&conn);
+        if shm.is_none() {
+            log::info!("the WAL index cannot be watched directly; using PRAGMA data_version");
+        }
+        Ok(Watcher { conn, shm, seen: None })
+    }
+
+    /// Whether any connection (of any process) may have committed since the last look.
+    fn changed(&mut self) -> rusqlite::Result<bool> {
+        if let Some(shm) = &mut self.shm {
+            return Ok(shm.changed());
+        }
+        let version: i64 = self.conn.prepare_cached("PRAGMA data_version")?.query_row([], |r| r.get(0))?;
+        let changed = self.seen != Some(version);
+        self.seen = Some(version);
+        Ok(changed)
+    }
+}
+
+/// The header of the WAL index (the `-shm` file), read where SQLite keeps it mapped. SQLite
+/// itself compares this header to learn that another connection committed (that is what moves
+/// `PRAGMA data_version`); reading it here costs a few nanoseconds, where the pragma opens and
+/// closes a read transaction on every call (microseconds, on every request). Every commit, by
+/// any connection or process, rewrites it, as does a WAL restart; a checkpoint may too, which
+/// only costs one extra read of the epoch. Layout: https://www.sqlite.org/walformat.html (two
+/// 48-byte copies of the header at the start of the index, written in turn).
+struct ShmHeader {
+    header: *const AtomicU32,
+    last: [u32; 12],
+}
+
+// SAFETY: the mapping lives as long as the watcher's connection, which owns it; it is only read,
+// with atomic loads, under the watcher's mutex.
+unsafe impl Send for ShmHeader {}
+
+impl ShmHeader {
+    /// Maps the WAL index of `conn`'s database without creating anything; None when the
+    /// database is not in WAL mode or its file system layer has no shared memory.
+    fn map(conn: &Connection) -> Option<ShmHeader> {
+        use rusqlite::ffi;
+        use std::ffi::c_void;
+        // SAFETY: the pointers come from SQLite for this open connection and are checked before
+        // use; region 0 is mapped with bExtend = 0, so nothing is created or grown.
+        unsafe {
+            let mut file: *mut ffi::sqlite3_file = std::ptr::null_mut();
+            let rc = ffi::sqlite3_file_control(
+                conn.handle(),
+                c"main".as_ptr(),
+                ffi::SQLITE_FCNTL_FILE_POINTER,
+                &mut file as *mut _ as *mut c_void,
+            );
+            if rc != 0 || file.is_null() {
+                return None;
+            }
+            let methods = (*file).pMethods;
+            if methods.is_null() || (*methods).iVersion < 2 {
+                return None;
+            }
+            let map = (*methods).xShmMap?;
+            let mut region: *mut c_void = std::ptr::null_mut();
+            let rc = map(file, 0, 32 * 1024, 0, &mut region as *mut *mut c_void as *mut _);
+            if rc != 0 || region.is_null() {
+                return None;
+            }
+            Some(ShmHeader { header: region as *const AtomicU32, last: [0; 12] })
+        }
+    }
+
+    /// True when the header differs from the last look, or is being written right now.
+    fn changed(&mut self) -> bool {
+        let (mut first, mut second) = ([0u32; 12], [0u32; 12]);
+        // SAFETY: 96 bytes at the start of a mapped region of 32 KiB; see `map`.
+        unsafe {
+            for (i, word) in first.iter_mut().enumerate() {
+                *word = (*self.header.add(i)).load(Ordering::Relaxed);
+            }
+            // The two copies are read in the order SQLite reads them (walIndexTryHdr).
+            fence(Ordering::SeqCst);
+            for (i, word) in second.iter_mut().enumerate() {
+                *word = (*self.header.add(12 + i)).load(Ordering::Relaxed);
+            }
+        }
+        fence(Ordering::Acquire);
+        // Copies that disagree are being written; an uninitialised header (isInit, byte 12) may
+        // be about to be: both count as a change.
+        if first != second || first[3] & 0xff == 0 {
+            self.last = [0; 12];
+            return true;
+        }
+        let changed = first != self.last;
+        self.last = first;
+        changed
+    }
 }
 
 pub struct Sqlite {
@@ -132,12 +237,7 @@ impl Sqlite {
             .build(manager)
             .map_err(|e| format!("cannot open the database {}: {e}", path.display()))?;
         let watchers = (0..WATCHERS)
-            .map(|_| {
-                let conn = Connection::open(path)?;
-                conn.execute_batch(CONNECTION_PRAGMAS)?;
-                conn.execute_batch(READER_PRAGMAS)?;
-                Ok(Mutex::new(Watcher { conn, seen: None }))
-            })
+            .map(|_| Watcher::open(path).map(Mutex::new))
             .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(unwritable)?;
         let (writer, jobs) = mpsc::channel::<Box<dyn Job>>();
@@ -204,25 +304,21 @@ impl Sqlite {
         Ok(out)
     }
 
-    /// Notices commits by other processes that changed what keys mean. `PRAGMA data_version`
-    /// changes on a connection only when another connection committed, and reading it costs no
-    /// page read, so the common case (nothing committed) stays cheap; only then is the epoch row
-    /// read. The writer's own commits also move it (another connection), which costs one small
-    /// read after each.
+    /// Notices commits by other processes that changed what keys mean: when any connection has
+    /// committed since this watcher's last look (see `ShmHeader`; the writer's own commits count
+    /// too, which costs one small read after each), the epoch row is read.
     pub fn refresh_keys(&self, keys: &KeyGeneration) -> Result<(), DbError> {
         thread_local! {
             static SLOT: usize = NEXT_SLOT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
         let slot = SLOT.with(|s| *s) % self.watchers.len();
         let mut w = self.watchers[slot].lock().unwrap_or_else(|p| p.into_inner());
-        let version: i64 = w.conn.prepare_cached("PRAGMA data_version")?.query_row([], |r| r.get(0))?;
-        if w.seen != Some(version) {
+        if w.changed()? {
             let epoch: i64 = w
                 .conn
                 .prepare_cached("SELECT epoch FROM key_epoch WHERE id = 1")?
                 .query_row([], |r| r.get(0))?;
             keys.observe(epoch);
-            w.seen = Some(version);
         }
         Ok(())
     }
@@ -248,5 +344,37 @@ fn checkpoint_loop(conn: &Connection, stopped: &mpsc::Receiver<()>) {
         if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
             log::warn!("WAL checkpoint failed, will retry: {e}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_watcher_sees_every_commit_of_another_connection_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.db");
+        let other = Connection::open(&path).unwrap();
+        other
+            .execute_batch(
+                "PRAGMA journal_mode = WAL; CREATE TABLE key_epoch (id INTEGER PRIMARY KEY, epoch INTEGER);
+                 INSERT INTO key_epoch VALUES (1, 0);",
+            )
+            .unwrap();
+        let mut w = Watcher::open(&path).unwrap();
+        assert!(w.shm.is_some(), "the WAL index is watched directly here");
+        assert!(w.changed().unwrap(), "the first look counts as a change");
+        assert!(!w.changed().unwrap());
+        for i in 1..=3 {
+            other.execute("UPDATE key_epoch SET epoch = ?1", [i]).unwrap();
+            assert!(w.changed().unwrap(), "commit {i} seen");
+            assert!(!w.changed().unwrap(), "and only once");
+        }
+        let mut without = Watcher { shm: None, ..Watcher::open(&path).unwrap() };
+        assert!(without.changed().unwrap());
+        other.execute("UPDATE key_epoch SET epoch = 9", []).unwrap();
+        assert!(without.changed().unwrap(), "the pragma fallback sees it too");
+        assert!(!without.changed().unwrap());
     }
 }

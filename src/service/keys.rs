@@ -4,37 +4,30 @@
 use super::{Authority, Ctx};
 use crate::clock::Millis;
 use crate::db::{DbResult, Tx};
-use crate::domain::{Domain, KeyN, OrgId, ProjectId, ProjectN, Role, UserId, UserN};
+use crate::domain::{KeyN, OrgId, ProjectN, Role, UserN};
 use crate::error::{Error, Result};
 use crate::keycache::KeyCache;
 use crate::keys as secrets;
 use crate::store;
+use crate::store::keys::KeyRow;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
-/// Who is calling, as their key says: the key's user, organization, role and project.
-#[derive(Clone, Debug)]
+/// Who is calling, as their key says: the key's user, organization, project, and the role it
+/// acts as (the lesser of the member's role and the key's ceiling).
+#[derive(Debug)]
 pub struct Caller {
-    pub key: KeyN,
-    pub user_id: UserId,
-    pub user_n: UserN,
-    pub email: Option<String>,
-    /// The address is known to reach this person (see schema.sql, users.email_verified).
-    pub email_verified: bool,
-    pub placeholder: bool,
-    pub api_only: bool,
-    pub org_id: OrgId,
-    pub org_name: String,
-    pub org_domain: Option<Domain>,
-    /// What this key acts as: the lesser of the member's role and the key's ceiling.
+    holder: KeyRow,
     pub role: Role,
-    /// The most this key may ever act as (see schema.sql, api_keys.role).
-    pub key_ceiling: Role,
-    pub is_provisioner: bool,
-    pub project_id: ProjectId,
-    /// The project's internal key, which its agents link to (see schema.sql, Keys).
-    pub project_n: ProjectN,
+}
+
+/// Everything the key's row says (ids, organization, email and whether it is verified, ...).
+impl std::ops::Deref for Caller {
+    type Target = KeyRow;
+    fn deref(&self) -> &KeyRow {
+        &self.holder
+    }
 }
 
 impl Caller {
@@ -84,29 +77,11 @@ pub async fn authenticate(ctx: &Ctx, key: &str) -> Result<Arc<Caller>> {
         Some(e) => e,
         None => {
             let row = ctx.db.read(move |c| store::keys::lookup(c, &hash)).await?.ok_or_else(invalid_key)?;
-            let caller = Caller {
-                key: row.key,
-                user_id: row.user_id,
-                user_n: row.user_n,
-                email: row.email,
-                email_verified: row.email_verified,
-                placeholder: row.placeholder,
-                api_only: row.api_only,
-                org_id: row.org_id,
-                org_name: row.org_name,
-                org_domain: row.org_domain,
-                role: row.member_role.min(row.ceiling),
-                key_ceiling: row.ceiling,
-                is_provisioner: row.is_provisioner,
-                project_id: row.project_id,
-                project_n: row.project_n,
-            };
-            let valid_until = caller.placeholder.then(|| row.pending_until.unwrap_or(Millis::MIN));
-            let entry = Arc::new(Entry {
-                caller: Arc::new(caller),
-                valid_until,
-                last_noted: AtomicI64::new(row.last_used_at.unwrap_or(0)),
-            });
+            let role = row.member_role.min(row.ceiling);
+            let caller = Caller { holder: row, role };
+            let valid_until = caller.placeholder.then(|| caller.pending_until.unwrap_or(Millis::MIN));
+            let last_noted = AtomicI64::new(caller.last_used_at.unwrap_or(0));
+            let entry = Arc::new(Entry { caller: Arc::new(caller), valid_until, last_noted });
             ctx.keys.cache.insert(hash, entry.clone(), generation, ctx.db.key_generation());
             entry
         }
@@ -150,15 +125,16 @@ pub(super) fn issue(
 pub async fn regenerate(ctx: &Ctx, caller: &Caller) -> Result<String> {
     let now = ctx.now();
     let prefix = ctx.rules.key_prefix.clone();
-    let c = caller.clone();
+    let (key, user, org, project, ceiling) =
+        (caller.key, caller.user_n, caller.org_id.clone(), caller.project_n, caller.ceiling);
     ctx.db
         .write(move |tx| {
-            if store::keys::revoke(tx, c.key, now)? == 0 {
+            if store::keys::revoke(tx, key, now)? == 0 {
                 // Revoked by a concurrent regenerate: that one's key is the live one.
                 return Err(Error::InvalidApiKey("This API key was just replaced; use the new one."));
             }
             tx.keys_changed();
-            issue(tx, &prefix, c.user_n, &c.org_id, c.project_n, c.key_ceiling, now)
+            issue(tx, &prefix, user, &org, project, ceiling, now)
         })
         .await
 }

@@ -25,6 +25,7 @@ pub fn insert_key(tx: &Tx, key: &NewKey, now: Millis) -> DbResult<KeyN> {
 }
 
 /// What a live key row says about its holder, before expiry is applied.
+#[derive(Debug)]
 pub struct KeyRow {
     pub key: KeyN,
     pub user_id: UserId,

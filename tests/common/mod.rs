@@ -216,6 +216,32 @@ impl TestApp {
         self.call(Method::DELETE, path, Some(key), None).await
     }
 
+    /// A POST with the key and no body at all, as `curl -X POST` sends it: the whole response.
+    pub async fn post_bare(&self, path: &str, key: &str) -> reqwest::Response {
+        self.client.post(format!("{}{path}", self.base)).bearer_auth(key).send().await.expect("request sent")
+    }
+
+    /// `POST /api/v1/admin/create-user` as an orchestrator sends it: the key as `X-API-Key`, and
+    /// `X-User-ID` when given. The whole response, for callers that look at its headers.
+    pub async fn create_user_raw(&self, key: &str, user_id: Option<&str>, body: Value) -> reqwest::Response {
+        let mut req = self
+            .client
+            .post(format!("{}/api/v1/admin/create-user", self.base))
+            .header("X-API-Key", key)
+            .json(&body);
+        if let Some(u) = user_id {
+            req = req.header("X-User-ID", u);
+        }
+        req.send().await.expect("request sent")
+    }
+
+    /// `create_user_raw`, as status and JSON body.
+    pub async fn create_user(&self, key: &str, user_id: Option<&str>, body: Value) -> (StatusCode, Value) {
+        let res = self.create_user_raw(key, user_id, body).await;
+        let status = res.status();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
     /// Provisions with defaults and asserts success; returns the 201 body.
     pub async fn provision(&self, key: &str) -> Value {
         let (status, body) = self.post("/v1/team/provisions", key, serde_json::json!({})).await;
