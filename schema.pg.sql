@@ -1,4 +1,4 @@
--- provisiond schema for PostgreSQL, version 3: the same tables, columns and version numbers as
+-- provisiond schema for PostgreSQL, version 4: the same tables, columns and version numbers as
 -- schema.sql (SQLite), in PostgreSQL's native types: identity bigints for the internal row
 -- numbers, BOOLEAN flags, BYTEA hashes. Emails are stored lowercase (the application lowercases
 -- every address it stores or looks up; the CHECK keeps it so) instead of SQLite's NOCASE. Times
@@ -136,4 +136,27 @@ CREATE TABLE email_tokens (
 CREATE INDEX email_tokens_user ON email_tokens(user_id);
 CREATE INDEX email_tokens_expires ON email_tokens(expires_at);
 
-INSERT INTO schema_version (version) VALUES (3);
+CREATE TABLE rate_buckets (
+    key    TEXT PRIMARY KEY,
+    tokens DOUBLE PRECISION NOT NULL,
+    at     BIGINT NOT NULL
+);
+CREATE INDEX rate_buckets_at ON rate_buckets(at);
+
+CREATE TABLE login_failures (
+    key      TEXT PRIMARY KEY,
+    failures BIGINT NOT NULL,
+    last_at  BIGINT NOT NULL
+);
+CREATE INDEX login_failures_last ON login_failures(last_at);
+
+CREATE TABLE shown_results (
+    id_hash    BYTEA PRIMARY KEY,
+    user_id    TEXT NOT NULL,
+    title      TEXT NOT NULL,
+    sealed     BYTEA NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX shown_results_created ON shown_results(created_at);
+
+INSERT INTO schema_version (version) VALUES (4);

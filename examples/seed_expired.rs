@@ -18,7 +18,7 @@ fn main() -> Result<(), String> {
     let (Some(path), Some(n)) = (args.get(1), args.get(2).and_then(|n| n.parse::<usize>().ok())) else {
         return Err("usage: seed_expired DATABASE N".into());
     };
-    let db = Db::open(&DbSettings { path: path.into(), synchronous: Default::default() }, true)?;
+    let db = Db::open(&DbSettings { path: path.into(), synchronous: Default::default(), url: None }, true)?;
     let mut settings = Settings::defaults();
     settings.provision_rate_limit = 0;
     let rules = settings.rules();

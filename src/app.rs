@@ -60,11 +60,7 @@ impl Application {
             .map_err(|e| format!("cannot start the cleanup thread: {e}"))?;
 
         let workers = settings.workers;
-        let state = web::Data::new(AppState {
-            ctx: ctx.clone(),
-            settings: Arc::new(settings),
-            shown: Default::default(),
-        });
+        let state = web::Data::new(AppState { ctx: ctx.clone(), settings: Arc::new(settings) });
         let server = wire::serve(listener, workers, 10, move || {
             App::new()
                 .app_data(state.clone())

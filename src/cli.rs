@@ -3,7 +3,7 @@
 
 use crate::app::Application;
 use crate::config::{Settings, StoreArgs, DEFAULT_BIND};
-use crate::db::Db;
+use crate::db::{Db, DbSettings};
 use crate::domain::{Credits, Domain, Email, Role};
 use crate::mail::Mailer;
 use crate::service::organizations::{self, NewOrg};
@@ -60,7 +60,18 @@ enum Command {
         #[arg(long, env = "BIND", default_value = DEFAULT_BIND)]
         bind: String,
     },
-    /// Copy the database to FILE with SQLite's online backup (safe while the server runs).
+    /// Copy a SQLite database into an empty PostgreSQL one (DATABASE_URL), every row checked;
+    /// then run the server with DATABASE_URL. Stop the server on the SQLite file first.
+    MigrateToPostgres {
+        /// The SQLite database file to copy from.
+        #[arg(long)]
+        from: PathBuf,
+        /// The PostgreSQL database to copy into: postgres://user:password@host:5432/db.
+        #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+        database_url: String,
+    },
+    /// Copy the database to FILE with SQLite's online backup (safe while the server runs). On
+    /// PostgreSQL, use pg_dump.
     Backup {
         /// Where the copy goes.
         file: PathBuf,
@@ -201,6 +212,7 @@ pub fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Cleanup { store } => cleanup(&store),
         Command::Backup { file, store } => backup(&store, file),
+        Command::MigrateToPostgres { from, database_url } => migrate_to_postgres(from, database_url),
     }
 }
 
@@ -312,6 +324,24 @@ fn backup(store: &StoreArgs, file: PathBuf) -> Result<(), String> {
     let ctx = services(store, false)?;
     maintenance::backup(&ctx, &file).map_err(|e| format!("backup to {} failed: {e}", file.display()))?;
     println!("backed up {} to {}", ctx.db.location(), file.display());
+    Ok(())
+}
+
+fn migrate_to_postgres(from: PathBuf, url: String) -> Result<(), String> {
+    let source = Db::open(&DbSettings { path: from, synchronous: Default::default(), url: None }, false)?;
+    let dest = Db::open(
+        &DbSettings { path: PathBuf::new(), synchronous: Default::default(), url: Some(url) },
+        true,
+    )?;
+    let copied = maintenance::migrate_to_postgres(&source, &dest).map_err(|e| e.to_string())?;
+    for (table, rows) in &copied.tables {
+        println!("{table}: {rows} rows copied and checked");
+    }
+    println!(
+        "done: {} holds everything {} held; start the server with DATABASE_URL",
+        dest.location(),
+        source.location()
+    );
     Ok(())
 }
 

@@ -29,9 +29,14 @@ pub struct Settings {
     #[arg(long, env = "BIND", default_value = DEFAULT_BIND)]
     pub bind: String,
 
-    /// The SQLite database file; its folder is created if missing.
+    /// The SQLite database file; its folder is created if missing. Not used with DATABASE_URL.
     #[arg(long, env = "DATABASE_PATH", default_value = DEFAULT_DATABASE_PATH)]
     pub database_path: PathBuf,
+
+    /// A PostgreSQL database instead of SQLite, for several replicas:
+    /// postgres://user:password@host:5432/db?sslmode=require (never logged).
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
 
     /// The address people reach this server at; claim links start with it.
     #[arg(long, env = "PUBLIC_URL", default_value = DEFAULT_PUBLIC_URL)]
@@ -93,6 +98,12 @@ pub struct Settings {
     #[arg(long, env = "SMTP_URL", global = true, hide_env_values = true)]
     pub smtp_url: Option<String>,
 
+    /// Reverse proxies in front of this server, as CIDR ranges (e.g. 10.0.0.0/8,127.0.0.1/32):
+    /// for a connection from one of them, the client is the right-most X-Forwarded-For address
+    /// that is not. Unset: X-Forwarded-For is ignored and the connection's address counts.
+    #[arg(long, env = "TRUSTED_PROXIES", value_parser = parse_cidrs, default_value = "")]
+    pub trusted_proxies: Cidrs,
+
     /// The sender address of that mail.
     #[arg(long, env = "MAIL_FROM", default_value = DEFAULT_MAIL_FROM)]
     pub mail_from: String,
@@ -102,9 +113,14 @@ pub struct Settings {
 /// it issues.
 #[derive(Args, Clone, Debug)]
 pub struct StoreArgs {
-    /// The SQLite database file.
+    /// The SQLite database file. Not used with DATABASE_URL.
     #[arg(long, env = "DATABASE_PATH", default_value = DEFAULT_DATABASE_PATH)]
     pub database_path: PathBuf,
+
+    /// A PostgreSQL database instead of SQLite: postgres://user:password@host:5432/db (never
+    /// logged).
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
 
     /// When a commit reaches the disk: `normal` or `full` (see `provisiond serve --help`).
     #[arg(long, env = "SYNCHRONOUS", value_enum, default_value = "normal")]
@@ -117,7 +133,11 @@ pub struct StoreArgs {
 
 impl StoreArgs {
     pub fn db(&self) -> DbSettings {
-        DbSettings { path: self.database_path.clone(), synchronous: self.synchronous }
+        DbSettings {
+            path: self.database_path.clone(),
+            synchronous: self.synchronous,
+            url: self.database_url.clone().filter(|u| !u.trim().is_empty()),
+        }
     }
 
     /// The rules a command needs (only keys' prefix matters outside the server).
@@ -130,7 +150,11 @@ impl StoreArgs {
 
 impl Settings {
     pub fn db(&self) -> DbSettings {
-        DbSettings { path: self.database_path.clone(), synchronous: self.synchronous }
+        DbSettings {
+            path: self.database_path.clone(),
+            synchronous: self.synchronous,
+            url: self.database_url.clone().filter(|u| !u.trim().is_empty()),
+        }
     }
 
     pub fn rules(&self) -> Rules {
@@ -149,6 +173,7 @@ impl Settings {
         Settings {
             bind: DEFAULT_BIND.into(),
             database_path: DEFAULT_DATABASE_PATH.into(),
+            database_url: None,
             public_url: DEFAULT_PUBLIC_URL.into(),
             provision_ttl: Duration::from_secs(7 * 86_400),
             cleanup_interval: Duration::from_secs(60),
@@ -163,6 +188,7 @@ impl Settings {
             signup: SignupMode::Claim,
             smtp_url: None,
             mail_from: DEFAULT_MAIL_FROM.into(),
+            trusted_proxies: Cidrs::default(),
         }
     }
 
@@ -210,6 +236,30 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
         .map_err(|e| format!("'{s}' is not a duration like 7d, 12h, 90s ({e})"))
 }
 
+/// A list of address ranges.
+#[derive(Clone, Debug, Default)]
+pub struct Cidrs(pub Vec<ipnet::IpNet>);
+
+impl Cidrs {
+    pub fn contains(&self, ip: &std::net::IpAddr) -> bool {
+        self.0.iter().any(|net| net.contains(ip))
+    }
+}
+
+fn parse_cidrs(s: &str) -> Result<Cidrs, String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            // A bare address is a range of one.
+            part.parse::<ipnet::IpNet>()
+                .or_else(|_| part.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| format!("'{part}' is not an address range like 10.0.0.0/8 or 192.168.1.10"))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Cidrs)
+}
+
 fn parse_key_prefix(s: &str) -> Result<String, String> {
     let ok = !s.is_empty()
         && s.len() <= 16
@@ -241,6 +291,16 @@ mod tests {
         s.validate().unwrap();
         assert_eq!(s.public_url, "https://p.example.com");
         assert!(s.public_is_https());
+    }
+
+    #[test]
+    fn trusted_proxies_are_ranges_or_addresses() {
+        let c = parse_cidrs("10.0.0.0/8, 127.0.0.1 ,::1").unwrap();
+        assert!(c.contains(&"10.1.2.3".parse().unwrap()));
+        assert!(c.contains(&"127.0.0.1".parse().unwrap()) && c.contains(&"::1".parse().unwrap()));
+        assert!(!c.contains(&"127.0.0.2".parse().unwrap()));
+        assert!(parse_cidrs("").unwrap().0.is_empty());
+        assert!(parse_cidrs("10.0.0.0/33").is_err());
     }
 
     #[test]

@@ -88,6 +88,8 @@ pub enum Error {
 
     #[error("The server is busy right now; try again in a few seconds.")]
     Busy,
+    #[error("This server keeps its data in PostgreSQL: back it up with pg_dump (see the README, Running more than one).")]
+    UsePgDump,
     #[error("storage: {0}")]
     Storage(#[from] DbError),
     #[error("the OS random source failed: {0}")]
@@ -158,7 +160,7 @@ impl From<Error> for ApiError {
                 return busy;
             }
             Storage(s) if s.is_unavailable() => return ApiError::unavailable(&e),
-            Storage(_) | Random(_) | Internal(_) => return ApiError::internal(&e),
+            Storage(_) | Random(_) | Internal(_) | UsePgDump => return ApiError::internal(&e),
         };
         ApiError::new(status, code, e.to_string())
     }

@@ -92,91 +92,93 @@ async fn world(app: &TestApp) -> World {
     World { keys, emails, org_a_owner: a.owner.api_key, provision_a }
 }
 
-#[tokio::test]
-async fn every_route_by_every_caller() {
-    let app = spawn().await;
-    let w = world(&app).await;
-    let o = w.org_a_owner.clone();
-    // Statuses in CALLERS order.
-    let unauth = [401, 401, 401, 401, 401, 401];
-    let rows: Vec<(&str, Method, &str, [u16; 6])> = vec![
-        ("provision", Method::POST, "/v1/team/provisions", [403, 201, 201, 403, 201, 403]),
-        ("list provisions", Method::GET, "/v1/team/provisions", [403, 200, 200, 403, 200, 403]),
-        ("get provision", Method::GET, "/v1/team/provisions/{A}", [403, 200, 200, 403, 404, 403]),
-        ("cancel provision", Method::DELETE, "/v1/team/provisions/{fresh}", [403, 204, 204, 403, 404, 403]),
-        ("create agent", Method::POST, "/v1/agents", [201, 201, 201, 201, 201, 201]),
-        ("list agents", Method::GET, "/v1/agents", [200, 200, 200, 200, 200, 200]),
-        ("delete agent", Method::DELETE, "/v1/agents/{owner's agent}", [404, 404, 204, 404, 404, 404]),
-        ("user", Method::GET, "/v1/user", [200, 200, 200, 200, 200, 200]),
-        ("claim (unknown token)", Method::POST, "/v1/provisions/claim", [400, 400, 400, 400, 400, 400]),
-        ("create-user", Method::POST, "/api/v1/admin/create-user", [403, 403, 403, 201, 403, 403]),
-        ("set-provisioner", Method::POST, "/api/v1/admin/set-provisioner", [403, 403, 200, 403, 403, 403]),
-        ("grant credits", Method::POST, "/api/v1/admin/credits", [403, 403, 200, 403, 403, 403]),
-        ("balance", Method::GET, "/api/v1/credits/balance", [200, 200, 200, 200, 200, 200]),
-        ("consume", Method::POST, "/api/v1/credits/consume", [200, 200, 200, 200, 402, 200]),
-        ("usage", Method::GET, "/api/v1/credits/usage", [403, 200, 200, 200, 200, 403]),
-        ("healthz", Method::GET, "/healthz", [200, 200, 200, 200, 200, 200]),
-        ("regenerate key", Method::POST, "/v1/user/api-key/regenerate", [200, 200, 200, 200, 200, 200]),
-    ];
-    let mut failures = Vec::new();
-    let mut n = 0;
-    for (name, method, template, authed) in rows {
-        let expected: Vec<u16> = if template == "/healthz" {
-            vec![200; 12]
-        } else {
-            unauth.iter().chain(authed.iter()).copied().collect()
-        };
-        for (i, caller) in CALLERS.iter().enumerate() {
-            n += 1;
-            let path = match template {
-                "/v1/team/provisions/{A}" => format!("/v1/team/provisions/{}", w.provision_a),
-                "/v1/team/provisions/{fresh}" => {
-                    format!("/v1/team/provisions/{}", app.provision(&o).await["id"].as_str().unwrap())
-                }
-                "/v1/agents/{owner's agent}" => {
-                    let (_, a) = app
-                        .post("/v1/agents", &o, json!({"name": "x", "identifier": format!("del-{n}")}))
-                        .await;
-                    format!("/v1/agents/{}", a["id"].as_str().unwrap())
-                }
-                t => t.to_string(),
+engine_tests! {
+    #[tokio::test]
+    async fn every_route_by_every_caller() {
+        let app = spawn().await;
+        let w = world(&app).await;
+        let o = w.org_a_owner.clone();
+        // Statuses in CALLERS order.
+        let unauth = [401, 401, 401, 401, 401, 401];
+        let rows: Vec<(&str, Method, &str, [u16; 6])> = vec![
+            ("provision", Method::POST, "/v1/team/provisions", [403, 201, 201, 403, 201, 403]),
+            ("list provisions", Method::GET, "/v1/team/provisions", [403, 200, 200, 403, 200, 403]),
+            ("get provision", Method::GET, "/v1/team/provisions/{A}", [403, 200, 200, 403, 404, 403]),
+            ("cancel provision", Method::DELETE, "/v1/team/provisions/{fresh}", [403, 204, 204, 403, 404, 403]),
+            ("create agent", Method::POST, "/v1/agents", [201, 201, 201, 201, 201, 201]),
+            ("list agents", Method::GET, "/v1/agents", [200, 200, 200, 200, 200, 200]),
+            ("delete agent", Method::DELETE, "/v1/agents/{owner's agent}", [404, 404, 204, 404, 404, 404]),
+            ("user", Method::GET, "/v1/user", [200, 200, 200, 200, 200, 200]),
+            ("claim (unknown token)", Method::POST, "/v1/provisions/claim", [400, 400, 400, 400, 400, 400]),
+            ("create-user", Method::POST, "/api/v1/admin/create-user", [403, 403, 403, 201, 403, 403]),
+            ("set-provisioner", Method::POST, "/api/v1/admin/set-provisioner", [403, 403, 200, 403, 403, 403]),
+            ("grant credits", Method::POST, "/api/v1/admin/credits", [403, 403, 200, 403, 403, 403]),
+            ("balance", Method::GET, "/api/v1/credits/balance", [200, 200, 200, 200, 200, 200]),
+            ("consume", Method::POST, "/api/v1/credits/consume", [200, 200, 200, 200, 402, 200]),
+            ("usage", Method::GET, "/api/v1/credits/usage", [403, 200, 200, 200, 200, 403]),
+            ("healthz", Method::GET, "/healthz", [200, 200, 200, 200, 200, 200]),
+            ("regenerate key", Method::POST, "/v1/user/api-key/regenerate", [200, 200, 200, 200, 200, 200]),
+        ];
+        let mut failures = Vec::new();
+        let mut n = 0;
+        for (name, method, template, authed) in rows {
+            let expected: Vec<u16> = if template == "/healthz" {
+                vec![200; 12]
+            } else {
+                unauth.iter().chain(authed.iter()).copied().collect()
             };
-            let body = match name {
-                "create agent" => Some(json!({"name": "Agent", "identifier": format!("a-{n}")})),
-                "claim (unknown token)" => Some(json!({"token": "f".repeat(64)})),
-                "create-user" => Some(json!({"email": format!("user{n}@x.com")})),
-                "set-provisioner" => Some(json!({"email": "member@a.com", "is_provisioner": false})),
-                "grant credits" => Some(json!({"amount": 1})),
-                "consume" => Some(json!({"amount": 0.001})),
-                _ if method == Method::POST => Some(json!({})),
-                _ => None,
-            };
-            let mut req = app.client.request(method.clone(), format!("{}{path}", app.base));
-            if let Some(k) = &w.keys[i] {
-                req = req.header("Authorization", format!("Bearer {k}"));
-            }
-            if name == "create-user" {
-                req = req.header("X-User-ID", &w.emails[i]);
-            }
-            if let Some(b) = body {
-                req = req.json(&b);
-            }
-            let res = req.send().await.unwrap();
-            let got = res.status().as_u16();
-            let text = res.text().await.unwrap();
-            if got != expected[i] {
-                failures.push(format!("{name} by {caller}: expected {}, got {got}: {text}", expected[i]));
-            }
-            if got >= 400 {
-                let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-                assert!(v["error"]["code"].is_string(), "{name} by {caller}: JSON error body, got {text}");
-                if got == 401 {
-                    let code = if *caller == "none" { "missing_credentials" } else { "invalid_api_key" };
-                    assert_eq!(v["error"]["code"], code, "{name} by {caller}");
+            for (i, caller) in CALLERS.iter().enumerate() {
+                n += 1;
+                let path = match template {
+                    "/v1/team/provisions/{A}" => format!("/v1/team/provisions/{}", w.provision_a),
+                    "/v1/team/provisions/{fresh}" => {
+                        format!("/v1/team/provisions/{}", app.provision(&o).await["id"].as_str().unwrap())
+                    }
+                    "/v1/agents/{owner's agent}" => {
+                        let (_, a) = app
+                            .post("/v1/agents", &o, json!({"name": "x", "identifier": format!("del-{n}")}))
+                            .await;
+                        format!("/v1/agents/{}", a["id"].as_str().unwrap())
+                    }
+                    t => t.to_string(),
+                };
+                let body = match name {
+                    "create agent" => Some(json!({"name": "Agent", "identifier": format!("a-{n}")})),
+                    "claim (unknown token)" => Some(json!({"token": "f".repeat(64)})),
+                    "create-user" => Some(json!({"email": format!("user{n}@x.com")})),
+                    "set-provisioner" => Some(json!({"email": "member@a.com", "is_provisioner": false})),
+                    "grant credits" => Some(json!({"amount": 1})),
+                    "consume" => Some(json!({"amount": 0.001})),
+                    _ if method == Method::POST => Some(json!({})),
+                    _ => None,
+                };
+                let mut req = app.client.request(method.clone(), format!("{}{path}", app.base));
+                if let Some(k) = &w.keys[i] {
+                    req = req.header("Authorization", format!("Bearer {k}"));
+                }
+                if name == "create-user" {
+                    req = req.header("X-User-ID", &w.emails[i]);
+                }
+                if let Some(b) = body {
+                    req = req.json(&b);
+                }
+                let res = req.send().await.unwrap();
+                let got = res.status().as_u16();
+                let text = res.text().await.unwrap();
+                if got != expected[i] {
+                    failures.push(format!("{name} by {caller}: expected {}, got {got}: {text}", expected[i]));
+                }
+                if got >= 400 {
+                    let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+                    assert!(v["error"]["code"].is_string(), "{name} by {caller}: JSON error body, got {text}");
+                    if got == 401 {
+                        let code = if *caller == "none" { "missing_credentials" } else { "invalid_api_key" };
+                        assert_eq!(v["error"]["code"], code, "{name} by {caller}");
+                    }
                 }
             }
         }
+        assert!(failures.is_empty(), "{} of {n} cells wrong:\n{}", failures.len(), failures.join("\n"));
+        assert_eq!(n, 17 * 12);
     }
-    assert!(failures.is_empty(), "{} of {n} cells wrong:\n{}", failures.len(), failures.join("\n"));
-    assert_eq!(n, 17 * 12);
 }

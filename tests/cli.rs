@@ -175,7 +175,8 @@ fn cleanup_and_backup_subcommands() {
     use provisiond::service::{Actor, Ctx};
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("p.db");
-    let db = Db::open(&DbSettings { path: path.clone(), synchronous: Default::default() }, true).unwrap();
+    let db = Db::open(&DbSettings { path: path.clone(), synchronous: Default::default(), url: None }, true)
+        .unwrap();
     let rules = provisiond::config::Settings::defaults().rules();
     let now = Ctx::new(db.clone(), Clock::default(), rules.clone(), Mailer::disabled());
     let past = Ctx::new(

@@ -18,46 +18,48 @@ async fn provision_raw(app: &TestApp, key: &str) -> reqwest::Response {
         .unwrap()
 }
 
-#[tokio::test]
-async fn provisioning_is_limited_per_key_and_per_address() {
-    let app = spawn_with(|s| s.provision_rate_limit = 3).await;
-    let a = app.create_org("A", Some("a.com"), "owner@a.com");
-    for _ in 0..3 {
+engine_tests! {
+    #[tokio::test]
+    async fn provisioning_is_limited_per_key_and_per_address() {
+        let app = spawn_with(|s| s.provision_rate_limit = 3).await;
+        let a = app.create_org("A", Some("a.com"), "owner@a.com");
+        for _ in 0..3 {
+            assert_eq!(provision_raw(&app, &a.owner.api_key).await.status(), StatusCode::CREATED);
+        }
+        let res = provision_raw(&app, &a.owner.api_key).await;
+        assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(res.headers().get("retry-after").unwrap(), "20", "one a minute / 3 = every 20 s");
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "rate_limited");
+        assert_eq!(body["error"]["type"], "rate_limit_error");
+        assert_eq!(
+            app.count("SELECT COUNT(*) FROM provisions WHERE org_id = ?1", &a.id),
+            3,
+            "nothing created when refused"
+        );
+
+        // create-user shares the key's budget.
+        app.post(
+            "/api/v1/admin/set-provisioner",
+            &a.owner.api_key,
+            json!({"email": "owner@a.com", "is_provisioner": true}),
+        )
+        .await;
+        let res = app.create_user_raw(&a.owner.api_key, Some("owner@a.com"), json!({"email": "x@y.com"})).await;
+        assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+
+        // Another key from the same address has its own budget, up to the address's (4 x 3 = 12).
+        let b = app.create_org("B", None, "owner@b.com");
+        for _ in 0..9 {
+            assert_eq!(provision_raw(&app, &provisiond_key(&app, &b).await).await.status(), StatusCode::CREATED);
+        }
+        let res = provision_raw(&app, &b.owner.api_key).await;
+        assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS, "the address is out after 12");
+
+        // Time refills the buckets.
+        app.clock.advance(Duration::from_secs(20));
         assert_eq!(provision_raw(&app, &a.owner.api_key).await.status(), StatusCode::CREATED);
     }
-    let res = provision_raw(&app, &a.owner.api_key).await;
-    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
-    assert_eq!(res.headers().get("retry-after").unwrap(), "20", "one a minute / 3 = every 20 s");
-    let body: serde_json::Value = res.json().await.unwrap();
-    assert_eq!(body["error"]["code"], "rate_limited");
-    assert_eq!(body["error"]["type"], "rate_limit_error");
-    assert_eq!(
-        app.count("SELECT COUNT(*) FROM provisions WHERE org_id = ?1", &a.id),
-        3,
-        "nothing created when refused"
-    );
-
-    // create-user shares the key's budget.
-    app.post(
-        "/api/v1/admin/set-provisioner",
-        &a.owner.api_key,
-        json!({"email": "owner@a.com", "is_provisioner": true}),
-    )
-    .await;
-    let res = app.create_user_raw(&a.owner.api_key, Some("owner@a.com"), json!({"email": "x@y.com"})).await;
-    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
-
-    // Another key from the same address has its own budget, up to the address's (4 x 3 = 12).
-    let b = app.create_org("B", None, "owner@b.com");
-    for _ in 0..9 {
-        assert_eq!(provision_raw(&app, &provisiond_key(&app, &b).await).await.status(), StatusCode::CREATED);
-    }
-    let res = provision_raw(&app, &b.owner.api_key).await;
-    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS, "the address is out after 12");
-
-    // Time refills the buckets.
-    app.clock.advance(Duration::from_secs(20));
-    assert_eq!(provision_raw(&app, &a.owner.api_key).await.status(), StatusCode::CREATED);
 }
 
 /// A fresh admin key of organization `org` (each with its own per-key budget).
@@ -66,17 +68,19 @@ async fn provisiond_key(app: &TestApp, org: &Org) -> String {
     app.add_member(org, &format!("admin{n}@b.com"), provisiond::domain::Role::Admin).api_key
 }
 
-#[tokio::test]
-async fn log_in_attempts_are_limited_per_address() {
-    let app = spawn_with(|s| s.login_rate_limit = 2).await;
-    app.org_with_password("Acme", "owner@acme.com", "owner password");
-    let mut web = WebClient::new(&app);
-    assert_eq!(web.login("a@acme.com", "whatever pw").await.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(web.login("b@acme.com", "whatever pw").await.status, StatusCode::UNAUTHORIZED);
-    let r = web.login("owner@acme.com", "owner password").await;
-    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
-    assert_eq!(r.headers.get("retry-after").unwrap(), "30");
-    assert!(r.body.contains("Too many tries from your address"));
-    app.clock.advance(Duration::from_secs(30));
-    assert_eq!(web.login("owner@acme.com", "owner password").await.status, StatusCode::SEE_OTHER);
+engine_tests! {
+    #[tokio::test]
+    async fn log_in_attempts_are_limited_per_address() {
+        let app = spawn_with(|s| s.login_rate_limit = 2).await;
+        app.org_with_password("Acme", "owner@acme.com", "owner password");
+        let mut web = WebClient::new(&app);
+        assert_eq!(web.login("a@acme.com", "whatever pw").await.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(web.login("b@acme.com", "whatever pw").await.status, StatusCode::UNAUTHORIZED);
+        let r = web.login("owner@acme.com", "owner password").await;
+        assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(r.headers.get("retry-after").unwrap(), "30");
+        assert!(r.body.contains("Too many tries from your address"));
+        app.clock.advance(Duration::from_secs(30));
+        assert_eq!(web.login("owner@acme.com", "owner password").await.status, StatusCode::SEE_OTHER);
+    }
 }

@@ -1,10 +1,12 @@
 //! The database engines behind one handle, `Db`: where reads run, how writes commit, and the key
-//! generation that tells the key cache when to stop trusting itself. Today's engine is SQLite
-//! (`sqlite`: one file, a read pool, one writer thread with group commit, see `writer`);
-//! `conn` is the engine-neutral connection every store function takes.
+//! generation that tells the key cache when to stop trusting itself. SQLite (`sqlite`: one file,
+//! a read pool, one writer thread with group commit, see `writer`) is the default; PostgreSQL
+//! (`postgres`: a pool, each write its own transaction) serves several replicas. `conn` is the
+//! engine-neutral connection every store function takes.
 
 pub mod conn;
 pub mod migrate;
+pub mod postgres;
 mod sqlite;
 mod types;
 mod writer;
@@ -27,8 +29,11 @@ pub enum Synchronous {
 /// Where the database is and how it commits.
 #[derive(Clone, Debug)]
 pub struct DbSettings {
+    /// The SQLite file, unless `url` names a PostgreSQL database.
     pub path: PathBuf,
     pub synchronous: Synchronous,
+    /// `postgres://…`: PostgreSQL instead of SQLite. Holds the password: never logged.
+    pub url: Option<String>,
 }
 
 /// Moves whenever something changed what API keys mean: a write in this process (after its
@@ -60,6 +65,7 @@ impl KeyGeneration {
 
 enum Backend {
     Sqlite(sqlite::Sqlite),
+    Postgres(Arc<postgres::Postgres>),
 }
 
 #[derive(Clone)]
@@ -74,16 +80,27 @@ impl Db {
     /// it looked at, instead of quietly working on an empty one.
     pub fn open(settings: &DbSettings, create: bool) -> Result<Db, String> {
         let keys = Arc::new(KeyGeneration::default());
-        let engine = sqlite::Sqlite::open(&settings.path, settings.synchronous, create, keys.clone())?;
-        let db = Db { engine: Arc::new(Backend::Sqlite(engine)), keys };
-        db.refresh_keys()
-            .map_err(|e| format!("cannot read the database {}: {e}", settings.path.display()))?;
+        let backend = match &settings.url {
+            Some(url) => Backend::Postgres(Arc::new(postgres::Postgres::open(url, create)?)),
+            None => Backend::Sqlite(sqlite::Sqlite::open(
+                &settings.path,
+                settings.synchronous,
+                create,
+                keys.clone(),
+            )?),
+        };
+        let db = Db { engine: Arc::new(backend), keys };
+        if let Backend::Sqlite(s) = &*db.engine {
+            s.refresh_keys(&db.keys)
+                .map_err(|e| format!("cannot read the database {}: {e}", db.location()))?;
+        }
         Ok(db)
     }
 
     pub fn engine(&self) -> Engine {
         match *self.engine {
             Backend::Sqlite(_) => Engine::Sqlite,
+            Backend::Postgres(_) => Engine::Postgres,
         }
     }
 
@@ -91,14 +108,16 @@ impl Db {
     pub fn location(&self) -> String {
         match &*self.engine {
             Backend::Sqlite(s) => s.path().display().to_string(),
+            Backend::Postgres(p) => p.location().to_string(),
         }
     }
 
     /// The current key generation, after noticing any change another process committed. Call it
     /// before trusting the key cache.
-    pub fn refresh_keys(&self) -> DbResult<u64> {
+    pub async fn refresh_keys(&self) -> DbResult<u64> {
         match &*self.engine {
             Backend::Sqlite(s) => s.refresh_keys(&self.keys)?,
+            Backend::Postgres(p) => p.refresh_keys(&self.keys).await?,
         }
         Ok(self.keys.current())
     }
@@ -117,19 +136,24 @@ impl Db {
         E: From<DbError> + Send + 'static,
     {
         let db = self.clone();
-        actix_web::web::block(move || db.read_blocking(f))
-            .await
-            .map_err(|e| E::from(DbError::Blocking(e.to_string())))?
+        actix_web::web::block(move || match &*db.engine {
+            Backend::Sqlite(s) => s.read(f),
+            Backend::Postgres(p) => p.read(f),
+        })
+        .await
+        .map_err(|e| E::from(DbError::Blocking(e.to_string())))?
     }
 
     /// `read` for callers that are not async (tests, the command line's checks).
     pub fn read_blocking<T, E, F>(&self, f: F) -> Result<T, E>
     where
-        F: FnOnce(&Conn) -> Result<T, E>,
-        E: From<DbError>,
+        F: FnOnce(&Conn) -> Result<T, E> + Send,
+        T: Send,
+        E: From<DbError> + Send,
     {
         match &*self.engine {
             Backend::Sqlite(s) => s.read(f),
+            Backend::Postgres(p) => postgres::off_runtime(|| p.read(f)),
         }
     }
 
@@ -141,11 +165,19 @@ impl Db {
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
-        let (reply, rx) = tokio::sync::oneshot::channel();
         match &*self.engine {
-            Backend::Sqlite(s) => s.submit(f, reply)?,
+            Backend::Sqlite(s) => {
+                let (reply, rx) = tokio::sync::oneshot::channel();
+                s.submit(f, reply)?;
+                rx.await.map_err(|_| E::from(DbError::WriterStopped))?
+            }
+            Backend::Postgres(p) => {
+                let (p, keys) = (p.clone(), self.keys.clone());
+                actix_web::web::block(move || p.write(&keys, f))
+                    .await
+                    .map_err(|e| E::from(DbError::Blocking(e.to_string())))?
+            }
         }
-        rx.await.map_err(|_| E::from(DbError::WriterStopped))?
     }
 
     /// `write` for a background thread of the server (the sweep, the mailer): queued with the
@@ -156,11 +188,14 @@ impl Db {
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
-        let (reply, rx) = mpsc::sync_channel(1);
         match &*self.engine {
-            Backend::Sqlite(s) => s.submit(f, reply)?,
+            Backend::Sqlite(s) => {
+                let (reply, rx) = mpsc::sync_channel(1);
+                s.submit(f, reply)?;
+                rx.recv().map_err(|_| E::from(DbError::WriterStopped))?
+            }
+            Backend::Postgres(p) => postgres::off_runtime(|| p.write(&self.keys, f)),
         }
-        rx.recv().map_err(|_| E::from(DbError::WriterStopped))?
     }
 
     /// A write in a transaction of its own, for callers that are not async (tests, shutdown).
@@ -168,25 +203,30 @@ impl Db {
     /// changed.
     pub fn write_blocking<T, E, F>(&self, f: F) -> Result<T, E>
     where
-        F: FnOnce(&Tx) -> Result<T, E>,
-        E: From<DbError>,
+        F: FnOnce(&Tx) -> Result<T, E> + Send,
+        T: Send,
+        E: From<DbError> + Send,
     {
         match &*self.engine {
             Backend::Sqlite(s) => s.write_alone(&self.keys, f),
+            Backend::Postgres(p) => postgres::off_runtime(|| p.write(&self.keys, f)),
         }
     }
 
     /// A consistent copy of the database at `dest`, taken while the server runs.
-    pub fn backup_to(&self, dest: &Path) -> DbResult<()> {
+    /// On PostgreSQL there is no file to copy: None (use `pg_dump`).
+    pub fn backup_to(&self, dest: &Path) -> Option<DbResult<()>> {
         match &*self.engine {
-            Backend::Sqlite(s) => s.backup_to(dest),
+            Backend::Sqlite(s) => Some(s.backup_to(dest)),
+            Backend::Postgres(_) => None,
         }
     }
 
-    /// Makes the database file complete on its own (at shutdown).
+    /// Makes the database file complete on its own (at shutdown); nothing to do on PostgreSQL.
     pub fn checkpoint(&self) -> DbResult<()> {
         match &*self.engine {
             Backend::Sqlite(s) => s.checkpoint(),
+            Backend::Postgres(_) => Ok(()),
         }
     }
 }

@@ -266,7 +266,8 @@ impl Sqlite {
 
     pub fn read<T, E: From<DbError>>(&self, f: impl FnOnce(&Conn) -> Result<T, E>) -> Result<T, E> {
         let c = self.conn()?;
-        f(&Conn::sqlite(&c))
+        let conn = Conn::sqlite(&c);
+        f(&conn)
     }
 
     /// Queues a write for the writer thread; `reply` hears the outcome after the commit.
@@ -292,11 +293,9 @@ impl Sqlite {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(DbError::from)?;
         let wrapped = Tx::new(Conn::sqlite(&tx));
         let out = f(&wrapped)?;
-        let epoch = if wrapped.changed_keys() {
-            Some(writer::bump_key_epoch(&tx).map_err(DbError::from)?)
-        } else {
-            None
-        };
+        let changed = wrapped.changed_keys();
+        drop(wrapped);
+        let epoch = if changed { Some(writer::bump_key_epoch(&tx).map_err(DbError::from)?) } else { None };
         tx.commit().map_err(DbError::from)?;
         if let Some(epoch) = epoch {
             keys.changed(epoch);

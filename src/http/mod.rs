@@ -6,14 +6,13 @@ pub mod wire;
 use crate::config::Settings;
 use crate::service::{Client, Ctx};
 use actix_web::HttpRequest;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 /// What every handler can reach.
 pub struct AppState {
     pub ctx: Ctx,
     pub settings: Arc<Settings>,
-    /// Dashboard results with secrets in them, waiting to be shown once.
-    pub shown: crate::web::team::ShowOnce,
 }
 
 impl AppState {
@@ -23,8 +22,37 @@ impl AppState {
     }
 }
 
-/// The client of a request: the connecting address. Behind a reverse proxy that is the proxy,
-/// so limits apply to all clients together (documented in the README).
+/// The client of a request: the connecting address, or, when that is a trusted proxy
+/// (TRUSTED_PROXIES), the right-most `X-Forwarded-For` hop that is not one (hops further left
+/// were written by whoever sent the request, and could be anything). Without TRUSTED_PROXIES the
+/// header is ignored: anyone could send it.
 pub fn client(req: &HttpRequest) -> Client {
-    Client { ip: req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_else(|| "unknown".into()) }
+    let peer = req.peer_addr().map(|a| a.ip());
+    let trusted = req.app_data::<actix_web::web::Data<AppState>>().map(|s| &s.settings.trusted_proxies);
+    let ip = match (peer, trusted) {
+        (Some(peer), Some(trusted)) if trusted.contains(&peer) => {
+            let hops = req
+                .headers()
+                .get_all("x-forwarded-for")
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .map(str::trim)
+                .collect::<Vec<_>>();
+            let mut client = peer;
+            for hop in hops.iter().rev() {
+                match hop.parse::<IpAddr>() {
+                    Ok(ip) if trusted.contains(&ip) => client = ip,
+                    Ok(ip) => {
+                        client = ip;
+                        break;
+                    }
+                    // Not an address: nothing to its left can be believed either.
+                    Err(_) => break,
+                }
+            }
+            Some(client)
+        }
+        _ => peer,
+    };
+    Client { ip: ip.map_or_else(|| "unknown".into(), |ip| ip.to_string()) }
 }

@@ -27,7 +27,8 @@ pub struct AmountRequest {
     /// Greater than 0, at most 3 decimals, at most `Credits::MAX`.
     #[schema(exclusive_minimum = 0, maximum = 1_000_000_000_000f64, multiple_of = 0.001)]
     amount: f64,
-    #[schema(max_length = 500)]
+    /// No control characters or line breaks.
+    #[schema(max_length = 500, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$")]
     reason: Option<String>,
 }
 
@@ -53,6 +54,9 @@ fn amount_and_reason(fields: &Fields) -> Result<(Credits, Option<String>), ApiEr
     let reason = fields.opt_str("reason")?.map(str::trim).filter(|r| !r.is_empty());
     if reason.is_some_and(|r| r.chars().count() > 500) {
         return Err(ApiError::invalid_field("'reason' must be at most 500 characters."));
+    }
+    if reason.is_some_and(|r| r.chars().any(char::is_control)) {
+        return Err(ApiError::invalid_field("'reason' must not contain control characters or line breaks."));
     }
     Ok((amount, reason.map(str::to_string)))
 }

@@ -4,7 +4,7 @@
 //! these forms can take the server's memory or CPU.
 
 use super::SignupMode;
-use super::{claims, Client, Ctx};
+use super::{claims, limits, Client, Ctx};
 use crate::clock::Millis;
 use crate::db::Tx;
 use crate::domain::{DisplayName, Email, OrgId, UserId};
@@ -14,8 +14,6 @@ use crate::mail::Outgoing;
 use crate::passwords;
 use crate::store;
 use crate::store::email_tokens::Purpose;
-use std::collections::HashMap;
-use std::sync::Mutex;
 
 /// How long a sign-in lasts.
 pub const SESSION_TTL_MS: Millis = 14 * 86_400_000;
@@ -97,7 +95,7 @@ pub async fn sign_up(
     password: String,
     claim_token: Option<String>,
 ) -> Result<SignedIn> {
-    ctx.allow_form("signup", client)?;
+    ctx.allow_form("signup", client).await?;
     let (mode, now) = (ctx.rules.signup, ctx.now());
     signup_allowed(mode, claim_token.as_deref())?;
     if let (SignupMode::Claim, Some(t)) = (mode, claim_token.clone()) {
@@ -133,14 +131,19 @@ pub async fn sign_up(
 /// Signs a person in with their password. Failures are throttled per address and client: see
 /// `LoginThrottle`.
 pub async fn log_in(ctx: &Ctx, client: &Client, email: &str, password: String) -> Result<SignedIn> {
-    ctx.allow_form("login", client)?;
+    ctx.allow_form("login", client).await?;
     let (who, now) = (email.trim().to_ascii_lowercase(), ctx.now());
-    let throttle = &ctx.limits.throttle;
-    if let Some(wait) = throttle.wait(&who, &client.ip, now) {
+    if let Some(wait) = limits::login_wait(ctx, &who, &client.ip).await? {
         return Err(Error::Throttled(((wait + 999) / 1000) as u64));
     }
-    let lookup = who.clone();
-    let found = ctx.db.read(move |c| Ok::<_, Error>(store::orgs::login_by_email(c, &lookup)?)).await?;
+    // No account has an address that does not parse (and the database is not asked about one).
+    let lookup = Email::parse(&who).ok().map(|e| e.as_string());
+    let found = match lookup {
+        Some(address) => {
+            ctx.db.read(move |c| Ok::<_, Error>(store::orgs::login_by_email(c, &address)?)).await?
+        }
+        None => None,
+    };
     let user = match found {
         Some(l) if l.api_only => {
             return Err(Error::ApiOnlyUser(
@@ -158,10 +161,10 @@ pub async fn log_in(ctx: &Ctx, client: &Client, email: &str, password: String) -
         }
     };
     let Some(user) = user else {
-        throttle.failed(&who, &client.ip, now);
+        limits::login_failed(ctx, &who, &client.ip).await?;
         return Err(Error::WrongPassword);
     };
-    throttle.succeeded(&who, &client.ip);
+    limits::login_succeeded(ctx, &who, &client.ip).await?;
     ctx.db.write(move |tx| start_session(tx, &user, now)).await
 }
 
@@ -266,18 +269,18 @@ pub fn send_verification(ctx: &Ctx, user: &UserId) -> bool {
 
 /// A new verification link, on the person's request (limited per client address like the
 /// other sign-in forms). False when no mail could be queued.
-pub fn resend_verification(ctx: &Ctx, client: &Client, user: &UserId) -> Result<bool> {
-    ctx.allow_form("verify", client)?;
+pub async fn resend_verification(ctx: &Ctx, client: &Client, user: &UserId) -> Result<bool> {
+    ctx.allow_form("verify", client).await?;
     Ok(send_verification(ctx, user))
 }
 
 /// Asks for a password-reset link for the account at `email`. Answers the same whether or not
 /// there is one (the mail, if any, goes out from the mail thread).
-pub fn request_reset(ctx: &Ctx, client: &Client, email: &str) -> Result<()> {
+pub async fn request_reset(ctx: &Ctx, client: &Client, email: &str) -> Result<()> {
     if !ctx.mail_enabled() {
         return Err(no_mail());
     }
-    ctx.allow_form("forgot", client)?;
+    ctx.allow_form("forgot", client).await?;
     let email = Email::parse(email.trim()).map_err(Error::InvalidEmail)?.as_string();
     let now = ctx.now();
     mail_link(ctx, LinkMail::Reset, move |tx| {
@@ -321,7 +324,7 @@ fn take_link(tx: &Tx, token: &str, purpose: Purpose, now: Millis) -> Result<User
 
 /// The person followed the link mailed to their address: it reaches them.
 pub async fn verify_email(ctx: &Ctx, client: &Client, token: &str) -> Result<()> {
-    ctx.allow_form("verify", client)?;
+    ctx.allow_form("verify", client).await?;
     let (token, now) = (token.to_string(), ctx.now());
     ctx.db
         .write(move |tx| {
@@ -347,7 +350,7 @@ pub async fn reset_link_live(ctx: &Ctx, token: &str) -> Result<bool> {
 /// proves the address, and every other session of the account ends (whoever had the old password
 /// is signed out).
 pub async fn reset_password(ctx: &Ctx, client: &Client, token: &str, password: String) -> Result<SignedIn> {
-    ctx.allow_form("reset", client)?;
+    ctx.allow_form("reset", client).await?;
     passwords::acceptable(&password).map_err(Error::InvalidField)?;
     let hash = passwords::hash_bounded(password).await.map_err(|_| Error::Busy)?.map_err(Error::Internal)?;
     let (token, now) = (token.to_string(), ctx.now());
@@ -414,97 +417,4 @@ pub async fn vouch(ctx: &Ctx, email: &Email) -> Result<()> {
             Ok(())
         })
         .await
-}
-
-/// Slows down password guessing without letting a stranger lock anyone out. Failures count per
-/// address *and client*: after a few from one client, that client waits before its next try for
-/// that address, twice as long each time (up to 15 minutes), while the account's owner, trying
-/// from elsewhere, is not held up. Failures per address from all clients together have a much
-/// higher allowance, so guessing spread over many clients still slows down. A success clears
-/// both counts.
-#[derive(Default)]
-pub struct LoginThrottle {
-    failures: Mutex<HashMap<String, (u32, Millis)>>,
-}
-
-/// Free failures for one address from one client.
-const FREE_PER_CLIENT: u32 = 5;
-/// Free failures for one address from all clients together.
-const FREE_PER_ADDRESS: u32 = 50;
-const MAX_WAIT_MS: Millis = 15 * 60_000;
-/// Beyond this many tracked entries, those idle for an hour are dropped.
-const MAX_TRACKED: usize = 100_000;
-
-fn pair(address: &str, client: &str) -> String {
-    format!("{address}\u{0}{client}")
-}
-
-fn wait_after(failures: u32, free: u32, last: Millis, now: Millis) -> Option<Millis> {
-    if failures < free {
-        return None;
-    }
-    let wait = (1000_i64 << (failures - free).min(20)).min(MAX_WAIT_MS);
-    let left = last + wait - now;
-    (left > 0).then_some(left)
-}
-
-impl LoginThrottle {
-    /// Milliseconds `client` must wait before trying `address` again, or None when it may now.
-    pub fn wait(&self, address: &str, client: &str, now: Millis) -> Option<Millis> {
-        let map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        let for_pair =
-            map.get(&pair(address, client)).and_then(|&(n, last)| wait_after(n, FREE_PER_CLIENT, last, now));
-        let for_address = map.get(address).and_then(|&(n, last)| wait_after(n, FREE_PER_ADDRESS, last, now));
-        for_pair.max(for_address)
-    }
-
-    pub fn failed(&self, address: &str, client: &str, now: Millis) {
-        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        if map.len() >= MAX_TRACKED {
-            map.retain(|_, (_, last)| now - *last < 3_600_000);
-        }
-        for key in [pair(address, client), address.to_string()] {
-            let e = map.entry(key).or_insert((0, now));
-            e.0 += 1;
-            e.1 = now;
-        }
-    }
-
-    pub fn succeeded(&self, address: &str, client: &str) {
-        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        map.remove(&pair(address, client));
-        map.remove(address);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn waits_grow_after_five_failures_from_one_client_and_reset_on_success() {
-        let t = LoginThrottle::default();
-        for i in 0..5 {
-            assert_eq!(t.wait("a", "ip1", 0), None, "try {i} is free");
-            t.failed("a", "ip1", 0);
-        }
-        assert_eq!(t.wait("a", "ip1", 0), Some(1000));
-        assert_eq!(t.wait("a", "ip1", 1000), None);
-        t.failed("a", "ip1", 1000);
-        assert_eq!(t.wait("a", "ip1", 1000), Some(2000));
-        assert_eq!(t.wait("b", "ip1", 1000), None, "per address");
-        assert_eq!(t.wait("a", "ip2", 1000), None, "another client is not held up");
-        t.succeeded("a", "ip1");
-        assert_eq!(t.wait("a", "ip1", 1000), None);
-    }
-
-    #[test]
-    fn many_clients_together_slow_down_one_address() {
-        let t = LoginThrottle::default();
-        for i in 0..FREE_PER_ADDRESS {
-            t.failed("a", &format!("ip{i}"), 0);
-        }
-        assert_eq!(t.wait("a", "fresh", 0), Some(1000));
-        assert_eq!(t.wait("b", "fresh", 0), None);
-    }
 }

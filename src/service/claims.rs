@@ -50,7 +50,7 @@ pub(super) fn claimable_in(conn: &Conn, token: &str, now: Millis) -> Result<(Pro
 /// The claim page: the organization the link is for, or why it cannot be claimed. Limited per
 /// client address like the other sign-in forms.
 pub async fn claimable(ctx: &Ctx, client: &Client, token: &str) -> Result<Claimable> {
-    ctx.allow_form("claim", client)?;
+    ctx.allow_form("claim", client).await?;
     let (token, now) = (token.to_string(), ctx.now());
     ctx.db
         .read(move |c| {
@@ -74,7 +74,7 @@ pub async fn claim(
     page: Option<(&Client, [u8; 32])>,
 ) -> Result<Claimed> {
     if let Some((client, _)) = page {
-        ctx.allow_form("claim", client)?;
+        ctx.allow_form("claim", client).await?;
     }
     let session = page.map(|(_, s)| s);
     let (token, claimer_id, now, mode) = (token.to_string(), claimer.clone(), ctx.now(), ctx.rules.signup);

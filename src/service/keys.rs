@@ -72,7 +72,7 @@ fn invalid_key() -> Error {
 pub async fn authenticate(ctx: &Ctx, key: &str) -> Result<Arc<Caller>> {
     let hash = secrets::hash(key);
     let now = ctx.now();
-    let generation = ctx.db.refresh_keys()?;
+    let generation = ctx.db.refresh_keys().await?;
     let entry = match ctx.keys.cache.get(&hash, generation) {
         Some(e) => e,
         None => {
@@ -99,8 +99,8 @@ pub async fn authenticate(ctx: &Ctx, key: &str) -> Result<Arc<Caller>> {
 }
 
 /// Keys the cache holds in the current generation (for tests).
-pub fn cached_keys(ctx: &Ctx) -> Result<usize> {
-    Ok(ctx.keys.cache.len(ctx.db.refresh_keys()?))
+pub async fn cached_keys(ctx: &Ctx) -> Result<usize> {
+    Ok(ctx.keys.cache.len(ctx.db.refresh_keys().await?))
 }
 
 /// A new key for `user` in `project`, stored as its hash; returns the key (shown once).

@@ -1,14 +1,16 @@
 //! Keeping the database tidy and whole: the sweep of expired provisions, links and sessions;
 //! backups; the health check.
 
-use super::{keys, provisioning, Ctx};
+use super::{keys, limits, provisioning, shown, Ctx};
 use crate::clock::Millis;
+use crate::db::{Db, Engine};
 use crate::error::{Error, Result};
 use crate::store;
 use std::path::Path;
 
 /// Sweeps everything that has expired by `now`: provisions (in batches through the writer queue,
-/// between the requests' writes), then mailed links and web sessions. Returns how many
+/// between the requests' writes), then mailed links, web sessions, results nobody came back for
+/// and idle limits. Returns how many
 /// provisions it ended. Blocking: for the cleanup thread and the command line.
 pub fn sweep(ctx: &Ctx, now: Millis) -> Result<usize> {
     let mut total = 0;
@@ -22,7 +24,8 @@ pub fn sweep(ctx: &Ctx, now: Millis) -> Result<usize> {
     ctx.db.write_queued(move |tx| -> Result<()> {
         store::email_tokens::delete_expired(tx, now)?;
         store::sessions::delete_expired(tx, now)?;
-        Ok(())
+        shown::forget_expired(tx, now)?;
+        limits::forget_idle(tx, now)
     })?;
     Ok(total)
 }
@@ -36,7 +39,7 @@ pub fn tidy(ctx: &Ctx) -> Result<usize> {
 
 /// A consistent copy of the database at `dest`, safe while the server runs.
 pub fn backup(ctx: &Ctx, dest: &Path) -> Result<()> {
-    ctx.db.backup_to(dest).map_err(Error::from)
+    ctx.db.backup_to(dest).ok_or(Error::UsePgDump)?.map_err(Error::from)
 }
 
 /// Whether the database answers.
@@ -53,4 +56,53 @@ pub fn shut_down(ctx: &Ctx) {
     if let Err(e) = ctx.db.checkpoint() {
         log::warn!("WAL checkpoint at shutdown failed: {e}");
     }
+}
+
+/// What `migrate_to_postgres` copied: rows per table.
+pub struct Copied {
+    pub tables: Vec<(&'static str, usize)>,
+}
+
+/// Copies every row of `from` (a SQLite database) into `to` (an empty PostgreSQL database) in
+/// one transaction, internal row numbers, hashes and times as they are, then reads both back
+/// and compares them row by row: the keys, provisions, claim links, credits and sessions all
+/// keep working on PostgreSQL. Blocking: for the command line.
+pub fn migrate_to_postgres(from: &Db, to: &Db) -> Result<Copied> {
+    use crate::store::copy::TABLES;
+    if to.engine() != Engine::Postgres {
+        return Err(Error::Internal("DATABASE_URL must name the PostgreSQL database to copy into".into()));
+    }
+    let empty = to.read_blocking(|c| -> Result<bool> {
+        Ok(store::orgs::count_orgs(c)? == 0 && c.value::<i64>("SELECT COUNT(*) FROM users", &[])? == 0)
+    })?;
+    if !empty {
+        return Err(Error::Internal(format!(
+            "the database at {} already holds data; copy into an empty one",
+            to.location()
+        )));
+    }
+    let mut tables = Vec::new();
+    to.write_blocking(|tx| -> Result<()> {
+        for table in TABLES {
+            let rows = from.read_blocking(|c| table.rows(c))?;
+            table.write(tx, &rows)?;
+            tables.push((table.name, rows.len()));
+        }
+        Ok(())
+    })?;
+    for table in TABLES {
+        let (source, copy) = (from.read_blocking(|c| table.rows(c))?, to.read_blocking(|c| table.rows(c))?);
+        if source.len() != copy.len() {
+            return Err(Error::Internal(format!(
+                "{}: {} rows in the copy, {} in the original",
+                table.name,
+                copy.len(),
+                source.len()
+            )));
+        }
+        if let Some(i) = source.iter().zip(&copy).position(|(a, b)| a != b) {
+            return Err(Error::Internal(format!("{}: row {} differs in the copy", table.name, i + 1)));
+        }
+    }
+    Ok(Copied { tables })
 }

@@ -9,16 +9,17 @@ pub mod agents;
 pub mod claims;
 pub mod credits;
 pub mod keys;
+mod limits;
 pub mod maintenance;
 pub mod organizations;
 pub mod provisioning;
+pub mod shown;
 
 use crate::clock::{Clock, Millis};
 use crate::db::{Conn, Db};
 use crate::domain::{OrgId, Role, UserId};
 use crate::error::{Error, Result};
 use crate::mail::Mailer;
-use crate::ratelimit::RateLimit;
 use crate::store;
 use std::sync::Arc;
 
@@ -59,29 +60,13 @@ pub struct Ctx {
     pub clock: Clock,
     pub rules: Arc<Rules>,
     keys: Arc<keys::KeyState>,
-    limits: Arc<Limits>,
+    limits: Arc<limits::Limits>,
     mailer: Mailer,
-}
-
-struct Limits {
-    /// Per person (whatever key or page they use).
-    provisions: RateLimit,
-    /// Per client address: four times the per-person rate, so several people behind one address
-    /// are not starved by one another, while one address still cannot flood.
-    provisions_per_client: RateLimit,
-    /// Per sign-in form and client address.
-    forms: RateLimit,
-    throttle: accounts::LoginThrottle,
 }
 
 impl Ctx {
     pub fn new(db: Db, clock: Clock, rules: Rules, mailer: Mailer) -> Ctx {
-        let limits = Limits {
-            provisions: RateLimit::new(rules.provision_rate_limit),
-            provisions_per_client: RateLimit::new(rules.provision_rate_limit.saturating_mul(4)),
-            forms: RateLimit::new(rules.form_rate_limit),
-            throttle: accounts::LoginThrottle::default(),
-        };
+        let limits = limits::Limits::new(db.engine(), rules.provision_rate_limit, rules.form_rate_limit);
         Ctx { db, clock, rules: Arc::new(rules), keys: Arc::default(), limits: Arc::new(limits), mailer }
     }
 
@@ -92,11 +77,6 @@ impl Ctx {
     /// Whether mail can be sent (pages say what to do when not).
     pub fn mail_enabled(&self) -> bool {
         self.mailer.enabled()
-    }
-
-    /// One more try at a sign-in form (`form` names it) from `client`, or the seconds to wait.
-    pub fn allow_form(&self, form: &str, client: &Client) -> Result<()> {
-        self.limits.forms.take(&format!("{form}:{}", client.ip), self.now()).map_err(Error::RateLimited)
     }
 }
 

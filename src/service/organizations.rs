@@ -61,6 +61,8 @@ pub async fn create(ctx: &Ctx, new: NewOrg) -> Result<Access> {
 pub fn bootstrap(ctx: &Ctx, new: NewOrg) -> Result<Option<Access>> {
     let (prefix, now) = (ctx.rules.key_prefix.clone(), ctx.now());
     ctx.db.write_blocking(move |tx| {
+        // Replicas starting together on an empty database: one of them creates it.
+        store::orgs::lock_for_bootstrap(tx)?;
         if store::orgs::count_orgs(tx)? > 0 {
             return Ok(None);
         }
@@ -186,8 +188,11 @@ pub async fn set_domain(ctx: &Ctx, org: String, domain: Domain) -> Result<OrgId>
 /// Turns a member's provisioner flag on or off; the member is given by user id or email (an
 /// email only when verified: it must name the person it reaches).
 fn set_provisioner_in(tx: &Tx, org: &OrgId, who: &str, on: bool) -> Result<MemberRow> {
-    // Emails are stored lowercase, and so are the ids we make.
+    // Emails are stored lowercase, and so are the ids we make; neither holds a control character.
     let who = who.to_ascii_lowercase();
+    if who.chars().any(char::is_control) {
+        return Err(Error::NotFound("No member of this organization has that user id or email.".into()));
+    }
     let mut m = store::orgs::find_member(tx, org, &who)?
         .ok_or_else(|| Error::NotFound("No member of this organization has that user id or email.".into()))?;
     if on && m.user_id.as_str() != who && !m.email_verified {

@@ -3,7 +3,7 @@
 //! ones.
 
 use super::organizations::{project_and_key, Access, DEFAULT_PROJECT_NAME};
-use super::{authority, Actor, Caller, Client, Ctx};
+use super::{authority, limits, Actor, Caller, Client, Ctx};
 use crate::clock::Millis;
 use crate::db::{DbResult, Tx};
 use crate::domain::{
@@ -28,17 +28,6 @@ pub struct Provisioned {
     pub claim_token: String,
 }
 
-/// Counts one provision against the person and the client address, or says when to retry.
-/// Nothing is spent when either is out.
-fn allow(ctx: &Ctx, person: &UserId, client: &Client) -> Result<()> {
-    let (who, ip, now) = (format!("user:{person}"), format!("ip:{}", client.ip), ctx.now());
-    let l = &ctx.limits;
-    l.provisions.peek(&who, now).map_err(Error::RateLimited)?;
-    l.provisions_per_client.peek(&ip, now).map_err(Error::RateLimited)?;
-    l.provisions.take(&who, now).map_err(Error::RateLimited)?;
-    l.provisions_per_client.take(&ip, now).map_err(Error::RateLimited)
-}
-
 /// Pre-creates a user in the actor's organization: placeholder user, membership with the given
 /// role, project `Default`, its key (acting as at most that role, whoever claims it later),
 /// agent `default`, and the provision — in one transaction. Admins and owners only; limited per
@@ -53,7 +42,7 @@ pub async fn provision(
     if let Actor::Key(c) = &actor {
         // Known without the database: refuse before spending any allowance.
         c.authority().require_admin()?;
-        allow(ctx, &c.user_id, client)?;
+        limits::allow_provision(ctx, &c.user_id, client).await?;
     }
     let now = ctx.now();
     let role = input.role.role();
@@ -81,7 +70,7 @@ pub async fn provision(
         Actor::Key(_) => None,
     };
     if let Some(person) = &person_limit {
-        allow(ctx, person, client)?;
+        limits::allow_provision(ctx, person, client).await?;
     }
     ctx.db
         .write(move |tx| {
@@ -220,7 +209,7 @@ pub async fn create_api_user(
             ))
         }
     }
-    allow(ctx, &caller.user_id, client)?;
+    limits::allow_provision(ctx, &caller.user_id, client).await?;
     let domain = caller.org_domain.clone().ok_or(Error::NoDomain)?;
     let email = email.ok_or_else(|| {
         Error::InvalidEmail("'email' is required, e.g. {\"email\": \"alice@example.com\"}.".into())

@@ -2,10 +2,13 @@
 //! `&Tx` (a write in progress: the caller decides what commits together) and returns rows of its
 //! own; nothing here knows about HTTP, pages or who is calling.
 
+pub mod copy;
 pub mod credits;
 pub mod email_tokens;
 pub mod keys;
+pub mod limits;
 pub mod orgs;
 pub mod projects;
 pub mod provisions;
 pub mod sessions;
+pub mod shown;

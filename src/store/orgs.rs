@@ -1,7 +1,7 @@
 //! Organizations, users and memberships.
 
 use crate::clock::Millis;
-use crate::db::{Conn, DbResult, Row, Tx};
+use crate::db::{Conn, DbResult, Engine, Row, Tx};
 use crate::domain::{Domain, OrgId, Role, UserId, UserN};
 
 pub fn insert_org(tx: &Tx, id: &OrgId, name: &str, domain: Option<&Domain>, now: Millis) -> DbResult<()> {
@@ -9,6 +9,15 @@ pub fn insert_org(tx: &Tx, id: &OrgId, name: &str, domain: Option<&Domain>, now:
         "INSERT INTO organizations (id, name, domain, created_at) VALUES (?1, ?2, ?3, ?4)",
         &[id, &name, &domain, &now],
     )?;
+    Ok(())
+}
+
+/// Holds the first start's lock until the transaction ends (PostgreSQL; SQLite's writes are
+/// one at a time anyway).
+pub fn lock_for_bootstrap(tx: &Tx) -> DbResult<()> {
+    if tx.engine() == Engine::Postgres {
+        tx.execute("SELECT pg_advisory_xact_lock(?1)", &[&crate::db::postgres::BOOTSTRAP_LOCK])?;
+    }
     Ok(())
 }
 

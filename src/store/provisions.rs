@@ -93,8 +93,8 @@ pub fn list(
             "SELECT ",
             effective_columns!(),
             " FROM provisions
-              WHERE org_id = ?2 AND (?3 IS NULL OR
-                    CASE WHEN status = 'pending' AND expires_at <= ?1 THEN 'expired' ELSE status END = ?3)
+              WHERE org_id = ?2 AND (CAST(?3 AS TEXT) IS NULL OR
+                    CASE WHEN status = 'pending' AND expires_at <= ?1 THEN 'expired' ELSE status END = CAST(?3 AS TEXT))
               ORDER BY created_at DESC, n DESC LIMIT ?4"
         ),
         &[&now, org, &status, &i64::from(limit)],
@@ -126,13 +126,14 @@ pub fn end(tx: &Tx, id: &ProvisionId, status: ProvisionStatus) -> DbResult<bool>
 /// ended. One statement per table instead of one delete (and its cascades) per provision; the
 /// children go first, so the foreign keys' cascades find nothing left to do.
 pub fn expire_batch(tx: &Tx, now: Millis, limit: u32) -> DbResult<usize> {
-    match tx.engine() {
-        // A scratch table of the batch's row numbers, in memory (see db::sqlite, temp_store).
-        Engine::Sqlite => tx.execute_batch(
-            "CREATE TEMP TABLE IF NOT EXISTS sweep_batch (p INTEGER PRIMARY KEY, u INTEGER);
-             DELETE FROM temp.sweep_batch;",
-        )?,
+    if tx.engine() == Engine::Postgres {
+        return expire_batch_postgres(tx, now, limit);
     }
+    // A scratch table of the batch's row numbers, in memory (see db::sqlite, temp_store).
+    tx.execute_batch(
+        "CREATE TEMP TABLE IF NOT EXISTS sweep_batch (p INTEGER PRIMARY KEY, u INTEGER);
+         DELETE FROM temp.sweep_batch;",
+    )?;
     let seen = tx.execute(
         "INSERT INTO temp.sweep_batch (p, u)
          SELECT p.n, (SELECT u.n FROM users u WHERE u.id = p.user_id AND u.status = 'placeholder')
@@ -154,18 +155,49 @@ pub fn expire_batch(tx: &Tx, now: Millis, limit: u32) -> DbResult<usize> {
     Ok(seen)
 }
 
-/// A provision by its claim token's hash, whatever its organization, with the stored status
-/// (the caller applies expiry) and its organization's name.
-pub fn by_token(conn: &Conn, token_hash: &[u8; 32]) -> DbResult<Option<(ProvisionRow, String)>> {
-    conn.query_opt(
+/// The same on PostgreSQL, in one statement. `SKIP LOCKED`: replicas sweeping at the same time
+/// take different provisions, never the same one twice (and never wait for each other); the
+/// placeholder's membership, projects, keys and agents go with it by the foreign keys' cascades.
+fn expire_batch_postgres(tx: &Tx, now: Millis, limit: u32) -> DbResult<usize> {
+    let ended: i64 = tx.value(
+        "WITH batch AS (
+              SELECT n, user_id FROM provisions WHERE status = 'pending' AND expires_at <= ?1
+               ORDER BY expires_at, n LIMIT ?2 FOR UPDATE SKIP LOCKED),
+         ended AS (
+              UPDATE provisions p SET status = 'expired' FROM batch WHERE p.n = batch.n RETURNING batch.user_id),
+         gone AS (
+              DELETE FROM users u USING ended WHERE u.id = ended.user_id AND u.status = 'placeholder' RETURNING u.n)
+         SELECT (SELECT COUNT(*) FROM ended) + 0 * (SELECT COUNT(*) FROM gone)",
+        &[&now, &i64::from(limit)],
+    )?;
+    Ok(ended as usize)
+}
+
+macro_rules! by_token_sql {
+    () => {
         concat!(
             "SELECT ",
             columns!(),
             ", (SELECT name FROM organizations o WHERE o.id = p.org_id) FROM provisions p WHERE token_hash = ?1"
-        ),
-        &[&&token_hash[..]],
-        |r| Ok((from_row(r)?, r.get(13)?)),
-    )
+        )
+    };
+}
+
+/// A provision by its claim token's hash, whatever its organization, with the stored status
+/// (the caller applies expiry) and its organization's name.
+pub fn by_token(conn: &Conn, token_hash: &[u8; 32]) -> DbResult<Option<(ProvisionRow, String)>> {
+    conn.query_opt(by_token_sql!(), &[&&token_hash[..]], |r| Ok((from_row(r)?, r.get(13)?)))
+}
+
+/// `by_token` for a claim: the row is locked until the claim commits, so of concurrent claims
+/// of one link on several replicas the later ones see it claimed instead of racing (on SQLite
+/// the one writer does that already).
+pub fn by_token_for_claim(tx: &Tx, token_hash: &[u8; 32]) -> DbResult<Option<(ProvisionRow, String)>> {
+    let sql = match tx.engine() {
+        Engine::Sqlite => by_token_sql!(),
+        Engine::Postgres => concat!(by_token_sql!(), " FOR UPDATE OF p"),
+    };
+    tx.query_opt(sql, &[&&token_hash[..]], |r| Ok((from_row(r)?, r.get(13)?)))
 }
 
 /// Marks a pending provision claimed. False when it was no longer pending: of concurrent

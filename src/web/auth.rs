@@ -315,7 +315,7 @@ pub async fn forgot(
 ) -> Result<HttpResponse, WebError> {
     check_origin(&req)?;
     let email = form.email.clone().unwrap_or_default().trim().to_ascii_lowercase();
-    match accounts::request_reset(&state.ctx, &client(&req), &email) {
+    match accounts::request_reset(&state.ctx, &client(&req), &email).await {
         Ok(()) => Ok(notice(
             StatusCode::OK,
             "Check your mail",
@@ -432,7 +432,7 @@ pub async fn resend_verification(
 ) -> Result<HttpResponse, WebError> {
     check_origin(&req)?;
     session.check_csrf(form.csrf.as_deref())?;
-    match accounts::resend_verification(&state.ctx, &client(&req), &session.user_id) {
+    match accounts::resend_verification(&state.ctx, &client(&req), &session.user_id).await {
         Ok(true) => {
             let msg = format!("We mailed a new verification link to {}.", session.email);
             Ok(account_view(&state, &session, StatusCode::OK, Some(&msg)))

@@ -7,6 +7,7 @@ use super::WebError;
 use crate::error::ApiError;
 use crate::http::AppState;
 use crate::service::accounts::{self, SESSION_TTL_MS};
+use crate::service::shown;
 use actix_web::cookie::{time, Cookie, SameSite};
 use actix_web::dev::Payload;
 use actix_web::http::header;
@@ -22,6 +23,8 @@ pub struct Session {
     pub person: accounts::Session,
     /// Put into every form as `csrf`; checked on every post.
     pub csrf: String,
+    /// What this session's show-once results are sealed under (see service::shown).
+    pub seal_key: [u8; 32],
 }
 
 impl Deref for Session {
@@ -58,7 +61,7 @@ pub async fn current(req: &HttpRequest) -> Result<Option<Session>, ApiError> {
     let state =
         req.app_data::<web::Data<AppState>>().cloned().ok_or_else(|| ApiError::internal("no AppState"))?;
     let person = accounts::session(&state.ctx, &token).await?;
-    Ok(person.map(|person| Session { person, csrf: csrf_for(&token) }))
+    Ok(person.map(|person| Session { person, csrf: csrf_for(&token), seal_key: shown::session_key(&token) }))
 }
 
 impl Session {

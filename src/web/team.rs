@@ -4,12 +4,12 @@ use super::session::{check_origin, Session};
 use super::{layout, page, redirect, WebError};
 use crate::clock;
 use crate::domain::{OrgId, ProvisionRole};
-use crate::error::{ApiError, Error};
+use crate::error::Error;
 use crate::http::{client, AppState};
-use crate::service::organizations::{self};
 use crate::service::provisioning::{self, ProvisionInput};
 use crate::service::Actor;
 use crate::service::SignupMode;
+use crate::service::{organizations, shown};
 use crate::store::orgs::MemberListRow;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -208,63 +208,19 @@ pub async fn provision(
             p { a href="/team" { "Back to the team" } }
         }
     };
-    show_once(&state, &session, "User provisioned", body)
+    show_once(&state, &session, "User provisioned", body).await
 }
 
-/// Secrets made by a form post are shown on the page the browser is then sent to — so a reload
-/// cannot make them again — once, and only to the person who made them.
-fn show_once(
+/// Secrets made by a form post are shown on the page the browser is then sent to, so a reload
+/// cannot make them again (see service::shown).
+async fn show_once(
     state: &AppState,
     session: &Session,
-    title: &'static str,
+    title: &str,
     body: Markup,
 ) -> Result<HttpResponse, WebError> {
-    let id = state.shown.put(session.user_id.as_str(), title, body.into_string(), state.ctx.now())?;
+    let id = shown::put(&state.ctx, session.seal_key, &session.user_id, title, body.into_string()).await?;
     Ok(redirect(&format!("/team/shown?id={id}")))
-}
-
-/// How long a result waits to be shown; after that it is gone.
-const SHOW_WITHIN_MS: crate::clock::Millis = 10 * 60_000;
-
-/// Rendered results waiting to be shown once, by id. In memory only: a restart loses them, and
-/// the secrets in them are never stored.
-/// A result waiting: who may see it, when it was made, the page title and body.
-struct Waiting {
-    user_id: String,
-    at: crate::clock::Millis,
-    title: &'static str,
-    body: String,
-}
-
-#[derive(Default)]
-pub struct ShowOnce {
-    waiting: std::sync::Mutex<std::collections::HashMap<String, Waiting>>,
-}
-
-impl ShowOnce {
-    fn put(
-        &self,
-        user_id: &str,
-        title: &'static str,
-        body: String,
-        now: crate::clock::Millis,
-    ) -> Result<String, ApiError> {
-        let id = crate::keys::new_claim_token()?.secret;
-        let mut map = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
-        map.retain(|_, w| now - w.at < SHOW_WITHIN_MS);
-        map.insert(id.clone(), Waiting { user_id: user_id.to_string(), at: now, title, body });
-        Ok(id)
-    }
-
-    fn take(&self, id: &str, user_id: &str, now: crate::clock::Millis) -> Option<(&'static str, String)> {
-        let mut map = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
-        match map.get(id) {
-            Some(w) if w.user_id == user_id && now - w.at < SHOW_WITHIN_MS => {
-                map.remove(id).map(|w| (w.title, w.body))
-            }
-            _ => None,
-        }
-    }
 }
 
 #[derive(Deserialize)]
@@ -277,15 +233,14 @@ pub async fn shown(
     session: Session,
     q: web::Query<ShownQuery>,
 ) -> Result<HttpResponse, WebError> {
-    let Some((title, body)) =
-        state.shown.take(q.id.as_deref().unwrap_or(""), session.user_id.as_str(), state.ctx.now())
-    else {
+    let id = q.id.as_deref().unwrap_or("");
+    let Some((title, body)) = shown::take(&state.ctx, session.seal_key, &session.user_id, id).await? else {
         return Err(WebError::Status(
             StatusCode::NOT_FOUND,
             "This result has already been shown: keys and claim links are shown only once. Cancel the provision and make a new one if they were lost.".into(),
         ));
     };
-    Ok(page(StatusCode::OK, layout(title, Some(&session), maud::PreEscaped(body))))
+    Ok(page(StatusCode::OK, layout(&title, Some(&session), maud::PreEscaped(body))))
 }
 
 #[derive(Deserialize)]
@@ -336,5 +291,5 @@ pub async fn create_org(
             p { a href="/team" { "Go to the dashboard" } }
         }
     };
-    show_once(&state, &session, "Organization created", body)
+    show_once(&state, &session, "Organization created", body).await
 }

@@ -1,7 +1,60 @@
-//! Spawns the real server on port 0 with a temporary database file, and talks to it over HTTP.
+//! Spawns the real server on port 0, on a temporary SQLite file or a fresh PostgreSQL database
+//! (`engine_tests!` runs a test once on each), and talks to it over HTTP.
 #![allow(dead_code)]
 
+pub mod pg;
+pub mod proxy;
 pub mod smtp;
+
+pub use provisiond::db::Engine;
+
+tokio::task_local! {
+    /// The engine the servers of the running test use (SQLite unless `engine_tests!` says).
+    pub static ENGINE: Engine;
+}
+
+/// The engine of the running test.
+pub fn engine() -> Engine {
+    ENGINE.try_with(|e| *e).unwrap_or(Engine::Sqlite)
+}
+
+/// Runs each test once per database engine, as `<name>::sqlite` and `<name>::postgres`: the same
+/// body, with every server it spawns on that engine.
+#[macro_export]
+macro_rules! engine_tests {
+    ($($(#[$attr:meta])* async fn $name:ident() $body:block)*) => {$(
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            $(#[$attr])*
+            async fn sqlite() {
+                $crate::common::ENGINE.scope($crate::common::Engine::Sqlite, async $body).await
+            }
+
+            $(#[$attr])*
+            async fn postgres() {
+                $crate::common::ENGINE.scope($crate::common::Engine::Postgres, async $body).await
+            }
+        }
+    )*};
+}
+
+/// A fresh PostgreSQL database holding provisiond's schema (cloned from a template that got it
+/// once per test binary).
+pub fn fresh_postgres() -> String {
+    let cluster = pg::cluster();
+    cluster.set_template_ready(|url| {
+        let settings = provisiond::db::DbSettings {
+            path: PathBuf::new(),
+            synchronous: Default::default(),
+            url: Some(url.to_string()),
+        };
+        // Opening a database puts the schema into it; dropped at once, so nothing stays connected.
+        drop(Db::open(&settings, true).expect("schema into the template database"));
+    });
+    cluster.fresh_database()
+}
 
 use provisiond::app::Application;
 use provisiond::clock::Clock;
@@ -70,13 +123,28 @@ pub async fn spawn_public() -> TestApp {
 }
 
 async fn spawn_inner(tweak: impl FnOnce(&mut Settings), public: bool) -> TestApp {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let public_url = public.then(|| format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port()));
+    spawn_on(listener, tweak, public_url, Clock::default()).await
+}
+
+/// A server on `listener` with the test settings, tweaked; `public_url` replaces PUBLIC_URL.
+async fn spawn_on(
+    listener: std::net::TcpListener,
+    tweak: impl FnOnce(&mut Settings),
+    public_url: Option<String>,
+    clock: Clock,
+) -> TestApp {
+    // The server's log, for a failing test's output (RUST_LOG=warn and the like).
+    let _ = env_logger::builder().is_test(true).try_init();
     let dir = tempfile::tempdir().expect("temp dir");
     let mut settings = test_settings(&dir);
     tweak(&mut settings);
-    let clock = Clock::default();
-    let listener = std::net::TcpListener::bind(&settings.bind).expect("bind");
-    if public {
-        settings.public_url = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    if engine() == Engine::Postgres && settings.database_url.is_none() {
+        settings.database_url = Some(fresh_postgres());
+    }
+    if let Some(url) = public_url {
+        settings.public_url = url;
     }
     let app = Application::build_on(settings.clone(), clock.clone(), listener).expect("server builds");
     let port = app.port();
@@ -93,6 +161,40 @@ async fn spawn_inner(tweak: impl FnOnce(&mut Settings), public: bool) -> TestApp
         settings,
         _dir: dir,
     }
+}
+
+/// Two replicas: servers on one fresh PostgreSQL database, sharing a clock (as machines share
+/// time), each with its own caches and limits, as separate processes would have.
+pub async fn spawn_replicas(tweak: impl Fn(&mut Settings)) -> (TestApp, TestApp) {
+    let url = fresh_postgres();
+    let clock = Clock::default();
+    let bind = || std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let tweak_a = |s: &mut Settings| {
+        tweak(s);
+        s.database_url = Some(url.clone());
+    };
+    let a = spawn_on(bind(), tweak_a, None, clock.clone()).await;
+    let tweak_b = |s: &mut Settings| {
+        tweak(s);
+        s.database_url = Some(url.clone());
+    };
+    let b = spawn_on(bind(), tweak_b, None, clock).await;
+    (a, b)
+}
+
+/// Two replicas behind one port (`proxy::Proxy`, a new connection to each in turn), with
+/// PUBLIC_URL the proxy's address: what a browser or the SDK sees of a deployment.
+pub async fn spawn_replicas_behind_one_port() -> (TestApp, TestApp, proxy::Proxy) {
+    let front = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let public = format!("http://127.0.0.1:{}", front.local_addr().unwrap().port());
+    let url = fresh_postgres();
+    let clock = Clock::default();
+    let bind = || std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let with_db = |s: &mut Settings| s.database_url = Some(url.clone());
+    let a = spawn_on(bind(), with_db, Some(public.clone()), clock.clone()).await;
+    let b = spawn_on(bind(), with_db, Some(public), clock).await;
+    let proxy = proxy::Proxy::start(front, vec![a.port, b.port]);
+    (a, b, proxy)
 }
 
 /// What a command-line run printed.
@@ -154,6 +256,7 @@ impl TestApp {
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("DATABASE_PATH", &self.db_path)
+            .env("DATABASE_URL", self.settings.database_url.as_deref().unwrap_or(""))
             .env("KEY_PREFIX", &self.settings.key_prefix)
             .args(args)
             .stdin(std::process::Stdio::piped())
@@ -253,6 +356,44 @@ impl TestApp {
     pub fn count(&self, sql: &str, param: impl AsRef<str>) -> i64 {
         let param = param.as_ref();
         self.db.read_blocking(|c| c.value(sql, &[&param])).expect("count query")
+    }
+
+    /// A number from the database, for a query about a blob (a hash).
+    pub fn count_blob(&self, sql: &str, blob: &[u8]) -> i64 {
+        self.db.read_blocking(|c| c.value(sql, &[&blob])).expect("count query")
+    }
+
+    /// Whether the data at rest contains `needle`: SQLite's file and its WAL, byte for byte;
+    /// PostgreSQL's tables as `pg_dump` writes them out (a BYTEA value as its hex).
+    pub fn at_rest_contains(&self, needle: &[u8]) -> bool {
+        let contains = |haystack: &[u8], needle: &[u8]| haystack.windows(needle.len()).any(|w| w == needle);
+        match &self.settings.database_url {
+            None => {
+                let mut bytes = Vec::new();
+                for suffix in ["", "-wal"] {
+                    let mut path = self.db_path.clone().into_os_string();
+                    path.push(suffix);
+                    if let Ok(b) = std::fs::read(&path) {
+                        bytes.extend(b);
+                    }
+                }
+                assert!(bytes.len() > 4096, "read the database");
+                contains(&bytes, needle)
+            }
+            Some(url) => {
+                let cluster = pg::cluster();
+                let dump = std::process::Command::new(cluster.bin_dir.join("pg_dump"))
+                    .args(["--data-only", "-h"])
+                    .arg(&cluster.socket_dir)
+                    .args(["-p", &cluster.port.to_string(), "-U", "postgres", &pg::db_name_of(url)])
+                    .output()
+                    .expect("pg_dump runs");
+                assert!(dump.status.success(), "{}", String::from_utf8_lossy(&dump.stderr));
+                assert!(dump.stdout.len() > 1000, "dumped the database");
+                let hex: String = needle.iter().map(|b| format!("{b:02x}")).collect();
+                contains(&dump.stdout, needle) || contains(&dump.stdout, hex.as_bytes())
+            }
+        }
     }
 
     /// Rows whose link (user, project) points at nothing: must always be 0.
