@@ -8,7 +8,7 @@ COPY Cargo.toml Cargo.lock build.rs ./
 RUN mkdir src && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
  && cargo build --release --locked --bin provisiond \
  && rm -rf src
-COPY schema.sql ./
+COPY schema.sql schema.pg.sql ./
 COPY migrations ./migrations
 COPY src ./src
 # Make sure cargo sees the real sources as newer than the placeholder build.

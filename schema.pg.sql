@@ -69,7 +69,7 @@ CREATE TABLE api_keys (
 CREATE INDEX api_keys_user ON api_keys(user_n);
 
 CREATE TABLE key_epoch (
-    id    INTEGER PRIMARY KEY CHECK (id = 1),
+    id    BIGINT PRIMARY KEY CHECK (id = 1),
     epoch BIGINT NOT NULL
 );
 INSERT INTO key_epoch (id, epoch) VALUES (1, 0);

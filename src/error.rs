@@ -254,11 +254,14 @@ impl ApiError {
     /// The storage cannot take writes (or answer) right now: disk full, read-only, locked too long.
     pub fn unavailable(detail: impl std::fmt::Display) -> Self {
         log::warn!("unavailable: {detail}");
-        Self::new(
+        let mut e = Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "unavailable",
             "The server cannot complete this request right now; try again shortly.",
-        )
+        );
+        // A lost race (deadlock, serialization failure) or a database restarting is over soon.
+        e.retry_after = Some(1);
+        e
     }
 
     pub fn code(&self) -> &'static str {

@@ -12,6 +12,23 @@ use std::time::Duration;
 
 #[tokio::test]
 async fn claim_flow_and_dashboard_in_chromium() {
+    let app = spawn_public().await;
+    run_the_browser_tests(&app).await;
+}
+
+/// The same pages through one port in front of two replicas on PostgreSQL, each request at the
+/// replica the previous one did not reach: sign-in, the claim flow and the show-once pages work
+/// whichever replica answers.
+#[tokio::test]
+async fn claim_flow_and_dashboard_through_two_replicas() {
+    let (a, _b, proxy) = spawn_replicas_behind_one_port().await;
+    run_the_browser_tests(&a).await;
+    let served = proxy.served();
+    assert!(served.iter().all(|&n| n >= 10), "both replicas answered the browser: {served:?}");
+}
+
+/// Runs tests/e2e/browser.test.mjs against `app`'s PUBLIC_URL, with accounts made on `app`.
+async fn run_the_browser_tests(app: &TestApp) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e");
     if !dir.join("node_modules/playwright-core/package.json").exists() {
         let out = Command::new("npm")
@@ -27,7 +44,6 @@ async fn claim_flow_and_dashboard_in_chromium() {
         "Chromium is needed at {chromium}: apt-get install chromium (or set CHROMIUM)"
     );
 
-    let app = spawn_public().await;
     let acme = app.org_with_password("Acme Robotics", "admin@acme.test", "admin's password");
     app.org_with_password("Other Co", "existing@other.test", "existing's password");
     // A provision whose week ran out a day ago.

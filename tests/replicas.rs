@@ -314,4 +314,5 @@ async fn every_request_through_one_port_is_served_by_either_replica() {
         assert!(body["claimUrl"].as_str().unwrap().starts_with(&front), "claim links name the front door");
     }
     assert_eq!(b.count("SELECT COUNT(*) FROM provisions WHERE status = ?1", "pending"), 6);
+    assert_eq!(proxy.served(), [3, 3], "each replica answered half");
 }

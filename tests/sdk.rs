@@ -23,13 +23,28 @@ fn ensure_sdk_installed(dir: &Path) {
 
 #[tokio::test]
 async fn the_official_sdk_works_unmodified() {
+    let app = spawn().await;
+    run_the_sdk(&app, &app.base).await;
+}
+
+/// The same, through one port in front of two replicas on PostgreSQL: every request of the SDK
+/// reaches the replica the previous one did not.
+#[tokio::test]
+async fn the_official_sdk_works_through_two_replicas() {
+    let (a, _b, proxy) = spawn_replicas_behind_one_port().await;
+    run_the_sdk(&a, &format!("http://127.0.0.1:{}", proxy.port)).await;
+    let served = proxy.served();
+    assert!(served.iter().all(|&n| n >= 3), "both replicas answered the SDK: {served:?}");
+}
+
+/// Runs tests/sdk/sdk.test.mjs against `base`, with keys made on `app`.
+async fn run_the_sdk(app: &TestApp, base: &str) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sdk");
     ensure_sdk_installed(&dir);
-    let app = spawn().await;
     let org = app.create_org("Acme", None, "owner@acme.com");
     let member = app.add_member(&org, "member@acme.com", Role::Member);
 
-    let base = app.base.clone();
+    let base = base.to_string();
     let out = tokio::task::spawn_blocking(move || {
         Command::new("node")
             .args(["--test", "--test-reporter=spec", "sdk.test.mjs"])

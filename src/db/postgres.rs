@@ -98,6 +98,11 @@ impl Postgres {
         let target = tls::Target::parse(url)?;
         let location = target.location.clone();
         let manager = Manager { config: target.config, tls: target.tls };
+        // r2d2 retries a failing first connection until its timeout and then reports only that
+        // it timed out: one attempt of our own first says at once what is wrong (refused, no
+        // such database, a certificate not trusted).
+        use r2d2::ManageConnection;
+        manager.connect().map_err(|e| format!("cannot connect to the database at {location}: {e}"))?;
         let pool = r2d2::Pool::builder()
             .max_size(POOL_SIZE)
             .min_idle(Some(1))
@@ -386,9 +391,14 @@ mod tls {
             };
             let separator = if parsed.query().is_some() { '&' } else { '?' };
             let text = format!("{parsed}{separator}sslmode={driver_mode}");
-            let config = postgres::Config::from_str(&text).map_err(|e| {
+            let mut config = postgres::Config::from_str(&text).map_err(|e| {
                 format!("DATABASE_URL is not usable ({e}); it looks like postgres://user:password@host:5432/db?sslmode=require")
             })?;
+            // The driver waits for an unanswered connection as long as the operating system
+            // does (minutes): a database that went away must answer 503 sooner than that.
+            if config.get_connect_timeout().is_none() {
+                config.connect_timeout(std::time::Duration::from_secs(10));
+            }
             let tls = match mode {
                 Mode::Disable => Tls::Off,
                 _ => Tls::On(connector(mode, root.as_deref())?),
