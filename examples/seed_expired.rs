@@ -1,5 +1,6 @@
-//! Benchmark helper (used by bench/run): fills DATABASE with N provisions that expired a day
-//! ago, in one organization, so the sweep's speed can be measured on a known backlog.
+//! Benchmark helper (used by bench/run): fills DATABASE (a SQLite file, or a postgres:// URL)
+//! with N provisions that expired a day ago, in one organization, so the sweep's speed can be
+//! measured on a known backlog.
 //!
 //!     cargo run --release --example seed_expired -- DATABASE N
 
@@ -18,7 +19,11 @@ fn main() -> Result<(), String> {
     let (Some(path), Some(n)) = (args.get(1), args.get(2).and_then(|n| n.parse::<usize>().ok())) else {
         return Err("usage: seed_expired DATABASE N".into());
     };
-    let db = Db::open(&DbSettings { path: path.into(), synchronous: Default::default(), url: None }, true)?;
+    let settings = match path.starts_with("postgres") {
+        true => DbSettings { path: Default::default(), synchronous: Default::default(), url: Some(path.clone()) },
+        false => DbSettings { path: path.into(), synchronous: Default::default(), url: None },
+    };
+    let db = Db::open(&settings, true)?;
     let mut settings = Settings::defaults();
     settings.provision_rate_limit = 0;
     let rules = settings.rules();
@@ -51,7 +56,7 @@ fn main() -> Result<(), String> {
             }
             left -= chunk;
         }
-        println!("{n} expired provisions in {path}");
+        println!("{n} expired provisions in {}", if path.starts_with("postgres") { "PostgreSQL" } else { path });
         println!("owner key: {}", owner.api_key);
         Ok(())
     })
