@@ -19,9 +19,11 @@ fn main() -> Result<(), String> {
     let (Some(path), Some(n)) = (args.get(1), args.get(2).and_then(|n| n.parse::<usize>().ok())) else {
         return Err("usage: seed_expired DATABASE N".into());
     };
-    let settings = match path.starts_with("postgres") {
-        true => DbSettings { path: Default::default(), synchronous: Default::default(), url: Some(path.clone()) },
-        false => DbSettings { path: path.into(), synchronous: Default::default(), url: None },
+    let postgres = path.starts_with("postgres");
+    let settings = DbSettings {
+        path: if postgres { Default::default() } else { path.into() },
+        synchronous: Default::default(),
+        url: postgres.then(|| path.clone()),
     };
     let db = Db::open(&settings, true)?;
     let mut settings = Settings::defaults();
@@ -56,7 +58,7 @@ fn main() -> Result<(), String> {
             }
             left -= chunk;
         }
-        println!("{n} expired provisions in {}", if path.starts_with("postgres") { "PostgreSQL" } else { path });
+        println!("{n} expired provisions in {}", if postgres { "PostgreSQL" } else { path });
         println!("owner key: {}", owner.api_key);
         Ok(())
     })
