@@ -1,4 +1,4 @@
--- provisiond schema, version 4. Applied in one transaction on first start; `PRAGMA user_version`
+-- provisiond schema, version 5. Applied in one transaction on first start; `PRAGMA user_version`
 -- records the version, and src/db.rs upgrades older databases step by step (migrations/).
 -- Times are integer milliseconds since the Unix epoch (UTC): compact, indexable, and compared
 -- without parsing. The API formats them as RFC 3339 with milliseconds.
@@ -69,9 +69,10 @@ CREATE TABLE projects (
 );
 CREATE INDEX projects_user ON projects(user_n);
 
--- A key has no public id: it is named by its hint, and found by its hash.
 CREATE TABLE api_keys (
     n            INTEGER PRIMARY KEY,
+    -- Public id, for the keys API (revoke, rotate). Requests find a key by its hash.
+    id           TEXT NOT NULL DEFAULT '',
     -- blake3 of the whole key; the key itself is never stored.
     hash         BLOB NOT NULL UNIQUE,
     -- Prefix and the first 8 hex characters, for listings.
@@ -86,9 +87,20 @@ CREATE TABLE api_keys (
     last_used_at INTEGER,
     -- The most this key acts as, whatever its user's role becomes: a provisioned key keeps the
     -- provision's role even after an owner claims it. 'owner' means no ceiling.
-    role         TEXT NOT NULL DEFAULT 'owner' CHECK (role IN ('owner', 'admin', 'member'))
+    role         TEXT NOT NULL DEFAULT 'owner' CHECK (role IN ('owner', 'admin', 'member')),
+    -- A label for listings; NULL for a key nobody named.
+    name         TEXT,
+    -- The routes the key reaches, as scope names separated by spaces; NULL: every route.
+    scopes       TEXT,
+    -- The key fails from this time on; NULL: it does not expire.
+    expires_at   INTEGER
+    -- `revoked_at` may lie in the future: a rotated key keeps working until its grace period
+    -- ends, then counts as revoked.
 );
 CREATE INDEX api_keys_user ON api_keys(user_n);
+CREATE UNIQUE INDEX api_keys_id ON api_keys(id);
+-- An organization's keys, in the order they were made (listings page through it).
+CREATE INDEX api_keys_org ON api_keys(org_id, n);
 
 -- One counter, bumped in the same transaction as every write that changes what an existing key
 -- means (revoked, moved, demoted, its provision ended). A server caches verified keys; it
@@ -130,7 +142,13 @@ CREATE TABLE provisions (
     created_at      INTEGER NOT NULL,
     expires_at      INTEGER NOT NULL,
     claimed_at      INTEGER,
-    claimed_by      TEXT
+    claimed_by      TEXT,
+    -- Only an account with this address may claim (lowercase); NULL: anyone with the link.
+    email           TEXT,
+    -- A label, the caller's own reference and a JSON object, all only shown back.
+    name            TEXT,
+    external_id     TEXT,
+    metadata        TEXT
 );
 -- The sweep looks for pending rows past their expiry. Partial: a provision leaves it when it
 -- ends, and an ended one is never written to it again.
@@ -138,6 +156,7 @@ CREATE INDEX provisions_pending ON provisions(expires_at) WHERE status = 'pendin
 -- Listings are per organization, newest first (ties in creation order, by `n`, which every
 -- index entry ends with).
 CREATE INDEX provisions_org_created ON provisions(org_id, created_at);
+CREATE INDEX provisions_org_external ON provisions(org_id, external_id) WHERE external_id IS NOT NULL;
 
 CREATE TABLE credit_ledger (
     id         INTEGER PRIMARY KEY,
@@ -209,4 +228,34 @@ CREATE TABLE shown_results (
 ) WITHOUT ROWID;
 CREATE INDEX shown_results_created ON shown_results(created_at);
 
-PRAGMA user_version = 4;
+-- Creations and debits already done, by the caller's Idempotency-Key: a retry replays the
+-- outcome instead of doing the work again. `response` is the first answer's body with every
+-- secret left out (a replay issues new ones); kept for 24 hours.
+CREATE TABLE idempotency (
+    user_id    TEXT NOT NULL,
+    route      TEXT NOT NULL,
+    key        TEXT NOT NULL,
+    -- blake3 of the request body as parsed, so a different body under the same key is refused.
+    body_hash  BLOB NOT NULL,
+    status     INTEGER NOT NULL,
+    response   TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (user_id, route, key)
+) WITHOUT ROWID;
+CREATE INDEX idempotency_created ON idempotency(created_at);
+
+-- What one user may consume from the organization's pool per period. `used` counts the
+-- consumption since `window_start` (the start of the current day or month, UTC; 0 for
+-- `total`), so the check is one row, not a sum over the ledger. No foreign key to users: the
+-- sweep deletes placeholders by the thousand and would look here for each.
+CREATE TABLE credit_limits (
+    org_id       TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+    user_id      TEXT NOT NULL,
+    period       TEXT NOT NULL CHECK (period IN ('day', 'month', 'total')),
+    amount       INTEGER NOT NULL CHECK (amount >= 0),
+    used         INTEGER NOT NULL CHECK (used >= 0),
+    window_start INTEGER NOT NULL,
+    PRIMARY KEY (org_id, user_id)
+) WITHOUT ROWID;
+
+PRAGMA user_version = 5;

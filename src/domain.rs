@@ -60,6 +60,7 @@ public_id!(UserId);
 public_id!(ProjectId);
 public_id!(ProvisionId);
 public_id!(AgentId);
+public_id!(KeyId);
 
 /// An internal row number (see schema.sql, Keys): never shown, only linked by. One type per
 /// table, for the same reason as the public ids.
@@ -74,7 +75,7 @@ macro_rules! row_number {
 row_number!(UserN);
 row_number!(ProjectN);
 row_number!(
-    /// An API key's row: keys have no public id (they are named by their hint).
+    /// An API key's row (its public id is a `KeyId`).
     KeyN
 );
 
@@ -339,6 +340,191 @@ fn shorten(s: &str) -> String {
     } else {
         s.to_string()
     }
+}
+
+/// What a key may reach (contract, Keys). A key without a list of scopes reaches everything.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    Provisions,
+    Members,
+    Agents,
+    CreditsRead,
+    CreditsConsume,
+    Keys,
+    KeysVerify,
+    Audit,
+    Webhooks,
+}
+
+impl Scope {
+    pub const ALL: [Scope; 9] = [
+        Scope::Provisions,
+        Scope::Members,
+        Scope::Agents,
+        Scope::CreditsRead,
+        Scope::CreditsConsume,
+        Scope::Keys,
+        Scope::KeysVerify,
+        Scope::Audit,
+        Scope::Webhooks,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Provisions => "provisions",
+            Scope::Members => "members",
+            Scope::Agents => "agents",
+            Scope::CreditsRead => "credits:read",
+            Scope::CreditsConsume => "credits:consume",
+            Scope::Keys => "keys",
+            Scope::KeysVerify => "keys:verify",
+            Scope::Audit => "audit",
+            Scope::Webhooks => "webhooks",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Scope> {
+        Scope::ALL.into_iter().find(|scope| scope.as_str() == s)
+    }
+
+    fn bit(self) -> u16 {
+        1 << (self as u16)
+    }
+}
+
+/// A set of scopes. `Scopes::ALL` is what a key issued without a list holds (every provisioned
+/// key among them, so the SDK reaches every route it uses).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Scopes(u16);
+
+impl Scopes {
+    pub const ALL: Scopes = Scopes((1 << Scope::ALL.len()) - 1);
+
+    /// A list as a client sent it: known names, at least one, no matter the order or repeats.
+    pub fn parse<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<Scopes, String> {
+        let mut set = 0;
+        for name in names {
+            let scope = Scope::parse(name).ok_or_else(|| {
+                let known: Vec<&str> = Scope::ALL.iter().map(|s| s.as_str()).collect();
+                format!("'{}' is not a scope; scopes are {}.", shorten(name), known.join(", "))
+            })?;
+            set |= scope.bit();
+        }
+        if set == 0 {
+            return Err("'scopes' must name at least one scope (leave it out for every scope).".into());
+        }
+        Ok(Scopes(set))
+    }
+
+    /// As stored: NULL for every scope, else the names separated by spaces.
+    pub fn from_stored(text: Option<&str>) -> Scopes {
+        match text {
+            None => Scopes::ALL,
+            Some(t) => Scopes(t.split(' ').filter_map(Scope::parse).fold(0, |set, s| set | s.bit())),
+        }
+    }
+
+    pub fn to_stored(self) -> Option<String> {
+        (self != Scopes::ALL).then(|| self.names().join(" "))
+    }
+
+    pub fn names(self) -> Vec<&'static str> {
+        Scope::ALL.into_iter().filter(|s| self.has(*s)).map(Scope::as_str).collect()
+    }
+
+    pub fn has(self, scope: Scope) -> bool {
+        self.0 & scope.bit() != 0
+    }
+
+    pub fn within(self, other: Scopes) -> bool {
+        self.0 & !other.0 == 0
+    }
+}
+
+/// A position in a list (contract, Lists): the sort key of the last row a page showed. Opaque to
+/// clients (the key's parts, hex-encoded); parsing a cursor checks its shape, so a cursor made
+/// up or cut short is refused, not half understood.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cursor(Vec<String>);
+
+impl Cursor {
+    pub fn new(parts: Vec<String>) -> Cursor {
+        Cursor(parts)
+    }
+
+    pub fn encode(&self) -> String {
+        let mut out = String::from("c1");
+        for part in &self.0 {
+            out.push('.');
+            for b in part.bytes() {
+                out.push_str(&format!("{b:02x}"));
+            }
+        }
+        out
+    }
+
+    /// A cursor from a client, checked for shape only: which parts a list needs, it reads with
+    /// `text` and `number` (a cursor of another list fails there).
+    pub fn parse(text: &str) -> Option<Cursor> {
+        let mut pieces = text.split('.');
+        if pieces.next()? != "c1" || text.len() > 2048 {
+            return None;
+        }
+        let decoded: Option<Vec<String>> = pieces
+            .map(|hex| {
+                if hex.len() % 2 != 0 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return None;
+                }
+                let bytes: Option<Vec<u8>> =
+                    (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).ok()).collect();
+                String::from_utf8(bytes?).ok()
+            })
+            .collect();
+        decoded.filter(|d| !d.is_empty()).map(Cursor)
+    }
+
+    /// Part `i` (of `of` parts, which the list's sort key has).
+    pub fn text(&self, i: usize, of: usize) -> Option<&str> {
+        (self.0.len() == of).then(|| self.0.get(i).map(String::as_str)).flatten()
+    }
+
+    /// Part `i` (of `of`), which must be a whole number (a time or a row number).
+    pub fn number(&self, i: usize, of: usize) -> Option<i64> {
+        let p = self.text(i, of)?;
+        if p.is_empty() || !p.bytes().enumerate().all(|(j, b)| b.is_ascii_digit() || (j == 0 && b == b'-')) {
+            return None;
+        }
+        p.parse().ok()
+    }
+}
+
+/// One page of a list and where the next one starts (`None` on the last page).
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<Cursor>,
+}
+
+impl<T> Page<T> {
+    /// From up to `limit + 1` rows: the extra row, if there, says another page follows, which
+    /// starts after the last row shown.
+    pub fn from_rows(mut rows: Vec<T>, limit: u32, key: impl Fn(&T) -> Cursor) -> Page<T> {
+        let limit = limit as usize;
+        let more = rows.len() > limit;
+        rows.truncate(limit);
+        let next = if more { rows.last().map(key) } else { None };
+        Page { items: rows, next }
+    }
+
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+        Page { items: self.items.into_iter().map(f).collect(), next: self.next }
+    }
+}
+
+/// What a list request asks for: how many rows, after which.
+#[derive(Clone, Debug)]
+pub struct PageRequest {
+    pub limit: u32,
+    pub after: Option<Cursor>,
 }
 
 #[cfg(test)]

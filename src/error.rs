@@ -5,7 +5,7 @@
 
 use crate::clock::{self, Millis};
 use crate::db::DbError;
-use crate::domain::{Credits, ProvisionStatus};
+use crate::domain::{Credits, ProvisionStatus, Scope};
 use actix_web::body::{BoxBody, EitherBody};
 use actix_web::dev::ServiceResponse;
 use actix_web::http::{header, StatusCode};
@@ -24,6 +24,8 @@ pub enum Error {
     /// A claim token or a mailed link that is unknown, used, cancelled or malformed.
     #[error("{0}")]
     InvalidToken(String),
+    #[error("'cursor' is not one this list gave out; start again without it, or pass the 'nextCursor' of the previous page unchanged.")]
+    InvalidCursor,
     #[error("This claim link expired at {}; ask your admin for a new one.", clock::format(*.0))]
     TokenExpired(Millis),
 
@@ -31,12 +33,23 @@ pub enum Error {
     MissingCredentials,
     #[error("{0}")]
     InvalidApiKey(&'static str),
+    #[error("This API key expired at {}; ask for a new one.", clock::format(*.0))]
+    ExpiredApiKey(Millis),
 
     #[error("The organization's pool has {left} credits left, less than the {asked} asked for; nothing was debited.")]
     CreditsExceeded { left: Credits, asked: Credits },
 
+    #[error("{limit} per {period} is this user's limit; {left} of it is left, less than the {asked} asked for; nothing was debited.")]
+    UserLimitExceeded { limit: Credits, period: &'static str, left: Credits, asked: Credits },
+
     #[error("{0}")]
     InsufficientRole(String),
+    #[error("This API key does not have the '{}' scope this needs; use a key that has it.", .0.as_str())]
+    MissingScope(Scope),
+    #[error(
+        "This claim link is for another email address: sign in (or sign up) with the address it was sent to."
+    )]
+    EmailMismatch,
     #[error("This API key's user may not create users: an owner must enable provisioner access for it.")]
     NotAProvisioner,
     #[error("{0}")]
@@ -72,6 +85,14 @@ pub enum Error {
     #[error("Only a pending provision can be cancelled; this one is {}{}.", .status.as_str(),
         .expired_at.map(|t| format!(" (it expired at {})", clock::format(t))).unwrap_or_default())]
     NotPending { status: ProvisionStatus, expired_at: Option<Millis> },
+    #[error("This is the organization's last owner: make someone else an owner first.")]
+    LastOwner,
+    #[error("This API key is revoked already.")]
+    KeyRevoked,
+    #[error("This Idempotency-Key was used with a different request body; use a new key for a new request.")]
+    IdempotencyConflict,
+    #[error("{0}")]
+    Conflict(&'static str, String),
     #[error("Another organization already has the domain {0}.")]
     DomainTaken(String),
     #[error("Your organization has no email domain, so new users cannot be mapped onto it; an operator sets one with `provisiond org set-domain`.")]
@@ -122,6 +143,15 @@ impl From<Error> for ApiError {
             InvalidEmail(_) => (StatusCode::BAD_REQUEST, "invalid_email"),
             InvalidToken(_) => (StatusCode::BAD_REQUEST, "invalid_token"),
             TokenExpired(_) => (StatusCode::BAD_REQUEST, "token_expired"),
+            InvalidCursor => (StatusCode::BAD_REQUEST, "invalid_cursor"),
+            ExpiredApiKey(_) => (StatusCode::UNAUTHORIZED, "expired_api_key"),
+            UserLimitExceeded { .. } => (StatusCode::PAYMENT_REQUIRED, "user_limit_exceeded"),
+            MissingScope(_) => (StatusCode::FORBIDDEN, "missing_scope"),
+            EmailMismatch => (StatusCode::FORBIDDEN, "email_mismatch"),
+            LastOwner => (StatusCode::CONFLICT, "last_owner"),
+            KeyRevoked => (StatusCode::CONFLICT, "key_revoked"),
+            IdempotencyConflict => (StatusCode::CONFLICT, "idempotency_conflict"),
+            Conflict(code, _) => (StatusCode::CONFLICT, *code),
             MissingCredentials => (StatusCode::UNAUTHORIZED, "missing_credentials"),
             InvalidApiKey(_) => (StatusCode::UNAUTHORIZED, "invalid_api_key"),
             WrongPassword => (StatusCode::UNAUTHORIZED, "wrong_password"),

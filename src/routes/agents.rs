@@ -2,6 +2,7 @@
 
 use super::auth::Authed;
 use super::body::JsonBody;
+use super::list::{next_cursor, PageQuery};
 use crate::clock;
 use crate::domain::{AgentIdentifier, AgentName};
 use crate::error::ApiError;
@@ -26,8 +27,11 @@ pub struct AgentRequest {
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct AgentList {
     pub agents: Vec<AgentView>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -75,12 +79,20 @@ pub async fn create(
     Ok(HttpResponse::Created().json(AgentView::from(agent)))
 }
 
-#[utoipa::path(get, path = "/v1/agents", tag = "agents", security(("bearer" = []), ("api_key" = [])),
-    responses((status = 200, description = "Agents of the key's project.", body = AgentList)))]
-pub async fn list(state: web::Data<AppState>, caller: Authed) -> Result<HttpResponse, ApiError> {
-    let agents: Vec<AgentView> =
-        agents::list(&state.ctx, &caller).await?.into_iter().map(Into::into).collect();
-    Ok(HttpResponse::Ok().json(AgentList { agents }))
+#[utoipa::path(get, path = "/v1/agents", tag = "agents", params(PageQuery),
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, description = "Agents of the key's project, oldest first.", body = AgentList),
+        (status = 400, description = "A bad limit or cursor.", body = crate::openapi::ErrorBody)))]
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: Authed,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let page = query.request()?;
+    let page = agents::list(&state.ctx, &caller, page).await?;
+    let next_cursor = next_cursor(&page);
+    Ok(HttpResponse::Ok()
+        .json(AgentList { agents: page.items.into_iter().map(Into::into).collect(), next_cursor }))
 }
 
 #[utoipa::path(delete, path = "/v1/agents/{id}", tag = "agents",

@@ -7,6 +7,7 @@ pub mod body;
 pub mod claims;
 pub mod credits;
 pub mod health;
+pub mod list;
 pub mod orchestrator;
 pub mod provisions;
 pub mod user;

@@ -1,7 +1,7 @@
 //! Agents of the calling key's project (the SDK's `createAgent` / `ensureAgent`).
 
 use super::{Caller, Ctx};
-use crate::domain::{AgentId, AgentIdentifier, AgentName};
+use crate::domain::{AgentId, AgentIdentifier, AgentName, Cursor, Page, PageRequest, Scope};
 use crate::error::{Error, Result};
 use crate::store;
 use crate::store::projects::AgentRow;
@@ -15,6 +15,7 @@ pub struct NewAgent {
 /// A new agent in the caller's project; 409 `agent_exists` when the identifier is taken there
 /// (the SDK's `ensureAgent` depends on exactly that).
 pub async fn create(ctx: &Ctx, caller: &Caller, new: NewAgent) -> Result<AgentRow> {
+    caller.authority().require_scope(Scope::Agents)?;
     let agent = AgentRow {
         id: AgentId::new(),
         name: new.name.as_str().to_string(),
@@ -37,13 +38,29 @@ pub async fn create(ctx: &Ctx, caller: &Caller, new: NewAgent) -> Result<AgentRo
         .await
 }
 
-pub async fn list(ctx: &Ctx, caller: &Caller) -> Result<Vec<AgentRow>> {
-    let project = caller.project_n;
-    ctx.db.read(move |c| Ok(store::projects::list_agents(c, project)?)).await
+/// The agents of the caller's project, oldest first.
+pub async fn list(ctx: &Ctx, caller: &Caller, page: PageRequest) -> Result<Page<AgentRow>> {
+    caller.authority().require_scope(Scope::Agents)?;
+    let after = match &page.after {
+        None => None,
+        Some(c) => {
+            let bad = || Error::InvalidCursor;
+            Some((c.number(0, 2).ok_or_else(bad)?, c.text(1, 2).ok_or_else(bad)?.to_string()))
+        }
+    };
+    let (project, limit) = (caller.project_n, page.limit);
+    let rows = ctx
+        .db
+        .read(move |c| {
+            store::projects::list_agents(c, project, after.as_ref().map(|(t, i)| (*t, i.as_str())), limit + 1)
+        })
+        .await?;
+    Ok(Page::from_rows(rows, limit, |a| Cursor::new(vec![a.created_at.to_string(), a.identifier.clone()])))
 }
 
 /// Deletes an agent of the caller's project; any other is not found.
 pub async fn delete(ctx: &Ctx, caller: &Caller, id: &str) -> Result<()> {
+    caller.authority().require_scope(Scope::Agents)?;
     let not_found = || Error::NotFound("No agent with that id in this key's project.".into());
     let id = AgentId::parse(id).ok_or_else(not_found)?;
     let project = caller.project_n;

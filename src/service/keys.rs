@@ -1,15 +1,18 @@
-//! API keys: turning a presented key into a caller (through the key cache), issuing keys, and
-//! recording their use.
+//! API keys: turning a presented key into a caller (through the key cache), verifying keys for
+//! the platform's services, issuing, listing, revoking and rotating keys, and recording their use.
 
-use super::{Authority, Ctx};
+use super::{credits, Authority, Ctx};
 use crate::clock::Millis;
 use crate::db::{DbResult, Tx};
-use crate::domain::{KeyN, OrgId, ProjectN, Role, UserN};
+use crate::domain::{
+    Credits, KeyId, KeyN, OrgId, Page, PageRequest, ProjectN, Role, Scope, Scopes, UserId, UserN,
+};
 use crate::error::{Error, Result};
 use crate::keycache::KeyCache;
 use crate::keys as secrets;
 use crate::store;
-use crate::store::keys::KeyRow;
+use crate::store::credits::Balance;
+use crate::store::keys::{KeyItem, KeyRow};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -38,15 +41,40 @@ impl Caller {
             role: self.role,
             is_provisioner: self.is_provisioner,
             placeholder: self.placeholder,
+            scopes: self.scopes,
+        }
+    }
+
+    /// Why the key does not work at `now`, if it does not.
+    fn fault(&self, now: Millis) -> Option<Fault> {
+        if self.member_role.is_none() || self.revoked_at.is_some_and(|at| at <= now) {
+            return Some(Fault::Revoked);
+        }
+        if self.placeholder {
+            let until = self.pending_until.unwrap_or(Millis::MIN);
+            if now >= until {
+                return Some(Fault::ProvisionEnded);
+            }
+        }
+        match self.expires_at {
+            Some(at) if now >= at => Some(Fault::Expired(at)),
+            _ => None,
         }
     }
 }
 
-/// A cached verification.
+enum Fault {
+    /// Revoked (or rotated past its grace period, or its holder left the organization).
+    Revoked,
+    /// Its own expiry passed.
+    Expired(Millis),
+    /// An unclaimed provision's key, past the provision's expiry.
+    ProvisionEnded,
+}
+
+/// A cached key row.
 struct Entry {
     caller: Arc<Caller>,
-    /// For a placeholder: its pending provision's expiry; the key fails from then on.
-    valid_until: Option<Millis>,
     /// When this key's use was last noted for `lastUsedAt`.
     last_noted: AtomicI64,
 }
@@ -65,36 +93,46 @@ fn invalid_key() -> Error {
     Error::InvalidApiKey("The API key is not valid; check it, or ask an admin for a new one.")
 }
 
-/// The one place a key becomes a caller. A revoked key, a deleted user, or a placeholder whose
-/// provision is no longer pending and unexpired all fail here, whether or not the sweep has run.
-/// Known keys come from the cache, after checking that no process changed what keys mean since
-/// they were cached; this path never writes.
-pub async fn authenticate(ctx: &Ctx, key: &str) -> Result<Arc<Caller>> {
+/// The key's row, from the cache after checking that no process changed what keys mean since
+/// it was cached, else from the database. Revoked and expired keys are cached too (a flood of
+/// them reads no database); what they mean is decided at each use, against the clock.
+async fn resolve(ctx: &Ctx, key: &str) -> Result<Option<Arc<Entry>>> {
     let hash = secrets::hash(key);
-    let now = ctx.now();
     let generation = ctx.db.refresh_keys().await?;
-    let entry = match ctx.keys.cache.get(&hash, generation) {
-        Some(e) => e,
-        None => {
-            let row = ctx.db.read(move |c| store::keys::lookup(c, &hash)).await?.ok_or_else(invalid_key)?;
-            let role = row.member_role.min(row.ceiling);
-            let caller = Caller { holder: row, role };
-            let valid_until = caller.placeholder.then(|| caller.pending_until.unwrap_or(Millis::MIN));
-            let last_noted = AtomicI64::new(caller.last_used_at.unwrap_or(0));
-            let entry = Arc::new(Entry { caller: Arc::new(caller), valid_until, last_noted });
-            ctx.keys.cache.insert(hash, entry.clone(), generation, ctx.db.key_generation());
-            entry
-        }
-    };
-    if entry.valid_until.is_some_and(|until| now >= until) {
-        return Err(invalid_key());
+    if let Some(e) = ctx.keys.cache.get(&hash, generation) {
+        return Ok(Some(e));
     }
+    let Some(row) = ctx.db.read(move |c| store::keys::lookup(c, &hash)).await? else {
+        return Ok(None);
+    };
+    let role = row.member_role.unwrap_or(Role::Member).min(row.ceiling);
+    let last_noted = AtomicI64::new(row.last_used_at.unwrap_or(0));
+    let entry = Arc::new(Entry { caller: Arc::new(Caller { holder: row, role }), last_noted });
+    ctx.keys.cache.insert(hash, entry.clone(), generation, ctx.db.key_generation());
+    Ok(Some(entry))
+}
+
+fn note_use(ctx: &Ctx, entry: &Entry, now: Millis) {
     let last = entry.last_noted.load(Ordering::Relaxed);
     if now - last >= NOTE_USE_EVERY_MS
         && entry.last_noted.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()
     {
         ctx.keys.usage.lock().unwrap_or_else(|p| p.into_inner()).insert(entry.caller.key, now);
     }
+}
+
+/// The one place a key becomes a caller. A revoked key, an expired one, a removed member's, or
+/// a placeholder's whose provision is no longer pending and unexpired all fail here, whether or
+/// not the sweep has run. This path never writes.
+pub async fn authenticate(ctx: &Ctx, key: &str) -> Result<Arc<Caller>> {
+    let now = ctx.now();
+    let entry = resolve(ctx, key).await?.ok_or_else(invalid_key)?;
+    match entry.caller.fault(now) {
+        None => {}
+        Some(Fault::Expired(at)) => return Err(Error::ExpiredApiKey(at)),
+        Some(Fault::Revoked | Fault::ProvisionEnded) => return Err(invalid_key()),
+    }
+    note_use(ctx, &entry, now);
     Ok(entry.caller.clone())
 }
 
@@ -103,7 +141,38 @@ pub async fn cached_keys(ctx: &Ctx) -> Result<usize> {
     Ok(ctx.keys.cache.len(ctx.db.refresh_keys().await?))
 }
 
-/// A new key for `user` in `project`, stored as its hash; returns the key (shown once).
+/// What a new key is, apart from its secret.
+pub struct KeySpec<'a> {
+    pub user: UserN,
+    pub org: &'a OrgId,
+    pub project: ProjectN,
+    pub ceiling: Role,
+    pub name: Option<&'a str>,
+    pub scopes: Scopes,
+    pub expires_at: Option<Millis>,
+}
+
+/// A new key, stored as its hash; returns its id and the key (shown once).
+pub(super) fn issue_key(tx: &Tx, prefix: &str, spec: &KeySpec, now: Millis) -> Result<(KeyN, KeyId, String)> {
+    let key = secrets::new_api_key(prefix)?;
+    let id = KeyId::new();
+    let new = store::keys::NewKey {
+        id: &id,
+        hash: &key.hash,
+        hint: &key.hint,
+        user: spec.user,
+        org: spec.org,
+        project: spec.project,
+        ceiling: spec.ceiling,
+        name: spec.name,
+        scopes: spec.scopes,
+        expires_at: spec.expires_at,
+    };
+    let n = store::keys::insert_key(tx, &new, now)?;
+    Ok((n, id, key.secret))
+}
+
+/// A new unnamed key reaching every route, for `user` in `project`; returns the key (shown once).
 pub(super) fn issue(
     tx: &Tx,
     prefix: &str,
@@ -113,20 +182,42 @@ pub(super) fn issue(
     ceiling: Role,
     now: Millis,
 ) -> Result<String> {
-    let key = secrets::new_api_key(prefix)?;
-    let new = store::keys::NewKey { hash: &key.hash, hint: &key.hint, user, org, project, ceiling };
-    store::keys::insert_key(tx, &new, now)?;
-    Ok(key.secret)
+    let spec = KeySpec { user, org, project, ceiling, name: None, scopes: Scopes::ALL, expires_at: None };
+    Ok(issue_key(tx, prefix, &spec, now)?.2)
+}
+
+/// Gives an existing key a new secret (same id and everything else); the old secret stops
+/// working with this write. For replays of creations whose response was lost.
+#[allow(dead_code)] // replays of creations (idempotency) come next
+pub(super) fn reissue(tx: &Tx, prefix: &str, key: KeyN) -> Result<String> {
+    let new = secrets::new_api_key(prefix)?;
+    if store::keys::replace_secret(tx, key, &new.hash, &new.hint)? == 0 {
+        return Err(Error::Conflict(
+            "idempotency_conflict",
+            "What this Idempotency-Key made is gone (cancelled, claimed or deleted); send the request with a new key.".into(),
+        ));
+    }
+    tx.keys_changed();
+    Ok(new.secret)
 }
 
 /// Replaces the calling key with a new one for the same user, organization and project, with the
-/// same ceiling (regenerating never raises what a key can do). The old key is revoked in the same
-/// transaction, so it fails from the very next request.
+/// same ceiling, name, scopes and expiry (regenerating never raises what a key can do). The old
+/// key is revoked in the same transaction, so it fails from the very next request.
 pub async fn regenerate(ctx: &Ctx, caller: &Caller) -> Result<String> {
+    caller.authority().require_scope(Scope::Keys)?;
     let now = ctx.now();
     let prefix = ctx.rules.key_prefix.clone();
-    let (key, user, org, project, ceiling) =
-        (caller.key, caller.user_n, caller.org_id.clone(), caller.project_n, caller.ceiling);
+    let (key, user, org, project, ceiling, name, scopes, expires_at) = (
+        caller.key,
+        caller.user_n,
+        caller.org_id.clone(),
+        caller.project_n,
+        caller.ceiling,
+        caller.key_name.clone(),
+        caller.scopes,
+        caller.expires_at,
+    );
     ctx.db
         .write(move |tx| {
             if store::keys::revoke(tx, key, now)? == 0 {
@@ -134,9 +225,255 @@ pub async fn regenerate(ctx: &Ctx, caller: &Caller) -> Result<String> {
                 return Err(Error::InvalidApiKey("This API key was just replaced; use the new one."));
             }
             tx.keys_changed();
-            issue(tx, &prefix, user, &org, project, ceiling, now)
+            let spec =
+                KeySpec { user, org: &org, project, ceiling, name: name.as_deref(), scopes, expires_at };
+            Ok(issue_key(tx, &prefix, &spec, now)?.2)
         })
         .await
+}
+
+/// What `POST /v1/keys` asks for.
+pub struct NewKeyInput {
+    pub name: Option<String>,
+    pub expires_in_ms: Option<Millis>,
+    pub role: Option<Role>,
+    pub scopes: Option<Scopes>,
+}
+
+/// A key just made: its listing and the key itself (shown once).
+pub struct IssuedKey {
+    pub item: KeyItem,
+    pub api_key: String,
+}
+
+/// A new key for the caller's own user and project, acting as at most the caller's role and
+/// reaching at most the caller's scopes: a key never makes a stronger one.
+pub async fn create(ctx: &Ctx, caller: &Caller, input: NewKeyInput) -> Result<IssuedKey> {
+    let auth = caller.authority();
+    auth.require_scope(Scope::Keys)?;
+    let ceiling = input.role.unwrap_or(caller.role);
+    if ceiling > caller.role {
+        return Err(Error::InsufficientRole(format!(
+            "A key can act as at most your own role ({}).",
+            caller.role.as_str()
+        )));
+    }
+    let scopes = input.scopes.unwrap_or(caller.scopes);
+    if !scopes.within(caller.scopes) {
+        return Err(Error::MissingScope(
+            Scope::ALL.into_iter().find(|s| scopes.has(*s) && !caller.scopes.has(*s)).unwrap_or(Scope::Keys),
+        ));
+    }
+    let now = ctx.now();
+    // A key never outlives the one that made it.
+    let expires_at = match (input.expires_in_ms.map(|ms| now.saturating_add(ms)), caller.expires_at) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    let prefix = ctx.rules.key_prefix.clone();
+    let (user, org, project, name) = (caller.user_n, caller.org_id.clone(), caller.project_n, input.name);
+    ctx.db
+        .write(move |tx| {
+            let spec =
+                KeySpec { user, org: &org, project, ceiling, name: name.as_deref(), scopes, expires_at };
+            let (_, id, api_key) = issue_key(tx, &prefix, &spec, now)?;
+            let item = store::keys::get(tx, &org, &id)?.ok_or(crate::db::DbError::NoRow)?;
+            Ok(IssuedKey { item, api_key })
+        })
+        .await
+}
+
+fn key_not_found() -> Error {
+    Error::NotFound("No API key with that id in this organization.".into())
+}
+
+/// May `auth` manage this key: their own, or any of the organization's as an admin or owner.
+fn may_manage(auth: &Authority, item: &KeyItem) -> Result<()> {
+    if item.user_id == auth.user {
+        return Ok(());
+    }
+    auth.require_admin().map_err(|_| key_not_found())
+}
+
+/// The organization's keys for admins and owners (optionally one user's), else the caller's own;
+/// newest first.
+pub async fn list(
+    ctx: &Ctx,
+    caller: &Caller,
+    user: Option<UserId>,
+    page: PageRequest,
+) -> Result<Page<KeyItem>> {
+    let auth = caller.authority();
+    auth.require_scope(Scope::Keys)?;
+    let user = if auth.role.is_admin() && !auth.placeholder {
+        user
+    } else {
+        match user {
+            Some(u) if u != auth.user => {
+                return Err(Error::InsufficientRole(
+                    "Only admins and owners may list other members' keys.".into(),
+                ))
+            }
+            _ => Some(auth.user.clone()),
+        }
+    };
+    let before = match &page.after {
+        None => None,
+        Some(c) => Some(KeyN(c.number(0, 1).ok_or(Error::InvalidCursor)?)),
+    };
+    let (org, limit) = (auth.org.clone(), page.limit);
+    let rows = ctx.db.read(move |c| store::keys::list(c, &org, user.as_ref(), before, limit + 1)).await?;
+    Ok(Page::from_rows(rows, limit, |k| crate::domain::Cursor::new(vec![k.n.0.to_string()])))
+}
+
+/// Revokes a key at once: the caller's own, or (admins and owners) any of the organization's.
+pub async fn revoke(ctx: &Ctx, caller: &Caller, id: &str) -> Result<()> {
+    let auth = caller.authority();
+    auth.require_scope(Scope::Keys)?;
+    let id = KeyId::parse(id).ok_or_else(key_not_found)?;
+    let now = ctx.now();
+    ctx.db
+        .write(move |tx| {
+            let item = store::keys::get(tx, &auth.org, &id)?.ok_or_else(key_not_found)?;
+            may_manage(&auth, &item)?;
+            if store::keys::revoke(tx, item.n, now)? == 0 {
+                return Err(Error::KeyRevoked);
+            }
+            tx.keys_changed();
+            Ok(())
+        })
+        .await
+}
+
+/// Longest grace period a rotation may give the old key.
+pub const MAX_GRACE_MS: Millis = 86_400_000;
+
+/// A new key with the old one's name, role, scopes, project and expiry; the old one keeps
+/// working for `grace_ms`, then counts as revoked.
+pub async fn rotate(ctx: &Ctx, caller: &Caller, id: &str, grace_ms: Millis) -> Result<IssuedKey> {
+    let auth = caller.authority();
+    auth.require_scope(Scope::Keys)?;
+    let id = KeyId::parse(id).ok_or_else(key_not_found)?;
+    let now = ctx.now();
+    let prefix = ctx.rules.key_prefix.clone();
+    ctx.db
+        .write(move |tx| {
+            let old = store::keys::get(tx, &auth.org, &id)?.ok_or_else(key_not_found)?;
+            may_manage(&auth, &old)?;
+            if old.revoked_at.is_some_and(|at| at <= now) {
+                return Err(Error::KeyRevoked);
+            }
+            if old.expires_at.is_some_and(|at| at <= now) {
+                return Err(Error::Conflict(
+                    "key_expired",
+                    "This API key has expired; create a new one.".into(),
+                ));
+            }
+            store::keys::revoke(tx, old.n, now.saturating_add(grace_ms))?;
+            tx.keys_changed();
+            let spec = KeySpec {
+                user: old.user_n,
+                org: &auth.org,
+                project: old.project_n,
+                ceiling: old.ceiling,
+                name: old.name.as_deref(),
+                scopes: old.scopes,
+                expires_at: old.expires_at,
+            };
+            let (_, new_id, api_key) = issue_key(tx, &prefix, &spec, now)?;
+            let item = store::keys::get(tx, &auth.org, &new_id)?.ok_or(crate::db::DbError::NoRow)?;
+            Ok(IssuedKey { item, api_key })
+        })
+        .await
+}
+
+/// What a verification answers (contract, Verification).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VerifyCode {
+    Valid,
+    NotFound,
+    Revoked,
+    Expired,
+    MissingScope,
+    CreditsExceeded,
+    UserLimitExceeded,
+}
+
+impl VerifyCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VerifyCode::Valid => "valid",
+            VerifyCode::NotFound => "not_found",
+            VerifyCode::Revoked => "revoked",
+            VerifyCode::Expired => "expired",
+            VerifyCode::MissingScope => "missing_scope",
+            VerifyCode::CreditsExceeded => "credits_exceeded",
+            VerifyCode::UserLimitExceeded => "user_limit_exceeded",
+        }
+    }
+}
+
+pub struct VerifyInput {
+    pub key: String,
+    pub scope: Option<Scope>,
+    pub consume: Option<(Credits, Option<String>)>,
+}
+
+pub struct Verification {
+    pub code: VerifyCode,
+    /// The key as found (None: not found, or another organization's).
+    pub key: Option<Arc<Caller>>,
+    /// The pool after a consumption was asked for (debited or not).
+    pub credits: Option<Balance>,
+}
+
+/// Checks a key for the platform's services, from the key cache (exact: see `resolve`), and with
+/// `consume` debits the key's user in the same write that confirms the key is still live.
+pub async fn verify(ctx: &Ctx, caller: &Caller, input: VerifyInput) -> Result<Verification> {
+    caller.authority().require_scope(Scope::KeysVerify)?;
+    let now = ctx.now();
+    let found = resolve(ctx, &input.key).await?.filter(|e| e.caller.org_id == caller.org_id);
+    let Some(entry) = found else {
+        return Ok(Verification { code: VerifyCode::NotFound, key: None, credits: None });
+    };
+    let key = entry.caller.clone();
+    let answer = |code, credits| Ok(Verification { code, key: Some(key.clone()), credits });
+    match key.fault(now) {
+        None => {}
+        Some(Fault::Revoked) => return answer(VerifyCode::Revoked, None),
+        Some(Fault::Expired(_) | Fault::ProvisionEnded) => return answer(VerifyCode::Expired, None),
+    }
+    if input.scope.is_some_and(|s| !key.scopes.has(s)) {
+        return answer(VerifyCode::MissingScope, None);
+    }
+    note_use(ctx, &entry, now);
+    let Some((amount, reason)) = input.consume else {
+        return answer(VerifyCode::Valid, None);
+    };
+    if !key.scopes.has(Scope::CreditsConsume) {
+        return answer(VerifyCode::MissingScope, None);
+    }
+    let (n, org, user) = (key.key, key.org_id.clone(), key.user_id.clone());
+    let outcome = ctx
+        .db
+        .write(move |tx| {
+            // Revoked between the cache's answer and this write: nothing is debited.
+            if !store::keys::is_live(tx, n, now)? {
+                return Ok((VerifyCode::Revoked, None));
+            }
+            match credits::debit_in(tx, &org, &user, amount, reason.as_deref(), now) {
+                Ok(b) => Ok((VerifyCode::Valid, Some(b))),
+                Err(Error::CreditsExceeded { .. }) => {
+                    Ok((VerifyCode::CreditsExceeded, Some(store::credits::balance(tx, &org)?)))
+                }
+                Err(Error::UserLimitExceeded { .. }) => {
+                    Ok((VerifyCode::UserLimitExceeded, Some(store::credits::balance(tx, &org)?)))
+                }
+                Err(e) => Err(e),
+            }
+        })
+        .await?;
+    answer(outcome.0, outcome.1)
 }
 
 /// Writes the noted key uses (`lastUsedAt`) in one transaction; returns how many.

@@ -17,7 +17,7 @@ pub mod shown;
 
 use crate::clock::{Clock, Millis};
 use crate::db::{Conn, Db};
-use crate::domain::{OrgId, Role, UserId};
+use crate::domain::{OrgId, Role, Scope, Scopes, UserId};
 use crate::error::{Error, Result};
 use crate::mail::Mailer;
 use crate::store;
@@ -104,9 +104,27 @@ pub struct Authority {
     pub is_provisioner: bool,
     /// An unclaimed account's key: it uses its own project and manages nothing.
     pub placeholder: bool,
+    /// What the key reaches (a signed-in person: everything).
+    pub scopes: Scopes,
 }
 
 impl Authority {
+    /// Administration no scope names (granting credits, setting limits): a key with every scope.
+    pub fn require_every_scope(&self) -> Result<()> {
+        match Scope::ALL.into_iter().find(|s| !self.scopes.has(*s)) {
+            None => Ok(()),
+            Some(missing) => Err(Error::MissingScope(missing)),
+        }
+    }
+
+    pub fn require_scope(&self, scope: Scope) -> Result<()> {
+        if self.scopes.has(scope) {
+            Ok(())
+        } else {
+            Err(Error::MissingScope(scope))
+        }
+    }
+
     fn require_claimed(&self) -> Result<()> {
         if self.placeholder {
             Err(Error::InsufficientRole(
@@ -164,6 +182,7 @@ fn authority(conn: &Conn, actor: &Actor) -> Result<Authority> {
                 role: m.role,
                 is_provisioner: m.is_provisioner,
                 placeholder: false,
+                scopes: Scopes::ALL,
             })
         }
     }

@@ -6,7 +6,7 @@ use super::{authority, keys, resolve_org, Actor, Ctx};
 use crate::clock::Millis;
 use crate::db::Tx;
 use crate::domain::{
-    Credits, DisplayName, Domain, Email, OrgId, ProjectId, ProvisionStatus, Role, UserId, UserN,
+    Credits, DisplayName, Domain, Email, OrgId, ProjectId, ProvisionStatus, Role, Scope, UserId, UserN,
 };
 use crate::error::{Error, Result};
 use crate::store;
@@ -209,6 +209,7 @@ pub async fn set_provisioner(ctx: &Ctx, actor: Actor, who: String, on: bool) -> 
     ctx.db
         .write(move |tx| {
             let auth = authority(tx, &actor)?;
+            auth.require_scope(Scope::Members)?;
             auth.require_owner("change provisioner access")?;
             set_provisioner_in(tx, &auth.org, &who, on)
         })

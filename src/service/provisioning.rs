@@ -7,7 +7,8 @@ use super::{authority, limits, Actor, Caller, Client, Ctx};
 use crate::clock::Millis;
 use crate::db::{DbResult, Tx};
 use crate::domain::{
-    AgentId, Email, OrgId, ProjectId, ProvisionId, ProvisionRole, ProvisionStatus, Role, UserId,
+    AgentId, Email, KeyId, OrgId, ProjectId, ProvisionId, ProvisionRole, ProvisionStatus, Role, Scope,
+    Scopes, UserId,
 };
 use crate::error::{Error, Result};
 use crate::keys as secrets;
@@ -41,6 +42,7 @@ pub async fn provision(
 ) -> Result<Provisioned> {
     if let Actor::Key(c) = &actor {
         // Known without the database: refuse before spending any allowance.
+        c.authority().require_scope(Scope::Provisions)?;
         c.authority().require_admin()?;
         limits::allow_provision(ctx, &c.user_id, client).await?;
     }
@@ -75,6 +77,7 @@ pub async fn provision(
     ctx.db
         .write(move |tx| {
             let auth = authority(tx, &actor)?;
+            auth.require_scope(Scope::Provisions)?;
             auth.require_admin()?;
             let row = row_of(auth.org, auth.user);
             let user_n = store::orgs::insert_placeholder(tx, &row.user_id, row.expires_at, now)?;
@@ -87,13 +90,18 @@ pub async fn provision(
                 DEFAULT_PROJECT_NAME,
                 now,
             )?;
+            let key_id = KeyId::new();
             let new_key = store::keys::NewKey {
+                id: &key_id,
                 hash: &key.hash,
                 hint: &key.hint,
                 user: user_n,
                 org: &row.org_id,
                 project: project_n,
                 ceiling: role,
+                name: None,
+                scopes: Scopes::ALL,
+                expires_at: None,
             };
             store::keys::insert_key(tx, &new_key, now)?;
             let agent = AgentRow {
@@ -121,6 +129,7 @@ pub async fn list(
     status: Option<ProvisionStatus>,
     limit: u32,
 ) -> Result<Vec<ProvisionRow>> {
+    caller.authority().require_scope(Scope::Provisions)?;
     caller.authority().require_admin()?;
     let (org, now) = (caller.org_id.clone(), ctx.now());
     ctx.db.read(move |c| Ok(store::provisions::list(c, &org, status, now, limit)?)).await
@@ -128,6 +137,7 @@ pub async fn list(
 
 /// One provision of this organization (admins and owners); another organization's is not found.
 pub async fn get(ctx: &Ctx, caller: &Caller, id: &str) -> Result<ProvisionRow> {
+    caller.authority().require_scope(Scope::Provisions)?;
     caller.authority().require_admin()?;
     let id = ProvisionId::parse(id).ok_or_else(not_found)?;
     let (org, now) = (caller.org_id.clone(), ctx.now());
@@ -142,6 +152,7 @@ pub async fn cancel(ctx: &Ctx, actor: Actor, id: &str) -> Result<()> {
     ctx.db
         .write(move |tx| {
             let auth = authority(tx, &actor)?;
+            auth.require_scope(Scope::Provisions)?;
             auth.require_admin()?;
             let id = id.ok_or_else(not_found)?;
             let p = store::provisions::get(tx, &auth.org, &id, now)?.ok_or_else(not_found)?;
@@ -191,6 +202,7 @@ pub async fn create_api_user(
     user_id_header: Option<&str>,
     email: Option<&str>,
 ) -> Result<(String, Access)> {
+    caller.authority().require_scope(Scope::Provisions)?;
     caller.authority().require_provisioner()?;
     let claimed = user_id_header
         .map(str::trim)

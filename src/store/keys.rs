@@ -2,11 +2,12 @@
 //! cache does not know the key.
 
 use crate::clock::Millis;
-use crate::db::{Conn, DbResult, Tx};
-use crate::domain::{Domain, KeyN, OrgId, ProjectId, ProjectN, Role, UserId, UserN};
+use crate::db::{Conn, DbResult, Row, Tx};
+use crate::domain::{Domain, KeyId, KeyN, OrgId, ProjectId, ProjectN, Role, Scopes, UserId, UserN};
 
 /// A key to store: only its hash and hint, never the key.
 pub struct NewKey<'a> {
+    pub id: &'a KeyId,
     pub hash: &'a [u8; 32],
     pub hint: &'a str,
     pub user: UserN,
@@ -14,20 +15,42 @@ pub struct NewKey<'a> {
     pub project: ProjectN,
     /// The most the key may act as (see schema.sql, api_keys.role).
     pub ceiling: Role,
+    pub name: Option<&'a str>,
+    pub scopes: Scopes,
+    pub expires_at: Option<Millis>,
 }
 
 pub fn insert_key(tx: &Tx, key: &NewKey, now: Millis) -> DbResult<KeyN> {
     tx.value(
-        "INSERT INTO api_keys (hash, hint, user_n, org_id, project_n, created_at, role)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING n",
-        &[&&key.hash[..], &key.hint, &key.user, key.org, &key.project, &now, &key.ceiling],
+        "INSERT INTO api_keys (hash, hint, user_n, org_id, project_n, created_at, role, id, name, scopes, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) RETURNING n",
+        &[
+            &&key.hash[..],
+            &key.hint,
+            &key.user,
+            key.org,
+            &key.project,
+            &now,
+            &key.ceiling,
+            key.id,
+            &key.name,
+            &key.scopes.to_stored(),
+            &key.expires_at,
+        ],
     )
 }
 
-/// What a live key row says about its holder, before expiry is applied.
+/// What a key row says about its holder, before expiry and revocation are applied (the caller
+/// decides what a revoked or expired key means: refused, or reported by verification).
 #[derive(Debug)]
 pub struct KeyRow {
     pub key: KeyN,
+    pub key_id: KeyId,
+    pub key_name: Option<String>,
+    pub scopes: Scopes,
+    pub expires_at: Option<Millis>,
+    /// May lie in the future: a rotated key works until its grace period ends.
+    pub revoked_at: Option<Millis>,
     pub user_id: UserId,
     pub user_n: UserN,
     pub email: Option<String>,
@@ -37,8 +60,8 @@ pub struct KeyRow {
     pub org_id: OrgId,
     pub org_name: String,
     pub org_domain: Option<Domain>,
-    /// The member's role in the organization.
-    pub member_role: Role,
+    /// The member's role in the organization; None once they were removed from it.
+    pub member_role: Option<Role>,
     pub ceiling: Role,
     pub is_provisioner: bool,
     pub project_id: ProjectId,
@@ -51,13 +74,14 @@ pub struct KeyRow {
 pub fn lookup(conn: &Conn, hash: &[u8; 32]) -> DbResult<Option<KeyRow>> {
     conn.query_opt(
         "SELECT k.n, u.id, u.n, u.email, u.email_verified, u.status, u.api_only, k.org_id, o.name, o.domain,
-                m.role, k.role, m.is_provisioner, p.id, k.project_n, k.last_used_at, u.pending_until
+                m.role, k.role, m.is_provisioner, p.id, k.project_n, k.last_used_at, u.pending_until,
+                k.id, k.name, k.scopes, k.expires_at, k.revoked_at
            FROM api_keys k
            JOIN users u ON u.n = k.user_n
-           JOIN memberships m ON m.user_n = k.user_n AND m.org_id = k.org_id
+           LEFT JOIN memberships m ON m.user_n = k.user_n AND m.org_id = k.org_id
            JOIN organizations o ON o.id = k.org_id
            JOIN projects p ON p.n = k.project_n
-          WHERE k.hash = ?1 AND k.revoked_at IS NULL",
+          WHERE k.hash = ?1",
         &[&&hash[..]],
         |r| {
             Ok(KeyRow {
@@ -73,13 +97,93 @@ pub fn lookup(conn: &Conn, hash: &[u8; 32]) -> DbResult<Option<KeyRow>> {
                 org_domain: r.get(9)?,
                 member_role: r.get(10)?,
                 ceiling: r.get(11)?,
-                is_provisioner: r.get(12)?,
+                is_provisioner: r.get::<Option<bool>>(12)?.unwrap_or(false),
                 project_id: r.get(13)?,
                 project_n: r.get(14)?,
                 last_used_at: r.get(15)?,
                 pending_until: r.get(16)?,
+                key_id: r.get(17)?,
+                key_name: r.get(18)?,
+                scopes: Scopes::from_stored(r.get::<Option<String>>(19)?.as_deref()),
+                expires_at: r.get(20)?,
+                revoked_at: r.get(21)?,
             })
         },
+    )
+}
+
+/// A key as listings show it (never the key itself).
+#[derive(Debug, Clone)]
+pub struct KeyItem {
+    pub n: KeyN,
+    pub id: KeyId,
+    pub name: Option<String>,
+    pub hint: String,
+    pub user_id: UserId,
+    pub user_n: UserN,
+    pub project_id: ProjectId,
+    pub project_n: ProjectN,
+    pub ceiling: Role,
+    pub scopes: Scopes,
+    pub created_at: Millis,
+    pub last_used_at: Option<Millis>,
+    pub expires_at: Option<Millis>,
+    pub revoked_at: Option<Millis>,
+}
+
+macro_rules! item_sql {
+    ($where:literal) => {
+        concat!(
+            "SELECT k.n, k.id, k.name, k.hint, u.id, k.user_n, p.id, k.project_n, k.role, k.scopes,
+                    k.created_at, k.last_used_at, k.expires_at, k.revoked_at
+               FROM api_keys k JOIN users u ON u.n = k.user_n JOIN projects p ON p.n = k.project_n
+              WHERE ",
+            $where
+        )
+    };
+}
+
+fn item(r: &Row) -> DbResult<KeyItem> {
+    Ok(KeyItem {
+        n: r.get(0)?,
+        id: r.get(1)?,
+        name: r.get(2)?,
+        hint: r.get(3)?,
+        user_id: r.get(4)?,
+        user_n: r.get(5)?,
+        project_id: r.get(6)?,
+        project_n: r.get(7)?,
+        ceiling: r.get(8)?,
+        scopes: Scopes::from_stored(r.get::<Option<String>>(9)?.as_deref()),
+        created_at: r.get(10)?,
+        last_used_at: r.get(11)?,
+        expires_at: r.get(12)?,
+        revoked_at: r.get(13)?,
+    })
+}
+
+/// One key of this organization by its public id.
+pub fn get(conn: &Conn, org: &OrgId, id: &KeyId) -> DbResult<Option<KeyItem>> {
+    conn.query_opt(item_sql!("k.id = ?1 AND k.org_id = ?2"), &[id, org], item)
+}
+
+/// This organization's keys (of one user, if given), newest first, after row `before` when
+/// given; `limit` rows at most.
+pub fn list(
+    conn: &Conn,
+    org: &OrgId,
+    user: Option<&UserId>,
+    before: Option<KeyN>,
+    limit: u32,
+) -> DbResult<Vec<KeyItem>> {
+    conn.query_all(
+        item_sql!(
+            "k.org_id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR u.id = CAST(?2 AS TEXT))
+               AND (CAST(?3 AS BIGINT) IS NULL OR k.n < CAST(?3 AS BIGINT))
+             ORDER BY k.n DESC LIMIT ?4"
+        ),
+        &[org, &user, &before, &i64::from(limit)],
+        item,
     )
 }
 
@@ -92,7 +196,37 @@ pub fn touch(tx: &Tx, key: KeyN, at: Millis) -> DbResult<()> {
     Ok(())
 }
 
-/// Revokes a live key; 0 when it was revoked already.
-pub fn revoke(tx: &Tx, key: KeyN, now: Millis) -> DbResult<usize> {
-    tx.execute("UPDATE api_keys SET revoked_at = ?2 WHERE n = ?1 AND revoked_at IS NULL", &[&key, &now])
+/// Revokes a live key from `at` on (now, or when a rotation's grace period ends); a key already
+/// set to stop sooner keeps its time. 0 when it was revoked already.
+pub fn revoke(tx: &Tx, key: KeyN, at: Millis) -> DbResult<usize> {
+    tx.execute(
+        "UPDATE api_keys SET revoked_at = ?2 WHERE n = ?1 AND (revoked_at IS NULL OR revoked_at > ?2)",
+        &[&key, &at],
+    )
+}
+
+/// Whether a key is live at `now` as the database says it (inside the write that relies on it).
+pub fn is_live(tx: &Tx, key: KeyN, now: Millis) -> DbResult<bool> {
+    Ok(tx
+        .query_opt(
+            "SELECT 1 FROM api_keys WHERE n = ?1 AND (revoked_at IS NULL OR revoked_at > ?2)
+               AND (expires_at IS NULL OR expires_at > ?2)",
+            &[&key, &now],
+            |_| Ok(()),
+        )?
+        .is_some())
+}
+
+/// Revokes every live key a user holds in an organization (removed from it); returns how many.
+pub fn revoke_all_of(tx: &Tx, user: UserN, org: &OrgId, now: Millis) -> DbResult<usize> {
+    tx.execute(
+        "UPDATE api_keys SET revoked_at = ?3 WHERE user_n = ?1 AND org_id = ?2 AND (revoked_at IS NULL OR revoked_at > ?3)",
+        &[&user, org, &now],
+    )
+}
+
+/// Gives a key a new secret in place (same id, name, role, scopes): an idempotent replay's
+/// fresh key. The old secret stops working with this write.
+pub fn replace_secret(tx: &Tx, key: KeyN, hash: &[u8; 32], hint: &str) -> DbResult<usize> {
+    tx.execute("UPDATE api_keys SET hash = ?2, hint = ?3 WHERE n = ?1", &[&key, &&hash[..], &hint])
 }

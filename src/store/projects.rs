@@ -37,11 +37,20 @@ pub fn insert_agent(tx: &Tx, project: ProjectN, agent: &AgentRow) -> DbResult<()
     Ok(())
 }
 
-pub fn list_agents(conn: &Conn, project: ProjectN) -> DbResult<Vec<AgentRow>> {
+/// A project's agents in creation order (ties by identifier), after (`created_at`, `identifier`)
+/// when given; `limit` rows at most.
+pub fn list_agents(
+    conn: &Conn,
+    project: ProjectN,
+    after: Option<(Millis, &str)>,
+    limit: u32,
+) -> DbResult<Vec<AgentRow>> {
+    let (at, ident) = (after.map(|a| a.0), after.map(|a| a.1));
     conn.query_all(
         "SELECT id, name, identifier, parent_identifier, created_at FROM agents
-          WHERE project_n = ?1 ORDER BY created_at, identifier",
-        &[&project],
+          WHERE project_n = ?1 AND (CAST(?2 AS BIGINT) IS NULL OR (created_at, identifier) > (CAST(?2 AS BIGINT), CAST(?3 AS TEXT)))
+          ORDER BY created_at, identifier LIMIT ?4",
+        &[&project, &at, &ident, &i64::from(limit)],
         |r| {
             Ok(AgentRow {
                 id: r.get(0)?,
