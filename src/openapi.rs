@@ -34,6 +34,11 @@ pub struct ErrorDetail {
     info(title = "provisiond", description = "Provisions users, projects and API keys for AI-agent platforms."),
     paths(
         routes::health::get,
+        routes::keys::list,
+        routes::keys::create,
+        routes::keys::revoke,
+        routes::keys::rotate,
+        routes::keys::verify,
         routes::provisions::create,
         routes::provisions::list,
         routes::provisions::get,

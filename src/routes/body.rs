@@ -2,7 +2,9 @@
 //! extraction itself — the handler asks for the object after checking credentials, so a caller
 //! without a key hears 401 whatever it sent.
 
+use crate::domain::IdempotencyKey;
 use crate::error::ApiError;
+use crate::service::idempotency::Idem;
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest};
@@ -86,6 +88,20 @@ impl Fields {
         }
     }
 
+    /// Any JSON value (callers check its shape).
+    pub fn opt_value(&self, name: &str) -> Option<&Value> {
+        self.get(name)
+    }
+
+    /// A nested object, read with the same rules.
+    pub fn opt_object(&self, name: &str) -> Result<Option<Fields>, ApiError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(Value::Object(m)) => Ok(Some(Fields(m.clone()))),
+            Some(_) => Err(ApiError::invalid_field(format!("'{name}' must be a JSON object."))),
+        }
+    }
+
     pub fn opt_str(&self, name: &str) -> Result<Option<&str>, ApiError> {
         match self.get(name) {
             None => Ok(None),
@@ -98,6 +114,14 @@ impl Fields {
         self.opt_str(name)?.ok_or_else(|| ApiError::invalid_field(format!("'{name}' is required.")))
     }
 
+    /// What the body says, independent of spacing and field order: two bodies with the same
+    /// fields and values have the same digest (for Idempotency-Key).
+    pub fn digest(&self) -> [u8; 32] {
+        // serde_json's map is ordered by key, so this text is canonical.
+        let text = serde_json::to_vec(&self.0).unwrap_or_default();
+        *blake3::hash(&text).as_bytes()
+    }
+
     /// The raw JSON number, for fields whose exact decimal text matters.
     pub fn opt_number(&self, name: &str) -> Result<Option<&serde_json::Number>, ApiError> {
         match self.get(name) {
@@ -106,6 +130,22 @@ impl Fields {
             Some(_) => Err(ApiError::invalid_field(format!("'{name}' must be a number."))),
         }
     }
+}
+
+/// The request's `Idempotency-Key`, if it sent one, with its body's digest.
+pub fn idempotency(req: &actix_web::HttpRequest, fields: &Fields) -> Result<Option<Idem>, ApiError> {
+    let mut values = req.headers().get_all("idempotency-key");
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(ApiError::invalid_field("Send the Idempotency-Key header once."));
+    }
+    let text = value.to_str().map_err(|_| {
+        ApiError::invalid_field("The Idempotency-Key header must be 1 to 255 printable ASCII characters.")
+    })?;
+    let key = IdempotencyKey::parse(text).map_err(ApiError::invalid_field)?;
+    Ok(Some(Idem { key, body_hash: fields.digest() }))
 }
 
 #[cfg(test)]

@@ -46,7 +46,7 @@ impl From<Balance> for BalanceView {
 }
 
 /// `amount` (required, > 0, at most 3 decimals) and `reason` (optional, up to 500 characters).
-fn amount_and_reason(fields: &Fields) -> Result<(Credits, Option<String>), ApiError> {
+pub fn amount_and_reason(fields: &Fields) -> Result<(Credits, Option<String>), ApiError> {
     let amount = fields
         .opt_number("amount")?
         .ok_or_else(|| ApiError::invalid_field("'amount' is required, e.g. {\"amount\": 2.5}."))?;

@@ -7,6 +7,7 @@ pub mod body;
 pub mod claims;
 pub mod credits;
 pub mod health;
+pub mod keys;
 pub mod list;
 pub mod orchestrator;
 pub mod provisions;
@@ -63,6 +64,28 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(
         web::resource("/v1/user/api-key/regenerate")
             .route(web::post().to(user::regenerate_key))
+            .default_service(web::to(|| not_allowed("POST"))),
+    )
+    .service(
+        web::resource("/v1/keys")
+            .route(web::get().to(keys::list))
+            .route(web::post().to(keys::create))
+            .default_service(web::to(|| not_allowed("GET, POST"))),
+    )
+    // Before `/v1/keys/{id}`, which would take "verify" for an id.
+    .service(
+        web::resource("/v1/keys/verify")
+            .route(web::post().to(keys::verify))
+            .default_service(web::to(|| not_allowed("POST"))),
+    )
+    .service(
+        web::resource("/v1/keys/{id}")
+            .route(web::delete().to(keys::revoke))
+            .default_service(web::to(|| not_allowed("DELETE"))),
+    )
+    .service(
+        web::resource("/v1/keys/{id}/rotate")
+            .route(web::post().to(keys::rotate))
             .default_service(web::to(|| not_allowed("POST"))),
     )
     .service(

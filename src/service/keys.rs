@@ -1,6 +1,7 @@
 //! API keys: turning a presented key into a caller (through the key cache), verifying keys for
 //! the platform's services, issuing, listing, revoking and rotating keys, and recording their use.
 
+use super::idempotency::{self, Idem};
 use super::{credits, Authority, Ctx};
 use crate::clock::Millis;
 use crate::db::{DbResult, Tx};
@@ -188,7 +189,6 @@ pub(super) fn issue(
 
 /// Gives an existing key a new secret (same id and everything else); the old secret stops
 /// working with this write. For replays of creations whose response was lost.
-#[allow(dead_code)] // replays of creations (idempotency) come next
 pub(super) fn reissue(tx: &Tx, prefix: &str, key: KeyN) -> Result<String> {
     let new = secrets::new_api_key(prefix)?;
     if store::keys::replace_secret(tx, key, &new.hash, &new.hint)? == 0 {
@@ -248,7 +248,7 @@ pub struct IssuedKey {
 
 /// A new key for the caller's own user and project, acting as at most the caller's role and
 /// reaching at most the caller's scopes: a key never makes a stronger one.
-pub async fn create(ctx: &Ctx, caller: &Caller, input: NewKeyInput) -> Result<IssuedKey> {
+pub async fn create(ctx: &Ctx, caller: &Caller, input: NewKeyInput, idem: Option<Idem>) -> Result<IssuedKey> {
     let auth = caller.authority();
     auth.require_scope(Scope::Keys)?;
     let ceiling = input.role.unwrap_or(caller.role);
@@ -272,15 +272,35 @@ pub async fn create(ctx: &Ctx, caller: &Caller, input: NewKeyInput) -> Result<Is
     };
     let prefix = ctx.rules.key_prefix.clone();
     let (user, org, project, name) = (caller.user_n, caller.org_id.clone(), caller.project_n, input.name);
+    let user_id = caller.user_id.clone();
     ctx.db
         .write(move |tx| {
-            let spec =
-                KeySpec { user, org: &org, project, ceiling, name: name.as_deref(), scopes, expires_at };
-            let (_, id, api_key) = issue_key(tx, &prefix, &spec, now)?;
-            let item = store::keys::get(tx, &org, &id)?.ok_or(crate::db::DbError::NoRow)?;
-            Ok(IssuedKey { item, api_key })
+            let work = |tx: &Tx| {
+                let spec =
+                    KeySpec { user, org: &org, project, ceiling, name: name.as_deref(), scopes, expires_at };
+                let (_, id, api_key) = issue_key(tx, &prefix, &spec, now)?;
+                let item = store::keys::get(tx, &org, &id)?.ok_or(crate::db::DbError::NoRow)?;
+                Ok((id, IssuedKey { item, api_key }))
+            };
+            let replay = |tx: &Tx, id: KeyId| {
+                let item = store::keys::get(tx, &org, &id)?
+                    .filter(|k| k.revoked_at.is_none())
+                    .ok_or_else(|| gone_since("key"))?;
+                let api_key = reissue(tx, &prefix, item.n)?;
+                let item = store::keys::get(tx, &org, &id)?.ok_or(crate::db::DbError::NoRow)?;
+                Ok(IssuedKey { item, api_key })
+            };
+            idempotency::once(tx, idem.as_ref(), &user_id, "POST /v1/keys", now, work, replay)
         })
         .await
+}
+
+/// A replay whose object was ended since the first request: no fresh secret for it.
+pub(super) fn gone_since(what: &str) -> Error {
+    Error::Conflict(
+        "idempotency_conflict",
+        format!("The {what} this Idempotency-Key made has ended since (revoked, cancelled or claimed); send the request again with a new key."),
+    )
 }
 
 fn key_not_found() -> Error {
@@ -400,6 +420,16 @@ pub enum VerifyCode {
 }
 
 impl VerifyCode {
+    const ALL: [VerifyCode; 7] = [
+        VerifyCode::Valid,
+        VerifyCode::NotFound,
+        VerifyCode::Revoked,
+        VerifyCode::Expired,
+        VerifyCode::MissingScope,
+        VerifyCode::CreditsExceeded,
+        VerifyCode::UserLimitExceeded,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             VerifyCode::Valid => "valid",
@@ -417,6 +447,16 @@ pub struct VerifyInput {
     pub key: String,
     pub scope: Option<Scope>,
     pub consume: Option<(Credits, Option<String>)>,
+    /// Honoured only with `consume` (a plain check changes nothing to repeat).
+    pub idem: Option<Idem>,
+}
+
+/// What a verification with `consume` records for a replay.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Consumed {
+    code: String,
+    granted: i64,
+    used: i64,
 }
 
 pub struct Verification {
@@ -454,23 +494,40 @@ pub async fn verify(ctx: &Ctx, caller: &Caller, input: VerifyInput) -> Result<Ve
         return answer(VerifyCode::MissingScope, None);
     }
     let (n, org, user) = (key.key, key.org_id.clone(), key.user_id.clone());
+    let verifier = caller.user_id.clone();
+    let idem = input.idem;
     let outcome = ctx
         .db
         .write(move |tx| {
-            // Revoked between the cache's answer and this write: nothing is debited.
-            if !store::keys::is_live(tx, n, now)? {
-                return Ok((VerifyCode::Revoked, None));
-            }
-            match credits::debit_in(tx, &org, &user, amount, reason.as_deref(), now) {
-                Ok(b) => Ok((VerifyCode::Valid, Some(b))),
-                Err(Error::CreditsExceeded { .. }) => {
-                    Ok((VerifyCode::CreditsExceeded, Some(store::credits::balance(tx, &org)?)))
-                }
-                Err(Error::UserLimitExceeded { .. }) => {
-                    Ok((VerifyCode::UserLimitExceeded, Some(store::credits::balance(tx, &org)?)))
-                }
-                Err(e) => Err(e),
-            }
+            let work = |tx: &Tx| {
+                // Revoked between the cache's answer and this write: nothing is debited.
+                let (code, b) = if !store::keys::is_live(tx, n, now)? {
+                    (VerifyCode::Revoked, None)
+                } else {
+                    match credits::debit_in(tx, &org, &user, amount, reason.as_deref(), now) {
+                        Ok(b) => (VerifyCode::Valid, Some(b)),
+                        Err(Error::CreditsExceeded { .. }) => {
+                            (VerifyCode::CreditsExceeded, Some(store::credits::balance(tx, &org)?))
+                        }
+                        Err(Error::UserLimitExceeded { .. }) => {
+                            (VerifyCode::UserLimitExceeded, Some(store::credits::balance(tx, &org)?))
+                        }
+                        Err(e) => return Err(e),
+                    }
+                };
+                let record = Consumed {
+                    code: code.as_str().to_string(),
+                    granted: b.as_ref().map_or(0, |b| b.granted.thousandths()),
+                    used: b.as_ref().map_or(0, |b| b.used.thousandths()),
+                };
+                Ok((record, (code, b)))
+            };
+            let replay = |_: &Tx, r: Consumed| {
+                let code = VerifyCode::ALL.into_iter().find(|c| c.as_str() == r.code).unwrap_or(VerifyCode::Valid);
+                let b = Balance { granted: Credits::from_thousandths(r.granted), used: Credits::from_thousandths(r.used) };
+                Ok((code, (code != VerifyCode::Revoked).then_some(b)))
+            };
+            idempotency::once(tx, idem.as_ref(), &verifier, "POST /v1/keys/verify", now, work, replay)
         })
         .await?;
     answer(outcome.0, outcome.1)

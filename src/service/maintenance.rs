@@ -1,7 +1,7 @@
 //! Keeping the database tidy and whole: the sweep of expired provisions, links and sessions;
 //! backups; the health check.
 
-use super::{keys, limits, provisioning, shown, Ctx};
+use super::{idempotency, keys, limits, provisioning, shown, Ctx};
 use crate::clock::Millis;
 use crate::db::{Db, Engine};
 use crate::error::{Error, Result};
@@ -9,9 +9,8 @@ use crate::store;
 use std::path::Path;
 
 /// Sweeps everything that has expired by `now`: provisions (in batches through the writer queue,
-/// between the requests' writes), then mailed links, web sessions, results nobody came back for
-/// and idle limits. Returns how many
-/// provisions it ended. Blocking: for the cleanup thread and the command line.
+/// between the requests' writes), then mailed links, web sessions, results nobody came back for,
+/// idle limits and idempotency records past their 24 hours. Returns how many provisions it ended. Blocking: for the cleanup thread and the command line.
 pub fn sweep(ctx: &Ctx, now: Millis) -> Result<usize> {
     let mut total = 0;
     loop {
@@ -25,6 +24,7 @@ pub fn sweep(ctx: &Ctx, now: Millis) -> Result<usize> {
         store::email_tokens::delete_expired(tx, now)?;
         store::sessions::delete_expired(tx, now)?;
         shown::forget_expired(tx, now)?;
+        store::idempotency::prune(tx, now - idempotency::KEEP_MS)?;
         limits::forget_idle(tx, now)
     })?;
     Ok(total)

@@ -8,6 +8,7 @@ pub mod accounts;
 pub mod agents;
 pub mod claims;
 pub mod credits;
+pub mod idempotency;
 pub mod keys;
 mod limits;
 pub mod maintenance;

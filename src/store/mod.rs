@@ -5,6 +5,7 @@
 pub mod copy;
 pub mod credits;
 pub mod email_tokens;
+pub mod idempotency;
 pub mod keys;
 pub mod limits;
 pub mod orgs;

@@ -1,0 +1,302 @@
+//! `/v1/keys`: a user's keys (list, create, revoke, rotate) and verification for the platform's
+//! own services.
+
+use super::auth::Authed;
+use super::body::{idempotency, Fields, JsonBody};
+use super::list::next_cursor;
+use crate::clock;
+use crate::domain::{Role, Scope, Scopes, UserId};
+use crate::error::ApiError;
+use crate::http::AppState;
+use crate::service::keys::{self, IssuedKey, NewKeyInput, VerifyInput};
+use crate::store::keys::KeyItem;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyView {
+    pub id: String,
+    pub name: Option<String>,
+    /// The key's prefix and first 8 hex characters; never the key.
+    pub hint: String,
+    pub user_id: String,
+    pub project_id: String,
+    /// The most this key acts as (its user's role, if lower, wins).
+    pub role: &'static str,
+    pub scopes: Vec<&'static str>,
+    pub created_at: String,
+    pub last_used_at: Option<String>,
+    pub expires_at: Option<String>,
+    /// When the key stopped (or, after a rotation with a grace period, will stop) working.
+    pub revoked_at: Option<String>,
+}
+
+impl From<KeyItem> for KeyView {
+    fn from(k: KeyItem) -> Self {
+        KeyView {
+            id: k.id.to_string(),
+            name: k.name,
+            hint: k.hint,
+            user_id: k.user_id.to_string(),
+            project_id: k.project_id.to_string(),
+            role: k.ceiling.as_str(),
+            scopes: k.scopes.names(),
+            created_at: clock::format(k.created_at),
+            last_used_at: k.last_used_at.map(clock::format),
+            expires_at: k.expires_at.map(clock::format),
+            revoked_at: k.revoked_at.map(clock::format),
+        }
+    }
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyList {
+    pub keys: Vec<KeyView>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NewKeyView {
+    #[serde(flatten)]
+    pub key: KeyView,
+    /// The key itself, shown this once.
+    pub api_key: String,
+}
+
+fn issued(k: IssuedKey) -> HttpResponse {
+    super::secret(HttpResponse::Created()).json(NewKeyView { key: k.item.into(), api_key: k.api_key })
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase")]
+pub struct KeysQuery {
+    /// Only this user's keys (admins and owners).
+    #[param(value_type = String, required = false)]
+    user_id: Option<String>,
+    #[param(value_type = u32, required = false, minimum = 1, maximum = 1000)]
+    limit: Option<String>,
+    #[param(value_type = String, required = false)]
+    cursor: Option<String>,
+}
+
+#[utoipa::path(get, path = "/v1/keys", tag = "keys", params(KeysQuery),
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, description = "Admins and owners: the organization's keys; anyone else: their own. Newest first.", body = KeyList),
+        (status = 400, body = crate::openapi::ErrorBody), (status = 403, body = crate::openapi::ErrorBody)))]
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: Authed,
+    query: web::Query<KeysQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let page = super::list::page_request(query.limit.as_deref(), query.cursor.as_deref())?;
+    let user = match query.user_id.as_deref() {
+        None => None,
+        Some(u) => Some(UserId::parse(u).ok_or_else(|| ApiError::invalid_field("'userId' must be a user id (a UUID)."))?),
+    };
+    let page = keys::list(&state.ctx, &caller, user, page).await?;
+    let next_cursor = next_cursor(&page);
+    Ok(HttpResponse::Ok().json(KeyList { keys: page.items.into_iter().map(Into::into).collect(), next_cursor }))
+}
+
+/// Body of `POST /v1/keys`.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct NewKeyRequest {
+    #[schema(min_length = 1, max_length = 100)]
+    name: Option<String>,
+    #[schema(minimum = 60, maximum = 31_536_000)]
+    expires_in_seconds: Option<u32>,
+    /// At most the caller's own role.
+    #[schema(value_type = Option<String>, pattern = "^(owner|admin|member)$")]
+    role: Option<String>,
+    /// Absent: the caller's own scopes.
+    #[schema(value_type = Option<Vec<String>>)]
+    scopes: Option<Vec<String>>,
+}
+
+/// An optional whole number of seconds within `range`, as milliseconds.
+fn seconds(fields: &Fields, name: &str, min: u64, max: u64) -> Result<Option<i64>, ApiError> {
+    let Some(n) = fields.opt_number(name)? else {
+        return Ok(None);
+    };
+    match n.as_u64().filter(|s| (min..=max).contains(s)) {
+        Some(s) => Ok(Some(s as i64 * 1000)),
+        None => Err(ApiError::invalid_field(format!("'{name}' must be a whole number from {min} to {max}."))),
+    }
+}
+
+fn scopes_field(fields: &Fields) -> Result<Option<Scopes>, ApiError> {
+    let Some(value) = fields.opt_value("scopes") else {
+        return Ok(None);
+    };
+    let names = value
+        .as_array()
+        .and_then(|a| a.iter().map(|v| v.as_str()).collect::<Option<Vec<&str>>>())
+        .ok_or_else(|| ApiError::invalid_field("'scopes' must be a list of scope names, e.g. [\"keys:verify\"]."))?;
+    Scopes::parse(names).map(Some).map_err(|m| ApiError::invalid_field(format!("'scopes': {m}")))
+}
+
+#[utoipa::path(post, path = "/v1/keys", tag = "keys", request_body = NewKeyRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Replays the creation (a new secret for the same key) instead of making a second key.")),
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 201, description = "The key, shown once.", body = NewKeyView),
+        (status = 400, body = crate::openapi::ErrorBody), (status = 403, body = crate::openapi::ErrorBody),
+        (status = 409, body = crate::openapi::ErrorBody)))]
+pub async fn create(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    caller: Authed,
+    body: JsonBody,
+) -> Result<HttpResponse, ApiError> {
+    let fields = body.fields()?;
+    let idem = idempotency(&req, &fields)?;
+    let name = match fields.opt_str("name")?.map(str::trim) {
+        None => None,
+        Some(n) => Some(
+            crate::domain::DisplayName::parse("name", n, 100)
+                .map_err(ApiError::invalid_field)?
+                .as_str()
+                .to_string(),
+        ),
+    };
+    let role = match fields.opt_str("role")? {
+        None => None,
+        Some(r) => Some(
+            Role::parse(r)
+                .ok_or_else(|| ApiError::invalid_field("'role' must be \"owner\", \"admin\" or \"member\"."))?,
+        ),
+    };
+    let input = NewKeyInput {
+        name,
+        expires_in_ms: seconds(&fields, "expiresInSeconds", 60, 31_536_000)?,
+        role,
+        scopes: scopes_field(&fields)?,
+    };
+    Ok(issued(keys::create(&state.ctx, &caller, input, idem).await?))
+}
+
+#[utoipa::path(delete, path = "/v1/keys/{id}", tag = "keys",
+    params(("id" = String, Path, description = "Key id")),
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 204, description = "Revoked: the key fails from the next request."),
+        (status = 404, body = crate::openapi::ErrorBody), (status = 409, description = "Revoked already.", body = crate::openapi::ErrorBody)))]
+pub async fn revoke(
+    state: web::Data<AppState>,
+    caller: Authed,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    keys::revoke(&state.ctx, &caller, &id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Body of `POST /v1/keys/{id}/rotate`.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct RotateRequest {
+    /// How long the old key keeps working; default 0.
+    #[schema(minimum = 0, maximum = 86_400)]
+    grace_period_seconds: Option<u32>,
+}
+
+#[utoipa::path(post, path = "/v1/keys/{id}/rotate", tag = "keys", request_body = RotateRequest,
+    params(("id" = String, Path, description = "Key id")),
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 201, description = "The new key, shown once.", body = NewKeyView),
+        (status = 400, body = crate::openapi::ErrorBody), (status = 404, body = crate::openapi::ErrorBody),
+        (status = 409, body = crate::openapi::ErrorBody)))]
+pub async fn rotate(
+    state: web::Data<AppState>,
+    caller: Authed,
+    id: web::Path<String>,
+    body: JsonBody,
+) -> Result<HttpResponse, ApiError> {
+    let fields = body.fields()?;
+    let grace = seconds(&fields, "gracePeriodSeconds", 0, 86_400)?.unwrap_or(0);
+    Ok(issued(keys::rotate(&state.ctx, &caller, &id, grace).await?))
+}
+
+/// Body of `POST /v1/keys/verify`.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct VerifyRequest {
+    /// The key to check, as the platform's user presented it.
+    #[schema(min_length = 1, max_length = 128)]
+    key: String,
+    /// Also debit the organization's pool for the key's user, atomically with the check.
+    consume: Option<crate::routes::credits::AmountRequest>,
+    /// Also require this scope of the key.
+    #[schema(value_type = Option<String>)]
+    scope: Option<String>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VerifyView {
+    pub valid: bool,
+    /// valid, not_found, revoked, expired, missing_scope, credits_exceeded or user_limit_exceeded
+    pub code: &'static str,
+    pub key_id: Option<String>,
+    pub user_id: Option<String>,
+    pub email: Option<String>,
+    pub organization_id: Option<String>,
+    pub project_id: Option<String>,
+    pub role: Option<&'static str>,
+    pub scopes: Option<Vec<&'static str>>,
+    /// When the key stops working, if it does.
+    pub expires_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credits: Option<super::credits::BalanceView>,
+}
+
+#[utoipa::path(post, path = "/v1/keys/verify", tag = "keys", request_body = VerifyRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "With consume: a repeat answers as the first did and debits nothing more.")),
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, description = "Whether the key is good (always 200 for a well-formed request).", body = VerifyView),
+        (status = 400, body = crate::openapi::ErrorBody), (status = 403, description = "The calling key lacks keys:verify.", body = crate::openapi::ErrorBody)))]
+pub async fn verify(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    caller: Authed,
+    body: JsonBody,
+) -> Result<HttpResponse, ApiError> {
+    let fields = body.fields()?;
+    let key = fields.str("key")?.to_string();
+    if key.is_empty() || key.len() > 128 {
+        return Err(ApiError::invalid_field("'key' must be an API key (1 to 128 characters)."));
+    }
+    let scope = match fields.opt_str("scope")? {
+        None => None,
+        Some(s) => Some(Scope::parse(s).ok_or_else(|| {
+            ApiError::invalid_field(format!("'scope': '{s}' is not a scope; see the README, Keys."))
+        })?),
+    };
+    let consume = match fields.opt_object("consume")? {
+        None => None,
+        Some(c) => Some(super::credits::amount_and_reason(&c)?),
+    };
+    let idem = if consume.is_some() { idempotency(&req, &fields)? } else { None };
+    let v = keys::verify(&state.ctx, &caller, VerifyInput { key, scope, consume, idem }).await?;
+    let k = v.key.as_deref();
+    let ends = k.and_then(|k| {
+        [k.expires_at, k.revoked_at, k.placeholder.then_some(k.pending_until).flatten()].into_iter().flatten().min()
+    });
+    Ok(HttpResponse::Ok().json(VerifyView {
+        valid: v.code == keys::VerifyCode::Valid,
+        code: v.code.as_str(),
+        key_id: k.map(|k| k.key_id.to_string()),
+        user_id: k.map(|k| k.user_id.to_string()),
+        email: k.and_then(|k| k.email.clone()),
+        organization_id: k.map(|k| k.org_id.to_string()),
+        project_id: k.map(|k| k.project_id.to_string()),
+        role: k.map(|k| k.role.as_str()),
+        scopes: k.map(|k| k.scopes.names()),
+        expires_at: ends.map(clock::format),
+        credits: v.credits.map(Into::into),
+    }))
+}
