@@ -95,11 +95,15 @@ pub async fn list(
     let page = super::list::page_request(query.limit.as_deref(), query.cursor.as_deref())?;
     let user = match query.user_id.as_deref() {
         None => None,
-        Some(u) => Some(UserId::parse(u).ok_or_else(|| ApiError::invalid_field("'userId' must be a user id (a UUID)."))?),
+        Some(u) => Some(
+            UserId::parse(u)
+                .ok_or_else(|| ApiError::invalid_field("'userId' must be a user id (a UUID)."))?,
+        ),
     };
     let page = keys::list(&state.ctx, &caller, user, page).await?;
     let next_cursor = next_cursor(&page);
-    Ok(HttpResponse::Ok().json(KeyList { keys: page.items.into_iter().map(Into::into).collect(), next_cursor }))
+    Ok(HttpResponse::Ok()
+        .json(KeyList { keys: page.items.into_iter().map(Into::into).collect(), next_cursor }))
 }
 
 /// Body of `POST /v1/keys`.
@@ -137,7 +141,9 @@ fn scopes_field(fields: &Fields) -> Result<Option<Scopes>, ApiError> {
     let names = value
         .as_array()
         .and_then(|a| a.iter().map(|v| v.as_str()).collect::<Option<Vec<&str>>>())
-        .ok_or_else(|| ApiError::invalid_field("'scopes' must be a list of scope names, e.g. [\"keys:verify\"]."))?;
+        .ok_or_else(|| {
+            ApiError::invalid_field("'scopes' must be a list of scope names, e.g. [\"keys:verify\"].")
+        })?;
     Scopes::parse(names).map(Some).map_err(|m| ApiError::invalid_field(format!("'scopes': {m}")))
 }
 
@@ -164,13 +170,13 @@ pub async fn create(
                 .to_string(),
         ),
     };
-    let role = match fields.opt_str("role")? {
-        None => None,
-        Some(r) => Some(
-            Role::parse(r)
-                .ok_or_else(|| ApiError::invalid_field("'role' must be \"owner\", \"admin\" or \"member\"."))?,
-        ),
-    };
+    let role =
+        match fields.opt_str("role")? {
+            None => None,
+            Some(r) => Some(Role::parse(r).ok_or_else(|| {
+                ApiError::invalid_field("'role' must be \"owner\", \"admin\" or \"member\".")
+            })?),
+        };
     let input = NewKeyInput {
         name,
         expires_in_ms: seconds(&fields, "expiresInSeconds", 60, 31_536_000)?,
@@ -284,7 +290,10 @@ pub async fn verify(
     let v = keys::verify(&state.ctx, &caller, VerifyInput { key, scope, consume, idem }).await?;
     let k = v.key.as_deref();
     let ends = k.and_then(|k| {
-        [k.expires_at, k.revoked_at, k.placeholder.then_some(k.pending_until).flatten()].into_iter().flatten().min()
+        [k.expires_at, k.revoked_at, k.placeholder.then_some(k.pending_until).flatten()]
+            .into_iter()
+            .flatten()
+            .min()
     });
     Ok(HttpResponse::Ok().json(VerifyView {
         valid: v.code == keys::VerifyCode::Valid,

@@ -45,6 +45,7 @@ pub(super) fn once<R: Serialize + DeserializeOwned, T>(
     if hash != idem.body_hash {
         return Err(Error::IdempotencyConflict);
     }
-    let record = serde_json::from_str(&text).map_err(|e| Error::Internal(format!("idempotency record: {e}")))?;
+    let record =
+        serde_json::from_str(&text).map_err(|e| Error::Internal(format!("idempotency record: {e}")))?;
     replay(tx, record)
 }

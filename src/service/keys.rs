@@ -523,8 +523,12 @@ pub async fn verify(ctx: &Ctx, caller: &Caller, input: VerifyInput) -> Result<Ve
                 Ok((record, (code, b)))
             };
             let replay = |_: &Tx, r: Consumed| {
-                let code = VerifyCode::ALL.into_iter().find(|c| c.as_str() == r.code).unwrap_or(VerifyCode::Valid);
-                let b = Balance { granted: Credits::from_thousandths(r.granted), used: Credits::from_thousandths(r.used) };
+                let code =
+                    VerifyCode::ALL.into_iter().find(|c| c.as_str() == r.code).unwrap_or(VerifyCode::Valid);
+                let b = Balance {
+                    granted: Credits::from_thousandths(r.granted),
+                    used: Credits::from_thousandths(r.used),
+                };
                 Ok((code, (code != VerifyCode::Revoked).then_some(b)))
             };
             idempotency::once(tx, idem.as_ref(), &verifier, "POST /v1/keys/verify", now, work, replay)
