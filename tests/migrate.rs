@@ -157,6 +157,16 @@ async fn a_version_1_database_is_upgraded_and_keeps_working() {
     assert_eq!(me["role"], "owner");
     assert_eq!(me["isProvisioner"], true);
     assert_eq!(me["projectId"], OWNER_PROJECT);
+    // Keys from before version 5 got public ids (distinct UUID v4s) and reach every route.
+    let (s, keys) = app.get("/v1/keys", &owner).await;
+    assert_eq!(s, StatusCode::OK, "{keys}");
+    let ids: Vec<&str> = keys["keys"].as_array().unwrap().iter().map(|k| k["id"].as_str().unwrap()).collect();
+    assert!(!ids.is_empty());
+    for id in &ids {
+        assert!(uuid::Uuid::parse_str(id).is_ok_and(|u| u.get_version_num() == 4), "{id}");
+        assert_eq!(app.count("SELECT COUNT(*) FROM api_keys WHERE id = ?1", id), 1);
+    }
+    assert_eq!(keys["keys"][0]["scopes"].as_array().unwrap().len(), 9);
 
     // The pending provision: its key, project and agent, its record, its claim link.
     let (s, me) = app.get("/v1/user", &key('b')).await;

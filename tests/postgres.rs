@@ -491,3 +491,42 @@ async fn while_the_database_is_unreachable_requests_answer_503_then_work_again()
     let (s, body) = app.post("/v1/team/provisions", &org.owner.api_key, json!({})).await;
     assert_eq!(s, StatusCode::CREATED, "{body}");
 }
+
+/// A database made by the previous release (schema version 4) is upgraded in place: existing keys
+/// get distinct UUID ids and keep working, provisions get the new (empty) columns, and the new
+/// tables exist.
+#[test]
+fn a_version_4_database_is_upgraded_to_5_in_place() {
+    let url = empty_database();
+    let mut c = own_connection(&url);
+    c.batch_execute(include_str!("fixtures/schema_pg_v4.sql")).unwrap();
+    c.batch_execute(
+        "INSERT INTO organizations (id, name, created_at) VALUES ('o', 'Old', 0);
+         INSERT INTO users (id, email, status, created_at) VALUES ('u', 'old@x.com', 'active', 0);
+         INSERT INTO memberships (user_n, org_id, role, created_at) SELECT n, 'o', 'owner', 0 FROM users;
+         INSERT INTO projects (id, org_id, user_n, name, created_at) SELECT 'p', 'o', n, 'Default', 0 FROM users;
+         INSERT INTO api_keys (hash, hint, user_n, org_id, project_n, created_at)
+              SELECT decode(repeat('ab', 32), 'hex'), 'oc_x', u.n, 'o', p.n, 0 FROM users u, projects p;
+         INSERT INTO api_keys (hash, hint, user_n, org_id, project_n, created_at)
+              SELECT decode(repeat('cd', 32), 'hex'), 'oc_y', u.n, 'o', p.n, 0 FROM users u, projects p;",
+    )
+    .unwrap();
+    drop(Db::open(&pg_settings(&url), false).expect("upgraded"));
+    let version: i32 = c.query_one("SELECT version FROM schema_version", &[]).unwrap().get(0);
+    assert_eq!(version, 5);
+    let ids: Vec<String> =
+        c.query("SELECT id FROM api_keys", &[]).unwrap().iter().map(|r| r.get(0)).collect();
+    assert_eq!(ids.len(), 2);
+    assert_ne!(ids[0], ids[1]);
+    for id in &ids {
+        assert!(uuid::Uuid::parse_str(id).is_ok_and(|u| u.get_version_num() == 4), "{id}");
+    }
+    let scopes: Option<String> = c.query_one("SELECT scopes FROM api_keys LIMIT 1", &[]).unwrap().get(0);
+    assert_eq!(scopes, None, "old keys reach every route");
+    for table in ["idempotency", "credit_limits"] {
+        let n: i64 = c.query_one(&format!("SELECT COUNT(*) FROM {table}"), &[]).unwrap().get(0);
+        assert_eq!(n, 0);
+    }
+    // Opening again changes nothing.
+    drop(Db::open(&pg_settings(&url), false).expect("opens again"));
+}
