@@ -111,16 +111,19 @@ pub async fn list(
 #[serde(rename_all = "camelCase")]
 #[allow(dead_code)]
 pub struct NewKeyRequest {
-    #[schema(min_length = 1, max_length = 100)]
+    /// A label: 1–100 characters after trimming, no control, invisible or text-direction
+    /// characters.
+    #[schema(min_length = 1, max_length = 100,
+        pattern = "^[^\\s\\u0000-\\u001f\\u007f-\\u009f\\u061c\\u200b\\u200e\\u200f\\u202a-\\u202e\\u2060\\u2066-\\u2069\\ufeff][^\\u0000-\\u001f\\u007f-\\u009f\\u061c\\u200b\\u200e\\u200f\\u202a-\\u202e\\u2060\\u2066-\\u2069\\ufeff]*$")]
     name: Option<String>,
     #[schema(minimum = 60, maximum = 31_536_000)]
     expires_in_seconds: Option<u32>,
     /// At most the caller's own role.
     #[schema(value_type = Option<String>, pattern = "^(owner|admin|member)$")]
     role: Option<String>,
-    /// Absent: the caller's own scopes.
-    #[schema(value_type = Option<Vec<String>>)]
-    scopes: Option<Vec<String>>,
+    /// Absent: the caller's own scopes. At least one; at most the caller's.
+    #[schema(min_items = 1)]
+    scopes: Option<Vec<ScopeName>>,
 }
 
 /// An optional whole number of seconds within `range`, as milliseconds.
@@ -227,6 +230,30 @@ pub async fn rotate(
     Ok(issued(keys::rotate(&state.ctx, &caller, &id, grace).await?))
 }
 
+/// A scope's name.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[allow(dead_code)]
+pub enum ScopeName {
+    #[serde(rename = "provisions")]
+    Provisions,
+    #[serde(rename = "members")]
+    Members,
+    #[serde(rename = "agents")]
+    Agents,
+    #[serde(rename = "credits:read")]
+    CreditsRead,
+    #[serde(rename = "credits:consume")]
+    CreditsConsume,
+    #[serde(rename = "keys")]
+    Keys,
+    #[serde(rename = "keys:verify")]
+    KeysVerify,
+    #[serde(rename = "audit")]
+    Audit,
+    #[serde(rename = "webhooks")]
+    Webhooks,
+}
+
 /// Body of `POST /v1/keys/verify`.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[allow(dead_code)]
@@ -237,8 +264,7 @@ pub struct VerifyRequest {
     /// Also debit the organization's pool for the key's user, atomically with the check.
     consume: Option<crate::routes::credits::AmountRequest>,
     /// Also require this scope of the key.
-    #[schema(value_type = Option<String>)]
-    scope: Option<String>,
+    scope: Option<ScopeName>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
