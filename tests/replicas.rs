@@ -316,3 +316,27 @@ async fn every_request_through_one_port_is_served_by_either_replica() {
     assert_eq!(b.count("SELECT COUNT(*) FROM provisions WHERE status = ?1", "pending"), 6);
     assert_eq!(proxy.served(), [3, 3], "each replica answered half");
 }
+
+#[tokio::test]
+async fn a_key_revoked_or_rotated_through_one_replica_fails_verification_on_the_other_at_once() {
+    let (a, b) = spawn_replicas(|_| {}).await;
+    let org = a.create_org("Acme", None, "owner@acme.com");
+    let owner = &org.owner.api_key;
+    let (_, gate) = a.post("/v1/keys", owner, json!({"scopes": ["keys:verify"]})).await;
+    let gate = gate["apiKey"].as_str().unwrap().to_string();
+    let (_, k) = a.post("/v1/keys", owner, json!({"name": "svc"})).await;
+    let (id, key) = (k["id"].as_str().unwrap().to_string(), k["apiKey"].as_str().unwrap().to_string());
+    let code = |v: Value| v["code"].as_str().unwrap().to_string();
+    // In B's cache.
+    for _ in 0..2 {
+        assert_eq!(code(b.post("/v1/keys/verify", &gate, json!({"key": key})).await.1), "valid");
+    }
+    // Rotated through A without grace: B says revoked on its next call, and the new key is good.
+    let (_, new) = a.post(&format!("/v1/keys/{id}/rotate"), owner, json!({})).await;
+    assert_eq!(code(b.post("/v1/keys/verify", &gate, json!({"key": key})).await.1), "revoked");
+    let new_key = new["apiKey"].as_str().unwrap().to_string();
+    assert_eq!(code(b.post("/v1/keys/verify", &gate, json!({"key": new_key})).await.1), "valid");
+    // Revoked through A.
+    a.delete(&format!("/v1/keys/{}", new["id"].as_str().unwrap()), owner).await;
+    assert_eq!(code(b.post("/v1/keys/verify", &gate, json!({"key": new_key})).await.1), "revoked");
+}

@@ -113,8 +113,11 @@ pub async fn list(
 pub struct NewKeyRequest {
     /// A label: 1–100 characters after trimming, no control, invisible or text-direction
     /// characters.
-    #[schema(min_length = 1, max_length = 100,
-        pattern = "^[^\\s\\u0000-\\u001f\\u007f-\\u009f\\u061c\\u200b\\u200e\\u200f\\u202a-\\u202e\\u2060\\u2066-\\u2069\\ufeff][^\\u0000-\\u001f\\u007f-\\u009f\\u061c\\u200b\\u200e\\u200f\\u202a-\\u202e\\u2060\\u2066-\\u2069\\ufeff]*$")]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\s\\u0000-\\u001f\\u007f-\\u009f\\u061c\\u200b\\u200e\\u200f\\u202a-\\u202e\\u2060\\u2066-\\u2069\\ufeff][^\\u0000-\\u001f\\u007f-\\u009f\\u061c\\u200b\\u200e\\u200f\\u202a-\\u202e\\u2060\\u2066-\\u2069\\ufeff]*$"
+    )]
     name: Option<String>,
     #[schema(minimum = 60, maximum = 31_536_000)]
     expires_in_seconds: Option<u32>,
