@@ -8,19 +8,21 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use std::time::Duration;
 
-const CALLERS: [&str; 12] = [
+const CALLERS: [&str; 14] = [
     "none",
     "malformed",
     "unknown",
     "revoked",
     "expired",
     "cancelled",
+    "expired key",
     "member",
     "admin",
     "owner",
     "provisioner",
     "other org admin",
     "api-only",
+    "scoped",
 ];
 
 struct World {
@@ -58,6 +60,11 @@ async fn world(app: &TestApp) -> World {
         .unwrap();
     let api_only: Value = res.json().await.unwrap();
     let provision_a = app.provision(o).await["id"].as_str().unwrap().to_string();
+    let (_, expiring) = app.post("/v1/keys", &member.api_key, json!({"expiresInSeconds": 60})).await;
+    app.clock.advance(Duration::from_secs(61));
+    // An admin's key that reaches agents and reads credits, nothing else.
+    let (_, scoped) =
+        app.post("/v1/keys", &admin.api_key, json!({"scopes": ["agents", "credits:read"]})).await;
 
     let keys = vec![
         None,
@@ -66,12 +73,14 @@ async fn world(app: &TestApp) -> World {
         Some(revoked),
         Some(expired),
         Some(cancelled["apiKey"].as_str().unwrap().to_string()),
+        Some(expiring["apiKey"].as_str().unwrap().to_string()),
         Some(member.api_key),
         Some(admin.api_key),
         Some(a.owner.api_key.clone()),
         Some(prov.api_key),
         Some(other_admin.api_key),
         Some(api_only["api_key"].as_str().unwrap().to_string()),
+        Some(scoped["apiKey"].as_str().unwrap().to_string()),
     ];
     let emails = [
         "",
@@ -81,11 +90,13 @@ async fn world(app: &TestApp) -> World {
         "",
         "",
         "member@a.com",
+        "member@a.com",
         "admin@a.com",
         "owner@a.com",
         "prov@a.com",
         "admin@b.com",
         "bot@a.com",
+        "admin@a.com",
     ]
     .map(String::from)
     .to_vec();
@@ -99,31 +110,38 @@ engine_tests! {
         let w = world(&app).await;
         let o = w.org_a_owner.clone();
         // Statuses in CALLERS order.
-        let unauth = [401, 401, 401, 401, 401, 401];
-        let rows: Vec<(&str, Method, &str, [u16; 6])> = vec![
-            ("provision", Method::POST, "/v1/team/provisions", [403, 201, 201, 403, 201, 403]),
-            ("list provisions", Method::GET, "/v1/team/provisions", [403, 200, 200, 403, 200, 403]),
-            ("get provision", Method::GET, "/v1/team/provisions/{A}", [403, 200, 200, 403, 404, 403]),
-            ("cancel provision", Method::DELETE, "/v1/team/provisions/{fresh}", [403, 204, 204, 403, 404, 403]),
-            ("create agent", Method::POST, "/v1/agents", [201, 201, 201, 201, 201, 201]),
-            ("list agents", Method::GET, "/v1/agents", [200, 200, 200, 200, 200, 200]),
-            ("delete agent", Method::DELETE, "/v1/agents/{owner's agent}", [404, 404, 204, 404, 404, 404]),
-            ("user", Method::GET, "/v1/user", [200, 200, 200, 200, 200, 200]),
-            ("claim (unknown token)", Method::POST, "/v1/provisions/claim", [400, 400, 400, 400, 400, 400]),
-            ("create-user", Method::POST, "/api/v1/admin/create-user", [403, 403, 403, 201, 403, 403]),
-            ("set-provisioner", Method::POST, "/api/v1/admin/set-provisioner", [403, 403, 200, 403, 403, 403]),
-            ("grant credits", Method::POST, "/api/v1/admin/credits", [403, 403, 200, 403, 403, 403]),
-            ("balance", Method::GET, "/api/v1/credits/balance", [200, 200, 200, 200, 200, 200]),
-            ("consume", Method::POST, "/api/v1/credits/consume", [200, 200, 200, 200, 402, 200]),
-            ("usage", Method::GET, "/api/v1/credits/usage", [403, 200, 200, 200, 200, 403]),
-            ("healthz", Method::GET, "/healthz", [200, 200, 200, 200, 200, 200]),
-            ("regenerate key", Method::POST, "/v1/user/api-key/regenerate", [200, 200, 200, 200, 200, 200]),
+        let unauth = [401; 7];
+        // member, admin, owner, provisioner, other org admin, api-only, scoped (agents, credits:read)
+        let rows: Vec<(&str, Method, &str, [u16; 7])> = vec![
+            ("provision", Method::POST, "/v1/team/provisions", [403, 201, 201, 403, 201, 403, 403]),
+            ("list provisions", Method::GET, "/v1/team/provisions", [403, 200, 200, 403, 200, 403, 403]),
+            ("get provision", Method::GET, "/v1/team/provisions/{A}", [403, 200, 200, 403, 404, 403, 403]),
+            ("cancel provision", Method::DELETE, "/v1/team/provisions/{fresh}", [403, 204, 204, 403, 404, 403, 403]),
+            ("create agent", Method::POST, "/v1/agents", [201, 201, 201, 201, 201, 201, 201]),
+            ("list agents", Method::GET, "/v1/agents", [200, 200, 200, 200, 200, 200, 200]),
+            ("delete agent", Method::DELETE, "/v1/agents/{owner's agent}", [404, 404, 204, 404, 404, 404, 404]),
+            ("user", Method::GET, "/v1/user", [200, 200, 200, 200, 200, 200, 200]),
+            ("claim (unknown token)", Method::POST, "/v1/provisions/claim", [400, 400, 400, 400, 400, 400, 400]),
+            ("create-user", Method::POST, "/api/v1/admin/create-user", [403, 403, 403, 201, 403, 403, 403]),
+            ("set-provisioner", Method::POST, "/api/v1/admin/set-provisioner", [403, 403, 200, 403, 403, 403, 403]),
+            ("grant credits", Method::POST, "/api/v1/admin/credits", [403, 403, 200, 403, 403, 403, 403]),
+            ("balance", Method::GET, "/api/v1/credits/balance", [200, 200, 200, 200, 200, 200, 200]),
+            ("consume", Method::POST, "/api/v1/credits/consume", [200, 200, 200, 200, 402, 200, 403]),
+            ("usage", Method::GET, "/api/v1/credits/usage", [403, 200, 200, 200, 200, 403, 200]),
+            ("list keys", Method::GET, "/v1/keys", [200, 200, 200, 200, 200, 200, 403]),
+            ("create key", Method::POST, "/v1/keys", [201, 201, 201, 201, 201, 201, 403]),
+            ("revoke key", Method::DELETE, "/v1/keys/{owner's key}", [404, 204, 204, 404, 404, 404, 403]),
+            ("rotate key", Method::POST, "/v1/keys/{owner's key}/rotate", [404, 201, 201, 404, 404, 404, 403]),
+            ("verify key", Method::POST, "/v1/keys/verify", [200, 200, 200, 200, 200, 200, 403]),
+            ("healthz", Method::GET, "/healthz", [200, 200, 200, 200, 200, 200, 200]),
+            ("regenerate key", Method::POST, "/v1/user/api-key/regenerate", [200, 200, 200, 200, 200, 200, 403]),
         ];
+        let row_count = rows.len();
         let mut failures = Vec::new();
         let mut n = 0;
         for (name, method, template, authed) in rows {
             let expected: Vec<u16> = if template == "/healthz" {
-                vec![200; 12]
+                vec![200; CALLERS.len()]
             } else {
                 unauth.iter().chain(authed.iter()).copied().collect()
             };
@@ -140,6 +158,10 @@ engine_tests! {
                             .await;
                         format!("/v1/agents/{}", a["id"].as_str().unwrap())
                     }
+                    "/v1/keys/{owner's key}" | "/v1/keys/{owner's key}/rotate" => {
+                        let (_, k) = app.post("/v1/keys", &o, json!({"name": format!("k-{n}")})).await;
+                        template.replace("{owner's key}", k["id"].as_str().unwrap())
+                    }
                     t => t.to_string(),
                 };
                 let body = match name {
@@ -149,6 +171,7 @@ engine_tests! {
                     "set-provisioner" => Some(json!({"email": "member@a.com", "is_provisioner": false})),
                     "grant credits" => Some(json!({"amount": 1})),
                     "consume" => Some(json!({"amount": 0.001})),
+                    "verify key" => Some(json!({"key": o})),
                     _ if method == Method::POST => Some(json!({})),
                     _ => None,
                 };
@@ -172,13 +195,17 @@ engine_tests! {
                     let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
                     assert!(v["error"]["code"].is_string(), "{name} by {caller}: JSON error body, got {text}");
                     if got == 401 {
-                        let code = if *caller == "none" { "missing_credentials" } else { "invalid_api_key" };
+                        let code = match *caller {
+                            "none" => "missing_credentials",
+                            "expired key" => "expired_api_key",
+                            _ => "invalid_api_key",
+                        };
                         assert_eq!(v["error"]["code"], code, "{name} by {caller}");
                     }
                 }
             }
         }
         assert!(failures.is_empty(), "{} of {n} cells wrong:\n{}", failures.len(), failures.join("\n"));
-        assert_eq!(n, 17 * 12);
+        assert_eq!(n, row_count * CALLERS.len());
     }
 }
