@@ -41,6 +41,9 @@ pub struct ErrorDetail {
         routes::agents::create,
         routes::agents::list,
         routes::agents::delete,
+        routes::members::list,
+        routes::members::update,
+        routes::members::remove,
         routes::user::get,
         routes::user::regenerate_key,
         routes::claims::claim,
@@ -97,8 +100,13 @@ impl Modify for CommonErrors {
         };
         for (path, item) in doc.paths.paths.iter_mut() {
             let public = path == "/healthz";
-            let ops: [Option<&mut Operation>; 4] =
-                [item.get.as_mut(), item.post.as_mut(), item.delete.as_mut(), item.put.as_mut()];
+            let ops: [Option<&mut Operation>; 5] = [
+                item.get.as_mut(),
+                item.post.as_mut(),
+                item.delete.as_mut(),
+                item.put.as_mut(),
+                item.patch.as_mut(),
+            ];
             for op in ops.into_iter().flatten() {
                 let mut add = |status: &str| {
                     op.responses.responses.entry(status.to_string()).or_insert_with(|| RefOr::T(error()));

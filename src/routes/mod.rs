@@ -8,6 +8,7 @@ pub mod claims;
 pub mod credits;
 pub mod health;
 pub mod list;
+pub mod members;
 pub mod orchestrator;
 pub mod provisions;
 pub mod user;
@@ -49,6 +50,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::resource("/v1/agents/{id}")
             .route(web::delete().to(agents::delete))
             .default_service(web::to(|| not_allowed("DELETE"))),
+    )
+    .service(
+        web::resource("/v1/members")
+            .route(web::get().to(members::list))
+            .default_service(web::to(|| not_allowed("GET"))),
+    )
+    .service(
+        web::resource("/v1/members/{userId}")
+            .route(web::patch().to(members::update))
+            .route(web::delete().to(members::remove))
+            .default_service(web::to(|| not_allowed("PATCH, DELETE"))),
     )
     .service(
         web::resource("/v1/provisions/claim")

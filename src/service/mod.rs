@@ -11,6 +11,7 @@ pub mod credits;
 pub mod keys;
 mod limits;
 pub mod maintenance;
+pub mod members;
 pub mod organizations;
 pub mod provisioning;
 pub mod shown;

@@ -7,6 +7,7 @@ pub mod credits;
 pub mod email_tokens;
 pub mod keys;
 pub mod limits;
+pub mod members;
 pub mod orgs;
 pub mod projects;
 pub mod provisions;
