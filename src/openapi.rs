@@ -133,8 +133,12 @@ impl Modify for OptionalBodies {
                 body.required = Some(utoipa::openapi::Required::False);
             }
         }
-        // A member named by both email and user id is fine (email wins): any of, not one of.
-        if let Some(slot) = doc.components.as_mut().and_then(|c| c.schemas.get_mut("SetProvisionerRequest")) {
+        // A member named by both email and user id is fine (email wins), and a member patch may
+        // carry both fields: any of, not one of.
+        for name in ["SetProvisionerRequest", "MemberPatch"] {
+            let Some(slot) = doc.components.as_mut().and_then(|c| c.schemas.get_mut(name)) else {
+                continue;
+            };
             if let RefOr::T(Schema::OneOf(one)) = slot {
                 let mut any = AnyOfBuilder::new();
                 for item in one.items.drain(..) {

@@ -191,7 +191,7 @@ engine_tests! {
         // provisioner access to owners (as set-provisioner does).
         assert_error(patch(&app, m2, &admin.api_key, json!({"role": "member"})).await, 403, "insufficient_role");
         assert_error(
-            patch(&app, &org.owner.user_id.to_string(), &admin.api_key, json!({"role": "member"})).await,
+            patch(&app, org.owner.user_id.as_str(), &admin.api_key, json!({"role": "member"})).await,
             403,
             "insufficient_role",
         );

@@ -52,15 +52,33 @@ impl From<MemberItem> for MemberItemView {
     }
 }
 
+/// `role`, `isProvisioner`, or both (documented as any of the two shapes).
 #[derive(Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(untagged)]
 #[allow(dead_code)]
-pub struct MemberPatch {
-    /// Admins may not grant `owner`.
-    #[schema(pattern = "^(owner|admin|member)$")]
-    role: Option<String>,
-    /// Owners only.
-    is_provisioner: Option<bool>,
+pub enum MemberPatch {
+    Role {
+        role: RoleName,
+        /// Owners only.
+        #[serde(rename = "isProvisioner")]
+        is_provisioner: Option<bool>,
+    },
+    Provisioner {
+        role: Option<RoleName>,
+        /// Owners only.
+        #[serde(rename = "isProvisioner")]
+        is_provisioner: bool,
+    },
+}
+
+/// Admins may not grant `owner`.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum RoleName {
+    Owner,
+    Admin,
+    Member,
 }
 
 #[utoipa::path(get, path = "/v1/members", tag = "members", params(PageQuery),
