@@ -343,7 +343,8 @@ fn user_remove(store: &StoreArgs, org: String, user: String) -> Result<(), Strin
     let ctx = services(store, false)?;
     let r = block_on(members::remove_by_operator(&ctx, org, user))?;
     let who = r.member.email.unwrap_or_else(|| r.member.user_id.to_string());
-    println!("{who} removed from the organization; {} API keys revoked", r.keys_revoked);
+    let keys = if r.keys_revoked == 1 { "key" } else { "keys" };
+    println!("{who} removed from the organization; {} API {keys} revoked", r.keys_revoked);
     Ok(())
 }
 

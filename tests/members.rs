@@ -462,7 +462,7 @@ engine_tests! {
 
         let out = app.cli(&["user", "remove", "--org", "Acme", "--user", "gone@acme.com"], None);
         assert!(out.ok, "{out:?}");
-        assert!(out.stdout.contains("gone@acme.com removed") && out.stdout.contains("1 API keys revoked"), "{out:?}");
+        assert!(out.stdout.contains("gone@acme.com removed") && out.stdout.contains("1 API key revoked"), "{out:?}");
         assert_error(app.get("/v1/user", &gone.api_key).await, 401, "invalid_api_key");
 
         // The last owner stays; the refusals are sentences for an operator, and exit non-zero.
@@ -494,5 +494,18 @@ engine_tests! {
         }
         assert_eq!(app.get("/v1/user", p["apiKey"].as_str().unwrap()).await.0, StatusCode::OK);
         assert_eq!(app.get("/v1/user", &member.api_key).await.1["role"], "member");
+
+        // An unverified address names nobody for certain: by user id instead.
+        app.db
+            .write_blocking(|tx| {
+                tx.execute("UPDATE users SET email_verified = FALSE WHERE email = ?1", &[&"m@acme.com"])?;
+                Ok::<_, DbError>(())
+            })
+            .unwrap();
+        let out = app.cli(&["user", "role", "--org", "acme.com", "--user", "m@acme.com", "admin"], None);
+        assert!(!out.ok && out.stderr.contains("not verified"), "{out:?}");
+        let out = app.cli(&["user", "role", "--org", "acme.com", "--user", member.user_id.as_str(), "admin"], None);
+        assert!(out.ok, "{out:?}");
+        assert_eq!(app.get("/v1/user", &member.api_key).await.1["role"], "admin");
     }
 }
