@@ -7,7 +7,7 @@ use crate::db::{Db, DbSettings};
 use crate::domain::{Credits, Domain, Email, Role};
 use crate::mail::Mailer;
 use crate::service::organizations::{self, NewOrg};
-use crate::service::{accounts, credits, maintenance, Ctx};
+use crate::service::{accounts, credits, maintenance, members, Ctx};
 use clap::{Parser, Subcommand};
 use std::future::Future;
 use std::io::{Read, Write};
@@ -184,6 +184,33 @@ enum UserCommand {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// Set a member's role; the organization's last owner cannot be demoted. Their keys act
+    /// with the new role from their next request.
+    Role {
+        /// Organization id, domain or name.
+        #[arg(long)]
+        org: String,
+        /// The member's email (verified) or user id.
+        #[arg(long)]
+        user: String,
+        /// owner, admin or member.
+        #[arg(value_parser = ["owner", "admin", "member"])]
+        role: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Remove a member from an organization and revoke every key they hold there; the last
+    /// owner cannot be removed.
+    Remove {
+        /// Organization id, domain or name.
+        #[arg(long)]
+        org: String,
+        /// The member's email or user id.
+        #[arg(long)]
+        user: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
 }
 
 /// Runs the command; the error is the sentence to print.
@@ -207,6 +234,10 @@ pub fn run(cli: Cli) -> Result<(), String> {
         Command::User { command: UserCommand::Provisioner { org, user, state, store } } => {
             user_provisioner(&store, org, user, state == "on")
         }
+        Command::User { command: UserCommand::Role { org, user, role, store } } => {
+            user_role(&store, org, user, role)
+        }
+        Command::User { command: UserCommand::Remove { org, user, store } } => user_remove(&store, org, user),
         Command::Credits { command: CreditsCommand::Grant { org, amount, reason, store } } => {
             credits_grant(&store, org, amount, reason)
         }
@@ -297,6 +328,23 @@ fn user_provisioner(store: &StoreArgs, org: String, user: String, on: bool) -> R
     let shown = user.clone();
     block_on(organizations::set_provisioner_by_operator(&ctx, org, user, on))?;
     println!("provisioner access for {shown}: {}", if on { "on" } else { "off" });
+    Ok(())
+}
+
+fn user_role(store: &StoreArgs, org: String, user: String, role: String) -> Result<(), String> {
+    let role = Role::parse(&role).ok_or("the role must be owner, admin or member")?;
+    let ctx = services(store, false)?;
+    let m = block_on(members::set_role_by_operator(&ctx, org, user, role))?;
+    println!("{} is now {}", m.email.unwrap_or_else(|| m.user_id.to_string()), m.role.as_str());
+    Ok(())
+}
+
+fn user_remove(store: &StoreArgs, org: String, user: String) -> Result<(), String> {
+    let ctx = services(store, false)?;
+    let r = block_on(members::remove_by_operator(&ctx, org, user))?;
+    let who = r.member.email.unwrap_or_else(|| r.member.user_id.to_string());
+    let keys = if r.keys_revoked == 1 { "key" } else { "keys" };
+    println!("{who} removed from the organization; {} API {keys} revoked", r.keys_revoked);
     Ok(())
 }
 

@@ -91,7 +91,8 @@ pub enum Error {
     KeyRevoked,
     #[error("This Idempotency-Key was used with a different request body; use a new key for a new request.")]
     IdempotencyConflict,
-    #[error("{0}")]
+    /// A conflict with its own code; the message is the sentence, never the code.
+    #[error("{1}")]
     Conflict(&'static str, String),
     #[error("Another organization already has the domain {0}.")]
     DomainTaken(String),

@@ -46,6 +46,9 @@ pub struct ErrorDetail {
         routes::agents::create,
         routes::agents::list,
         routes::agents::delete,
+        routes::members::list,
+        routes::members::update,
+        routes::members::remove,
         routes::user::get,
         routes::user::regenerate_key,
         routes::claims::claim,
@@ -102,8 +105,13 @@ impl Modify for CommonErrors {
         };
         for (path, item) in doc.paths.paths.iter_mut() {
             let public = path == "/healthz";
-            let ops: [Option<&mut Operation>; 4] =
-                [item.get.as_mut(), item.post.as_mut(), item.delete.as_mut(), item.put.as_mut()];
+            let ops: [Option<&mut Operation>; 5] = [
+                item.get.as_mut(),
+                item.post.as_mut(),
+                item.delete.as_mut(),
+                item.put.as_mut(),
+                item.patch.as_mut(),
+            ];
             for op in ops.into_iter().flatten() {
                 let mut add = |status: &str| {
                     op.responses.responses.entry(status.to_string()).or_insert_with(|| RefOr::T(error()));
@@ -130,8 +138,12 @@ impl Modify for OptionalBodies {
                 body.required = Some(utoipa::openapi::Required::False);
             }
         }
-        // A member named by both email and user id is fine (email wins): any of, not one of.
-        if let Some(slot) = doc.components.as_mut().and_then(|c| c.schemas.get_mut("SetProvisionerRequest")) {
+        // A member named by both email and user id is fine (email wins), and a member patch may
+        // carry both fields: any of, not one of.
+        for name in ["SetProvisionerRequest", "MemberPatch"] {
+            let Some(slot) = doc.components.as_mut().and_then(|c| c.schemas.get_mut(name)) else {
+                continue;
+            };
             if let RefOr::T(Schema::OneOf(one)) = slot {
                 let mut any = AnyOfBuilder::new();
                 for item in one.items.drain(..) {

@@ -486,6 +486,8 @@ fn each_command_shows_its_own_options_with_what_they_do() {
         &["credits", "grant"],
         &["user", "add"],
         &["user", "provisioner"],
+        &["user", "role"],
+        &["user", "remove"],
         &["backup"],
     ] {
         let text = help(args);

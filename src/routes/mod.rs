@@ -9,6 +9,7 @@ pub mod credits;
 pub mod health;
 pub mod keys;
 pub mod list;
+pub mod members;
 pub mod orchestrator;
 pub mod provisions;
 pub mod user;
@@ -50,6 +51,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::resource("/v1/agents/{id}")
             .route(web::delete().to(agents::delete))
             .default_service(web::to(|| not_allowed("DELETE"))),
+    )
+    .service(
+        web::resource("/v1/members")
+            .route(web::get().to(members::list))
+            .default_service(web::to(|| not_allowed("GET"))),
+    )
+    .service(
+        web::resource("/v1/members/{userId}")
+            .route(web::patch().to(members::update))
+            .route(web::delete().to(members::remove))
+            .default_service(web::to(|| not_allowed("PATCH, DELETE"))),
     )
     .service(
         web::resource("/v1/provisions/claim")

@@ -12,6 +12,7 @@ pub mod idempotency;
 pub mod keys;
 mod limits;
 pub mod maintenance;
+pub mod members;
 pub mod organizations;
 pub mod provisioning;
 pub mod shown;

@@ -188,19 +188,27 @@ pub async fn set_domain(ctx: &Ctx, org: String, domain: Domain) -> Result<OrgId>
 /// Turns a member's provisioner flag on or off; the member is given by user id or email (an
 /// email only when verified: it must name the person it reaches).
 fn set_provisioner_in(tx: &Tx, org: &OrgId, who: &str, on: bool) -> Result<MemberRow> {
+    let mut m = member_named(tx, org, who, on)?;
+    store::orgs::set_provisioner(tx, org, &m.user_id, on)?;
+    tx.keys_changed();
+    m.is_provisioner = on;
+    Ok(m)
+}
+
+/// A member of `org` named by user id or email, as operators and the set-provisioner route name
+/// them. With `vouched`, an email must be verified: whatever is handed out by address must
+/// reach the person it names.
+pub(super) fn member_named(tx: &Tx, org: &OrgId, who: &str, vouched: bool) -> Result<MemberRow> {
     // Emails are stored lowercase, and so are the ids we make; neither holds a control character.
     let who = who.to_ascii_lowercase();
     if who.chars().any(char::is_control) {
         return Err(Error::NotFound("No member of this organization has that user id or email.".into()));
     }
-    let mut m = store::orgs::find_member(tx, org, &who)?
+    let m = store::orgs::find_member(tx, org, &who)?
         .ok_or_else(|| Error::NotFound("No member of this organization has that user id or email.".into()))?;
-    if on && m.user_id.as_str() != who && !m.email_verified {
+    if vouched && m.user_id.as_str() != who && !m.email_verified {
         return Err(Error::MemberUnverified);
     }
-    store::orgs::set_provisioner(tx, org, &m.user_id, on)?;
-    tx.keys_changed();
-    m.is_provisioner = on;
     Ok(m)
 }
 

@@ -8,6 +8,7 @@ pub mod email_tokens;
 pub mod idempotency;
 pub mod keys;
 pub mod limits;
+pub mod members;
 pub mod orgs;
 pub mod projects;
 pub mod provisions;
