@@ -8,7 +8,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use std::time::Duration;
 
-const CALLERS: [&str; 14] = [
+const CALLERS: [&str; 15] = [
     "none",
     "malformed",
     "unknown",
@@ -16,6 +16,7 @@ const CALLERS: [&str; 14] = [
     "expired",
     "cancelled",
     "expired key",
+    "removed member",
     "member",
     "admin",
     "owner",
@@ -26,6 +27,8 @@ const CALLERS: [&str; 14] = [
 ];
 
 struct World {
+    org_a: Org,
+    member_a: String,
     keys: Vec<Option<String>>,
     emails: Vec<String>,
     org_a_owner: String,
@@ -36,6 +39,7 @@ async fn world(app: &TestApp) -> World {
     let a = app.create_org("A", Some("a.com"), "owner@a.com");
     let b = app.create_org("B", None, "owner@b.com");
     let member = app.add_member(&a, "member@a.com", Role::Member);
+    let member_id = member.user_id.to_string();
     let admin = app.add_member(&a, "admin@a.com", Role::Admin);
     let prov = app.add_member(&a, "prov@a.com", Role::Member);
     let other_admin = app.add_member(&b, "admin@b.com", Role::Admin);
@@ -60,6 +64,9 @@ async fn world(app: &TestApp) -> World {
         .unwrap();
     let api_only: Value = res.json().await.unwrap();
     let provision_a = app.provision(o).await["id"].as_str().unwrap().to_string();
+    let gone = app.add_member(&a, "gone@a.com", Role::Admin);
+    let (status, _) = app.delete(&format!("/v1/members/{}", gone.user_id), o).await;
+    assert_eq!(status, 204);
     let (_, expiring) = app.post("/v1/keys", &member.api_key, json!({"expiresInSeconds": 60})).await;
     app.clock.advance(Duration::from_secs(61));
     // An admin's key that reaches agents and reads credits, nothing else.
@@ -74,6 +81,7 @@ async fn world(app: &TestApp) -> World {
         Some(expired),
         Some(cancelled["apiKey"].as_str().unwrap().to_string()),
         Some(expiring["apiKey"].as_str().unwrap().to_string()),
+        Some(gone.api_key),
         Some(member.api_key),
         Some(admin.api_key),
         Some(a.owner.api_key.clone()),
@@ -90,6 +98,7 @@ async fn world(app: &TestApp) -> World {
         "",
         "",
         "member@a.com",
+        "gone@a.com",
         "member@a.com",
         "admin@a.com",
         "owner@a.com",
@@ -100,7 +109,7 @@ async fn world(app: &TestApp) -> World {
     ]
     .map(String::from)
     .to_vec();
-    World { keys, emails, org_a_owner: a.owner.api_key, provision_a }
+    World { org_a_owner: a.owner.api_key.clone(), member_a: member_id, org_a: a, keys, emails, provision_a }
 }
 
 engine_tests! {
@@ -110,7 +119,7 @@ engine_tests! {
         let w = world(&app).await;
         let o = w.org_a_owner.clone();
         // Statuses in CALLERS order.
-        let unauth = [401; 7];
+        let unauth = [401; 8];
         // member, admin, owner, provisioner, other org admin, api-only, scoped (agents, credits:read)
         let rows: Vec<(&str, Method, &str, [u16; 7])> = vec![
             ("provision", Method::POST, "/v1/team/provisions", [403, 201, 201, 403, 201, 403, 403]),
@@ -133,6 +142,9 @@ engine_tests! {
             ("revoke key", Method::DELETE, "/v1/keys/{owner's key}", [404, 204, 204, 404, 404, 404, 403]),
             ("rotate key", Method::POST, "/v1/keys/{owner's key}/rotate", [404, 201, 201, 404, 404, 404, 403]),
             ("verify key", Method::POST, "/v1/keys/verify", [200, 200, 200, 200, 200, 200, 403]),
+            ("list members", Method::GET, "/v1/members", [403, 200, 200, 403, 200, 403, 403]),
+            ("change member", Method::PATCH, "/v1/members/{member}", [403, 200, 200, 403, 404, 403, 403]),
+            ("remove member", Method::DELETE, "/v1/members/{fresh member}", [403, 204, 204, 403, 404, 403, 403]),
             ("healthz", Method::GET, "/healthz", [200, 200, 200, 200, 200, 200, 200]),
             ("regenerate key", Method::POST, "/v1/user/api-key/regenerate", [200, 200, 200, 200, 200, 200, 403]),
         ];
@@ -158,6 +170,11 @@ engine_tests! {
                             .await;
                         format!("/v1/agents/{}", a["id"].as_str().unwrap())
                     }
+                    "/v1/members/{member}" => format!("/v1/members/{}", w.member_a),
+                    "/v1/members/{fresh member}" => {
+                        let m = app.add_member(&w.org_a, &format!("fresh{n}@a.com"), Role::Member);
+                        format!("/v1/members/{}", m.user_id)
+                    }
                     "/v1/keys/{owner's key}" | "/v1/keys/{owner's key}/rotate" => {
                         let (_, k) = app.post("/v1/keys", &o, json!({"name": format!("k-{n}")})).await;
                         template.replace("{owner's key}", k["id"].as_str().unwrap())
@@ -172,6 +189,7 @@ engine_tests! {
                     "grant credits" => Some(json!({"amount": 1})),
                     "consume" => Some(json!({"amount": 0.001})),
                     "verify key" => Some(json!({"key": o})),
+                    "change member" => Some(json!({"role": "member"})),
                     _ if method == Method::POST => Some(json!({})),
                     _ => None,
                 };
