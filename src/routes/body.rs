@@ -98,6 +98,16 @@ impl Fields {
         self.opt_str(name)?.ok_or_else(|| ApiError::invalid_field(format!("'{name}' is required.")))
     }
 
+    /// Whether the field was sent at all, `null` included (where `null` means something).
+    pub fn is_present(&self, name: &str) -> bool {
+        self.0.contains_key(name)
+    }
+
+    /// Any JSON value but `null`, for fields whose shape the service checks.
+    pub fn opt_value(&self, name: &str) -> Option<&Value> {
+        self.get(name)
+    }
+
     /// The raw JSON number, for fields whose exact decimal text matters.
     pub fn opt_number(&self, name: &str) -> Result<Option<&serde_json::Number>, ApiError> {
         match self.get(name) {
