@@ -118,6 +118,9 @@ engine_tests! {
         let (_, got) = app.get(&format!("/v1/team/provisions/{}", id(&nulls)), k).await;
         assert_eq!(got["email"], Value::Null);
         assert_eq!(got["metadata"], Value::Null);
+        // A whole number written with a point is still whole.
+        let point = create(&app, k, json!({"expiresInSeconds": 120.0})).await;
+        assert!(assert_timestamp(&point["expiresAt"]) <= app.clock.now() + 120_000);
         // Metadata at exactly the limit is taken.
         let filler = "x".repeat(4096 - r#"{"k":""}"#.len());
         create(&app, k, json!({"metadata": {"k": filler}})).await;

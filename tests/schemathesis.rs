@@ -25,6 +25,7 @@ async fn openapi_document_covers_every_api_route() {
         ("/v1/team/provisions", "get"),
         ("/v1/team/provisions/{id}", "get"),
         ("/v1/team/provisions/{id}", "delete"),
+        ("/v1/team/provisions/{id}/claim-link", "post"),
         ("/v1/agents", "post"),
         ("/v1/agents", "get"),
         ("/v1/agents/{id}", "delete"),
@@ -37,6 +38,8 @@ async fn openapi_document_covers_every_api_route() {
         ("/api/v1/credits/balance", "get"),
         ("/api/v1/credits/consume", "post"),
         ("/api/v1/credits/usage", "get"),
+        ("/api/v1/credits/ledger", "get"),
+        ("/api/v1/admin/credit-limits/{userId}", "put"),
     ] {
         let op = &paths[path][method];
         assert!(op.is_object(), "{method} {path} documented");
@@ -48,7 +51,7 @@ async fn openapi_document_covers_every_api_route() {
             }
         }
     }
-    assert_eq!(paths.len(), 14, "no undocumented extras: {:?}", paths.keys().collect::<Vec<_>>());
+    assert_eq!(paths.len(), 17, "no undocumented extras: {:?}", paths.keys().collect::<Vec<_>>());
 }
 
 #[tokio::test]
@@ -91,5 +94,5 @@ async fn schemathesis_finds_nothing() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     println!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "schemathesis found problems (output above)");
-    assert!(stdout.contains("Tested: 16") || stdout.contains("16 selected"), "all 16 operations were tested");
+    assert!(stdout.contains("Tested: 19") || stdout.contains("19 selected"), "all 19 operations were tested");
 }

@@ -143,7 +143,7 @@ pub async fn usage(
 #[serde(rename_all = "camelCase")]
 pub struct LedgerQuery {
     /// Only this user's entries (a user id; anything else is 400).
-    #[param(value_type = String, required = false)]
+    #[param(value_type = String, required = false, pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
     user_id: Option<String>,
     /// 1 to 1000, default 100
     #[param(value_type = u32, required = false, minimum = 1, maximum = 1000)]
@@ -210,7 +210,7 @@ pub async fn ledger(
 #[allow(dead_code)]
 pub struct LimitRequest {
     /// At least 0, at most 3 decimals; null removes the limit (required either way).
-    #[schema(minimum = 0, maximum = 1_000_000_000_000f64, multiple_of = 0.001)]
+    #[schema(required, minimum = 0, maximum = 1_000_000_000_000f64, multiple_of = 0.001)]
     amount: Option<f64>,
     /// `day` or `month` (UTC calendar) or `total`; required with an amount.
     #[schema(value_type = Option<String>, pattern = "^(day|month|total)$")]

@@ -29,10 +29,11 @@ pub struct ProvisionRequest {
     expires_in_seconds: Option<u32>,
     /// Only an account with this address may claim; a person signing up through the link with
     /// it gets it verified. Stored lowercase.
-    #[schema(format = "email")]
+    #[schema(format = "email", max_length = 254)]
     email: Option<String>,
-    /// A label shown in lists: 1-100 characters, nothing invisible or text-direction.
-    #[schema(min_length = 1, max_length = 100)]
+    /// A label shown in lists: 1-100 characters after trimming, no control, invisible or
+    /// text-direction characters.
+    #[schema(min_length = 1, max_length = 100, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$")]
     name: Option<String>,
     /// Your own reference, matched exactly by `?externalId=`: 1-255 characters, no control characters.
     #[schema(min_length = 1, max_length = 255, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$")]

@@ -23,7 +23,7 @@ pub struct ProvisionInput {
 }
 
 /// The optional fields of a provision (contract, Provisions, more) as the client sent them, each
-/// of the JSON type it must have; what they may hold is checked here (`Options::check`).
+/// of the JSON type it must have; what they may hold is checked here (`check`).
 #[derive(Default)]
 pub struct ProvisionOptions {
     pub expires_in_seconds: Option<serde_json::Number>,
@@ -96,7 +96,11 @@ impl ProvisionOptions {
 
 /// `expiresInSeconds`, in milliseconds.
 fn ttl_ms(n: &serde_json::Number) -> Result<Millis> {
-    n.as_u64().filter(|s| TTL_SECONDS.contains(s)).map(|s| s as Millis * 1000).ok_or_else(|| {
+    // 3600.0 is a whole number too (JSON Schema's integers include it).
+    let whole = n
+        .as_u64()
+        .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= 1e15).map(|f| f as u64));
+    whole.filter(|s| TTL_SECONDS.contains(s)).map(|s| s as Millis * 1000).ok_or_else(|| {
         Error::InvalidField(format!(
             "'expiresInSeconds' must be a whole number of seconds from {} to {} (30 days).",
             TTL_SECONDS.start(),
