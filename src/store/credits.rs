@@ -208,21 +208,29 @@ pub fn ledger(
     before: Option<i64>,
     limit: u32,
 ) -> DbResult<Vec<LedgerRow>> {
-    conn.query_all(
-        "SELECT id, kind, amount, user_id, reason, created_at FROM credit_ledger
-          WHERE org_id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR user_id = CAST(?2 AS TEXT))
-            AND (CAST(?3 AS BIGINT) IS NULL OR id < CAST(?3 AS BIGINT))
-          ORDER BY id DESC LIMIT ?4",
-        &[org, &user, &before, &i64::from(limit)],
-        |r| {
-            Ok(LedgerRow {
-                id: r.get(0)?,
-                kind: r.get(1)?,
-                amount: r.get(2)?,
-                user_id: r.get(3)?,
-                reason: r.get(4)?,
-                created_at: r.get(5)?,
-            })
-        },
-    )
+    macro_rules! ledger_sql {
+        ($before:literal) => {
+            concat!(
+                "SELECT id, kind, amount, user_id, reason, created_at FROM credit_ledger
+                  WHERE org_id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR user_id = CAST(?2 AS TEXT))",
+                $before,
+                " ORDER BY id DESC LIMIT ?4"
+            )
+        };
+    }
+    // A plain comparison, not `?3 IS NULL OR …`, so a later page seeks to its cursor.
+    let sql = match before {
+        None => ledger_sql!(" AND CAST(?3 AS BIGINT) IS NULL"),
+        Some(_) => ledger_sql!(" AND id < CAST(?3 AS BIGINT)"),
+    };
+    conn.query_all(sql, &[org, &user, &before, &i64::from(limit)], |r| {
+        Ok(LedgerRow {
+            id: r.get(0)?,
+            kind: r.get(1)?,
+            amount: r.get(2)?,
+            user_id: r.get(3)?,
+            reason: r.get(4)?,
+            created_at: r.get(5)?,
+        })
+    })
 }

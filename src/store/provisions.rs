@@ -128,21 +128,30 @@ pub fn page(
     now: Millis,
     limit: u32,
 ) -> DbResult<Vec<(ProvisionRow, i64)>> {
+    macro_rules! page_sql {
+        ($after:literal) => {
+            concat!(
+                "SELECT ",
+                effective_columns!(),
+                ", n FROM provisions
+                  WHERE org_id = ?2 AND (CAST(?3 AS TEXT) IS NULL OR
+                        CASE WHEN status = 'pending' AND expires_at <= ?1 THEN 'expired' ELSE status END = CAST(?3 AS TEXT))
+                    AND (CAST(?4 AS TEXT) IS NULL OR external_id = CAST(?4 AS TEXT))",
+                $after,
+                " ORDER BY created_at DESC, n DESC LIMIT ?7"
+            )
+        };
+    }
+    // Two statements rather than `?5 IS NULL OR …`: only a plain comparison lets the index seek
+    // to the cursor, so a deep page costs what the first does.
+    let sql = match after {
+        None => page_sql!(" AND CAST(?5 AS BIGINT) IS NULL AND CAST(?6 AS BIGINT) IS NULL"),
+        Some(_) => page_sql!(" AND (created_at, n) < (CAST(?5 AS BIGINT), CAST(?6 AS BIGINT))"),
+    };
     let (at, n) = (after.map(|a| a.0), after.map(|a| a.1));
-    conn.query_all(
-        concat!(
-            "SELECT ",
-            effective_columns!(),
-            ", n FROM provisions
-              WHERE org_id = ?2 AND (CAST(?3 AS TEXT) IS NULL OR
-                    CASE WHEN status = 'pending' AND expires_at <= ?1 THEN 'expired' ELSE status END = CAST(?3 AS TEXT))
-                AND (CAST(?4 AS TEXT) IS NULL OR external_id = CAST(?4 AS TEXT))
-                AND (CAST(?5 AS BIGINT) IS NULL OR (created_at, n) < (CAST(?5 AS BIGINT), CAST(?6 AS BIGINT)))
-              ORDER BY created_at DESC, n DESC LIMIT ?7"
-        ),
-        &[&now, org, &filter.status, &filter.external_id, &at, &n, &i64::from(limit)],
-        |r| Ok((from_row(r)?, r.get(AFTER_COLUMNS)?)),
-    )
+    conn.query_all(sql, &[&now, org, &filter.status, &filter.external_id, &at, &n, &i64::from(limit)], |r| {
+        Ok((from_row(r)?, r.get(AFTER_COLUMNS)?))
+    })
 }
 
 /// One provision of this organization, with its effective status at `now`; another
