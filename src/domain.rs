@@ -158,6 +158,47 @@ impl ProvisionStatus {
     }
 }
 
+/// What a per-user credit limit counts over: the UTC calendar day or month, or all time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LimitPeriod {
+    Day,
+    Month,
+    Total,
+}
+
+impl LimitPeriod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LimitPeriod::Day => "day",
+            LimitPeriod::Month => "month",
+            LimitPeriod::Total => "total",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<LimitPeriod> {
+        match s {
+            "day" => Some(LimitPeriod::Day),
+            "month" => Some(LimitPeriod::Month),
+            "total" => Some(LimitPeriod::Total),
+            _ => None,
+        }
+    }
+
+    /// The start of the window `at` falls in (ms): midnight UTC of its day, the first of its
+    /// month, or 0 for all time. Two instants share a window exactly when this is equal, which
+    /// is what lets one UPDATE both reset a rolled-over window and count into it.
+    pub fn window_start(self, at: i64) -> i64 {
+        use chrono::{Datelike, TimeZone};
+        let Some(t) = chrono::DateTime::from_timestamp_millis(at) else { return 0 };
+        let start = match self {
+            LimitPeriod::Total => return 0,
+            LimitPeriod::Day => chrono::Utc.with_ymd_and_hms(t.year(), t.month(), t.day(), 0, 0, 0),
+            LimitPeriod::Month => chrono::Utc.with_ymd_and_hms(t.year(), t.month(), 1, 0, 0, 0),
+        };
+        start.single().map(|s| s.timestamp_millis()).unwrap_or(0)
+    }
+}
+
 /// Characters a name must not contain: control characters, bidirectional-text controls (U+202E
 /// makes "Acme\u{202E}moc.live" read as another name on a page) and invisible spaces. The
 /// zero-width joiner stays: emoji sequences need it.
@@ -569,6 +610,17 @@ mod tests {
         }
         assert!(DisplayName::parse("Name", &"x".repeat(201), 200).is_err());
         assert!(AgentName::parse("Bot\u{202E}").is_err());
+    }
+
+    #[test]
+    fn limit_windows_are_utc_calendar_days_and_months() {
+        // 2026-11-29T20:15:03.123Z
+        let t = 1_795_983_303_123;
+        assert_eq!(LimitPeriod::Day.window_start(t), 1_795_910_400_000); // 2026-11-29T00:00Z
+        assert_eq!(LimitPeriod::Month.window_start(t), 1_793_491_200_000); // 2026-11-01T00:00Z
+        assert_eq!(LimitPeriod::Total.window_start(t), 0);
+        assert_eq!(LimitPeriod::Day.window_start(1_795_910_400_000), 1_795_910_400_000);
+        assert_eq!(LimitPeriod::Day.window_start(1_795_910_399_999), 1_795_824_000_000);
     }
 
     #[test]

@@ -43,6 +43,7 @@ pub struct ErrorDetail {
         routes::provisions::list,
         routes::provisions::get,
         routes::provisions::cancel,
+        routes::provisions::claim_link,
         routes::agents::create,
         routes::agents::list,
         routes::agents::delete,
@@ -58,6 +59,8 @@ pub struct ErrorDetail {
         routes::credits::consume,
         routes::credits::usage,
         routes::credits::grant,
+        routes::credits::ledger,
+        routes::credits::set_limit,
     ),
     components(schemas(ErrorBody, ErrorDetail)),
     modifiers(&Security, &CommonErrors, &OptionalBodies)

@@ -25,12 +25,18 @@ async fn openapi_document_covers_every_api_route() {
         ("/v1/team/provisions", "get"),
         ("/v1/team/provisions/{id}", "get"),
         ("/v1/team/provisions/{id}", "delete"),
+        ("/v1/team/provisions/{id}/claim-link", "post"),
         ("/v1/agents", "post"),
         ("/v1/agents", "get"),
         ("/v1/agents/{id}", "delete"),
         ("/v1/members", "get"),
         ("/v1/members/{userId}", "patch"),
         ("/v1/members/{userId}", "delete"),
+        ("/v1/keys", "get"),
+        ("/v1/keys", "post"),
+        ("/v1/keys/verify", "post"),
+        ("/v1/keys/{id}", "delete"),
+        ("/v1/keys/{id}/rotate", "post"),
         ("/v1/user", "get"),
         ("/v1/user/api-key/regenerate", "post"),
         ("/v1/provisions/claim", "post"),
@@ -40,6 +46,8 @@ async fn openapi_document_covers_every_api_route() {
         ("/api/v1/credits/balance", "get"),
         ("/api/v1/credits/consume", "post"),
         ("/api/v1/credits/usage", "get"),
+        ("/api/v1/credits/ledger", "get"),
+        ("/api/v1/admin/credit-limits/{userId}", "put"),
     ] {
         let op = &paths[path][method];
         assert!(op.is_object(), "{method} {path} documented");
@@ -51,7 +59,7 @@ async fn openapi_document_covers_every_api_route() {
             }
         }
     }
-    assert_eq!(paths.len(), 16, "no undocumented extras: {:?}", paths.keys().collect::<Vec<_>>());
+    assert_eq!(paths.len(), 23, "no undocumented extras: {:?}", paths.keys().collect::<Vec<_>>());
 }
 
 #[tokio::test]
@@ -94,5 +102,5 @@ async fn schemathesis_finds_nothing() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     println!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "schemathesis found problems (output above)");
-    assert!(stdout.contains("Tested: 19") || stdout.contains("19 selected"), "all 19 operations were tested");
+    assert!(stdout.contains("Tested: 27") || stdout.contains("27 selected"), "all 27 operations were tested");
 }

@@ -122,6 +122,11 @@ impl Fields {
         *blake3::hash(&text).as_bytes()
     }
 
+    /// Whether the field was sent at all, `null` included (where `null` means something).
+    pub fn is_present(&self, name: &str) -> bool {
+        self.0.contains_key(name)
+    }
+
     /// The raw JSON number, for fields whose exact decimal text matters.
     pub fn opt_number(&self, name: &str) -> Result<Option<&serde_json::Number>, ApiError> {
         match self.get(name) {

@@ -3,13 +3,16 @@
 
 use super::auth::Authed;
 use super::body::{Fields, JsonBody};
-use crate::domain::Credits;
+use super::list::{next_cursor, page_request, PageQuery};
+use crate::clock;
+use crate::domain::{Credits, LimitPeriod};
 use crate::error::ApiError;
 use crate::http::AppState;
+use crate::service::credits::Limit;
 use crate::service::{credits, Actor};
-use crate::store::credits::Balance;
+use crate::store::credits::{Balance, LedgerRow};
 use actix_web::{web, HttpResponse};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct BalanceView {
@@ -34,9 +37,14 @@ pub struct AmountRequest {
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct UsageList {
+    /// The pool's total use.
     #[schema(value_type = f64)]
     pub credits_used: Credits,
+    /// By user id (a stable order: pages stay put while usage changes).
     pub users: Vec<UsageView>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    #[serde(rename = "nextCursor")]
+    pub next_cursor: Option<String>,
 }
 
 impl From<Balance> for BalanceView {
@@ -84,25 +92,196 @@ pub async fn consume(
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct UsageView {
-    pub user_id: Option<String>,
+    pub user_id: String,
     pub email: Option<String>,
+    /// All this user consumed from the pool.
     #[schema(value_type = f64)]
     pub credits_used: Credits,
+    /// The user's credit limit; null: none.
+    pub limit: Option<UsageLimit>,
 }
 
-#[utoipa::path(get, path = "/api/v1/credits/usage", tag = "credits", security(("bearer" = []), ("api_key" = [])),
-    responses((status = 200, body = UsageList), (status = 403, body = crate::openapi::ErrorBody)))]
-pub async fn usage(state: web::Data<AppState>, caller: Authed) -> Result<HttpResponse, ApiError> {
-    let (rows, b) = credits::usage(&state.ctx, &caller).await?;
-    let users: Vec<UsageView> = rows
+/// A credit limit as usage shows it.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct UsageLimit {
+    #[schema(value_type = f64)]
+    pub amount: Credits,
+    /// `day` or `month` (UTC calendar), or `total`.
+    pub period: &'static str,
+    /// Consumed in the current window.
+    #[schema(value_type = f64)]
+    pub used: Credits,
+}
+
+#[utoipa::path(get, path = "/api/v1/credits/usage", tag = "credits", params(PageQuery),
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, body = UsageList),
+        (status = 400, description = "A bad limit or cursor.", body = crate::openapi::ErrorBody),
+        (status = 403, body = crate::openapi::ErrorBody)))]
+pub async fn usage(
+    state: web::Data<AppState>,
+    caller: Authed,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let page = query.request()?;
+    let (page, b) = credits::usage(&state.ctx, &caller, page).await?;
+    let next_cursor = next_cursor(&page);
+    let users: Vec<UsageView> = page
+        .items
         .into_iter()
         .map(|r| UsageView {
-            user_id: r.user_id.map(|u| u.to_string()),
+            user_id: r.user_id.to_string(),
             email: r.email,
             credits_used: r.used,
+            limit: r.limit.map(|l| UsageLimit { amount: l.amount, period: l.period.as_str(), used: l.used }),
         })
         .collect();
-    Ok(HttpResponse::Ok().json(UsageList { credits_used: b.used, users }))
+    Ok(HttpResponse::Ok().json(UsageList { credits_used: b.used, users, next_cursor }))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase")]
+pub struct LedgerQuery {
+    /// Only this user's entries (a user id; anything else is 400).
+    #[param(value_type = String, required = false, pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
+    user_id: Option<String>,
+    /// 1 to 1000, default 100
+    #[param(value_type = u32, required = false, minimum = 1, maximum = 1000)]
+    limit: Option<String>,
+    /// `nextCursor` of the previous page
+    #[param(value_type = String, required = false)]
+    cursor: Option<String>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LedgerList {
+    pub entries: Vec<LedgerView>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LedgerView {
+    /// The entry's number in the ledger (ledger entries have no UUID).
+    pub id: String,
+    /// `grant` or `consume`.
+    pub kind: String,
+    #[schema(value_type = f64)]
+    pub amount: Credits,
+    /// Who consumed, or who granted (null for an operator's grant or a deleted grantor).
+    pub user_id: Option<String>,
+    pub reason: Option<String>,
+    pub created_at: String,
+}
+
+impl From<LedgerRow> for LedgerView {
+    fn from(r: LedgerRow) -> Self {
+        LedgerView {
+            id: r.id.to_string(),
+            kind: r.kind,
+            amount: r.amount,
+            user_id: r.user_id.map(|u| u.to_string()),
+            reason: r.reason,
+            created_at: clock::format(r.created_at),
+        }
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/credits/ledger", tag = "credits", params(LedgerQuery),
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, description = "Grants and consumptions, newest first.", body = LedgerList),
+        (status = 400, description = "A bad userId, limit or cursor.", body = crate::openapi::ErrorBody),
+        (status = 403, body = crate::openapi::ErrorBody)))]
+pub async fn ledger(
+    state: web::Data<AppState>,
+    caller: Authed,
+    query: web::Query<LedgerQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let page = page_request(query.limit.as_deref(), query.cursor.as_deref())?;
+    let page = credits::ledger(&state.ctx, &caller, query.user_id.as_deref(), page).await?;
+    let next_cursor = next_cursor(&page);
+    Ok(HttpResponse::Ok()
+        .json(LedgerList { entries: page.items.into_iter().map(Into::into).collect(), next_cursor }))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct LimitRequest {
+    /// At least 0, at most 3 decimals; null removes the limit (required either way).
+    #[schema(required, minimum = 0, maximum = 1_000_000_000_000f64, multiple_of = 0.001)]
+    amount: Option<f64>,
+    /// `day` or `month` (UTC calendar) or `total`; required with an amount.
+    #[schema(value_type = Option<String>, pattern = "^(day|month|total)$")]
+    period: Option<String>,
+}
+
+/// A user's credit limit; `amount`, `period` and `used` are null when there is none.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LimitView {
+    pub user_id: String,
+    #[schema(value_type = Option<f64>)]
+    pub amount: Option<Credits>,
+    pub period: Option<&'static str>,
+    /// Consumed in the current window (a new limit counts what was consumed in it already).
+    #[schema(value_type = Option<f64>)]
+    pub used: Option<Credits>,
+    /// Start of the current window (day or month, UTC); null for `total` or no limit.
+    pub window_start: Option<String>,
+}
+
+#[utoipa::path(put, path = "/api/v1/admin/credit-limits/{userId}", tag = "credits",
+    params(("userId" = String, Path, description = "A member's user id")),
+    request_body = LimitRequest,
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, description = "The limit now in force (or none).", body = LimitView),
+        (status = 403, description = "Not an owner or admin, or a key without every scope.", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No member of this organization has that user id.", body = crate::openapi::ErrorBody)))]
+pub async fn set_limit(
+    state: web::Data<AppState>,
+    caller: Authed,
+    user_id: web::Path<String>,
+    body: JsonBody,
+) -> Result<HttpResponse, ApiError> {
+    let fields = body.fields()?;
+    if !fields.is_present("amount") {
+        return Err(ApiError::invalid_field(
+            "'amount' is required: a number of credits (0 or more), or null to remove the limit.",
+        ));
+    }
+    let limit = match fields.opt_number("amount")? {
+        None => None,
+        Some(n) => {
+            let amount = if n.as_f64() == Some(0.0) {
+                Credits::from_thousandths(0)
+            } else if n.as_f64().is_some_and(|f| f < 0.0) {
+                return Err(ApiError::invalid_field("'amount' must be 0 or more (null removes the limit)."));
+            } else {
+                Credits::from_json(n).map_err(|m| ApiError::invalid_field(format!("'amount': {m}")))?
+            };
+            let period = fields.opt_str("period")?.and_then(LimitPeriod::parse).ok_or_else(|| {
+                ApiError::invalid_field("'period' must be \"day\", \"month\" or \"total\".")
+            })?;
+            Some((amount, period))
+        }
+    };
+    let (user, limit) = credits::set_limit(&state.ctx, Actor::Key(caller.0), &user_id, limit).await?;
+    Ok(HttpResponse::Ok().json(limit_view(user.to_string(), limit)))
+}
+
+fn limit_view(user_id: String, limit: Option<Limit>) -> LimitView {
+    match limit {
+        None => LimitView { user_id, amount: None, period: None, used: None, window_start: None },
+        Some(l) => LimitView {
+            user_id,
+            amount: Some(l.amount),
+            period: Some(l.period.as_str()),
+            used: Some(l.used),
+            window_start: l.window_start.map(clock::format),
+        },
+    }
 }
 
 #[utoipa::path(post, path = "/api/v1/admin/credits", tag = "credits", request_body = AmountRequest,

@@ -42,6 +42,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .default_service(web::to(|| not_allowed("GET, DELETE"))),
     )
     .service(
+        web::resource("/v1/team/provisions/{id}/claim-link")
+            .route(web::post().to(provisions::claim_link))
+            .default_service(web::to(|| not_allowed("POST"))),
+    )
+    .service(
         web::resource("/v1/agents")
             .route(web::post().to(agents::create))
             .route(web::get().to(agents::list))
@@ -129,6 +134,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::resource("/api/v1/credits/usage")
             .route(web::get().to(credits::usage))
             .default_service(web::to(|| not_allowed("GET"))),
+    )
+    .service(
+        web::resource("/api/v1/credits/ledger")
+            .route(web::get().to(credits::ledger))
+            .default_service(web::to(|| not_allowed("GET"))),
+    )
+    .service(
+        web::resource("/api/v1/admin/credit-limits/{userId}")
+            .route(web::put().to(credits::set_limit))
+            .default_service(web::to(|| not_allowed("PUT"))),
     );
 }
 

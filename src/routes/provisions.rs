@@ -2,11 +2,12 @@
 
 use super::auth::Authed;
 use super::body::JsonBody;
+use super::list::{next_cursor, page_request};
 use crate::clock;
 use crate::domain::{ProvisionRole, ProvisionStatus};
 use crate::error::ApiError;
 use crate::http::{client, AppState};
-use crate::service::provisioning::{self, ProvisionInput};
+use crate::service::provisioning::{self, ProvisionFilter, ProvisionInput, ProvisionOptions};
 use crate::service::Actor;
 use crate::store::provisions::ProvisionRow;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -22,11 +23,34 @@ pub struct ProvisionRequest {
     role: Option<String>,
     /// Default true.
     skip_onboarding: Option<bool>,
+    /// Seconds until the provision (its claim link and, while unclaimed, its key) expires;
+    /// default `PROVISION_TTL`.
+    #[schema(minimum = 60, maximum = 2592000)]
+    expires_in_seconds: Option<u32>,
+    /// Only an account with this address may claim; a person signing up through the link with
+    /// it gets it verified. Stored lowercase.
+    #[schema(format = "email", max_length = 254)]
+    email: Option<String>,
+    /// A label shown in lists: 1-100 characters after trimming, no control, invisible or
+    /// text-direction characters.
+    #[schema(min_length = 1, max_length = 100, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$")]
+    name: Option<String>,
+    /// Your own reference, matched exactly by `?externalId=`: 1-255 characters, no control characters.
+    #[schema(min_length = 1, max_length = 255, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$")]
+    external_id: Option<String>,
+    /// A JSON object of at most 4096 bytes (compact JSON), returned with the provision.
+    #[schema(value_type = Option<Object>)]
+    metadata: Option<serde_json::Value>,
+    /// true: mail the claim link to `email` (needs `email` and SMTP, else 400).
+    send_email: Option<bool>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct ProvisionList {
     pub provisions: Vec<ProvisionView>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -56,6 +80,17 @@ pub struct ProvisionView {
     pub expires_at: String,
     pub claimed_at: Option<String>,
     pub claimed_by: Option<String>,
+    /// Only an account with this address may claim.
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub external_id: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<serde_json::Value>,
+}
+
+/// Stored metadata is JSON this server wrote; anything else reads as none.
+fn metadata(text: Option<&str>) -> Option<serde_json::Value> {
+    text.and_then(|m| serde_json::from_str(m).ok())
 }
 
 impl From<ProvisionRow> for ProvisionView {
@@ -73,6 +108,10 @@ impl From<ProvisionRow> for ProvisionView {
             expires_at: clock::format(p.expires_at),
             claimed_at: p.claimed_at.map(clock::format),
             claimed_by: p.claimed_by.map(|u| u.to_string()),
+            metadata: metadata(p.metadata.as_deref()),
+            email: p.email,
+            name: p.name,
+            external_id: p.external_id,
         }
     }
 }
@@ -82,6 +121,7 @@ impl From<ProvisionRow> for ProvisionView {
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 201, description = "Provisioned; the key works at once.", body = Created),
+        (status = 400, description = "A field of the wrong type or value (the message names it); `sendEmail` without `email` or without SMTP.", body = crate::openapi::ErrorBody),
         (status = 403, description = "Not an admin or owner.", body = crate::openapi::ErrorBody)))]
 pub async fn create(
     state: web::Data<AppState>,
@@ -97,7 +137,16 @@ pub async fn create(
     };
     let skip_onboarding = fields.opt_bool("skipOnboarding")?.unwrap_or(true);
     let input = ProvisionInput { role, skip_onboarding };
-    let p = provisioning::provision(&state.ctx, Actor::Key(caller.0), &client(&req), input).await?;
+    let options = ProvisionOptions {
+        expires_in_seconds: fields.opt_number("expiresInSeconds")?.cloned(),
+        email: fields.opt_str("email")?.map(str::to_string),
+        name: fields.opt_str("name")?.map(str::to_string),
+        external_id: fields.opt_str("externalId")?.map(str::to_string),
+        metadata: fields.opt_value("metadata").cloned(),
+        send_email: fields.opt_bool("sendEmail")?.unwrap_or(false),
+    };
+    let p =
+        provisioning::provision_with(&state.ctx, Actor::Key(caller.0), &client(&req), input, options).await?;
     Ok(super::secret(HttpResponse::Created()).json(Created {
         claim_url: state.claim_url(&p.claim_token),
         id: p.row.id.to_string(),
@@ -110,22 +159,27 @@ pub async fn create(
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase")]
 pub struct ListQuery {
     /// pending, claimed, cancelled or expired
     #[param(value_type = String, required = false, pattern = "^(pending|claimed|cancelled|expired)$")]
     status: Option<String>,
+    /// Only provisions made with this `externalId` (exact match).
+    #[param(value_type = String, required = false, max_length = 255)]
+    external_id: Option<String>,
     /// 1 to 1000, default 100
     #[param(value_type = u32, required = false, minimum = 1, maximum = 1000)]
     limit: Option<String>,
+    /// `nextCursor` of the previous page
+    #[param(value_type = String, required = false)]
+    cursor: Option<String>,
 }
-
-pub const LIST_DEFAULT: u32 = 100;
-pub const LIST_MAX: u32 = 1000;
 
 #[utoipa::path(get, path = "/v1/team/provisions", tag = "team provisioning", params(ListQuery),
     security(("bearer" = []), ("api_key" = [])),
     responses(
-        (status = 200, description = "This organization's provisions, newest first.", body = ProvisionList),
+        (status = 200, description = "This organization's provisions, newest first, a page at a time.", body = ProvisionList),
+        (status = 400, description = "A bad status, externalId, limit or cursor.", body = crate::openapi::ErrorBody),
         (status = 403, description = "Not an admin or owner.", body = crate::openapi::ErrorBody)))]
 pub async fn list(
     state: web::Data<AppState>,
@@ -138,20 +192,12 @@ pub async fn list(
             ApiError::invalid_field("'status' must be one of pending, claimed, cancelled, expired.")
         })?),
     };
-    let limit = match query.limit.as_deref() {
-        None => LIST_DEFAULT,
-        // Plain digits only: "+5" and " 5" are not how anyone writes a limit.
-        Some(s) => Some(s)
-            .filter(|s| s.bytes().all(|b| b.is_ascii_digit()))
-            .and_then(|s| s.parse::<u32>().ok())
-            .filter(|n| (1..=LIST_MAX).contains(n))
-            .ok_or_else(|| {
-                ApiError::invalid_field(format!("'limit' must be a whole number from 1 to {LIST_MAX}."))
-            })?,
-    };
-    let rows = provisioning::list(&state.ctx, &caller, status, limit).await?;
-    let provisions: Vec<ProvisionView> = rows.into_iter().map(Into::into).collect();
-    Ok(HttpResponse::Ok().json(ProvisionList { provisions }))
+    let page = page_request(query.limit.as_deref(), query.cursor.as_deref())?;
+    let filter = ProvisionFilter { status, external_id: query.external_id.clone() };
+    let page = provisioning::list(&state.ctx, &caller, filter, page).await?;
+    let next_cursor = next_cursor(&page);
+    let provisions: Vec<ProvisionView> = page.items.into_iter().map(Into::into).collect();
+    Ok(HttpResponse::Ok().json(ProvisionList { provisions, next_cursor }))
 }
 
 #[utoipa::path(get, path = "/v1/team/provisions/{id}", tag = "team provisioning",
@@ -185,4 +231,49 @@ pub async fn cancel(
 ) -> Result<HttpResponse, ApiError> {
     provisioning::cancel(&state.ctx, Actor::Key(caller.0), &id).await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Body of `POST /v1/team/provisions/{id}/claim-link`; every field optional.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct ClaimLinkRequest {
+    /// A new expiry, counted from now; default: the provision keeps its expiry.
+    #[schema(minimum = 60, maximum = 2592000)]
+    expires_in_seconds: Option<u32>,
+    /// true: mail the new link to the provision's `email` (needs one, and SMTP).
+    send_email: Option<bool>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClaimLink {
+    pub claim_url: String,
+    pub expires_at: String,
+}
+
+#[utoipa::path(post, path = "/v1/team/provisions/{id}/claim-link", tag = "team provisioning",
+    params(("id" = String, Path, description = "Provision id")),
+    request_body = ClaimLinkRequest,
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "A new claim link; the old one stopped working.", body = ClaimLink),
+        (status = 403, body = crate::openapi::ErrorBody),
+        (status = 404, body = crate::openapi::ErrorBody),
+        (status = 409, description = "Not pending (`not_pending`).", body = crate::openapi::ErrorBody)))]
+pub async fn claim_link(
+    state: web::Data<AppState>,
+    caller: Authed,
+    id: web::Path<String>,
+    body: JsonBody,
+) -> Result<HttpResponse, ApiError> {
+    let fields = body.fields()?;
+    let expires_in = fields.opt_number("expiresInSeconds")?.cloned();
+    let send_email = fields.opt_bool("sendEmail")?.unwrap_or(false);
+    let link =
+        provisioning::renew_claim_link(&state.ctx, Actor::Key(caller.0), &id, expires_in, send_email).await?;
+    Ok(super::secret(HttpResponse::Ok()).json(ClaimLink {
+        claim_url: state.claim_url(&link.claim_token),
+        expires_at: clock::format(link.expires_at),
+    }))
 }

@@ -98,10 +98,24 @@ pub async fn sign_up(
     ctx.allow_form("signup", client).await?;
     let (mode, now) = (ctx.rules.signup, ctx.now());
     signup_allowed(mode, claim_token.as_deref())?;
-    if let (SignupMode::Claim, Some(t)) = (mode, claim_token.clone()) {
-        ctx.db.read(move |c| claims::claimable_in(c, &t, now).map(|_| ())).await?;
-    }
+    let bound = match claim_token.clone() {
+        None => None,
+        Some(t) => {
+            ctx.db
+                .read(move |c| match claims::claimable_in(c, &t, now) {
+                    Ok((p, _)) => Ok(p.email),
+                    Err(e) if mode == SignupMode::Claim => Err(e),
+                    // Open sign-up does not need the link; a dead one only carries no binding.
+                    Err(_) => Ok(None),
+                })
+                .await?
+        }
+    };
     let email = Email::parse(email).map_err(Error::InvalidEmail)?;
+    // An account the link could not be claimed with would be one nobody asked for.
+    if !claims::address_may_claim(bound.as_deref(), Some(&email.as_string())) {
+        return Err(Error::EmailMismatch);
+    }
     passwords::acceptable(&password).map_err(Error::InvalidField)?;
     let hash = passwords::hash_bounded(password).await.map_err(|_| Error::Busy)?.map_err(Error::Internal)?;
     let (user, signed_in) = ctx

@@ -15,6 +15,8 @@ use crate::store::provisions::ProvisionRow;
 pub struct Claimable {
     pub org_name: String,
     pub expires_at: Millis,
+    /// Only an account with this address may claim it.
+    pub email: Option<String>,
 }
 
 pub struct Claimed {
@@ -27,6 +29,15 @@ pub struct Claimed {
 
 fn invalid() -> Error {
     Error::InvalidToken("This claim link is not valid; ask your admin for a new one.".into())
+}
+
+/// Whether `email` may claim a provision bound to `bound` (any address may claim an unbound one).
+pub(super) fn address_may_claim(bound: Option<&str>, email: Option<&str>) -> bool {
+    match (bound, email) {
+        (None, _) => true,
+        (Some(b), Some(e)) => b.eq_ignore_ascii_case(e),
+        (Some(_), None) => false,
+    }
 }
 
 /// What a claim token points at, or why it cannot be claimed.
@@ -55,7 +66,7 @@ pub async fn claimable(ctx: &Ctx, client: &Client, token: &str) -> Result<Claima
     ctx.db
         .read(move |c| {
             let (p, org_name) = claimable_in(c, &token, now)?;
-            Ok(Claimable { org_name, expires_at: p.expires_at })
+            Ok(Claimable { org_name, expires_at: p.expires_at, email: p.email })
         })
         .await
 }
@@ -91,13 +102,23 @@ pub async fn claim(
                     "A provisioned account that is not claimed yet cannot claim another one.".into(),
                 ));
             }
+            if !address_may_claim(p.email.as_deref(), claimer.email.as_deref()) {
+                return Err(Error::EmailMismatch);
+            }
+            let new_person = store::orgs::orgs_of_user(tx, &claimer.id)?.is_empty()
+                && store::projects::count_projects_of(tx, &claimer.id)? == 0;
+            // The admin named the address and the person holds the link made for it (mailed
+            // there, with `sendEmail`): a new person signing up with it has shown it is theirs.
+            let vouched = new_person && p.email.is_some();
+            let mut claimer = claimer;
+            if vouched {
+                claimer.email_verified = true;
+            }
             if mode == SignupMode::Open && !claimer.email_verified {
                 return Err(Error::EmailUnverified(
                     "Verify your email address before joining an organization: follow the link we mailed you, then open this claim link again.".into(),
                 ));
             }
-            let new_person = store::orgs::orgs_of_user(tx, &claimer.id)?.is_empty()
-                && store::projects::count_projects_of(tx, &claimer.id)? == 0;
             let user_id = if new_person {
                 store::sessions::move_to_user(tx, &claimer.id, &p.user_id)?;
                 store::email_tokens::move_to_user(tx, &claimer.id, &p.user_id)?;

@@ -4,10 +4,10 @@
 use super::{authority, resolve_org, Actor, Caller, Ctx};
 use crate::clock::Millis;
 use crate::db::Tx;
-use crate::domain::{Credits, OrgId, Scope, UserId};
+use crate::domain::{Credits, Cursor, LimitPeriod, OrgId, Page, PageRequest, Scope, UserId};
 use crate::error::{Error, Result};
 use crate::store;
-use crate::store::credits::{Balance, UsageRow};
+use crate::store::credits::{Balance, LedgerRow, LimitRow};
 
 pub async fn balance(ctx: &Ctx, caller: &Caller) -> Result<Balance> {
     caller.authority().require_scope(Scope::CreditsRead)?;
@@ -23,7 +23,11 @@ pub async fn consume(ctx: &Ctx, caller: &Caller, amount: Credits, reason: Option
     ctx.db.write(move |tx| debit_in(tx, &org, &user, amount, reason.as_deref(), now)).await
 }
 
-/// Debits the pool in `tx` for `user`, or refuses and debits nothing.
+/// Debits the pool in `tx` for `user`, or refuses and debits nothing: when the user's credit
+/// limit (if any) has no room for the whole amount in the current window (402
+/// `user_limit_exceeded`), or the pool does not cover it (402 `credits_exceeded`). The one debit
+/// path: consumption and key verification both come here. On a refusal nothing it wrote stays,
+/// even if the caller commits (verification answers a refusal, it does not fail).
 pub(super) fn debit_in(
     tx: &Tx,
     org: &OrgId,
@@ -32,16 +36,63 @@ pub(super) fn debit_in(
     reason: Option<&str>,
     now: Millis,
 ) -> Result<Balance> {
+    let counted = match store::credits::limit_of(tx, org, user)? {
+        None => false,
+        Some(l) => {
+            let period = period_of(&l)?;
+            let window = period.window_start(now);
+            if !store::credits::take_from_limit(tx, org, user, window, amount)? {
+                let used = if l.window_start == window { l.used.thousandths() } else { 0 };
+                let left = Credits::from_thousandths((l.amount.thousandths() - used).max(0));
+                return Err(Error::UserLimitExceeded {
+                    limit: l.amount,
+                    period: period.as_str(),
+                    left,
+                    asked: amount,
+                });
+            }
+            true
+        }
+    };
     let ok = store::credits::consume(tx, org, user, amount, reason, now)?;
     let b = store::credits::balance(tx, org)?;
     if !ok {
+        if counted {
+            store::credits::give_back_to_limit(tx, org, user, amount)?;
+        }
         return Err(Error::CreditsExceeded { left: b.left(), asked: amount });
     }
     Ok(b)
 }
 
-/// Consumption per user, largest first, and the pool's total use (owners, admins, provisioners).
-pub async fn usage(ctx: &Ctx, caller: &Caller) -> Result<(Vec<UsageRow>, Balance)> {
+fn period_of(l: &LimitRow) -> Result<LimitPeriod> {
+    LimitPeriod::parse(&l.period).ok_or_else(|| {
+        Error::Internal(format!("credit limit period '{}' is not one the schema allows", l.period))
+    })
+}
+
+/// A user's credit limit as of now: `used` is what counts in the current window (0 once a
+/// window has rolled over, though the row holds the last one's until the next debit).
+pub struct Limit {
+    pub period: LimitPeriod,
+    pub amount: Credits,
+    pub used: Credits,
+    /// The start of the current window; none for `total`.
+    pub window_start: Option<Millis>,
+}
+
+impl Limit {
+    fn current(l: &LimitRow, now: Millis) -> Result<Limit> {
+        let period = period_of(l)?;
+        let window = period.window_start(now);
+        let used = if l.window_start == window { l.used } else { Credits::from_thousandths(0) };
+        let window_start = (period != LimitPeriod::Total).then_some(window);
+        Ok(Limit { period, amount: l.amount, used, window_start })
+    }
+}
+
+/// Who may see the organization's usage and ledger: owners, admins and provisioners.
+fn require_usage_reader(caller: &Caller) -> Result<()> {
     let auth = caller.authority();
     auth.require_scope(Scope::CreditsRead)?;
     if auth.placeholder || !(auth.role.is_admin() || auth.is_provisioner) {
@@ -49,8 +100,101 @@ pub async fn usage(ctx: &Ctx, caller: &Caller) -> Result<(Vec<UsageRow>, Balance
             "Usage is visible to owners, admins and provisioners only.".into(),
         ));
     }
-    let org = caller.org_id.clone();
-    ctx.db.read(move |c| Ok((store::credits::usage(c, &org)?, store::credits::balance(c, &org)?))).await
+    Ok(())
+}
+
+/// One user's consumption from the pool, and their limit.
+pub struct Usage {
+    pub user_id: UserId,
+    pub email: Option<String>,
+    pub used: Credits,
+    pub limit: Option<Limit>,
+}
+
+/// Consumption per user (everyone who consumed or has a limit), a page at a time in user id
+/// order, and the pool's total use (owners, admins, provisioners).
+pub async fn usage(ctx: &Ctx, caller: &Caller, page: PageRequest) -> Result<(Page<Usage>, Balance)> {
+    require_usage_reader(caller)?;
+    let after = match &page.after {
+        None => None,
+        Some(c) => Some(c.text(0, 1).and_then(UserId::parse).ok_or(Error::InvalidCursor)?),
+    };
+    let (org, limit, now) = (caller.org_id.clone(), page.limit, ctx.now());
+    let (rows, balance) = ctx
+        .db
+        .read(move |c| {
+            Ok::<_, Error>((
+                store::credits::usage(c, &org, after.as_ref(), limit + 1)?,
+                store::credits::balance(c, &org)?,
+            ))
+        })
+        .await?;
+    let page = Page::from_rows(rows, limit, |r| Cursor::new(vec![r.user_id.to_string()]));
+    let mut items = Vec::with_capacity(page.items.len());
+    for r in page.items {
+        let limit = r.limit.as_ref().map(|l| Limit::current(l, now)).transpose()?;
+        items.push(Usage { user_id: r.user_id, email: r.email, used: r.used, limit });
+    }
+    Ok((Page { items, next: page.next }, balance))
+}
+
+/// The organization's ledger, newest first, optionally one user's (owners, admins,
+/// provisioners). A `user` that is not a user id is refused (400), not answered with nothing.
+pub async fn ledger(
+    ctx: &Ctx,
+    caller: &Caller,
+    user: Option<&str>,
+    page: PageRequest,
+) -> Result<Page<LedgerRow>> {
+    require_usage_reader(caller)?;
+    let user = user
+        .map(|u| {
+            UserId::parse(u).ok_or_else(|| Error::InvalidField("'userId' must be a user id (a UUID).".into()))
+        })
+        .transpose()?;
+    let before = match &page.after {
+        None => None,
+        Some(c) => Some(c.number(0, 1).ok_or(Error::InvalidCursor)?),
+    };
+    let (org, limit) = (caller.org_id.clone(), page.limit);
+    let rows =
+        ctx.db.read(move |c| store::credits::ledger(c, &org, user.as_ref(), before, limit + 1)).await?;
+    Ok(Page::from_rows(rows, limit, |r| Cursor::new(vec![r.id.to_string()])))
+}
+
+/// Caps what one member may consume from the pool per UTC day, UTC month or in total (owners and
+/// admins, with a key holding every scope); `None` removes the cap. A new cap counts what the
+/// member already consumed in the current window, so one set mid-month covers the whole month.
+pub async fn set_limit(
+    ctx: &Ctx,
+    actor: Actor,
+    user: &str,
+    limit: Option<(Credits, LimitPeriod)>,
+) -> Result<(UserId, Option<Limit>)> {
+    let user = UserId::parse(user);
+    let now = ctx.now();
+    ctx.db
+        .write(move |tx| {
+            let auth = authority(tx, &actor)?;
+            auth.require_every_scope()?;
+            auth.require_admin()?;
+            let not_member = || Error::NotFound("No member of this organization has that user id.".into());
+            let user = user.ok_or_else(not_member)?;
+            if store::orgs::membership(tx, &user, &auth.org)?.is_none() {
+                return Err(not_member());
+            }
+            let Some((amount, period)) = limit else {
+                store::credits::remove_limit(tx, &auth.org, &user)?;
+                return Ok((user, None));
+            };
+            let window_start = period.window_start(now);
+            let used = store::credits::consumed_since(tx, &auth.org, &user, window_start)?;
+            let row = LimitRow { period: period.as_str().to_string(), amount, used, window_start };
+            store::credits::set_limit(tx, &auth.org, &user, &row)?;
+            let limit = Limit::current(&row, now)?;
+            Ok((user, Some(limit)))
+        })
+        .await
 }
 
 /// Adds to the pool in `tx`; 409 when it would go over the largest amount a pool can hold.

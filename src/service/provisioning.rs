@@ -7,18 +7,149 @@ use super::{authority, limits, Actor, Caller, Client, Ctx};
 use crate::clock::Millis;
 use crate::db::{DbResult, Tx};
 use crate::domain::{
-    AgentId, Email, KeyId, OrgId, ProjectId, ProvisionId, ProvisionRole, ProvisionStatus, Role, Scope,
-    Scopes, UserId,
+    AgentId, Cursor, DisplayName, Email, KeyId, OrgId, Page, PageRequest, ProjectId, ProvisionId,
+    ProvisionRole, ProvisionStatus, Role, Scope, Scopes, UserId,
 };
 use crate::error::{Error, Result};
 use crate::keys as secrets;
+use crate::mail::Outgoing;
 use crate::store;
 use crate::store::projects::AgentRow;
-use crate::store::provisions::ProvisionRow;
+use crate::store::provisions::{ListFilter, ProvisionRow};
 
 pub struct ProvisionInput {
     pub role: ProvisionRole,
     pub skip_onboarding: bool,
+}
+
+/// The optional fields of a provision (contract, Provisions, more) as the client sent them, each
+/// of the JSON type it must have; what they may hold is checked here (`check`).
+#[derive(Default)]
+pub struct ProvisionOptions {
+    pub expires_in_seconds: Option<serde_json::Number>,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub external_id: Option<String>,
+    pub metadata: Option<serde_json::Value>,
+    pub send_email: bool,
+}
+
+/// A provision's own expiry may be set from a minute to 30 days.
+pub const TTL_SECONDS: std::ops::RangeInclusive<u64> = 60..=2_592_000;
+/// Longest label (`name`), in characters.
+pub const NAME_MAX: usize = 100;
+/// Longest `externalId`, in characters.
+pub const EXTERNAL_ID_MAX: usize = 255;
+/// Largest `metadata`, as compact JSON, in bytes.
+pub const METADATA_MAX: usize = 4096;
+
+/// `ProvisionOptions`, checked.
+struct Options {
+    ttl_ms: Option<Millis>,
+    email: Option<String>,
+    name: Option<String>,
+    external_id: Option<String>,
+    metadata: Option<String>,
+    send_email: bool,
+}
+
+impl ProvisionOptions {
+    fn check(self, ctx: &Ctx) -> Result<Options> {
+        let ttl_ms = self.expires_in_seconds.as_ref().map(ttl_ms).transpose()?;
+        let email = match self.email.as_deref() {
+            None => None,
+            Some(e) => Some(
+                Email::parse(e.trim()).map_err(|m| Error::InvalidEmail(format!("'email': {m}")))?.as_string(),
+            ),
+        };
+        let name = match self.name.as_deref() {
+            None => None,
+            Some(n) => Some(
+                DisplayName::parse("'name'", n, NAME_MAX).map_err(Error::InvalidField)?.as_str().to_string(),
+            ),
+        };
+        let external_id = self.external_id.as_deref().map(external_id).transpose()?;
+        let metadata = match self.metadata {
+            None => None,
+            Some(v @ serde_json::Value::Object(_)) => {
+                let text = v.to_string();
+                if text.len() > METADATA_MAX {
+                    return Err(Error::InvalidField(format!(
+                        "'metadata' must be at most {METADATA_MAX} bytes as JSON (got {}).",
+                        text.len()
+                    )));
+                }
+                Some(text)
+            }
+            Some(_) => {
+                return Err(Error::InvalidField(
+                    "'metadata' must be a JSON object, e.g. {\"team\": \"sales\"}.".into(),
+                ))
+            }
+        };
+        if self.send_email {
+            check_can_mail(ctx, email.is_some())?;
+        }
+        Ok(Options { ttl_ms, email, name, external_id, metadata, send_email: self.send_email })
+    }
+}
+
+/// `expiresInSeconds`, in milliseconds.
+fn ttl_ms(n: &serde_json::Number) -> Result<Millis> {
+    // 3600.0 is a whole number too (JSON Schema's integers include it).
+    let whole = n
+        .as_u64()
+        .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= 1e15).map(|f| f as u64));
+    whole.filter(|s| TTL_SECONDS.contains(s)).map(|s| s as Millis * 1000).ok_or_else(|| {
+        Error::InvalidField(format!(
+            "'expiresInSeconds' must be a whole number of seconds from {} to {} (30 days).",
+            TTL_SECONDS.start(),
+            TTL_SECONDS.end()
+        ))
+    })
+}
+
+/// An `externalId`, as stored and as filtered by: the client's own reference, matched exactly.
+fn external_id(s: &str) -> Result<String> {
+    let n = s.chars().count();
+    if n == 0 || n > EXTERNAL_ID_MAX || s.chars().any(char::is_control) {
+        return Err(Error::InvalidField(format!(
+            "'externalId' must be 1 to {EXTERNAL_ID_MAX} characters without control characters (got {n})."
+        )));
+    }
+    Ok(s.to_string())
+}
+
+/// `sendEmail` needs somewhere to send to and a way to send.
+fn check_can_mail(ctx: &Ctx, has_email: bool) -> Result<()> {
+    if !has_email {
+        return Err(Error::InvalidField(
+            "'sendEmail' needs 'email': the address to mail the claim link to.".into(),
+        ));
+    }
+    if !ctx.mail_enabled() {
+        return Err(Error::InvalidField(
+            "'sendEmail': this server does not send mail (no SMTP_URL is set); leave it out and hand the claimUrl over yourself.".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Queues the claim link for `to`. The link is a credential: it goes into the mail only, never a
+/// log line.
+fn mail_claim_link(ctx: &Ctx, to: String, org_name: &str, token: &str, expires_at: Millis) {
+    let url = format!("{}/claim?token={token}", ctx.rules.public_url);
+    let body = format!(
+        "You have been given an account in {org_name}.\n\n\
+         Open this link to claim it (sign up or log in with this address, {to}):\n\n\
+         {url}\n\n\
+         The link works until {} (UTC), once. If you did not expect this, ignore this mail.\n",
+        crate::clock::format(expires_at)
+    );
+    let mail = Outgoing { to, subject: format!("Your account in {org_name}"), body };
+    if !ctx.mailer.submit(Box::new(move || Some(mail))) {
+        log::warn!("the claim link mail was not queued");
+    }
 }
 
 /// A provision just made: its record, the key (works at once) and the claim token, each shown
@@ -40,6 +171,20 @@ pub async fn provision(
     client: &Client,
     input: ProvisionInput,
 ) -> Result<Provisioned> {
+    provision_with(ctx, actor, client, input, ProvisionOptions::default()).await
+}
+
+/// `provision` with the optional fields: its own expiry (the placeholder's keys fail by it too),
+/// an address only whose account may claim it (mailed the link when `sendEmail`), a label, the
+/// caller's own reference and metadata.
+pub async fn provision_with(
+    ctx: &Ctx,
+    actor: Actor,
+    client: &Client,
+    input: ProvisionInput,
+    options: ProvisionOptions,
+) -> Result<Provisioned> {
+    let options = options.check(ctx)?;
     if let Actor::Key(c) = &actor {
         // Known without the database: refuse before spending any allowance.
         c.authority().require_scope(Scope::Provisions)?;
@@ -49,7 +194,9 @@ pub async fn provision(
     let now = ctx.now();
     let role = input.role.role();
     let (skip_onboarding, expires_at) =
-        (input.skip_onboarding, now.saturating_add(ctx.rules.provision_ttl_ms));
+        (input.skip_onboarding, now.saturating_add(options.ttl_ms.unwrap_or(ctx.rules.provision_ttl_ms)));
+    let send_to = options.email.clone().filter(|_| options.send_email);
+    let Options { email, name, external_id, metadata, .. } = options;
     let row_of = move |org_id: OrgId, created_by: UserId| ProvisionRow {
         id: ProvisionId::new(),
         org_id,
@@ -64,6 +211,10 @@ pub async fn provision(
         expires_at,
         claimed_at: None,
         claimed_by: None,
+        email,
+        name,
+        external_id,
+        metadata,
     };
     let key = secrets::new_api_key(&ctx.rules.key_prefix)?;
     let token = secrets::new_claim_token()?;
@@ -74,11 +225,14 @@ pub async fn provision(
     if let Some(person) = &person_limit {
         limits::allow_provision(ctx, person, client).await?;
     }
-    ctx.db
+    let mailing = send_to.is_some();
+    let (provisioned, org_name) = ctx
+        .db
         .write(move |tx| {
             let auth = authority(tx, &actor)?;
             auth.require_scope(Scope::Provisions)?;
             auth.require_admin()?;
+            let org_name = if mailing { store::orgs::org_name(tx, &auth.org)? } else { None };
             let row = row_of(auth.org, auth.user);
             let user_n = store::orgs::insert_placeholder(tx, &row.user_id, row.expires_at, now)?;
             store::orgs::insert_membership(tx, user_n, &row.org_id, role, false, now)?;
@@ -113,26 +267,52 @@ pub async fn provision(
             };
             store::projects::insert_agent(tx, project_n, &agent)?;
             store::provisions::insert(tx, &row, &token.hash)?;
-            Ok(Provisioned { row, api_key: key.secret, claim_token: token.secret })
+            Ok::<_, Error>((Provisioned { row, api_key: key.secret, claim_token: token.secret }, org_name))
         })
-        .await
+        .await?;
+    if let Some(to) = send_to {
+        let org_name = org_name.unwrap_or_default();
+        mail_claim_link(ctx, to, &org_name, &provisioned.claim_token, provisioned.row.expires_at);
+    }
+    Ok(provisioned)
 }
 
 fn not_found() -> Error {
     Error::NotFound("No provision with that id in this organization.".into())
 }
 
-/// This organization's provisions, newest first, with their status as of now (admins and owners).
+/// What a provision list is narrowed to.
+#[derive(Default)]
+pub struct ProvisionFilter {
+    pub status: Option<ProvisionStatus>,
+    pub external_id: Option<String>,
+}
+
+/// This organization's provisions, newest first, with their status as of now (admins and
+/// owners); a page after `page.after`, whose cursor is the last row's (`created_at`, row number).
 pub async fn list(
     ctx: &Ctx,
     caller: &Caller,
-    status: Option<ProvisionStatus>,
-    limit: u32,
-) -> Result<Vec<ProvisionRow>> {
+    filter: ProvisionFilter,
+    page: PageRequest,
+) -> Result<Page<ProvisionRow>> {
     caller.authority().require_scope(Scope::Provisions)?;
     caller.authority().require_admin()?;
-    let (org, now) = (caller.org_id.clone(), ctx.now());
-    ctx.db.read(move |c| Ok(store::provisions::list(c, &org, status, now, limit)?)).await
+    let after = match &page.after {
+        None => None,
+        Some(c) => {
+            Some((c.number(0, 2).ok_or(Error::InvalidCursor)?, c.number(1, 2).ok_or(Error::InvalidCursor)?))
+        }
+    };
+    let filter = ListFilter {
+        status: filter.status,
+        external_id: filter.external_id.as_deref().map(external_id).transpose()?,
+    };
+    let (org, now, limit) = (caller.org_id.clone(), ctx.now(), page.limit);
+    let rows = ctx.db.read(move |c| store::provisions::page(c, &org, &filter, after, now, limit + 1)).await?;
+    let page =
+        Page::from_rows(rows, limit, |(p, n)| Cursor::new(vec![p.created_at.to_string(), n.to_string()]));
+    Ok(page.map(|(p, _)| p))
 }
 
 /// One provision of this organization (admins and owners); another organization's is not found.
@@ -164,6 +344,83 @@ pub async fn cancel(ctx: &Ctx, actor: Actor, id: &str) -> Result<()> {
             Ok(())
         })
         .await
+}
+
+/// A claim link just made: the token (shown only this once) and until when it works.
+pub struct NewClaimLink {
+    pub claim_token: String,
+    pub expires_at: Millis,
+}
+
+/// A new claim link for a pending provision (admins and owners): the old link stops working at
+/// once, and with `expires_in_seconds` the provision (and its key) gets a new expiry counted
+/// from now. With `send_email` the link is mailed to the provision's address.
+pub async fn renew_claim_link(
+    ctx: &Ctx,
+    actor: Actor,
+    id: &str,
+    expires_in_seconds: Option<serde_json::Number>,
+    send_email: bool,
+) -> Result<NewClaimLink> {
+    if let Actor::Key(c) = &actor {
+        c.authority().require_scope(Scope::Provisions)?;
+        c.authority().require_admin()?;
+    }
+    let ttl = expires_in_seconds.as_ref().map(ttl_ms).transpose()?;
+    if send_email {
+        // Whether the provision has an address is known only in the write.
+        check_can_mail(ctx, true)?;
+    }
+    let id = ProvisionId::parse(id);
+    let token = secrets::new_claim_token()?;
+    let now = ctx.now();
+    let (link, mail_to) = ctx
+        .db
+        .write(move |tx| {
+            let auth = authority(tx, &actor)?;
+            auth.require_scope(Scope::Provisions)?;
+            auth.require_admin()?;
+            let id = id.ok_or_else(not_found)?;
+            let p = store::provisions::get(tx, &auth.org, &id, now)?.ok_or_else(not_found)?;
+            let not_pending = |status: ProvisionStatus| {
+                Error::Conflict(
+                    "not_pending",
+                    format!(
+                        "Only a pending provision gets a new claim link; this one is {}.",
+                        status.as_str()
+                    ),
+                )
+            };
+            if p.status != ProvisionStatus::Pending {
+                return Err(not_pending(p.status));
+            }
+            if send_email && p.email.is_none() {
+                return Err(Error::InvalidField(
+                    "'sendEmail': this provision has no 'email' to mail the link to.".into(),
+                ));
+            }
+            let expires_at = ttl.map(|t| now.saturating_add(t)).unwrap_or(p.expires_at);
+            if !store::provisions::renew_link(tx, &p.id, &token.hash, expires_at)? {
+                // Ended by a claim or a cancel between the read and this write (another replica).
+                return Err(Error::Conflict(
+                    "not_pending",
+                    "Only a pending provision gets a new claim link; this one has just ended.".into(),
+                ));
+            }
+            store::provisions::set_placeholder_until(tx, &p.user_id, expires_at)?;
+            // The placeholder's key now fails at another time.
+            tx.keys_changed();
+            let mail_to = match (send_email, p.email) {
+                (true, Some(to)) => Some((to, store::orgs::org_name(tx, &auth.org)?.unwrap_or_default())),
+                _ => None,
+            };
+            Ok::<_, Error>((NewClaimLink { claim_token: token.secret, expires_at }, mail_to))
+        })
+        .await?;
+    if let Some((to, org_name)) = mail_to {
+        mail_claim_link(ctx, to, &org_name, &link.claim_token, link.expires_at);
+    }
+    Ok(link)
 }
 
 /// Ends a pending provision with `status` and deletes its placeholder user; the foreign keys

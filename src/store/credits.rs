@@ -77,21 +77,160 @@ pub fn consume(
     Ok(n == 1)
 }
 
-pub struct UsageRow {
-    pub user_id: Option<UserId>,
-    pub email: Option<String>,
+/// A user's credit limit as stored: `used` counts from `window_start`, which may be a window
+/// that has since ended (the next debit resets it).
+pub struct LimitRow {
+    pub period: String,
+    pub amount: Credits,
     pub used: Credits,
+    pub window_start: Millis,
 }
 
-/// Consumption per user within the organization, largest first. Users deleted since keep their
-/// ledger rows (with no email).
-pub fn usage(conn: &Conn, org: &OrgId) -> DbResult<Vec<UsageRow>> {
-    conn.query_all(
-        "SELECT l.user_id, u.email, CAST(SUM(l.amount) AS BIGINT) AS used
-           FROM credit_ledger l LEFT JOIN users u ON u.id = l.user_id
-          WHERE l.org_id = ?1 AND l.kind = 'consume'
-          GROUP BY l.user_id, u.email ORDER BY used DESC, u.email",
-        &[org],
-        |r| Ok(UsageRow { user_id: r.get(0)?, email: r.get(1)?, used: r.get(2)? }),
+pub fn limit_of(conn: &Conn, org: &OrgId, user: &UserId) -> DbResult<Option<LimitRow>> {
+    conn.query_opt(
+        "SELECT period, amount, used, window_start FROM credit_limits WHERE org_id = ?1 AND user_id = ?2",
+        &[org, user],
+        |r| Ok(LimitRow { period: r.get(0)?, amount: r.get(1)?, used: r.get(2)?, window_start: r.get(3)? }),
     )
+}
+
+/// Counts `amount` into the user's limit for the window starting at `window_start`, if it fits;
+/// false (and nothing written) otherwise. One statement: a window that rolled over starts again
+/// from 0 in the same check, and concurrent debits by one user can never pass the limit
+/// together.
+pub fn take_from_limit(
+    tx: &Tx,
+    org: &OrgId,
+    user: &UserId,
+    window_start: Millis,
+    amount: Credits,
+) -> DbResult<bool> {
+    let n = tx.execute(
+        "UPDATE credit_limits
+            SET used = CASE WHEN window_start = ?3 THEN used ELSE 0 END + ?4, window_start = ?3
+          WHERE org_id = ?1 AND user_id = ?2
+            AND CASE WHEN window_start = ?3 THEN used ELSE 0 END + ?4 <= amount",
+        &[org, user, &window_start, &amount],
+    )?;
+    Ok(n == 1)
+}
+
+/// Undoes `take_from_limit` in the same transaction, when the pool then refuses the debit (the
+/// caller may commit the refusal).
+pub fn give_back_to_limit(tx: &Tx, org: &OrgId, user: &UserId, amount: Credits) -> DbResult<()> {
+    tx.execute(
+        "UPDATE credit_limits SET used = used - ?3 WHERE org_id = ?1 AND user_id = ?2 AND used >= ?3",
+        &[org, user, &amount],
+    )?;
+    Ok(())
+}
+
+pub fn set_limit(tx: &Tx, org: &OrgId, user: &UserId, limit: &LimitRow) -> DbResult<()> {
+    tx.execute(
+        "INSERT INTO credit_limits (org_id, user_id, period, amount, used, window_start)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (org_id, user_id) DO UPDATE
+            SET period = excluded.period, amount = excluded.amount, used = excluded.used,
+                window_start = excluded.window_start",
+        &[org, user, &limit.period, &limit.amount, &limit.used, &limit.window_start],
+    )?;
+    Ok(())
+}
+
+pub fn remove_limit(tx: &Tx, org: &OrgId, user: &UserId) -> DbResult<()> {
+    tx.execute("DELETE FROM credit_limits WHERE org_id = ?1 AND user_id = ?2", &[org, user])?;
+    Ok(())
+}
+
+/// What the user consumed from the organization's pool since `since` (ms).
+pub fn consumed_since(conn: &Conn, org: &OrgId, user: &UserId, since: Millis) -> DbResult<Credits> {
+    conn.value(
+        "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM credit_ledger
+          WHERE org_id = ?1 AND user_id = ?2 AND kind = 'consume' AND created_at >= ?3",
+        &[org, user, &since],
+    )
+}
+
+pub struct UsageRow {
+    pub user_id: UserId,
+    pub email: Option<String>,
+    pub used: Credits,
+    pub limit: Option<LimitRow>,
+}
+
+/// A page of per-user consumption within the organization, by user id, after `after`: every
+/// user who consumed or has a limit. Users deleted since keep their ledger rows (with no
+/// email). The user id is the sort key, so the pages stay put however usage changes meanwhile.
+pub fn usage(conn: &Conn, org: &OrgId, after: Option<&UserId>, limit: u32) -> DbResult<Vec<UsageRow>> {
+    conn.query_all(
+        "SELECT x.user_id, u.email,
+                CAST(COALESCE((SELECT SUM(l.amount) FROM credit_ledger l
+                                WHERE l.org_id = ?1 AND l.user_id = x.user_id AND l.kind = 'consume'), 0) AS BIGINT),
+                c.period, c.amount, c.used, c.window_start
+           FROM (SELECT user_id FROM credit_ledger
+                  WHERE org_id = ?1 AND kind = 'consume' AND user_id IS NOT NULL
+                    AND (CAST(?2 AS TEXT) IS NULL OR user_id > CAST(?2 AS TEXT))
+                 UNION
+                 SELECT user_id FROM credit_limits
+                  WHERE org_id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR user_id > CAST(?2 AS TEXT))) x
+           LEFT JOIN users u ON u.id = x.user_id
+           LEFT JOIN credit_limits c ON c.org_id = ?1 AND c.user_id = x.user_id
+          ORDER BY x.user_id LIMIT ?3",
+        &[org, &after, &i64::from(limit)],
+        |r| {
+            let period: Option<String> = r.get(3)?;
+            let limit = match period {
+                None => None,
+                Some(period) => {
+                    Some(LimitRow { period, amount: r.get(4)?, used: r.get(5)?, window_start: r.get(6)? })
+                }
+            };
+            Ok(UsageRow { user_id: r.get(0)?, email: r.get(1)?, used: r.get(2)?, limit })
+        },
+    )
+}
+
+pub struct LedgerRow {
+    pub id: i64,
+    pub kind: String,
+    pub amount: Credits,
+    pub user_id: Option<UserId>,
+    pub reason: Option<String>,
+    pub created_at: Millis,
+}
+
+/// A page of the organization's ledger, newest first (by entry number), entries numbered below
+/// `before` when given; only one user's when `user` is given.
+pub fn ledger(
+    conn: &Conn,
+    org: &OrgId,
+    user: Option<&UserId>,
+    before: Option<i64>,
+    limit: u32,
+) -> DbResult<Vec<LedgerRow>> {
+    macro_rules! ledger_sql {
+        ($before:literal) => {
+            concat!(
+                "SELECT id, kind, amount, user_id, reason, created_at FROM credit_ledger
+                  WHERE org_id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR user_id = CAST(?2 AS TEXT))",
+                $before,
+                " ORDER BY id DESC LIMIT ?4"
+            )
+        };
+    }
+    // A plain comparison, not `?3 IS NULL OR …`, so a later page seeks to its cursor.
+    let sql = match before {
+        None => ledger_sql!(" AND CAST(?3 AS BIGINT) IS NULL"),
+        Some(_) => ledger_sql!(" AND id < CAST(?3 AS BIGINT)"),
+    };
+    conn.query_all(sql, &[org, &user, &before, &i64::from(limit)], |r| {
+        Ok(LedgerRow {
+            id: r.get(0)?,
+            kind: r.get(1)?,
+            amount: r.get(2)?,
+            user_id: r.get(3)?,
+            reason: r.get(4)?,
+            created_at: r.get(5)?,
+        })
+    })
 }

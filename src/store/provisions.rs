@@ -18,12 +18,18 @@ pub struct ProvisionRow {
     pub expires_at: Millis,
     pub claimed_at: Option<Millis>,
     pub claimed_by: Option<UserId>,
+    /// Only an account with this address (lowercase) may claim.
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub external_id: Option<String>,
+    /// A JSON object, as text.
+    pub metadata: Option<String>,
 }
 
 macro_rules! columns {
     () => {
         "id, org_id, user_id, project_id, agent_id, role, skip_onboarding, status, created_by,
-         created_at, expires_at, claimed_at, claimed_by"
+         created_at, expires_at, claimed_at, claimed_by, email, name, external_id, metadata"
     };
 }
 
@@ -33,9 +39,12 @@ macro_rules! effective_columns {
     () => {
         "id, org_id, user_id, project_id, agent_id, role, skip_onboarding,
          CASE WHEN status = 'pending' AND expires_at <= ?1 THEN 'expired' ELSE status END,
-         created_by, created_at, expires_at, claimed_at, claimed_by"
+         created_by, created_at, expires_at, claimed_at, claimed_by, email, name, external_id, metadata"
     };
 }
+
+/// Where the columns of `columns!` end: what a query selects after them starts here.
+const AFTER_COLUMNS: usize = 17;
 
 fn from_row(r: &Row) -> DbResult<ProvisionRow> {
     Ok(ProvisionRow {
@@ -52,14 +61,19 @@ fn from_row(r: &Row) -> DbResult<ProvisionRow> {
         expires_at: r.get(10)?,
         claimed_at: r.get(11)?,
         claimed_by: r.get(12)?,
+        email: r.get(13)?,
+        name: r.get(14)?,
+        external_id: r.get(15)?,
+        metadata: r.get(16)?,
     })
 }
 
 pub fn insert(tx: &Tx, p: &ProvisionRow, token_hash: &[u8; 32]) -> DbResult<()> {
     tx.execute(
         "INSERT INTO provisions (id, org_id, user_id, project_id, agent_id, role, skip_onboarding, status,
-                                 created_by, created_at, expires_at, claimed_at, claimed_by, token_hash)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                                 created_by, created_at, expires_at, claimed_at, claimed_by, token_hash,
+                                 email, name, external_id, metadata)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
         &[
             &p.id,
             &p.org_id,
@@ -75,12 +89,17 @@ pub fn insert(tx: &Tx, p: &ProvisionRow, token_hash: &[u8; 32]) -> DbResult<()> 
             &p.claimed_at,
             &p.claimed_by,
             &&token_hash[..],
+            &p.email,
+            &p.name,
+            &p.external_id,
+            &p.metadata,
         ],
     )?;
     Ok(())
 }
 
-/// This organization's provisions, newest first, with their effective status at `now`.
+/// This organization's provisions, newest first, with their effective status at `now` (the
+/// first page of at most `limit`; the dashboard's view).
 pub fn list(
     conn: &Conn,
     org: &OrgId,
@@ -88,18 +107,51 @@ pub fn list(
     now: Millis,
     limit: u32,
 ) -> DbResult<Vec<ProvisionRow>> {
-    conn.query_all(
-        concat!(
-            "SELECT ",
-            effective_columns!(),
-            " FROM provisions
-              WHERE org_id = ?2 AND (CAST(?3 AS TEXT) IS NULL OR
-                    CASE WHEN status = 'pending' AND expires_at <= ?1 THEN 'expired' ELSE status END = CAST(?3 AS TEXT))
-              ORDER BY created_at DESC, n DESC LIMIT ?4"
-        ),
-        &[&now, org, &status, &i64::from(limit)],
-        from_row,
-    )
+    let filter = ListFilter { status, external_id: None };
+    Ok(page(conn, org, &filter, None, now, limit)?.into_iter().map(|(p, _)| p).collect())
+}
+
+pub struct ListFilter {
+    /// The effective status (expiry included).
+    pub status: Option<ProvisionStatus>,
+    pub external_id: Option<String>,
+}
+
+/// A page of this organization's provisions, newest first (ties by row number, newest first),
+/// strictly after the (`created_at`, `n`) given; each with its row number, the rest of the
+/// list's sort key. Keyset, not offset: rows made or ended meanwhile shift nothing.
+pub fn page(
+    conn: &Conn,
+    org: &OrgId,
+    filter: &ListFilter,
+    after: Option<(Millis, i64)>,
+    now: Millis,
+    limit: u32,
+) -> DbResult<Vec<(ProvisionRow, i64)>> {
+    macro_rules! page_sql {
+        ($after:literal) => {
+            concat!(
+                "SELECT ",
+                effective_columns!(),
+                ", n FROM provisions
+                  WHERE org_id = ?2 AND (CAST(?3 AS TEXT) IS NULL OR
+                        CASE WHEN status = 'pending' AND expires_at <= ?1 THEN 'expired' ELSE status END = CAST(?3 AS TEXT))
+                    AND (CAST(?4 AS TEXT) IS NULL OR external_id = CAST(?4 AS TEXT))",
+                $after,
+                " ORDER BY created_at DESC, n DESC LIMIT ?7"
+            )
+        };
+    }
+    // Two statements rather than `?5 IS NULL OR …`: only a plain comparison lets the index seek
+    // to the cursor, so a deep page costs what the first does.
+    let sql = match after {
+        None => page_sql!(" AND CAST(?5 AS BIGINT) IS NULL AND CAST(?6 AS BIGINT) IS NULL"),
+        Some(_) => page_sql!(" AND (created_at, n) < (CAST(?5 AS BIGINT), CAST(?6 AS BIGINT))"),
+    };
+    let (at, n) = (after.map(|a| a.0), after.map(|a| a.1));
+    conn.query_all(sql, &[&now, org, &filter.status, &filter.external_id, &at, &n, &i64::from(limit)], |r| {
+        Ok((from_row(r)?, r.get(AFTER_COLUMNS)?))
+    })
 }
 
 /// One provision of this organization, with its effective status at `now`; another
@@ -186,7 +238,7 @@ macro_rules! by_token_sql {
 /// A provision by its claim token's hash, whatever its organization, with the stored status
 /// (the caller applies expiry) and its organization's name.
 pub fn by_token(conn: &Conn, token_hash: &[u8; 32]) -> DbResult<Option<(ProvisionRow, String)>> {
-    conn.query_opt(by_token_sql!(), &[&&token_hash[..]], |r| Ok((from_row(r)?, r.get(13)?)))
+    conn.query_opt(by_token_sql!(), &[&&token_hash[..]], |r| Ok((from_row(r)?, r.get(AFTER_COLUMNS)?)))
 }
 
 /// `by_token` for a claim: the row is locked until the claim commits, so of concurrent claims
@@ -197,7 +249,7 @@ pub fn by_token_for_claim(tx: &Tx, token_hash: &[u8; 32]) -> DbResult<Option<(Pr
         Engine::Sqlite => by_token_sql!(),
         Engine::Postgres => concat!(by_token_sql!(), " FOR UPDATE OF p"),
     };
-    tx.query_opt(sql, &[&&token_hash[..]], |r| Ok((from_row(r)?, r.get(13)?)))
+    tx.query_opt(sql, &[&&token_hash[..]], |r| Ok((from_row(r)?, r.get(AFTER_COLUMNS)?)))
 }
 
 /// Marks a pending provision claimed. False when it was no longer pending: of concurrent
@@ -208,4 +260,23 @@ pub fn mark_claimed(tx: &Tx, id: &ProvisionId, by: &UserId, now: Millis) -> DbRe
         &[id, by, &now],
     )?;
     Ok(n > 0)
+}
+
+/// A new claim token (the old one stops matching at once) and expiry for a pending provision.
+/// False when it was no longer pending.
+pub fn renew_link(tx: &Tx, id: &ProvisionId, token_hash: &[u8; 32], expires_at: Millis) -> DbResult<bool> {
+    let n = tx.execute(
+        "UPDATE provisions SET token_hash = ?2, expires_at = ?3 WHERE id = ?1 AND status = 'pending'",
+        &[id, &&token_hash[..], &expires_at],
+    )?;
+    Ok(n > 0)
+}
+
+/// Moves a placeholder's key deadline with its provision's expiry (see schema.sql, users).
+pub fn set_placeholder_until(tx: &Tx, user: &UserId, until: Millis) -> DbResult<()> {
+    tx.execute(
+        "UPDATE users SET pending_until = ?2 WHERE id = ?1 AND status = 'placeholder'",
+        &[user, &until],
+    )?;
+    Ok(())
 }

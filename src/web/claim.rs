@@ -30,6 +30,7 @@ fn refusal(e: Error, session: Option<&Session>) -> Result<HttpResponse, WebError
         Error::TokenExpired(_) => "This claim link has expired",
         Error::AlreadyClaimed => "This account has already been claimed",
         Error::InvalidToken(_) => "This claim link is not valid",
+        Error::EmailMismatch => "This claim link is for another email address",
         _ => "This account cannot be claimed",
     };
     let e = ApiError::from(e);
@@ -64,8 +65,24 @@ pub async fn show(
         Err(e) => return refusal(e, session.as_ref()),
     };
     let org_name = claimable.org_name;
+    let bound = claimable.email;
     let here = format!("/claim?token={token}");
+    let mismatch = match (&session, &bound) {
+        (Some(s), Some(b)) => !b.eq_ignore_ascii_case(&s.email),
+        _ => false,
+    };
     let body = match &session {
+        Some(s) if mismatch => html! {
+            section.card.narrow {
+                h1 #claim-status { "This claim link is for another email address" }
+                p.message #claim-mismatch {
+                    "This account in " strong #claim-org { (org_name) } " can only be claimed by "
+                    strong { (bound.clone().unwrap_or_default()) } "; you are signed in as " (s.email)
+                    ". Log out, then sign up or log in with that address."
+                }
+                p { a href="/team" { "Go to your dashboard" } }
+            }
+        },
         Some(s) => html! {
             section.card.narrow {
                 h1 { "Claim your account" }
@@ -83,11 +100,14 @@ pub async fn show(
             section.card {
                 h1 { "Claim your account" }
                 p { "You have been given an account in " strong #claim-org { (org_name) } ". Sign up or log in first; you will come back here to claim it." }
+                @if let Some(b) = &bound {
+                    p #claim-bound { "Only the account with the address " strong { (b) } " can claim it: sign up or log in with that address." }
+                }
                 div.columns {
                     @if state.settings.signup != SignupMode::Off {
-                        div { h2 { "New here? Sign up" } (signup_form(&here, "", None)) }
+                        div { h2 { "New here? Sign up" } (signup_form(&here, bound.as_deref().unwrap_or(""), None)) }
                     }
-                    div { h2 { "Have an account? Log in" } (login_form(&here, "", None)) }
+                    div { h2 { "Have an account? Log in" } (login_form(&here, bound.as_deref().unwrap_or(""), None)) }
                 }
             }
         },
