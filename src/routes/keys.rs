@@ -134,7 +134,11 @@ fn seconds(fields: &Fields, name: &str, min: u64, max: u64) -> Result<Option<i64
     let Some(n) = fields.opt_number(name)? else {
         return Ok(None);
     };
-    match n.as_u64().filter(|s| (min..=max).contains(s)) {
+    // JSON has one kind of number: 120.0 is the whole number 120.
+    let whole = n
+        .as_u64()
+        .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= 1e15).map(|f| f as u64));
+    match whole.filter(|s| (min..=max).contains(s)) {
         Some(s) => Ok(Some(s as i64 * 1000)),
         None => Err(ApiError::invalid_field(format!("'{name}' must be a whole number from {min} to {max}."))),
     }
@@ -154,7 +158,8 @@ fn scopes_field(fields: &Fields) -> Result<Option<Scopes>, ApiError> {
 }
 
 #[utoipa::path(post, path = "/v1/keys", tag = "keys", request_body = NewKeyRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Replays the creation (a new secret for the same key) instead of making a second key.")),
+    params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[\\x21-\\x7e]([\\x20-\\x7e]*[\\x21-\\x7e])?$",
+        description = "Replays the creation (a new secret for the same key) instead of making a second key.")),
     security(("bearer" = []), ("api_key" = [])),
     responses((status = 201, description = "The key, shown once.", body = NewKeyView),
         (status = 400, body = crate::openapi::ErrorBody), (status = 403, body = crate::openapi::ErrorBody),
@@ -290,7 +295,8 @@ pub struct VerifyView {
 }
 
 #[utoipa::path(post, path = "/v1/keys/verify", tag = "keys", request_body = VerifyRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "With consume: a repeat answers as the first did and debits nothing more.")),
+    params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[\\x21-\\x7e]([\\x20-\\x7e]*[\\x21-\\x7e])?$",
+        description = "With consume: a repeat answers as the first did and debits nothing more.")),
     security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, description = "Whether the key is good (always 200 for a well-formed request).", body = VerifyView),
         (status = 400, body = crate::openapi::ErrorBody), (status = 403, description = "The calling key lacks keys:verify.", body = crate::openapi::ErrorBody)))]
@@ -315,7 +321,8 @@ pub async fn verify(
         None => None,
         Some(c) => Some(super::credits::amount_and_reason(&c)?),
     };
-    let idem = if consume.is_some() { idempotency(&req, &fields)? } else { None };
+    // Checked either way (a malformed header is a client's mistake), used only with a debit.
+    let idem = idempotency(&req, &fields)?.filter(|_| consume.is_some());
     let v = keys::verify(&state.ctx, &caller, VerifyInput { key, scope, consume, idem }).await?;
     let k = v.key.as_deref();
     let ends = k.and_then(|k| {
