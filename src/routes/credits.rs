@@ -2,7 +2,7 @@
 //! its users.
 
 use super::auth::Authed;
-use super::body::{Fields, JsonBody};
+use super::body::{idempotency, Fields, JsonBody};
 use super::list::{next_cursor, page_request, PageQuery};
 use crate::clock;
 use crate::domain::{Credits, LimitPeriod};
@@ -11,7 +11,7 @@ use crate::http::AppState;
 use crate::service::credits::Limit;
 use crate::service::{credits, Actor};
 use crate::store::credits::{Balance, LedgerRow};
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -76,17 +76,21 @@ pub async fn balance(state: web::Data<AppState>, caller: Authed) -> Result<HttpR
 }
 
 #[utoipa::path(post, path = "/api/v1/credits/consume", tag = "credits", request_body = AmountRequest,
+    params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[\\x21-\\x7e]([\\x20-\\x7e]*[\\x21-\\x7e])?$", description = "Replays the first outcome instead of doing the work twice (see the README, Idempotency).")),
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "Debited; the new balance.", body = BalanceView),
         (status = 402, description = "The pool does not cover it; nothing debited.", body = crate::openapi::ErrorBody)))]
 pub async fn consume(
     state: web::Data<AppState>,
+    req: HttpRequest,
     caller: Authed,
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
-    let (amount, reason) = amount_and_reason(&body.fields()?)?;
-    let b = credits::consume(&state.ctx, &caller, amount, reason).await?;
+    let fields = body.fields()?;
+    let idem = idempotency(&req, &fields)?;
+    let (amount, reason) = amount_and_reason(&fields)?;
+    let b = credits::consume(&state.ctx, &caller, amount, reason, idem).await?;
     Ok(HttpResponse::Ok().json(BalanceView::from(b)))
 }
 
@@ -285,16 +289,20 @@ fn limit_view(user_id: String, limit: Option<Limit>) -> LimitView {
 }
 
 #[utoipa::path(post, path = "/api/v1/admin/credits", tag = "credits", request_body = AmountRequest,
+    params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[\\x21-\\x7e]([\\x20-\\x7e]*[\\x21-\\x7e])?$", description = "Replays the first outcome instead of doing the work twice (see the README, Idempotency).")),
     security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, body = BalanceView), (status = 403, description = "Not an owner.", body = crate::openapi::ErrorBody),
         (status = 409, description = "The pool would go over the largest amount a pool holds; nothing granted.", body = crate::openapi::ErrorBody)))]
 pub async fn grant(
     state: web::Data<AppState>,
+    req: HttpRequest,
     caller: Authed,
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
-    let (amount, reason) = amount_and_reason(&body.fields()?)?;
-    let b = credits::grant(&state.ctx, Actor::Key(caller.0), amount, reason).await?;
+    let fields = body.fields()?;
+    let idem = idempotency(&req, &fields)?;
+    let (amount, reason) = amount_and_reason(&fields)?;
+    let b = credits::grant(&state.ctx, Actor::Key(caller.0), amount, reason, idem).await?;
     Ok(HttpResponse::Ok().json(BalanceView::from(b)))
 }
 

@@ -1,7 +1,7 @@
 //! `/api/v1/admin/*`: the orchestrator flow (OpenFunnel-compatible) and provisioner management.
 
 use super::auth::Authed;
-use super::body::JsonBody;
+use super::body::{idempotency, JsonBody};
 use crate::error::ApiError;
 use crate::http::{client, AppState};
 use crate::service::{organizations, provisioning, Actor};
@@ -32,7 +32,8 @@ pub struct CreatedUser {
 }
 
 #[utoipa::path(post, path = "/api/v1/admin/create-user", tag = "orchestrator", request_body = CreateUserRequest,
-    params(("X-User-ID" = String, Header, description = "The key owner's email")),
+    params(("X-User-ID" = String, Header, description = "The key owner's email"),
+        ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[\\x21-\\x7e]([\\x20-\\x7e]*[\\x21-\\x7e])?$", description = "Replays the first outcome instead of doing the work twice (see the README, Idempotency).")),
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 201, body = CreatedUser),
@@ -48,9 +49,11 @@ pub async fn create_user(
     // without that knowledge is not enough.
     let user_id_header = req.headers().get("x-user-id").and_then(|v| v.to_str().ok());
     let fields = body.fields()?;
+    let idem = idempotency(&req, &fields)?;
     let email = fields.opt_str("email")?;
     let (address, access) =
-        provisioning::create_api_user(&state.ctx, &caller, &client(&req), user_id_header, email).await?;
+        provisioning::create_api_user(&state.ctx, &caller, &client(&req), user_id_header, email, idem)
+            .await?;
     Ok(super::secret(HttpResponse::Created()).json(CreatedUser {
         id: access.user_id.to_string(),
         email: address,

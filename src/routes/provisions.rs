@@ -1,7 +1,7 @@
 //! `/v1/team/provisions`: pre-create users (OneCLI-compatible).
 
 use super::auth::Authed;
-use super::body::JsonBody;
+use super::body::{idempotency, JsonBody};
 use super::list::{next_cursor, page_request};
 use crate::clock;
 use crate::domain::{ProvisionRole, ProvisionStatus};
@@ -118,6 +118,7 @@ impl From<ProvisionRow> for ProvisionView {
 
 #[utoipa::path(post, path = "/v1/team/provisions", tag = "team provisioning",
     request_body = ProvisionRequest,
+    params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[\\x21-\\x7e]([\\x20-\\x7e]*[\\x21-\\x7e])?$", description = "Replays the first outcome instead of doing the work twice (see the README, Idempotency).")),
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 201, description = "Provisioned; the key works at once.", body = Created),
@@ -130,6 +131,7 @@ pub async fn create(
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     let fields = body.fields()?;
+    let idem = idempotency(&req, &fields)?;
     let role = match fields.opt_str("role")? {
         None | Some("member") => ProvisionRole::Member,
         Some("admin") => ProvisionRole::Admin,
@@ -146,7 +148,8 @@ pub async fn create(
         send_email: fields.opt_bool("sendEmail")?.unwrap_or(false),
     };
     let p =
-        provisioning::provision_with(&state.ctx, Actor::Key(caller.0), &client(&req), input, options).await?;
+        provisioning::provision_with(&state.ctx, Actor::Key(caller.0), &client(&req), input, options, idem)
+            .await?;
     Ok(super::secret(HttpResponse::Created()).json(Created {
         claim_url: state.claim_url(&p.claim_token),
         id: p.row.id.to_string(),

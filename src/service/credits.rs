@@ -1,6 +1,7 @@
 //! Credits: one pool per organization, shared by all of its users, and the ledger of every grant
 //! and consumption.
 
+use super::idempotency::{self, Idem};
 use super::{authority, resolve_org, Actor, Caller, Ctx};
 use crate::clock::Millis;
 use crate::db::Tx;
@@ -17,10 +18,45 @@ pub async fn balance(ctx: &Ctx, caller: &Caller) -> Result<Balance> {
 
 /// Debits the pool and records it against the caller, or refuses (402) and debits nothing when
 /// the pool does not cover the whole amount.
-pub async fn consume(ctx: &Ctx, caller: &Caller, amount: Credits, reason: Option<String>) -> Result<Balance> {
+pub async fn consume(
+    ctx: &Ctx,
+    caller: &Caller,
+    amount: Credits,
+    reason: Option<String>,
+    idem: Option<Idem>,
+) -> Result<Balance> {
     caller.authority().require_scope(Scope::CreditsConsume)?;
     let (org, user, now) = (caller.org_id.clone(), caller.user_id.clone(), ctx.now());
-    ctx.db.write(move |tx| debit_in(tx, &org, &user, amount, reason.as_deref(), now)).await
+    ctx.db
+        .write(move |tx| {
+            let work = |tx: &Tx| {
+                debit_in(tx, &org, &user, amount, reason.as_deref(), now).map(|b| (Kept::of(&b), b))
+            };
+            idempotency::once(tx, idem.as_ref(), &user, "POST /api/v1/credits/consume", now, work, |_, k| {
+                Ok(k.balance())
+            })
+        })
+        .await
+}
+
+/// A balance as an idempotent debit or grant answered it, kept to answer a replay the same way.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Kept {
+    granted: i64,
+    used: i64,
+}
+
+impl Kept {
+    fn of(b: &Balance) -> Kept {
+        Kept { granted: b.granted.thousandths(), used: b.used.thousandths() }
+    }
+
+    fn balance(&self) -> Balance {
+        Balance {
+            granted: Credits::from_thousandths(self.granted),
+            used: Credits::from_thousandths(self.used),
+        }
+    }
 }
 
 /// Debits the pool in `tx` for `user`, or refuses and debits nothing: when the user's credit
@@ -214,14 +250,32 @@ pub(super) fn grant_in(
 }
 
 /// An owner grants credits to their organization's pool.
-pub async fn grant(ctx: &Ctx, actor: Actor, amount: Credits, reason: Option<String>) -> Result<Balance> {
+pub async fn grant(
+    ctx: &Ctx,
+    actor: Actor,
+    amount: Credits,
+    reason: Option<String>,
+    idem: Option<Idem>,
+) -> Result<Balance> {
     let now = ctx.now();
     ctx.db
         .write(move |tx| {
             let auth = authority(tx, &actor)?;
             auth.require_every_scope()?;
             auth.require_owner("grant credits")?;
-            grant_in(tx, &auth.org, Some(&auth.user), amount, reason.as_deref(), now)
+            let work = |tx: &Tx| {
+                grant_in(tx, &auth.org, Some(&auth.user), amount, reason.as_deref(), now)
+                    .map(|b| (Kept::of(&b), b))
+            };
+            idempotency::once(
+                tx,
+                idem.as_ref(),
+                &auth.user,
+                "POST /api/v1/admin/credits",
+                now,
+                work,
+                |_, k| Ok(k.balance()),
+            )
         })
         .await
 }

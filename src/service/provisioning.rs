@@ -2,8 +2,9 @@
 //! orchestrator's API-only users, listing and cancelling provisions, and the sweep of expired
 //! ones.
 
+use super::idempotency::{self, Idem};
 use super::organizations::{project_and_key, Access, DEFAULT_PROJECT_NAME};
-use super::{authority, limits, Actor, Caller, Client, Ctx};
+use super::{authority, keys, limits, Actor, Caller, Client, Ctx};
 use crate::clock::Millis;
 use crate::db::{DbResult, Tx};
 use crate::domain::{
@@ -171,7 +172,14 @@ pub async fn provision(
     client: &Client,
     input: ProvisionInput,
 ) -> Result<Provisioned> {
-    provision_with(ctx, actor, client, input, ProvisionOptions::default()).await
+    provision_with(ctx, actor, client, input, ProvisionOptions::default(), None).await
+}
+
+/// What a provision made under an Idempotency-Key records for a replay: the ids, no secret.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Made {
+    provision: ProvisionId,
+    key: KeyId,
 }
 
 /// `provision` with the optional fields: its own expiry (the placeholder's keys fail by it too),
@@ -183,6 +191,7 @@ pub async fn provision_with(
     client: &Client,
     input: ProvisionInput,
     options: ProvisionOptions,
+    idem: Option<Idem>,
 ) -> Result<Provisioned> {
     let options = options.check(ctx)?;
     if let Actor::Key(c) = &actor {
@@ -226,6 +235,7 @@ pub async fn provision_with(
         limits::allow_provision(ctx, person, client).await?;
     }
     let mailing = send_to.is_some();
+    let prefix = ctx.rules.key_prefix.clone();
     let (provisioned, org_name) = ctx
         .db
         .write(move |tx| {
@@ -233,41 +243,64 @@ pub async fn provision_with(
             auth.require_scope(Scope::Provisions)?;
             auth.require_admin()?;
             let org_name = if mailing { store::orgs::org_name(tx, &auth.org)? } else { None };
-            let row = row_of(auth.org, auth.user);
-            let user_n = store::orgs::insert_placeholder(tx, &row.user_id, row.expires_at, now)?;
-            store::orgs::insert_membership(tx, user_n, &row.org_id, role, false, now)?;
-            let project_n = store::projects::insert_project(
-                tx,
-                &row.project_id,
-                &row.org_id,
-                user_n,
-                DEFAULT_PROJECT_NAME,
-                now,
-            )?;
-            let key_id = KeyId::new();
-            let new_key = store::keys::NewKey {
-                id: &key_id,
-                hash: &key.hash,
-                hint: &key.hint,
-                user: user_n,
-                org: &row.org_id,
-                project: project_n,
-                ceiling: role,
-                name: None,
-                scopes: Scopes::ALL,
-                expires_at: None,
+            let (org, by) = (auth.org.clone(), auth.user.clone());
+            let replay = |tx: &Tx, made: Made| {
+                // The same provision, a new key and claim link; the lost response's stop working.
+                let gone = || keys::gone_since("provision");
+                let p = store::provisions::get(tx, &org, &made.provision, now)?
+                    .filter(|p| p.status == ProvisionStatus::Pending)
+                    .ok_or_else(gone)?;
+                let key = store::keys::get(tx, &org, &made.key)?.ok_or_else(gone)?;
+                let api_key = keys::reissue(tx, &prefix, key.n)?;
+                let token = secrets::new_claim_token()?;
+                if !store::provisions::renew_link(tx, &p.id, &token.hash, p.expires_at)? {
+                    return Err(gone());
+                }
+                let org_name = if mailing { store::orgs::org_name(tx, &org)? } else { None };
+                Ok((Provisioned { row: p, api_key, claim_token: token.secret }, org_name))
             };
-            store::keys::insert_key(tx, &new_key, now)?;
-            let agent = AgentRow {
-                id: row.agent_id.clone(),
-                name: "Default Agent".into(),
-                identifier: "default".into(),
-                parent_identifier: None,
-                created_at: now,
+            let work = |tx: &Tx| {
+                let row = row_of(auth.org, auth.user);
+                let user_n = store::orgs::insert_placeholder(tx, &row.user_id, row.expires_at, now)?;
+                store::orgs::insert_membership(tx, user_n, &row.org_id, role, false, now)?;
+                let project_n = store::projects::insert_project(
+                    tx,
+                    &row.project_id,
+                    &row.org_id,
+                    user_n,
+                    DEFAULT_PROJECT_NAME,
+                    now,
+                )?;
+                let key_id = KeyId::new();
+                let new_key = store::keys::NewKey {
+                    id: &key_id,
+                    hash: &key.hash,
+                    hint: &key.hint,
+                    user: user_n,
+                    org: &row.org_id,
+                    project: project_n,
+                    ceiling: role,
+                    name: None,
+                    scopes: Scopes::ALL,
+                    expires_at: None,
+                };
+                store::keys::insert_key(tx, &new_key, now)?;
+                let agent = AgentRow {
+                    id: row.agent_id.clone(),
+                    name: "Default Agent".into(),
+                    identifier: "default".into(),
+                    parent_identifier: None,
+                    created_at: now,
+                };
+                store::projects::insert_agent(tx, project_n, &agent)?;
+                store::provisions::insert(tx, &row, &token.hash)?;
+                let made = Made { provision: row.id.clone(), key: key_id };
+                Ok::<_, Error>((
+                    made,
+                    (Provisioned { row, api_key: key.secret, claim_token: token.secret }, org_name),
+                ))
             };
-            store::projects::insert_agent(tx, project_n, &agent)?;
-            store::provisions::insert(tx, &row, &token.hash)?;
-            Ok::<_, Error>((Provisioned { row, api_key: key.secret, claim_token: token.secret }, org_name))
+            idempotency::once(tx, idem.as_ref(), &by, "POST /v1/team/provisions", now, work, replay)
         })
         .await?;
     if let Some(to) = send_to {
@@ -458,6 +491,7 @@ pub async fn create_api_user(
     client: &Client,
     user_id_header: Option<&str>,
     email: Option<&str>,
+    idem: Option<Idem>,
 ) -> Result<(String, Access)> {
     caller.authority().require_scope(Scope::Provisions)?;
     caller.authority().require_provisioner()?;
@@ -485,18 +519,37 @@ pub async fn create_api_user(
     })?;
     let email = Email::parse(email).map_err(Error::InvalidEmail)?.with_domain(&domain);
     let (prefix, now, org) = (ctx.rules.key_prefix.clone(), ctx.now(), caller.org_id.clone());
+    let by = caller.user_id.clone();
     ctx.db
         .write(move |tx| {
-            let address = email.as_string();
-            if store::orgs::user_id_by_email(tx, &address)?.is_some() {
-                return Err(Error::UserExists(format!("A user with the email {address} already exists.")));
-            }
-            let user_id = UserId::new();
-            // Verified: the orchestrator owns the domain it maps addresses onto.
-            let user_n = store::orgs::insert_user(tx, &user_id, &address, true, true, now)?;
-            store::orgs::insert_membership(tx, user_n, &org, Role::Member, false, now)?;
-            let access = project_and_key(tx, &prefix, &org, user_id, user_n, Role::Owner, now)?;
-            Ok((address, access))
+            let work = |tx: &Tx| {
+                let address = email.as_string();
+                if store::orgs::user_id_by_email(tx, &address)?.is_some() {
+                    return Err(Error::UserExists(format!(
+                        "A user with the email {address} already exists."
+                    )));
+                }
+                let user_id = UserId::new();
+                // Verified: the orchestrator owns the domain it maps addresses onto.
+                let user_n = store::orgs::insert_user(tx, &user_id, &address, true, true, now)?;
+                store::orgs::insert_membership(tx, user_n, &org, Role::Member, false, now)?;
+                let access = project_and_key(tx, &prefix, &org, user_id, user_n, Role::Owner, now)?;
+                let key = store::keys::list(tx, &org, Some(&access.user_id), None, 1)?
+                    .pop()
+                    .ok_or(crate::db::DbError::NoRow)?;
+                Ok(((address.clone(), key.id), (address, access)))
+            };
+            // The same user, a new key; the lost response's stops working.
+            let replay = |tx: &Tx, (address, key_id): (String, KeyId)| {
+                let key = store::keys::get(tx, &org, &key_id)?
+                    .filter(|k| k.revoked_at.is_none())
+                    .ok_or_else(|| keys::gone_since("user's key"))?;
+                let api_key = keys::reissue(tx, &prefix, key.n)?;
+                let access =
+                    Access { org_id: org.clone(), user_id: key.user_id, project_id: key.project_id, api_key };
+                Ok((address, access))
+            };
+            idempotency::once(tx, idem.as_ref(), &by, "POST /api/v1/admin/create-user", now, work, replay)
         })
         .await
 }
