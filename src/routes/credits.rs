@@ -80,7 +80,8 @@ pub async fn balance(state: web::Data<AppState>, caller: Authed) -> Result<HttpR
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "Debited; the new balance.", body = BalanceView),
-        (status = 402, description = "The pool does not cover it; nothing debited.", body = crate::openapi::ErrorBody)))]
+        (status = 402, description = "The pool does not cover it; nothing debited.", body = crate::openapi::ErrorBody),
+        (status = 409, description = "The Idempotency-Key was used with another body.", body = crate::openapi::ErrorBody)))]
 pub async fn consume(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -292,7 +293,7 @@ fn limit_view(user_id: String, limit: Option<Limit>) -> LimitView {
     params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[\\x21-\\x7e]([\\x20-\\x7e]*[\\x21-\\x7e])?$", description = "Replays the first outcome instead of doing the work twice (see the README, Idempotency).")),
     security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, body = BalanceView), (status = 403, description = "Not an owner.", body = crate::openapi::ErrorBody),
-        (status = 409, description = "The pool would go over the largest amount a pool holds; nothing granted.", body = crate::openapi::ErrorBody)))]
+        (status = 409, description = "The pool would go over the largest amount a pool holds; nothing granted. Or the Idempotency-Key was used with another body.", body = crate::openapi::ErrorBody)))]
 pub async fn grant(
     state: web::Data<AppState>,
     req: HttpRequest,

@@ -299,7 +299,8 @@ pub struct VerifyView {
         description = "With consume: a repeat answers as the first did and debits nothing more.")),
     security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, description = "Whether the key is good (always 200 for a well-formed request).", body = VerifyView),
-        (status = 400, body = crate::openapi::ErrorBody), (status = 403, description = "The calling key lacks keys:verify.", body = crate::openapi::ErrorBody)))]
+        (status = 400, body = crate::openapi::ErrorBody), (status = 403, description = "The calling key lacks keys:verify.", body = crate::openapi::ErrorBody),
+        (status = 409, description = "With consume: the Idempotency-Key was used with another body.", body = crate::openapi::ErrorBody)))]
 pub async fn verify(
     state: web::Data<AppState>,
     req: HttpRequest,

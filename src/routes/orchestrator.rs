@@ -38,7 +38,7 @@ pub struct CreatedUser {
     responses(
         (status = 201, body = CreatedUser),
         (status = 403, description = "Not a provisioner, or X-User-ID does not match.", body = crate::openapi::ErrorBody),
-        (status = 409, description = "Taken, or the organization has no domain.", body = crate::openapi::ErrorBody)))]
+        (status = 409, description = "Taken, or the organization has no domain, or the Idempotency-Key was used with another body.", body = crate::openapi::ErrorBody)))]
 pub async fn create_user(
     state: web::Data<AppState>,
     req: HttpRequest,

@@ -123,7 +123,8 @@ impl From<ProvisionRow> for ProvisionView {
     responses(
         (status = 201, description = "Provisioned; the key works at once.", body = Created),
         (status = 400, description = "A field of the wrong type or value (the message names it); `sendEmail` without `email` or without SMTP.", body = crate::openapi::ErrorBody),
-        (status = 403, description = "Not an admin or owner.", body = crate::openapi::ErrorBody)))]
+        (status = 403, description = "Not an admin or owner.", body = crate::openapi::ErrorBody),
+        (status = 409, description = "The Idempotency-Key was used with another body, or what it made has ended.", body = crate::openapi::ErrorBody)))]
 pub async fn create(
     state: web::Data<AppState>,
     req: HttpRequest,
