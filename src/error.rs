@@ -39,7 +39,8 @@ pub enum Error {
     #[error("The organization's pool has {left} credits left, less than the {asked} asked for; nothing was debited.")]
     CreditsExceeded { left: Credits, asked: Credits },
 
-    #[error("{limit} per {period} is this user's limit; {left} of it is left, less than the {asked} asked for; nothing was debited.")]
+    #[error("This user's limit is {limit} {}; {left} of it is left, less than the {asked} asked for; nothing was debited.",
+        if *.period == "total" { "in total".to_string() } else { format!("per {}", .period) })]
     UserLimitExceeded { limit: Credits, period: &'static str, left: Credits, asked: Credits },
 
     #[error("{0}")]

@@ -142,6 +142,9 @@ engine_tests! {
             ("revoke key", Method::DELETE, "/v1/keys/{owner's key}", [404, 204, 204, 404, 404, 404, 403]),
             ("rotate key", Method::POST, "/v1/keys/{owner's key}/rotate", [404, 201, 201, 404, 404, 404, 403]),
             ("verify key", Method::POST, "/v1/keys/verify", [200, 200, 200, 200, 200, 200, 403]),
+            ("new claim link", Method::POST, "/v1/team/provisions/{fresh}/claim-link", [403, 200, 200, 403, 404, 403, 403]),
+            ("ledger", Method::GET, "/api/v1/credits/ledger", [403, 200, 200, 200, 200, 403, 200]),
+            ("set credit limit", Method::PUT, "/api/v1/admin/credit-limits/{member}", [403, 200, 200, 403, 404, 403, 403]),
             ("list members", Method::GET, "/v1/members", [403, 200, 200, 403, 200, 403, 403]),
             ("change member", Method::PATCH, "/v1/members/{member}", [403, 200, 200, 403, 404, 403, 403]),
             ("remove member", Method::DELETE, "/v1/members/{fresh member}", [403, 204, 204, 403, 404, 403, 403]),
@@ -171,6 +174,11 @@ engine_tests! {
                         format!("/v1/agents/{}", a["id"].as_str().unwrap())
                     }
                     "/v1/members/{member}" => format!("/v1/members/{}", w.member_a),
+                    "/api/v1/admin/credit-limits/{member}" => format!("/api/v1/admin/credit-limits/{}", w.member_a),
+                    "/v1/team/provisions/{fresh}/claim-link" => format!(
+                        "/v1/team/provisions/{}/claim-link",
+                        app.provision(&o).await["id"].as_str().unwrap()
+                    ),
                     "/v1/members/{fresh member}" => {
                         let m = app.add_member(&w.org_a, &format!("fresh{n}@a.com"), Role::Member);
                         format!("/v1/members/{}", m.user_id)
@@ -190,6 +198,7 @@ engine_tests! {
                     "consume" => Some(json!({"amount": 0.001})),
                     "verify key" => Some(json!({"key": o})),
                     "change member" => Some(json!({"role": "member"})),
+                    "set credit limit" => Some(json!({"amount": 5, "period": "day"})),
                     _ if method == Method::POST => Some(json!({})),
                     _ => None,
                 };

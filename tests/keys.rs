@@ -203,6 +203,8 @@ engine_tests! {
             ("keys", Method::POST, "/v1/keys", Some(json!({}))),
             ("keys", Method::POST, "/v1/user/api-key/regenerate", Some(json!({}))),
             ("keys:verify", Method::POST, "/v1/keys/verify", Some(json!({"key": "x"}))),
+            ("members", Method::GET, "/v1/members", None),
+            ("credits:read", Method::GET, "/api/v1/credits/ledger", None),
             ("members", Method::POST, "/api/v1/admin/set-provisioner", Some(json!({"email": "owner@a.com", "is_provisioner": true}))),
         ];
         for (scope, method, path, body) in &routes {

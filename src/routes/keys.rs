@@ -277,15 +277,15 @@ pub struct VerifyRequest {
 
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct VerifyView {
+pub struct VerifyView<'a> {
     pub valid: bool,
     /// valid, not_found, revoked, expired, missing_scope, credits_exceeded or user_limit_exceeded
     pub code: &'static str,
-    pub key_id: Option<String>,
-    pub user_id: Option<String>,
-    pub email: Option<String>,
-    pub organization_id: Option<String>,
-    pub project_id: Option<String>,
+    pub key_id: Option<&'a str>,
+    pub user_id: Option<&'a str>,
+    pub email: Option<&'a str>,
+    pub organization_id: Option<&'a str>,
+    pub project_id: Option<&'a str>,
     pub role: Option<&'static str>,
     pub scopes: Option<Vec<&'static str>>,
     /// When the key stops working, if it does.
@@ -335,11 +335,11 @@ pub async fn verify(
     Ok(HttpResponse::Ok().json(VerifyView {
         valid: v.code == keys::VerifyCode::Valid,
         code: v.code.as_str(),
-        key_id: k.map(|k| k.key_id.to_string()),
-        user_id: k.map(|k| k.user_id.to_string()),
-        email: k.and_then(|k| k.email.clone()),
-        organization_id: k.map(|k| k.org_id.to_string()),
-        project_id: k.map(|k| k.project_id.to_string()),
+        key_id: k.map(|k| k.key_id.as_str()),
+        user_id: k.map(|k| k.user_id.as_str()),
+        email: k.and_then(|k| k.email.as_deref()),
+        organization_id: k.map(|k| k.org_id.as_str()),
+        project_id: k.map(|k| k.project_id.as_str()),
         role: k.map(|k| k.role.as_str()),
         scopes: k.map(|k| k.scopes.names()),
         expires_at: ends.map(clock::format),

@@ -5,7 +5,7 @@ use super::idempotency::{self, Idem};
 use super::{authority, resolve_org, Actor, Caller, Ctx};
 use crate::clock::Millis;
 use crate::db::Tx;
-use crate::domain::{Credits, Cursor, LimitPeriod, OrgId, Page, PageRequest, Scope, UserId};
+use crate::domain::{Credits, Cursor, KeyN, LimitPeriod, OrgId, Page, PageRequest, Scope, UserId};
 use crate::error::{Error, Result};
 use crate::store;
 use crate::store::credits::{Balance, LedgerRow, LimitRow};
@@ -30,7 +30,7 @@ pub async fn consume(
     ctx.db
         .write(move |tx| {
             let work = |tx: &Tx| {
-                debit_in(tx, &org, &user, amount, reason.as_deref(), now).map(|b| (Kept::of(&b), b))
+                debit_in(tx, &org, &user, amount, reason.as_deref(), now, None).map(|b| (Kept::of(&b), b))
             };
             idempotency::once(tx, idem.as_ref(), &user, "POST /api/v1/credits/consume", now, work, |_, k| {
                 Ok(k.balance())
@@ -59,7 +59,9 @@ impl Kept {
     }
 }
 
-/// Debits the pool in `tx` for `user`, or refuses and debits nothing: when the user's credit
+/// Debits the pool in `tx` for `user` (with `key`: only while that key is live, else it
+/// answers as if the pool did not cover it; the caller tells which), or refuses and debits
+/// nothing: when the user's credit
 /// limit (if any) has no room for the whole amount in the current window (402
 /// `user_limit_exceeded`), or the pool does not cover it (402 `credits_exceeded`). The one debit
 /// path: consumption and key verification both come here. On a refusal nothing it wrote stays,
@@ -71,6 +73,7 @@ pub(super) fn debit_in(
     amount: Credits,
     reason: Option<&str>,
     now: Millis,
+    key: Option<KeyN>,
 ) -> Result<Balance> {
     let counted = match store::credits::limit_of(tx, org, user)? {
         None => false,
@@ -90,7 +93,7 @@ pub(super) fn debit_in(
             true
         }
     };
-    let ok = store::credits::consume(tx, org, user, amount, reason, now)?;
+    let ok = store::credits::consume(tx, org, user, amount, reason, now, key)?;
     let b = store::credits::balance(tx, org)?;
     if !ok {
         if counted {

@@ -97,9 +97,16 @@ fn invalid_key() -> Error {
 /// The key's row, from the cache after checking that no process changed what keys mean since
 /// it was cached, else from the database. Revoked and expired keys are cached too (a flood of
 /// them reads no database); what they mean is decided at each use, against the clock.
-async fn resolve(ctx: &Ctx, key: &str) -> Result<Option<Arc<Entry>>> {
+///
+/// `looked`: the generation as of a look for other processes' changes made moments ago in this
+/// same request (verification: authenticating the caller looked), so it is not made twice; on
+/// PostgreSQL each look is a round trip.
+async fn resolve(ctx: &Ctx, key: &str, looked: Option<u64>) -> Result<Option<Arc<Entry>>> {
     let hash = secrets::hash(key);
-    let generation = ctx.db.refresh_keys().await?;
+    let generation = match looked {
+        Some(g) => g,
+        None => ctx.db.refresh_keys().await?,
+    };
     if let Some(e) = ctx.keys.cache.get(&hash, generation) {
         return Ok(Some(e));
     }
@@ -127,7 +134,7 @@ fn note_use(ctx: &Ctx, entry: &Entry, now: Millis) {
 /// not the sweep has run. This path never writes.
 pub async fn authenticate(ctx: &Ctx, key: &str) -> Result<Arc<Caller>> {
     let now = ctx.now();
-    let entry = resolve(ctx, key).await?.ok_or_else(invalid_key)?;
+    let entry = resolve(ctx, key, None).await?.ok_or_else(invalid_key)?;
     match entry.caller.fault(now) {
         None => {}
         Some(Fault::Expired(at)) => return Err(Error::ExpiredApiKey(at)),
@@ -472,7 +479,9 @@ pub struct Verification {
 pub async fn verify(ctx: &Ctx, caller: &Caller, input: VerifyInput) -> Result<Verification> {
     caller.authority().require_scope(Scope::KeysVerify)?;
     let now = ctx.now();
-    let found = resolve(ctx, &input.key).await?.filter(|e| e.caller.org_id == caller.org_id);
+    // The caller was authenticated just now, which looked for changes; this lookup is as exact.
+    let looked = Some(ctx.db.key_generation());
+    let found = resolve(ctx, &input.key, looked).await?.filter(|e| e.caller.org_id == caller.org_id);
     let Some(entry) = found else {
         return Ok(Verification { code: VerifyCode::NotFound, key: None, credits: None });
     };
@@ -500,12 +509,16 @@ pub async fn verify(ctx: &Ctx, caller: &Caller, input: VerifyInput) -> Result<Ve
         .db
         .write(move |tx| {
             let work = |tx: &Tx| {
-                // Revoked between the cache's answer and this write: nothing is debited.
-                let (code, b) = if !store::keys::is_live(tx, n, now)? {
-                    (VerifyCode::Revoked, None)
-                } else {
-                    match credits::debit_in(tx, &org, &user, amount, reason.as_deref(), now) {
+                // The debit happens only while the key is live (one statement); a refusal asks
+                // whether the key was revoked since the cache answered, which says why.
+                let (code, b) =
+                    match credits::debit_in(tx, &org, &user, amount, reason.as_deref(), now, Some(n)) {
                         Ok(b) => (VerifyCode::Valid, Some(b)),
+                        Err(Error::CreditsExceeded { .. } | Error::UserLimitExceeded { .. })
+                            if !store::keys::is_live(tx, n, now)? =>
+                        {
+                            (VerifyCode::Revoked, None)
+                        }
                         Err(Error::CreditsExceeded { .. }) => {
                             (VerifyCode::CreditsExceeded, Some(store::credits::balance(tx, &org)?))
                         }
@@ -513,8 +526,7 @@ pub async fn verify(ctx: &Ctx, caller: &Caller, input: VerifyInput) -> Result<Ve
                             (VerifyCode::UserLimitExceeded, Some(store::credits::balance(tx, &org)?))
                         }
                         Err(e) => return Err(e),
-                    }
-                };
+                    };
                 let record = Consumed {
                     code: code.as_str().to_string(),
                     granted: b.as_ref().map_or(0, |b| b.granted.thousandths()),

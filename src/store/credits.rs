@@ -2,7 +2,7 @@
 
 use crate::clock::Millis;
 use crate::db::{Conn, DbResult, Tx};
-use crate::domain::{Credits, OrgId, UserId};
+use crate::domain::{Credits, KeyN, OrgId, UserId};
 
 pub struct Balance {
     pub granted: Credits,
@@ -65,12 +65,24 @@ pub fn consume(
     amount: Credits,
     reason: Option<&str>,
     now: Millis,
+    key: Option<KeyN>,
 ) -> DbResult<bool> {
-    let n = tx.execute(
-        "UPDATE organizations SET credits_used = credits_used + ?2
-          WHERE id = ?1 AND credits_granted - credits_used >= ?2",
-        &[org, &amount],
-    )?;
+    let n = match key {
+        None => tx.execute(
+            "UPDATE organizations SET credits_used = credits_used + ?2
+              WHERE id = ?1 AND credits_granted - credits_used >= ?2",
+            &[org, &amount],
+        )?,
+        // Debited only while the key is live, in the same statement: a key revoked between its
+        // check and this write is never charged, at no extra statement on the writer.
+        Some(key) => tx.execute(
+            "UPDATE organizations SET credits_used = credits_used + ?2
+              WHERE id = ?1 AND credits_granted - credits_used >= ?2
+                AND EXISTS (SELECT 1 FROM api_keys WHERE n = ?3 AND (revoked_at IS NULL OR revoked_at > ?4)
+                                                     AND (expires_at IS NULL OR expires_at > ?4))",
+            &[org, &amount, &key, &now],
+        )?,
+    };
     if n == 1 {
         record(tx, org, Some(user), "consume", amount, reason, now)?;
     }
