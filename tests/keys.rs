@@ -34,21 +34,6 @@ async fn code_of(app: &TestApp, by: &str, key: &str) -> String {
     verify(app, by, json!({ "key": key })).await["code"].as_str().unwrap().to_string()
 }
 
-/// POST with an Idempotency-Key.
-async fn post_idem(app: &TestApp, path: &str, key: &str, idem: &str, body: Value) -> (StatusCode, Value) {
-    let res = app
-        .client
-        .post(format!("{}{path}", app.base))
-        .bearer_auth(key)
-        .header("Idempotency-Key", idem)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = res.status();
-    (status, res.json().await.unwrap_or(Value::Null))
-}
-
 fn s(v: &Value) -> &str {
     v.as_str().unwrap_or_else(|| panic!("not a string: {v}"))
 }
@@ -365,9 +350,9 @@ engine_tests! {
         let body = json!({"name": "deploy", "scopes": ["agents"]});
 
         // Same key, same body: the same key id, a fresh secret; the first secret stops working.
-        let (s1, first) = post_idem(&app, "/v1/keys", &owner, "k-1", body.clone()).await;
+        let (s1, first) = app.post_idem("/v1/keys", &owner, "k-1", body.clone()).await;
         assert_eq!(s1, StatusCode::CREATED, "{first}");
-        let (s2, again) = post_idem(&app, "/v1/keys", &owner, "k-1", json!({"scopes": ["agents"], "name": "deploy"})).await;
+        let (s2, again) = app.post_idem("/v1/keys", &owner, "k-1", json!({"scopes": ["agents"], "name": "deploy"})).await;
         assert_eq!(s2, StatusCode::CREATED, "{again}");
         assert_eq!(again["id"], first["id"]);
         assert_ne!(again["apiKey"], first["apiKey"]);
@@ -375,9 +360,9 @@ engine_tests! {
         assert_eq!(app.get("/v1/agents", s(&again["apiKey"])).await.0, StatusCode::OK);
         assert_eq!(app.count("SELECT COUNT(*) FROM api_keys WHERE name = ?1", "deploy"), 1);
         // Same key, another body: refused.
-        assert_error(post_idem(&app, "/v1/keys", &owner, "k-1", json!({"name": "other"})).await, 409, "idempotency_conflict");
+        assert_error(app.post_idem("/v1/keys", &owner, "k-1", json!({"name": "other"})).await, 409, "idempotency_conflict");
         // Concurrent duplicates: one key made.
-        let dupes = (0..8).map(|_| post_idem(&app, "/v1/keys", &owner, "k-2", json!({"name": "race"})));
+        let dupes = (0..8).map(|_| app.post_idem("/v1/keys", &owner, "k-2", json!({"name": "race"})));
         let answers = futures::future::join_all(dupes).await;
         let ids: std::collections::HashSet<String> = answers
             .iter()
@@ -389,23 +374,23 @@ engine_tests! {
         assert_eq!(ids.len(), 1);
         assert_eq!(app.count("SELECT COUNT(*) FROM api_keys WHERE name = ?1", "race"), 1);
         // Bad header values are 400.
-        assert_error(post_idem(&app, "/v1/keys", &owner, "", json!({})).await, 400, "invalid_field");
-        assert_error(post_idem(&app, "/v1/keys", &owner, &"x".repeat(256), json!({})).await, 400, "invalid_field");
+        assert_error(app.post_idem("/v1/keys", &owner, "", json!({})).await, 400, "invalid_field");
+        assert_error(app.post_idem("/v1/keys", &owner, &"x".repeat(256), json!({})).await, 400, "invalid_field");
 
         // Verification with consume: the same answer, debited once.
         let gate = verifier(&app, &owner).await;
         let user = app.add_member(&a, "u@a.com", Role::Member);
         let ask = json!({"key": user.api_key, "consume": {"amount": 0.4}});
-        let (_, v1) = post_idem(&app, "/v1/keys/verify", &gate, "v-1", ask.clone()).await;
-        let (_, v2) = post_idem(&app, "/v1/keys/verify", &gate, "v-1", ask.clone()).await;
+        let (_, v1) = app.post_idem("/v1/keys/verify", &gate, "v-1", ask.clone()).await;
+        let (_, v2) = app.post_idem("/v1/keys/verify", &gate, "v-1", ask.clone()).await;
         assert_eq!(v1, v2);
         assert_eq!(v1["code"], "valid");
         let (_, b) = app.get("/api/v1/credits/balance", &owner).await;
         assert_eq!(b["credits_used"], json!(0.4));
-        assert_error(post_idem(&app, "/v1/keys/verify", &gate, "v-1", json!({"key": user.api_key, "consume": {"amount": 0.5}})).await, 409, "idempotency_conflict");
+        assert_error(app.post_idem("/v1/keys/verify", &gate, "v-1", json!({"key": user.api_key, "consume": {"amount": 0.5}})).await, 409, "idempotency_conflict");
         // After 24 hours the key is free again (and the sweep forgets it).
         app.clock.advance(Duration::from_secs(86_401));
-        let (_, v3) = post_idem(&app, "/v1/keys/verify", &gate, "v-1", ask).await;
+        let (_, v3) = app.post_idem("/v1/keys/verify", &gate, "v-1", ask).await;
         assert_eq!(v3["code"], "valid");
         let (_, b) = app.get("/api/v1/credits/balance", &owner).await;
         assert_eq!(b["credits_used"], json!(0.8));

@@ -137,6 +137,17 @@ impl Fields {
     }
 }
 
+/// The `Idempotency-Key` header, as the OpenAPI document describes it (`params(IdempotencyHeader)`).
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)]
+pub struct IdempotencyHeader {
+    /// Replays the first outcome instead of doing the work twice (see the README, Idempotency).
+    #[serde(rename = "Idempotency-Key")]
+    #[param(min_length = 1, max_length = 255, pattern = "^[\\x21-\\x7e]([\\x20-\\x7e]*[\\x21-\\x7e])?$")]
+    idempotency_key: Option<String>,
+}
+
 /// The request's `Idempotency-Key`, if it sent one, with its body's digest.
 pub fn idempotency(req: &actix_web::HttpRequest, fields: &Fields) -> Result<Option<Idem>, ApiError> {
     let mut values = req.headers().get_all("idempotency-key");

@@ -76,7 +76,7 @@ pub async fn balance(state: web::Data<AppState>, caller: Authed) -> Result<HttpR
 }
 
 #[utoipa::path(post, path = "/api/v1/credits/consume", tag = "credits", request_body = AmountRequest,
-    params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[\\x21-\\x7e]([\\x20-\\x7e]*[\\x21-\\x7e])?$", description = "Replays the first outcome instead of doing the work twice (see the README, Idempotency).")),
+    params(super::body::IdempotencyHeader),
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "Debited; the new balance.", body = BalanceView),
@@ -290,7 +290,7 @@ fn limit_view(user_id: String, limit: Option<Limit>) -> LimitView {
 }
 
 #[utoipa::path(post, path = "/api/v1/admin/credits", tag = "credits", request_body = AmountRequest,
-    params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[\\x21-\\x7e]([\\x20-\\x7e]*[\\x21-\\x7e])?$", description = "Replays the first outcome instead of doing the work twice (see the README, Idempotency).")),
+    params(super::body::IdempotencyHeader),
     security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, body = BalanceView), (status = 403, description = "Not an owner.", body = crate::openapi::ErrorBody),
         (status = 409, description = "The pool would go over the largest amount a pool holds; nothing granted. Or the Idempotency-Key was used with another body.", body = crate::openapi::ErrorBody)))]

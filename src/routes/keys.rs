@@ -158,8 +158,7 @@ fn scopes_field(fields: &Fields) -> Result<Option<Scopes>, ApiError> {
 }
 
 #[utoipa::path(post, path = "/v1/keys", tag = "keys", request_body = NewKeyRequest,
-    params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[\\x21-\\x7e]([\\x20-\\x7e]*[\\x21-\\x7e])?$",
-        description = "Replays the creation (a new secret for the same key) instead of making a second key.")),
+    params(super::body::IdempotencyHeader),
     security(("bearer" = []), ("api_key" = [])),
     responses((status = 201, description = "The key, shown once.", body = NewKeyView),
         (status = 400, body = crate::openapi::ErrorBody), (status = 403, body = crate::openapi::ErrorBody),
@@ -295,8 +294,7 @@ pub struct VerifyView<'a> {
 }
 
 #[utoipa::path(post, path = "/v1/keys/verify", tag = "keys", request_body = VerifyRequest,
-    params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[\\x21-\\x7e]([\\x20-\\x7e]*[\\x21-\\x7e])?$",
-        description = "With consume: a repeat answers as the first did and debits nothing more.")),
+    params(super::body::IdempotencyHeader),
     security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, description = "Whether the key is good (always 200 for a well-formed request).", body = VerifyView),
         (status = 400, body = crate::openapi::ErrorBody), (status = 403, description = "The calling key lacks keys:verify.", body = crate::openapi::ErrorBody),

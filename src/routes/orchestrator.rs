@@ -33,7 +33,7 @@ pub struct CreatedUser {
 
 #[utoipa::path(post, path = "/api/v1/admin/create-user", tag = "orchestrator", request_body = CreateUserRequest,
     params(("X-User-ID" = String, Header, description = "The key owner's email"),
-        ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[\\x21-\\x7e]([\\x20-\\x7e]*[\\x21-\\x7e])?$", description = "Replays the first outcome instead of doing the work twice (see the README, Idempotency).")),
+        super::body::IdempotencyHeader),
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 201, body = CreatedUser),

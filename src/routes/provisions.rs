@@ -118,7 +118,7 @@ impl From<ProvisionRow> for ProvisionView {
 
 #[utoipa::path(post, path = "/v1/team/provisions", tag = "team provisioning",
     request_body = ProvisionRequest,
-    params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[\\x21-\\x7e]([\\x20-\\x7e]*[\\x21-\\x7e])?$", description = "Replays the first outcome instead of doing the work twice (see the README, Idempotency).")),
+    params(super::body::IdempotencyHeader),
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 201, description = "Provisioned; the key works at once.", body = Created),

@@ -319,6 +319,22 @@ impl TestApp {
         self.call(Method::DELETE, path, Some(key), None).await
     }
 
+    /// A POST with an `Idempotency-Key` (and `X-User-ID`, which only create-user reads).
+    pub async fn post_idem(&self, path: &str, key: &str, idem: &str, body: Value) -> (StatusCode, Value) {
+        let res = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(key)
+            .header("Idempotency-Key", idem)
+            .header("X-User-ID", "owner@a.com")
+            .json(&body)
+            .send()
+            .await
+            .expect("request sent");
+        let status = res.status();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
     /// A POST with the key and no body at all, as `curl -X POST` sends it: the whole response.
     pub async fn post_bare(&self, path: &str, key: &str) -> reqwest::Response {
         self.client.post(format!("{}{path}", self.base)).bearer_auth(key).send().await.expect("request sent")
