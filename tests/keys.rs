@@ -398,3 +398,31 @@ engine_tests! {
         assert_eq!(app.count("SELECT COUNT(*) FROM idempotency WHERE key = ?1", "k-1"), 0);
     }
 }
+
+engine_tests! {
+    #[actix_web::test]
+    async fn one_person_holds_at_most_a_thousand_live_keys() {
+        let app = spawn().await;
+        let a = app.create_org("A", None, "owner@a.com");
+        let member = app.add_member(&a, "m@a.com", Role::Member);
+        // The member's own key counts: 999 more fit.
+        for chunk in 0..9 {
+            let batch = (0..111).map(|i| app.post("/v1/keys", &member.api_key, json!({"name": format!("k{chunk}-{i}")})));
+            for (status, body) in futures::future::join_all(batch).await {
+                assert_eq!(status, StatusCode::CREATED, "{body}");
+            }
+        }
+        assert_error(app.post("/v1/keys", &member.api_key, json!({})).await, 409, "too_many_keys");
+        // Revoking one makes room; expired keys do not count either.
+        let (_, page) = app.get("/v1/keys?limit=1", &member.api_key).await;
+        let newest = s(&page["keys"][0]["id"]).to_string();
+        assert_eq!(app.delete(&format!("/v1/keys/{newest}"), &member.api_key).await.0, StatusCode::NO_CONTENT);
+        let short = new_key(&app, &member.api_key, json!({"expiresInSeconds": 60})).await;
+        assert_error(app.post("/v1/keys", &member.api_key, json!({})).await, 409, "too_many_keys");
+        app.clock.advance(Duration::from_secs(61));
+        assert_error(app.get("/v1/user", s(&short["apiKey"])).await, 401, "expired_api_key");
+        new_key(&app, &member.api_key, json!({})).await;
+        // Another person is not affected.
+        new_key(&app, &a.owner.api_key, json!({})).await;
+    }
+}

@@ -239,6 +239,10 @@ pub async fn regenerate(ctx: &Ctx, caller: &Caller) -> Result<String> {
         .await
 }
 
+/// Live keys one person may hold in one organization (provisioned and regenerated keys count,
+/// but only `POST /v1/keys` is refused at the cap).
+pub const MAX_LIVE_KEYS: i64 = 1000;
+
 /// What `POST /v1/keys` asks for.
 pub struct NewKeyInput {
     pub name: Option<String>,
@@ -283,6 +287,13 @@ pub async fn create(ctx: &Ctx, caller: &Caller, input: NewKeyInput, idem: Option
     ctx.db
         .write(move |tx| {
             let work = |tx: &Tx| {
+                // Keys are rows: without a cap, one caller could grow the database without end.
+                if store::keys::live_count(tx, user, &org, now)? >= MAX_LIVE_KEYS {
+                    return Err(Error::Conflict(
+                        "too_many_keys",
+                        format!("You hold {MAX_LIVE_KEYS} live keys in this organization, the most there may be; revoke some first."),
+                    ));
+                }
                 let spec =
                     KeySpec { user, org: &org, project, ceiling, name: name.as_deref(), scopes, expires_at };
                 let (_, id, api_key) = issue_key(tx, &prefix, &spec, now)?;

@@ -217,6 +217,15 @@ pub fn is_live(tx: &Tx, key: KeyN, now: Millis) -> DbResult<bool> {
         .is_some())
 }
 
+/// How many keys a user holds in an organization that still work at `now`.
+pub fn live_count(tx: &Tx, user: UserN, org: &OrgId, now: Millis) -> DbResult<i64> {
+    tx.value(
+        "SELECT COUNT(*) FROM api_keys WHERE user_n = ?1 AND org_id = ?2
+            AND (revoked_at IS NULL OR revoked_at > ?3) AND (expires_at IS NULL OR expires_at > ?3)",
+        &[&user, org, &now],
+    )
+}
+
 /// Revokes every live key a user holds in an organization (removed from it); returns how many.
 pub fn revoke_all_of(tx: &Tx, user: UserN, org: &OrgId, now: Millis) -> DbResult<usize> {
     tx.execute(
