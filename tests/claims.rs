@@ -7,10 +7,6 @@ use provisiond::domain::Role;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-async fn claim_with_key(app: &TestApp, key: &str, token: &str) -> (StatusCode, Value) {
-    app.post("/v1/provisions/claim", key, json!({ "token": token })).await
-}
-
 /// The API claim by a signed-in person: the cookie, and the session's CSRF token.
 async fn claim_with_cookie(app: &TestApp, web: &mut WebClient<'_>, token: &str) -> (StatusCode, Value) {
     let csrf = web.csrf("/team").await;
@@ -82,7 +78,7 @@ engine_tests! {
         let key = p["apiKey"].as_str().unwrap();
         let (_, agent) = app.post("/v1/agents", key, json!({"name": "Extra", "identifier": "extra"})).await;
 
-        let (status, body) = claim_with_key(&app, &other.owner.api_key, &claim_token(&p)).await;
+        let (status, body) = app.claim_with_key(&other.owner.api_key, &claim_token(&p)).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         assert_eq!(body["userId"], other.owner.user_id.as_str());
         assert_eq!(body["organizationId"], acme.id.as_str());
@@ -123,7 +119,7 @@ engine_tests! {
         let acme = app.create_org("Acme", None, "owner@acme.com");
         let admin = app.add_member(&acme, "admin@acme.com", Role::Admin);
         let p = app.provision(&acme.owner.api_key).await; // a member-role provision
-        let (s, body) = claim_with_key(&app, &admin.api_key, &claim_token(&p)).await;
+        let (s, body) = app.claim_with_key(&admin.api_key, &claim_token(&p)).await;
         assert_eq!(s, StatusCode::OK, "{body}");
         let (_, me) = app.get("/v1/user", p["apiKey"].as_str().unwrap()).await;
         assert_eq!(me["id"], admin.user_id.as_str());
@@ -149,8 +145,8 @@ engine_tests! {
         let k = &acme.owner.api_key;
 
         let unknown = "a".repeat(64);
-        assert_error(claim_with_key(&app, &dana.owner.api_key, &unknown).await, 400, "invalid_token");
-        assert_error(claim_with_key(&app, &dana.owner.api_key, "short").await, 400, "invalid_token");
+        assert_error(app.claim_with_key(&dana.owner.api_key, &unknown).await, 400, "invalid_token");
+        assert_error(app.claim_with_key(&dana.owner.api_key, "short").await, 400, "invalid_token");
         assert_error(
             app.post("/v1/provisions/claim", &dana.owner.api_key, json!({})).await,
             400,
@@ -165,19 +161,19 @@ engine_tests! {
         let cancelled = app.provision(k).await;
         app.delete(&format!("/v1/team/provisions/{}", cancelled["id"].as_str().unwrap()), k).await;
         assert_error(
-            claim_with_key(&app, &dana.owner.api_key, &claim_token(&cancelled)).await,
+            app.claim_with_key(&dana.owner.api_key, &claim_token(&cancelled)).await,
             400,
             "invalid_token",
         );
 
         let claimed = app.provision(k).await;
-        assert_eq!(claim_with_key(&app, &dana.owner.api_key, &claim_token(&claimed)).await.0, StatusCode::OK);
+        assert_eq!(app.claim_with_key(&dana.owner.api_key, &claim_token(&claimed)).await.0, StatusCode::OK);
         assert_error(
-            claim_with_key(&app, &dana.owner.api_key, &claim_token(&claimed)).await,
+            app.claim_with_key(&dana.owner.api_key, &claim_token(&claimed)).await,
             409,
             "already_claimed",
         );
-        assert_error(claim_with_key(&app, k, &claim_token(&claimed)).await, 409, "already_claimed");
+        assert_error(app.claim_with_key(k, &claim_token(&claimed)).await, 409, "already_claimed");
 
         // Who may not claim: no credentials, a placeholder's key, an API-only user's key.
         let live = app.provision(k).await;
@@ -191,7 +187,7 @@ engine_tests! {
         assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
         let other_placeholder = app.provision(k).await;
         assert_error(
-            claim_with_key(&app, other_placeholder["apiKey"].as_str().unwrap(), &claim_token(&live)).await,
+            app.claim_with_key(other_placeholder["apiKey"].as_str().unwrap(), &claim_token(&live)).await,
             403,
             "insufficient_role",
         );
@@ -208,17 +204,17 @@ engine_tests! {
             .unwrap();
         let bot: Value = res.json().await.unwrap();
         assert_error(
-            claim_with_key(&app, bot["api_key"].as_str().unwrap(), &claim_token(&live)).await,
+            app.claim_with_key(bot["api_key"].as_str().unwrap(), &claim_token(&live)).await,
             403,
             "api_only_user",
         );
-        assert_error(claim_with_key(&app, "oc_nope", &claim_token(&live)).await, 401, "invalid_api_key");
+        assert_error(app.claim_with_key("oc_nope", &claim_token(&live)).await, 401, "invalid_api_key");
 
         // Expired, whether or not the sweep has run.
         app.clock.advance(std::time::Duration::from_secs(8 * 86_400));
-        assert_error(claim_with_key(&app, &dana.owner.api_key, &claim_token(&live)).await, 400, "token_expired");
+        assert_error(app.claim_with_key(&dana.owner.api_key, &claim_token(&live)).await, 400, "token_expired");
         app.sweep();
-        assert_error(claim_with_key(&app, &dana.owner.api_key, &claim_token(&live)).await, 400, "token_expired");
+        assert_error(app.claim_with_key(&dana.owner.api_key, &claim_token(&live)).await, 400, "token_expired");
     }
 }
 

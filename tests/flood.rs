@@ -51,7 +51,7 @@ engine_tests! {
 
         let peak = provisiond::passwords::peak_concurrency();
         assert!(peak <= cores, "{peak} hashes ran at once on {cores} cores");
-        assert!(peak >= 1);
+        assert!(peak >= cores.min(2), "the flood hashed in parallel: peak {peak}");
         let busy: Vec<_> = answers.iter().filter(|(s, _)| *s == StatusCode::SERVICE_UNAVAILABLE).collect();
         assert!(!busy.is_empty(), "96 at once overflow the queue: some are told to come back");
         assert!(busy.iter().all(|(_, retry)| *retry), "busy answers say when to retry");

@@ -6,12 +6,8 @@ mod common;
 use common::*;
 use provisiond::domain::Role;
 use reqwest::StatusCode;
-use serde_json::{json, Value};
+use serde_json::json;
 use std::collections::HashSet;
-
-fn s(v: &Value) -> &str {
-    v.as_str().unwrap_or_else(|| panic!("not a string: {v}"))
-}
 
 engine_tests! {
     #[actix_web::test]

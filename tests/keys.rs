@@ -34,10 +34,6 @@ async fn code_of(app: &TestApp, by: &str, key: &str) -> String {
     verify(app, by, json!({ "key": key })).await["code"].as_str().unwrap().to_string()
 }
 
-fn s(v: &Value) -> &str {
-    v.as_str().unwrap_or_else(|| panic!("not a string: {v}"))
-}
-
 engine_tests! {
     #[actix_web::test]
     async fn verification_answers_every_case() {
@@ -255,21 +251,8 @@ engine_tests! {
         let (_, one) = app.get(&format!("/v1/keys?userId={}", member.user_id), &admin.api_key).await;
         assert_eq!(one["keys"].as_array().unwrap().len(), 2);
         // Paging: each key once, newest first.
-        let mut seen = Vec::new();
-        let mut cursor: Option<String> = None;
-        loop {
-            let path = match &cursor {
-                None => "/v1/keys?limit=2".to_string(),
-                Some(c) => format!("/v1/keys?limit=2&cursor={c}"),
-            };
-            let (status, page) = app.get(&path, &owner).await;
-            assert_eq!(status, StatusCode::OK, "{page}");
-            seen.extend(page["keys"].as_array().unwrap().iter().map(|k| s(&k["id"]).to_string()));
-            match page["nextCursor"].as_str() {
-                Some(c) => cursor = Some(c.to_string()),
-                None => break,
-            }
-        }
+        let mut seen: Vec<String> =
+            app.pages("/v1/keys?limit=2", &owner, "keys").await.iter().flatten().map(|k| s(&k["id"]).to_string()).collect();
         let total = all["keys"].as_array().unwrap().len();
         assert_eq!(seen.len(), total);
         seen.sort();
@@ -394,8 +377,10 @@ engine_tests! {
         assert_eq!(v3["code"], "valid");
         let (_, b) = app.get("/api/v1/credits/balance", &owner).await;
         assert_eq!(b["credits_used"], json!(0.8));
+        assert_eq!(app.count("SELECT COUNT(*) FROM idempotency WHERE key = ?1", "k-1"), 1);
         app.sweep();
-        assert_eq!(app.count("SELECT COUNT(*) FROM idempotency WHERE key = ?1", "k-1"), 0);
+        assert_eq!(app.count("SELECT COUNT(*) FROM idempotency WHERE key = ?1", "k-1"), 0, "past 24 h: pruned");
+        assert_eq!(app.count("SELECT COUNT(*) FROM idempotency WHERE key = ?1", "v-1"), 1, "taken again: kept");
     }
 }
 

@@ -25,26 +25,8 @@ fn owners(app: &TestApp, org: &Org) -> i64 {
 
 /// Every page of the members list at `limit`, as (page sizes, items).
 async fn all_pages(app: &TestApp, key: &str, limit: u32) -> (Vec<usize>, Vec<Value>) {
-    let (mut sizes, mut items, mut cursor) = (Vec::new(), Vec::new(), None::<String>);
-    loop {
-        let path = match &cursor {
-            None => format!("/v1/members?limit={limit}"),
-            Some(c) => format!("/v1/members?limit={limit}&cursor={c}"),
-        };
-        let (status, page) = app.get(&path, key).await;
-        assert_eq!(status, StatusCode::OK, "{page}");
-        let members = page["members"].as_array().unwrap();
-        sizes.push(members.len());
-        items.extend(members.iter().cloned());
-        match page["nextCursor"].as_str() {
-            Some(c) => cursor = Some(c.to_string()),
-            None => {
-                assert!(page["nextCursor"].is_null());
-                return (sizes, items);
-            }
-        }
-        assert!(sizes.len() < 100, "the list never ends");
-    }
+    let pages = app.pages(&format!("/v1/members?limit={limit}"), key, "members").await;
+    (pages.iter().map(Vec::len).collect(), pages.into_iter().flatten().collect())
 }
 
 engine_tests! {

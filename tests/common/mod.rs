@@ -319,6 +319,34 @@ impl TestApp {
         self.call(Method::DELETE, path, Some(key), None).await
     }
 
+    /// Every page of a list at `path` (whose query names the limit), following `nextCursor` until
+    /// it is null: the `field` items of each page, in order.
+    pub async fn pages(&self, path: &str, key: &str, field: &str) -> Vec<Vec<Value>> {
+        let mut pages = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let url = match &cursor {
+                None => path.to_string(),
+                Some(c) => format!("{path}&cursor={c}"),
+            };
+            let (status, page) = self.get(&url, key).await;
+            assert_eq!(status, StatusCode::OK, "{url}: {page}");
+            pages.push(page[field].as_array().unwrap_or_else(|| panic!("no {field}: {page}")).clone());
+            match page["nextCursor"].as_str() {
+                Some(c) => cursor = Some(c.to_string()),
+                None => {
+                    assert!(page["nextCursor"].is_null(), "nextCursor is null on the last page: {page}");
+                    return pages;
+                }
+            }
+        }
+    }
+
+    /// `POST /v1/provisions/claim` with an API key.
+    pub async fn claim_with_key(&self, key: &str, token: &str) -> (StatusCode, Value) {
+        self.post("/v1/provisions/claim", key, serde_json::json!({ "token": token })).await
+    }
+
     /// A POST with an `Idempotency-Key` (and `X-User-ID`, which only create-user reads).
     pub async fn post_idem(&self, path: &str, key: &str, idem: &str, body: Value) -> (StatusCode, Value) {
         let res = self
@@ -623,6 +651,11 @@ impl TestApp {
         blocking(accounts::set_password_by_operator(&self.ctx, &email, password.into()))
             .expect("password set");
     }
+}
+
+/// A JSON string's text (the test fails on anything else).
+pub fn s(v: &Value) -> &str {
+    v.as_str().unwrap_or_else(|| panic!("not a string: {v}"))
 }
 
 pub fn claim_token(provision: &Value) -> String {
