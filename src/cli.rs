@@ -376,6 +376,9 @@ fn backup(store: &StoreArgs, file: PathBuf) -> Result<(), String> {
 }
 
 fn migrate_to_postgres(from: PathBuf, url: String) -> Result<(), String> {
+    if url.trim().is_empty() {
+        return Err("set DATABASE_URL to the PostgreSQL database to copy into".into());
+    }
     let source = Db::open(&DbSettings { path: from, synchronous: Default::default(), url: None }, false)?;
     let dest = Db::open(
         &DbSettings { path: PathBuf::new(), synchronous: Default::default(), url: Some(url) },

@@ -324,12 +324,7 @@ pub async fn verify(
     let idem = idempotency(&req, &fields)?.filter(|_| consume.is_some());
     let v = keys::verify(&state.ctx, &caller, VerifyInput { key, scope, consume, idem }).await?;
     let k = v.key.as_deref();
-    let ends = k.and_then(|k| {
-        [k.expires_at, k.revoked_at, k.placeholder.then_some(k.pending_until).flatten()]
-            .into_iter()
-            .flatten()
-            .min()
-    });
+    let ends = k.and_then(|k| k.ends_at());
     Ok(HttpResponse::Ok().json(VerifyView {
         valid: v.code == keys::VerifyCode::Valid,
         code: v.code.as_str(),

@@ -2,7 +2,7 @@
 
 use crate::domain::{Cursor, Page, PageRequest};
 use crate::error::{ApiError, Error};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 pub const DEFAULT: u32 = 100;
 pub const MAX: u32 = 1000;
@@ -45,12 +45,4 @@ pub fn page_request(limit: Option<&str>, cursor: Option<&str>) -> Result<PageReq
 /// `nextCursor` as the lists show it.
 pub fn next_cursor<T>(page: &Page<T>) -> Option<String> {
     page.next.as_ref().map(Cursor::encode)
-}
-
-/// The `nextCursor` field every list answer has.
-#[derive(Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct NextCursor {
-    /// Pass as `cursor` for the next page; null on the last page.
-    pub next_cursor: Option<String>,
 }

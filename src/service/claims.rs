@@ -32,7 +32,7 @@ fn invalid() -> Error {
 }
 
 /// Whether `email` may claim a provision bound to `bound` (any address may claim an unbound one).
-pub(super) fn address_may_claim(bound: Option<&str>, email: Option<&str>) -> bool {
+pub fn address_may_claim(bound: Option<&str>, email: Option<&str>) -> bool {
     match (bound, email) {
         (None, _) => true,
         (Some(b), Some(e)) => b.eq_ignore_ascii_case(e),

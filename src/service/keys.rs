@@ -46,6 +46,13 @@ impl Caller {
         }
     }
 
+    /// When the key stops working by itself, if it does: its expiry, the end of a rotation's
+    /// grace period, or (a placeholder's) its provision's expiry, whichever comes first.
+    pub fn ends_at(&self) -> Option<Millis> {
+        let provision_ends = if self.placeholder { self.pending_until } else { None };
+        [self.expires_at, self.revoked_at, provision_ends].into_iter().flatten().min()
+    }
+
     /// Why the key does not work at `now`, if it does not.
     fn fault(&self, now: Millis) -> Option<Fault> {
         if self.member_role.is_none() || self.revoked_at.is_some_and(|at| at <= now) {

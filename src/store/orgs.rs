@@ -25,6 +25,10 @@ pub fn count_orgs(conn: &Conn) -> DbResult<i64> {
     conn.value("SELECT COUNT(*) FROM organizations", &[])
 }
 
+pub fn count_users(conn: &Conn) -> DbResult<i64> {
+    conn.value("SELECT COUNT(*) FROM users", &[])
+}
+
 pub fn domain_taken(conn: &Conn, domain: &Domain) -> DbResult<bool> {
     conn.value("SELECT EXISTS (SELECT 1 FROM organizations WHERE domain = ?1)", &[domain])
 }

@@ -67,10 +67,8 @@ pub async fn show(
     let org_name = claimable.org_name;
     let bound = claimable.email;
     let here = format!("/claim?token={token}");
-    let mismatch = match (&session, &bound) {
-        (Some(s), Some(b)) => !b.eq_ignore_ascii_case(&s.email),
-        _ => false,
-    };
+    let mismatch =
+        session.as_ref().is_some_and(|s| !claims::address_may_claim(bound.as_deref(), Some(&s.email)));
     let body = match &session {
         Some(s) if mismatch => html! {
             section.card.narrow {
