@@ -62,72 +62,79 @@ async fn openapi_document_covers_every_api_route() {
     assert_eq!(paths.len(), 23, "no undocumented extras: {:?}", paths.keys().collect::<Vec<_>>());
 }
 
-#[tokio::test]
-async fn schemathesis_finds_nothing() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/schemathesis");
-    let venv = dir.join(".venv");
-    let st = venv.join("bin/schemathesis");
-    if !st.exists() {
-        let ok = Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .status()
-            .expect("python3 is needed for this test");
-        assert!(ok.success(), "python3 -m venv failed");
-        let out = Command::new(venv.join("bin/pip")).args(["install", "-q", SCHEMATHESIS]).output().unwrap();
-        assert!(
-            out.status.success(),
-            "pip install {SCHEMATHESIS} failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    // Provisioning is rate-limited per key; the fuzzer provisions hundreds of times with one.
-    let app = spawn_with(|s| s.provision_rate_limit = 0).await;
-    let org = app.create_org("Acme", Some("acme.com"), "owner@acme.com");
-    let url = format!("{}/openapi.json", app.base);
-    let auth = format!("Authorization: Bearer {}", org.owner.api_key);
-    // Revoking or rotating a key found through GET /v1/keys (the stateful phase follows such
-    // links) could revoke the fuzzer's own key and lock it out of everything after; those two
-    // operations get a second run of their own, without the stateful phase.
-    let key_by_id = ["/v1/keys/{id}", "/v1/keys/{id}/rotate"];
-    let run = move |scope: Vec<&'static str>| {
-        let (st, dir, url, auth) = (st.clone(), dir.clone(), url.clone(), auth.clone());
-        async move {
-            tokio::task::spawn_blocking(move || {
-                Command::new(st)
-                    .current_dir(&dir)
-                    .args(["--config-file", "schemathesis.toml", "run", &url, "-H", &auth])
-                    .args(scope)
-                    .args(["--max-examples", "50", "--seed", "42"])
-                    .env("NO_COLOR", "1")
-                    .output()
-                    .unwrap()
-            })
-            .await
-            .unwrap()
+// On both engines: a value PostgreSQL refuses where SQLite stores it must be a 400, never a 500.
+engine_tests! {
+    #[tokio::test]
+    async fn schemathesis_finds_nothing() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/schemathesis");
+        let venv = dir.join(".venv");
+        let st = venv.join("bin/schemathesis");
+        // Both engines' runs start together: one installs, the other waits for it.
+        static INSTALL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _installing = INSTALL.lock().unwrap_or_else(|p| p.into_inner());
+        if !st.exists() {
+            let ok = Command::new("python3")
+                .args(["-m", "venv"])
+                .arg(&venv)
+                .status()
+                .expect("python3 is needed for this test");
+            assert!(ok.success(), "python3 -m venv failed");
+            let out = Command::new(venv.join("bin/pip")).args(["install", "-q", SCHEMATHESIS]).output().unwrap();
+            assert!(
+                out.status.success(),
+                "pip install {SCHEMATHESIS} failed:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
-    };
-    let mut everything_else = vec![
-        // Rotating the key would lock the fuzzer out; tests/agents_and_user.rs covers it.
-        "--exclude-path",
-        "/v1/user/api-key/regenerate",
-    ];
-    for path in key_by_id {
-        everything_else.extend(["--exclude-path", path]);
-    }
-    let mut keys_by_id = vec!["--phases", "examples,coverage,fuzzing"];
-    for path in key_by_id {
-        keys_by_id.extend(["--include-path", path]);
-    }
-    for (scope, operations) in [(everything_else, 25), (keys_by_id, 2)] {
-        let out = run(scope).await;
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        println!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-        assert!(out.status.success(), "schemathesis found problems (output above)");
-        assert!(
-            stdout.contains(&format!("Tested: {operations}"))
-                || stdout.contains(&format!("{operations} selected")),
-            "all {operations} operations were tested"
-        );
+        drop(_installing);
+        // Provisioning is rate-limited per key; the fuzzer provisions hundreds of times with one.
+        let app = spawn_with(|s| s.provision_rate_limit = 0).await;
+        let org = app.create_org("Acme", Some("acme.com"), "owner@acme.com");
+        let url = format!("{}/openapi.json", app.base);
+        let auth = format!("Authorization: Bearer {}", org.owner.api_key);
+        // Revoking or rotating a key found through GET /v1/keys (the stateful phase follows such
+        // links) could revoke the fuzzer's own key and lock it out of everything after; those two
+        // operations get a second run of their own, without the stateful phase.
+        let key_by_id = ["/v1/keys/{id}", "/v1/keys/{id}/rotate"];
+        let run = move |scope: Vec<&'static str>| {
+            let (st, dir, url, auth) = (st.clone(), dir.clone(), url.clone(), auth.clone());
+            async move {
+                tokio::task::spawn_blocking(move || {
+                    Command::new(st)
+                        .current_dir(&dir)
+                        .args(["--config-file", "schemathesis.toml", "run", &url, "-H", &auth])
+                        .args(scope)
+                        .args(["--max-examples", "50", "--seed", "42"])
+                        .env("NO_COLOR", "1")
+                        .output()
+                        .unwrap()
+                })
+                .await
+                .unwrap()
+            }
+        };
+        let mut everything_else = vec![
+            // Rotating the key would lock the fuzzer out; tests/agents_and_user.rs covers it.
+            "--exclude-path",
+            "/v1/user/api-key/regenerate",
+        ];
+        for path in key_by_id {
+            everything_else.extend(["--exclude-path", path]);
+        }
+        let mut keys_by_id = vec!["--phases", "examples,coverage,fuzzing"];
+        for path in key_by_id {
+            keys_by_id.extend(["--include-path", path]);
+        }
+        for (scope, operations) in [(everything_else, 25), (keys_by_id, 2)] {
+            let out = run(scope).await;
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            println!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+            assert!(out.status.success(), "schemathesis found problems (output above)");
+            assert!(
+                stdout.contains(&format!("Tested: {operations}"))
+                    || stdout.contains(&format!("{operations} selected")),
+                "all {operations} operations were tested"
+            );
+        }
     }
 }
