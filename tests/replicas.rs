@@ -252,46 +252,49 @@ async fn replicas_starting_together_on_an_empty_database_make_one_organization()
     assert_eq!(cluster.psql(&db, "SELECT COUNT(*) FROM users").trim(), "1");
 }
 
-#[tokio::test]
-async fn behind_a_trusted_proxy_the_forwarded_client_counts() {
-    let (a, _b) = spawn_replicas(|s| {
-        s.login_rate_limit = 2;
-        s.trusted_proxies = provisiond::config::Settings::defaults().trusted_proxies;
-        s.trusted_proxies.0.push("127.0.0.1/32".parse().unwrap());
-    })
-    .await;
-    let login = |client: &'static str| {
-        let url = format!("{}/login", a.base);
-        async move {
-            reqwest::Client::new()
-                .post(url)
-                .header("x-forwarded-for", format!("198.51.100.7, {client}"))
+// A setting of the HTTP edge, not of the engine, but tested on both as everything is.
+engine_tests! {
+    #[tokio::test]
+    async fn behind_a_trusted_proxy_the_forwarded_client_counts() {
+        let a = spawn_with(|s| {
+            s.login_rate_limit = 2;
+            s.trusted_proxies = provisiond::config::Settings::defaults().trusted_proxies;
+            s.trusted_proxies.0.push("127.0.0.1/32".parse().unwrap());
+        })
+        .await;
+        let login = |client: &'static str| {
+            let url = format!("{}/login", a.base);
+            async move {
+                reqwest::Client::new()
+                    .post(url)
+                    .header("x-forwarded-for", format!("198.51.100.7, {client}"))
+                    .form(&[("email", "x@y.com"), ("password", "whatever pw")])
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+            }
+        };
+        assert_eq!(login("203.0.113.1").await, StatusCode::UNAUTHORIZED);
+        assert_eq!(login("203.0.113.1").await, StatusCode::UNAUTHORIZED);
+        assert_eq!(login("203.0.113.1").await, StatusCode::TOO_MANY_REQUESTS, "the right-most untrusted hop");
+        assert_eq!(login("203.0.113.2").await, StatusCode::UNAUTHORIZED, "another client has its own allowance");
+    }
+
+    #[tokio::test]
+    async fn without_trusted_proxies_forwarded_headers_are_ignored() {
+        let app = spawn_with(|s| s.login_rate_limit = 2).await;
+        for (client, expect) in [("203.0.113.1", 401), ("203.0.113.2", 401), ("203.0.113.3", 429)] {
+            let status = reqwest::Client::new()
+                .post(format!("{}/login", app.base))
+                .header("x-forwarded-for", client)
                 .form(&[("email", "x@y.com"), ("password", "whatever pw")])
                 .send()
                 .await
                 .unwrap()
-                .status()
+                .status();
+            assert_eq!(status.as_u16(), expect, "X-Forwarded-For {client} changes nothing");
         }
-    };
-    assert_eq!(login("203.0.113.1").await, StatusCode::UNAUTHORIZED);
-    assert_eq!(login("203.0.113.1").await, StatusCode::UNAUTHORIZED);
-    assert_eq!(login("203.0.113.1").await, StatusCode::TOO_MANY_REQUESTS, "the right-most untrusted hop");
-    assert_eq!(login("203.0.113.2").await, StatusCode::UNAUTHORIZED, "another client has its own allowance");
-}
-
-#[tokio::test]
-async fn without_trusted_proxies_forwarded_headers_are_ignored() {
-    let app = spawn_with(|s| s.login_rate_limit = 2).await;
-    for (client, expect) in [("203.0.113.1", 401), ("203.0.113.2", 401), ("203.0.113.3", 429)] {
-        let status = reqwest::Client::new()
-            .post(format!("{}/login", app.base))
-            .header("x-forwarded-for", client)
-            .form(&[("email", "x@y.com"), ("password", "whatever pw")])
-            .send()
-            .await
-            .unwrap()
-            .status();
-        assert_eq!(status.as_u16(), expect, "X-Forwarded-For {client} changes nothing");
     }
 }
 
