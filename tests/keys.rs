@@ -83,6 +83,8 @@ engine_tests! {
         assert_eq!(new["name"], "ci");
         assert_ne!(new["id"], old["id"]);
         assert_eq!(code_of(&app, &gate, s(&old["apiKey"])).await, "valid", "in grace");
+        let again = app.post(&format!("/v1/keys/{}/rotate", s(&old["id"])), &member.api_key, json!({})).await;
+        assert_error(again, 409, "key_revoked");
         assert_eq!(code_of(&app, &gate, s(&new["apiKey"])).await, "valid");
         app.clock.advance(Duration::from_secs(3601));
         assert_eq!(code_of(&app, &gate, s(&old["apiKey"])).await, "revoked", "after grace");
@@ -344,6 +346,10 @@ engine_tests! {
         assert_eq!(app.count("SELECT COUNT(*) FROM api_keys WHERE name = ?1", "deploy"), 1);
         // Same key, another body: refused.
         assert_error(app.post_idem("/v1/keys", &owner, "k-1", json!({"name": "other"})).await, 409, "idempotency_conflict");
+        // A key revoked since: a replay has no live key to hand out.
+        let (_, made) = app.post_idem("/v1/keys", &owner, "k-3", json!({"name": "short-lived"})).await;
+        assert_eq!(app.delete(&format!("/v1/keys/{}", s(&made["id"])), &owner).await.0, StatusCode::NO_CONTENT);
+        assert_error(app.post_idem("/v1/keys", &owner, "k-3", json!({"name": "short-lived"})).await, 409, "idempotency_conflict");
         // Concurrent duplicates: one key made.
         let dupes = (0..8).map(|_| app.post_idem("/v1/keys", &owner, "k-2", json!({"name": "race"})));
         let answers = futures::future::join_all(dupes).await;

@@ -203,9 +203,9 @@ pub(super) fn issue(
 
 /// Gives an existing key a new secret (same id and everything else); the old secret stops
 /// working with this write. For replays of creations whose response was lost.
-pub(super) fn reissue(tx: &Tx, prefix: &str, key: KeyN) -> Result<String> {
+pub(super) fn reissue(tx: &Tx, prefix: &str, key: KeyN, now: Millis) -> Result<String> {
     let new = secrets::new_api_key(prefix)?;
-    if store::keys::replace_secret(tx, key, &new.hash, &new.hint)? == 0 {
+    if store::keys::replace_secret(tx, key, &new.hash, &new.hint, now)? == 0 {
         return Err(Error::Conflict(
             "idempotency_conflict",
             "What this Idempotency-Key made is gone (cancelled, claimed or deleted); send the request with a new key.".into(),
@@ -295,6 +295,7 @@ pub async fn create(ctx: &Ctx, caller: &Caller, input: NewKeyInput, idem: Option
         .write(move |tx| {
             let work = |tx: &Tx| {
                 // Keys are rows: without a cap, one caller could grow the database without end.
+                store::keys::lock_holder(tx, user, &org)?;
                 if store::keys::live_count(tx, user, &org, now)? >= MAX_LIVE_KEYS {
                     return Err(Error::Conflict(
                         "too_many_keys",
@@ -308,10 +309,8 @@ pub async fn create(ctx: &Ctx, caller: &Caller, input: NewKeyInput, idem: Option
                 Ok((id, IssuedKey { item, api_key }))
             };
             let replay = |tx: &Tx, id: KeyId| {
-                let item = store::keys::get(tx, &org, &id)?
-                    .filter(|k| k.revoked_at.is_none())
-                    .ok_or_else(|| gone_since("key"))?;
-                let api_key = reissue(tx, &prefix, item.n)?;
+                let item = store::keys::get(tx, &org, &id)?.ok_or_else(|| gone_since("key"))?;
+                let api_key = reissue(tx, &prefix, item.n, now)?;
                 let item = store::keys::get(tx, &org, &id)?.ok_or(crate::db::DbError::NoRow)?;
                 Ok(IssuedKey { item, api_key })
             };
@@ -350,7 +349,7 @@ pub async fn list(
 ) -> Result<Page<KeyItem>> {
     let auth = caller.authority();
     auth.require_scope(Scope::Keys)?;
-    let user = if auth.role.is_admin() && !auth.placeholder {
+    let user = if auth.require_admin().is_ok() {
         user
     } else {
         match user {
@@ -405,7 +404,8 @@ pub async fn rotate(ctx: &Ctx, caller: &Caller, id: &str, grace_ms: Millis) -> R
         .write(move |tx| {
             let old = store::keys::get(tx, &auth.org, &id)?.ok_or_else(key_not_found)?;
             may_manage(&auth, &old)?;
-            if old.revoked_at.is_some_and(|at| at <= now) {
+            // Revoked, or rotated already (in its grace period): one replacement per key.
+            if old.revoked_at.is_some() {
                 return Err(Error::KeyRevoked);
             }
             if old.expires_at.is_some_and(|at| at <= now) {
@@ -414,7 +414,10 @@ pub async fn rotate(ctx: &Ctx, caller: &Caller, id: &str, grace_ms: Millis) -> R
                     "This API key has expired; create a new one.".into(),
                 ));
             }
-            store::keys::revoke(tx, old.n, now.saturating_add(grace_ms))?;
+            if store::keys::revoke(tx, old.n, now.saturating_add(grace_ms))? == 0 {
+                // Revoked or rotated by a concurrent request on another replica.
+                return Err(Error::KeyRevoked);
+            }
             tx.keys_changed();
             let spec = KeySpec {
                 user: old.user_n,

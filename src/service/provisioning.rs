@@ -251,7 +251,7 @@ pub async fn provision_with(
                     .filter(|p| p.status == ProvisionStatus::Pending)
                     .ok_or_else(gone)?;
                 let key = store::keys::get(tx, &org, &made.key)?.ok_or_else(gone)?;
-                let api_key = keys::reissue(tx, &prefix, key.n)?;
+                let api_key = keys::reissue(tx, &prefix, key.n, now)?;
                 let token = secrets::new_claim_token()?;
                 if !store::provisions::renew_link(tx, &p.id, &token.hash, p.expires_at)? {
                     return Err(gone());
@@ -440,9 +440,11 @@ pub async fn renew_claim_link(
                     "Only a pending provision gets a new claim link; this one has just ended.".into(),
                 ));
             }
-            store::provisions::set_placeholder_until(tx, &p.user_id, expires_at)?;
-            // The placeholder's key now fails at another time.
-            tx.keys_changed();
+            if expires_at != p.expires_at {
+                store::provisions::set_placeholder_until(tx, &p.user_id, expires_at)?;
+                // The placeholder's key now fails at another time.
+                tx.keys_changed();
+            }
             let mail_to = match (send_email, p.email) {
                 (true, Some(to)) => Some((to, store::orgs::org_name(tx, &auth.org)?.unwrap_or_default())),
                 _ => None,
@@ -541,10 +543,9 @@ pub async fn create_api_user(
             };
             // The same user, a new key; the lost response's stops working.
             let replay = |tx: &Tx, (address, key_id): (String, KeyId)| {
-                let key = store::keys::get(tx, &org, &key_id)?
-                    .filter(|k| k.revoked_at.is_none())
-                    .ok_or_else(|| keys::gone_since("user's key"))?;
-                let api_key = keys::reissue(tx, &prefix, key.n)?;
+                let key =
+                    store::keys::get(tx, &org, &key_id)?.ok_or_else(|| keys::gone_since("user's key"))?;
+                let api_key = keys::reissue(tx, &prefix, key.n, now)?;
                 let access =
                     Access { org_id: org.clone(), user_id: key.user_id, project_id: key.project_id, api_key };
                 Ok((address, access))

@@ -236,6 +236,24 @@ pub fn revoke_all_of(tx: &Tx, user: UserN, org: &OrgId, now: Millis) -> DbResult
 
 /// Gives a key a new secret in place (same id, name, role, scopes): an idempotent replay's
 /// fresh key. The old secret stops working with this write.
-pub fn replace_secret(tx: &Tx, key: KeyN, hash: &[u8; 32], hint: &str) -> DbResult<usize> {
-    tx.execute("UPDATE api_keys SET hash = ?2, hint = ?3 WHERE n = ?1", &[&key, &&hash[..], &hint])
+/// A key no longer live (revoked, rotated past its grace, expired) is left alone: 0.
+pub fn replace_secret(tx: &Tx, key: KeyN, hash: &[u8; 32], hint: &str, now: Millis) -> DbResult<usize> {
+    tx.execute(
+        "UPDATE api_keys SET hash = ?2, hint = ?3 WHERE n = ?1
+            AND (revoked_at IS NULL OR revoked_at > ?4) AND (expires_at IS NULL OR expires_at > ?4)",
+        &[&key, &&hash[..], &hint, &now],
+    )
+}
+
+/// Holds the person's membership row until the write ends, so concurrent key creations by one
+/// person are counted one after another (PostgreSQL; SQLite's one writer does that already).
+pub fn lock_holder(tx: &Tx, user: UserN, org: &OrgId) -> DbResult<()> {
+    if tx.engine() == crate::db::Engine::Postgres {
+        tx.query_opt(
+            "SELECT 1 FROM memberships WHERE user_n = ?1 AND org_id = ?2 FOR UPDATE",
+            &[&user, org],
+            |_| Ok(()),
+        )?;
+    }
+    Ok(())
 }
