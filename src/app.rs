@@ -7,11 +7,12 @@ use crate::db::Db;
 use crate::domain::Email;
 use crate::error::json_error_net;
 use crate::http::{wire, AppState};
-use crate::jobs::Cleanup;
+use crate::jobs::{Cleanup, Webhooks};
 use crate::mail::Mailer;
 use crate::service::organizations::{self, NewOrg};
 use crate::service::{maintenance, Ctx};
 use crate::{routes, web as pages};
+use actix_web::dev::Service as _;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::{Condition, ErrorHandlers, Logger};
 use actix_web::{web, App};
@@ -23,6 +24,7 @@ pub struct Application {
     port: u16,
     ctx: Ctx,
     cleanup: Cleanup,
+    webhooks: Webhooks,
 }
 
 impl Application {
@@ -51,13 +53,21 @@ impl Application {
             None => Mailer::disabled(),
         };
         let db = Db::open(&settings.db(), true)?;
-        let ctx = Ctx::new(db, clock, settings.rules(), mailer);
+        let mut ctx = Ctx::new(db, clock, settings.rules(), mailer);
+        match settings.server_key()? {
+            Some(key) => ctx = ctx.with_server_key(key),
+            None => log::warn!(
+                "webhooks are off: with DATABASE_URL set SECRET_KEY or SECRET_KEY_FILE, the same on every replica (make one with `openssl rand -hex 32`)"
+            ),
+        }
         if settings.bootstrap {
             bootstrap(&ctx, &settings)?;
         }
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
         let cleanup = Cleanup::spawn(ctx.clone(), settings.cleanup_interval)
             .map_err(|e| format!("cannot start the cleanup thread: {e}"))?;
+        let webhooks = Webhooks::spawn(ctx.clone())
+            .map_err(|e| format!("cannot start the webhook delivery thread: {e}"))?;
 
         let workers = settings.workers;
         let state = web::Data::new(AppState { ctx: ctx.clone(), settings: Arc::new(settings) });
@@ -74,12 +84,18 @@ impl Application {
                         .custom_request_replace("method", |req| req.method().to_string()),
                 ))
                 .app_data(pages::form_config())
+                // Where each request came from, for the audit rows its changes write.
+                .wrap_fn(|req, srv| {
+                    let origin = crate::http::origin(req.request());
+                    let handled = srv.call(req);
+                    origin.scope(handled)
+                })
                 .configure(routes::configure)
                 .configure(pages::configure)
                 .default_service(web::to(routes::not_found))
         })
         .map_err(|e| format!("cannot serve on {port}: {e}"))?;
-        Ok(Application { server, port, ctx, cleanup })
+        Ok(Application { server, port, ctx, cleanup, webhooks })
     }
 
     pub fn port(&self) -> u16 {
@@ -101,6 +117,7 @@ impl Application {
     pub async fn run_until_stopped(mut self) -> std::io::Result<()> {
         let result = self.server.await;
         self.cleanup.stop();
+        self.webhooks.stop();
         maintenance::shut_down(&self.ctx);
         log::info!("stopped");
         result

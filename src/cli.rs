@@ -7,7 +7,7 @@ use crate::db::{Db, DbSettings};
 use crate::domain::{Credits, Domain, Email, Role};
 use crate::mail::Mailer;
 use crate::service::organizations::{self, NewOrg};
-use crate::service::{accounts, credits, maintenance, members, Ctx};
+use crate::service::{accounts, audit, credits, maintenance, members, Ctx};
 use clap::{Parser, Subcommand};
 use std::future::Future;
 use std::io::{Read, Write};
@@ -48,6 +48,11 @@ enum Command {
     Credits {
         #[command(subcommand)]
         command: CreditsCommand,
+    },
+    /// Read the audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
     },
     /// Remove expired provisions, mailed links and sessions now, then exit.
     Cleanup {
@@ -111,6 +116,22 @@ enum OrgCommand {
         /// The domain, e.g. orchestrator.com.
         #[arg(long)]
         domain: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Print an organization's audit log as NDJSON (one JSON object per line, oldest first),
+    /// e.g. `provisiond audit export --org acme.com --since 30d > audit.ndjson`.
+    Export {
+        /// Organization id, domain or name.
+        #[arg(long)]
+        org: String,
+        /// From this time on: an RFC 3339 time (2026-11-01T00:00:00Z) or how long ago (30d, 12h).
+        #[arg(long)]
+        since: Option<String>,
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -241,6 +262,9 @@ pub fn run(cli: Cli) -> Result<(), String> {
         Command::Credits { command: CreditsCommand::Grant { org, amount, reason, store } } => {
             credits_grant(&store, org, amount, reason)
         }
+        Command::Audit { command: AuditCommand::Export { org, since, store } } => {
+            audit_export(&store, org, since)
+        }
         Command::Cleanup { store } => cleanup(&store),
         Command::Backup { file, store } => backup(&store, file),
         Command::MigrateToPostgres { from, database_url } => migrate_to_postgres(from, database_url),
@@ -277,6 +301,32 @@ fn org_create(
         "organization {}\nowner user {}\nproject {}\nowner API key (shown once): {}",
         a.org_id, a.user_id, a.project_id, a.api_key
     );
+    Ok(())
+}
+
+fn audit_export(store: &StoreArgs, org: String, since: Option<String>) -> Result<(), String> {
+    let ctx = services(store, false)?;
+    let since = match since.as_deref().map(str::trim) {
+        None => None,
+        Some(text) => Some(match chrono::DateTime::parse_from_rfc3339(text) {
+            Ok(t) => t.timestamp_millis(),
+            Err(_) => {
+                let ago = humantime::parse_duration(text).map_err(|_| {
+                    format!("--since '{text}' is neither an RFC 3339 time (2026-11-01T00:00:00Z) nor a duration (30d)")
+                })?;
+                ctx.now() - i64::try_from(ago.as_millis()).unwrap_or(i64::MAX / 2)
+            }
+        }),
+    };
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let n = audit::export(&ctx, &org, since, |entry| {
+        serde_json::to_writer(&mut out, &audit::entry_json(entry))?;
+        out.write_all(b"\n")
+    })
+    .map_err(|e| e.to_string())?;
+    out.flush().map_err(|e| format!("writing the export failed: {e}"))?;
+    eprintln!("{n} audit rows exported");
     Ok(())
 }
 

@@ -5,6 +5,7 @@
 use crate::db::DbSettings;
 pub use crate::db::Synchronous;
 use crate::domain::Email;
+use crate::serverkey::ServerKey;
 use crate::service::Rules;
 pub use crate::service::SignupMode;
 use clap::builder::BoolishValueParser;
@@ -22,6 +23,7 @@ pub const DEFAULT_KEY_PREFIX: &str = "oc_";
 pub const DEFAULT_BOOTSTRAP_EMAIL: &str = "owner@example.com";
 pub const DEFAULT_BOOTSTRAP_ORG: &str = "My Organization";
 pub const DEFAULT_MAIL_FROM: &str = "provisiond <noreply@localhost>";
+pub const DEFAULT_AUDIT_RETENTION: &str = "365d";
 
 #[derive(Args, Clone, Debug)]
 pub struct Settings {
@@ -107,6 +109,31 @@ pub struct Settings {
     /// The sender address of that mail.
     #[arg(long, env = "MAIL_FROM", default_value = DEFAULT_MAIL_FROM)]
     pub mail_from: String,
+
+    /// The server key that seals webhook signing secrets: 32 bytes as 64 hex digits or base64
+    /// (`openssl rand -hex 32`). Unset: SECRET_KEY_FILE, else (SQLite) a key generated on first
+    /// start in `secret.key` beside the database. Replicas on PostgreSQL must share one.
+    #[arg(long, env = "SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<String>,
+
+    /// A file holding the server key (as SECRET_KEY), e.g. a Docker or Kubernetes secret.
+    #[arg(long, env = "SECRET_KEY_FILE")]
+    pub secret_key_file: Option<PathBuf>,
+
+    /// How long the audit log keeps a row, e.g. 365d, 90d.
+    #[arg(long, env = "AUDIT_RETENTION", default_value = DEFAULT_AUDIT_RETENTION, value_parser = parse_duration)]
+    pub audit_retention: Duration,
+
+    /// `credits.low` fires when a pool falls below this percentage of all credits granted to it.
+    #[arg(long, env = "CREDITS_LOW_THRESHOLD", default_value_t = 10, value_parser = clap::value_parser!(u32).range(0..=100))]
+    pub credits_low_threshold: u32,
+
+    /// Let webhook endpoints be loopback, private or link-local addresses (internal receivers
+    /// of a self-hosted deployment). Off: such endpoints are refused, at creation and at each
+    /// delivery.
+    #[arg(long, env = "WEBHOOK_ALLOW_PRIVATE", default_value = "false", action = ArgAction::Set,
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub webhook_allow_private: bool,
 }
 
 /// What every command needs: where the database is, how it commits, and the prefix of the keys
@@ -165,6 +192,9 @@ impl Settings {
             public_url: self.public_url.clone(),
             provision_rate_limit: self.provision_rate_limit,
             form_rate_limit: self.login_rate_limit,
+            audit_retention_ms: i64::try_from(self.audit_retention.as_millis()).unwrap_or(i64::MAX),
+            credits_low_percent: self.credits_low_threshold,
+            webhook_allow_private: self.webhook_allow_private,
         }
     }
 
@@ -189,6 +219,11 @@ impl Settings {
             smtp_url: None,
             mail_from: DEFAULT_MAIL_FROM.into(),
             trusted_proxies: Cidrs::default(),
+            secret_key: None,
+            secret_key_file: None,
+            audit_retention: Duration::from_secs(365 * 86_400),
+            credits_low_threshold: 10,
+            webhook_allow_private: false,
         }
     }
 
@@ -220,10 +255,35 @@ impl Settings {
         if self.signup == SignupMode::Open && self.smtp_url.is_none() {
             return Err("SIGNUP=open needs SMTP_URL: open sign-ups are verified by mail".into());
         }
+        if self.audit_retention.is_zero() {
+            return Err("AUDIT_RETENTION must be longer than zero, e.g. 365d".into());
+        }
         if self.bootstrap {
             Email::parse(&self.bootstrap_email).map_err(|e| format!("BOOTSTRAP_EMAIL: {e}"))?;
         }
         Ok(())
+    }
+
+    /// The server key: SECRET_KEY, else SECRET_KEY_FILE, else (SQLite) `secret.key` beside the
+    /// database, made on first start. None on PostgreSQL without one: replicas must share the
+    /// key, so none is made up (webhooks stay off until it is set).
+    pub fn server_key(&self) -> Result<Option<ServerKey>, String> {
+        if let Some(text) = self.secret_key.as_deref().filter(|t| !t.trim().is_empty()) {
+            return ServerKey::parse(text).map(Some).map_err(|e| format!("SECRET_KEY {e}"));
+        }
+        if let Some(path) = &self.secret_key_file {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read SECRET_KEY_FILE {}: {e}", path.display()))?;
+            return ServerKey::parse(&text)
+                .map(Some)
+                .map_err(|e| format!("SECRET_KEY_FILE {}: {e}", path.display()));
+        }
+        if self.db().url.is_some() {
+            return Ok(None);
+        }
+        let beside =
+            self.database_path.parent().map(|d| d.join("secret.key")).unwrap_or_else(|| "secret.key".into());
+        ServerKey::load_or_create(&beside).map(Some)
     }
 
     pub fn public_is_https(&self) -> bool {

@@ -109,6 +109,10 @@ pub enum Error {
     #[error("That member's email address is not verified, so it does not prove who they are; name them by user id instead.")]
     MemberUnverified,
 
+    /// A webhook URL that points where deliveries may not go (the SSRF guard).
+    #[error("{0}")]
+    UrlRefused(String),
+
     #[error("The server is busy right now; try again in a few seconds.")]
     Busy,
     #[error("This server keeps its data in PostgreSQL: back it up with pg_dump (see the README, Running more than one).")]
@@ -146,6 +150,7 @@ impl From<Error> for ApiError {
             InvalidToken(_) => (StatusCode::BAD_REQUEST, "invalid_token"),
             TokenExpired(_) => (StatusCode::BAD_REQUEST, "token_expired"),
             InvalidCursor => (StatusCode::BAD_REQUEST, "invalid_cursor"),
+            UrlRefused(_) => (StatusCode::BAD_REQUEST, "url_not_allowed"),
             ExpiredApiKey(_) => (StatusCode::UNAUTHORIZED, "expired_api_key"),
             UserLimitExceeded { .. } => (StatusCode::PAYMENT_REQUIRED, "user_limit_exceeded"),
             MissingScope(_) => (StatusCode::FORBIDDEN, "missing_scope"),

@@ -22,6 +22,7 @@ pub mod openapi;
 pub mod passwords;
 pub mod ratelimit;
 pub mod routes;
+pub mod serverkey;
 pub mod service;
 pub mod store;
 pub mod web;

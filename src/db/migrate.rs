@@ -5,13 +5,14 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 const SCHEMA: &str = include_str!("../../schema.sql");
 /// The `user_version` that `schema.sql` leaves behind.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 /// Upgrade steps: the script in `migrations/N.sql` takes a database from version N-1 to N.
 const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../../migrations/2.sql")),
     (3, include_str!("../../migrations/3.sql")),
     (4, include_str!("../../migrations/4.sql")),
     (5, include_str!("../../migrations/5.sql")),
+    (6, include_str!("../../migrations/6.sql")),
 ];
 /// Tables an upgrade rebuilds; their row counts must come through unchanged.
 const REBUILT: &[&str] = &["users", "memberships", "projects", "api_keys", "agents", "provisions"];

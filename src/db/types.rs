@@ -2,8 +2,8 @@
 //! value the schema does not allow is an error (an error), never a guess.
 
 use crate::domain::{
-    AgentId, Credits, Domain, KeyId, KeyN, OrgId, ProjectId, ProjectN, ProvisionId, ProvisionStatus, Role,
-    UserId, UserN,
+    AgentId, AuditId, Credits, Domain, KeyId, KeyN, OrgId, ProjectId, ProjectN, ProvisionId, ProvisionStatus,
+    Role, UserId, UserN, WebhookId,
 };
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 
@@ -21,7 +21,7 @@ macro_rules! text_id {
         }
     )*};
 }
-text_id!(OrgId, UserId, ProjectId, ProvisionId, AgentId, KeyId);
+text_id!(OrgId, UserId, ProjectId, ProvisionId, AgentId, KeyId, WebhookId, AuditId);
 
 macro_rules! row_number {
     ($($t:ident),*) => {$(
@@ -93,8 +93,8 @@ impl FromSql for Domain {
 /// The same values on PostgreSQL: ids and enums as TEXT, row numbers and credits as BIGINT.
 mod pg {
     use crate::domain::{
-        AgentId, Credits, Domain, KeyId, KeyN, OrgId, ProjectId, ProjectN, ProvisionId, ProvisionStatus,
-        Role, UserId, UserN,
+        AgentId, AuditId, Credits, Domain, KeyId, KeyN, OrgId, ProjectId, ProjectN, ProvisionId,
+        ProvisionStatus, Role, UserId, UserN, WebhookId,
     };
     use bytes::BytesMut;
     use postgres::types::{to_sql_checked, FromSql, IsNull, ToSql, Type};
@@ -146,7 +146,7 @@ mod pg {
             }
         )*};
     }
-    text_id!(OrgId, UserId, ProjectId, ProvisionId, AgentId, KeyId);
+    text_id!(OrgId, UserId, ProjectId, ProvisionId, AgentId, KeyId, WebhookId, AuditId);
 
     impl Text for Role {
         fn text(&self) -> &str {
@@ -175,7 +175,19 @@ mod pg {
         }
     }
 
-    as_text!(OrgId, UserId, ProjectId, ProvisionId, AgentId, KeyId, Role, ProvisionStatus, Domain);
+    as_text!(
+        OrgId,
+        UserId,
+        ProjectId,
+        ProvisionId,
+        AgentId,
+        KeyId,
+        WebhookId,
+        AuditId,
+        Role,
+        ProvisionStatus,
+        Domain
+    );
 
     /// Values stored as BIGINT.
     macro_rules! as_bigint {

@@ -4,6 +4,7 @@
 pub mod wire;
 
 use crate::config::Settings;
+use crate::service::audit::Origin;
 use crate::service::{Client, Ctx};
 use actix_web::HttpRequest;
 use std::net::IpAddr;
@@ -55,4 +56,17 @@ pub fn client(req: &HttpRequest) -> Client {
         _ => peer,
     };
     Client { ip: ip.map_or_else(|| "unknown".into(), |ip| ip.to_string()) }
+}
+
+/// Where a request came from, as the audit log records it: the client's address (as `client`
+/// finds it) and its User-Agent, cut to a sane length.
+pub fn origin(req: &HttpRequest) -> Origin {
+    let ip = client(req).ip;
+    let user_agent = req
+        .headers()
+        .get("user-agent")
+        .and_then(|v| v.to_str().ok())
+        .map(|ua| ua.chars().filter(|c| !c.is_control()).take(256).collect::<String>())
+        .filter(|ua| !ua.is_empty());
+    Origin { ip: (ip != "unknown").then_some(ip), user_agent }
 }

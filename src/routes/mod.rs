@@ -2,10 +2,12 @@
 //! calls one service function and shapes the response; statuses come from `error.rs`.
 
 pub mod agents;
+pub mod audit;
 pub mod auth;
 pub mod body;
 pub mod claims;
 pub mod credits;
+pub mod events;
 pub mod health;
 pub mod keys;
 pub mod list;
@@ -13,6 +15,7 @@ pub mod members;
 pub mod orchestrator;
 pub mod provisions;
 pub mod user;
+pub mod webhooks;
 
 use crate::error::ApiError;
 use actix_web::{web, HttpResponse};
@@ -144,6 +147,44 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::resource("/api/v1/admin/credit-limits/{userId}")
             .route(web::put().to(credits::set_limit))
             .default_service(web::to(|| not_allowed("PUT"))),
+    )
+    .service(
+        web::resource("/v1/audit-logs")
+            .route(web::get().to(audit::list))
+            .default_service(web::to(|| not_allowed("GET"))),
+    )
+    .service(
+        web::resource("/v1/events")
+            .route(web::get().to(events::list))
+            .default_service(web::to(|| not_allowed("GET"))),
+    )
+    .service(
+        web::resource("/v1/webhooks")
+            .route(web::post().to(webhooks::create))
+            .route(web::get().to(webhooks::list))
+            .default_service(web::to(|| not_allowed("POST, GET"))),
+    )
+    .service(
+        web::resource("/v1/webhooks/{id}")
+            .route(web::get().to(webhooks::get))
+            .route(web::patch().to(webhooks::update))
+            .route(web::delete().to(webhooks::delete))
+            .default_service(web::to(|| not_allowed("GET, PATCH, DELETE"))),
+    )
+    .service(
+        web::resource("/v1/webhooks/{id}/rotate-secret")
+            .route(web::post().to(webhooks::rotate_secret))
+            .default_service(web::to(|| not_allowed("POST"))),
+    )
+    .service(
+        web::resource("/v1/webhooks/{id}/deliveries")
+            .route(web::get().to(webhooks::deliveries))
+            .default_service(web::to(|| not_allowed("GET"))),
+    )
+    .service(
+        web::resource("/v1/webhooks/{id}/test")
+            .route(web::post().to(webhooks::test))
+            .default_service(web::to(|| not_allowed("POST"))),
     );
 }
 

@@ -1,5 +1,6 @@
 //! Agents of the calling key's project (the SDK's `createAgent` / `ensureAgent`).
 
+use super::audit::{self, By};
 use super::{Caller, Ctx};
 use crate::domain::{AgentId, AgentIdentifier, AgentName, Cursor, Page, PageRequest, Scope};
 use crate::error::{Error, Result};
@@ -23,7 +24,8 @@ pub async fn create(ctx: &Ctx, caller: &Caller, new: NewAgent) -> Result<AgentRo
         parent_identifier: new.parent.map(|p| p.as_str().to_string()),
         created_at: ctx.now(),
     };
-    let project = caller.project_n;
+    let (project, org, by) = (caller.project_n, caller.org_id.clone(), By::key(caller));
+    let project_id = caller.project_id.clone();
     ctx.db
         .write(move |tx| {
             store::projects::insert_agent(tx, project, &agent).map_err(|e| {
@@ -33,6 +35,19 @@ pub async fn create(ctx: &Ctx, caller: &Caller, new: NewAgent) -> Result<AgentRo
                     e.into()
                 }
             })?;
+            let data = audit::data([
+                ("identifier", agent.identifier.as_str().into()),
+                ("projectId", project_id.as_str().into()),
+            ]);
+            audit::only(
+                tx,
+                &by,
+                &org,
+                "agent.created",
+                ("agent", agent.id.to_string()),
+                data,
+                agent.created_at,
+            )?;
             Ok(agent)
         })
         .await
@@ -63,9 +78,25 @@ pub async fn delete(ctx: &Ctx, caller: &Caller, id: &str) -> Result<()> {
     caller.authority().require_scope(Scope::Agents)?;
     let not_found = || Error::NotFound("No agent with that id in this key's project.".into());
     let id = AgentId::parse(id).ok_or_else(not_found)?;
-    let project = caller.project_n;
-    let deleted =
-        ctx.db.write(move |tx| Ok::<_, Error>(store::projects::delete_agent(tx, project, &id)?)).await?;
+    let (project, org, by, now) = (caller.project_n, caller.org_id.clone(), By::key(caller), ctx.now());
+    let deleted = ctx
+        .db
+        .write(move |tx| {
+            let deleted = store::projects::delete_agent(tx, project, &id)?;
+            if deleted {
+                audit::only(
+                    tx,
+                    &by,
+                    &org,
+                    "agent.deleted",
+                    ("agent", id.to_string()),
+                    Default::default(),
+                    now,
+                )?;
+            }
+            Ok::<_, Error>(deleted)
+        })
+        .await?;
     if deleted {
         Ok(())
     } else {

@@ -1,10 +1,11 @@
 //! Claims: the person a provision was made for takes over the account through the claim link.
 
+use super::audit::{self, By};
 use super::SignupMode;
 use super::{Client, Ctx};
 use crate::clock::Millis;
 use crate::db::Conn;
-use crate::domain::ProvisionStatus;
+use crate::domain::{EventType, ProvisionStatus};
 use crate::domain::{OrgId, ProjectId, UserId};
 use crate::error::{Error, Result};
 use crate::keys as secrets;
@@ -88,6 +89,7 @@ pub async fn claim(
         ctx.allow_form("claim", client).await?;
     }
     let session = page.map(|(_, s)| s);
+    let from = By::person(claimer);
     let (token, claimer_id, now, mode) = (token.to_string(), claimer.clone(), ctx.now(), ctx.rules.signup);
     ctx.db
         .write(move |tx| {
@@ -142,6 +144,14 @@ pub async fn claim(
             if let Some(hash) = session {
                 store::sessions::set_active_org(tx, &hash, &p.org_id)?;
             }
+            let data = audit::data([
+                ("userId", user_id.as_str().into()),
+                ("projectId", p.project_id.as_str().into()),
+                ("newAccount", new_person.into()),
+            ]);
+            // The claimer's account may have just become the placeholder's (a new person).
+            let by = from.as_person(&user_id);
+            audit::event(tx, &by, &p.org_id, EventType::ProvisionClaimed, ("provision", p.id.to_string()), data, now)?;
             Ok(Claimed {
                 org_id: p.org_id,
                 org_name,

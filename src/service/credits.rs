@@ -1,11 +1,12 @@
 //! Credits: one pool per organization, shared by all of its users, and the ledger of every grant
 //! and consumption.
 
+use super::audit::{self, By};
 use super::idempotency::{self, Idem};
 use super::{authority, resolve_org, Actor, Caller, Ctx};
 use crate::clock::Millis;
 use crate::db::Tx;
-use crate::domain::{Credits, Cursor, KeyN, LimitPeriod, OrgId, Page, PageRequest, Scope, UserId};
+use crate::domain::{Credits, Cursor, EventType, KeyN, LimitPeriod, OrgId, Page, PageRequest, Scope, UserId};
 use crate::error::{Error, Result};
 use crate::store;
 use crate::store::credits::{Balance, LedgerRow, LimitRow};
@@ -27,10 +28,12 @@ pub async fn consume(
 ) -> Result<Balance> {
     caller.authority().require_scope(Scope::CreditsConsume)?;
     let (org, user, now) = (caller.org_id.clone(), caller.user_id.clone(), ctx.now());
+    let (author, low) = (By::key(caller), ctx.rules.credits_low_percent);
     ctx.db
         .write(move |tx| {
             let work = |tx: &Tx| {
-                debit_in(tx, &org, &user, amount, reason.as_deref(), now, None).map(|b| (Kept::of(&b), b))
+                debit_in(tx, &author, low, &org, &user, amount, reason.as_deref(), now, None)
+                    .map(|b| (Kept::of(&b), b))
             };
             idempotency::once(tx, idem.as_ref(), &user, "POST /api/v1/credits/consume", now, work, |_, k| {
                 Ok(k.balance())
@@ -55,6 +58,7 @@ impl Kept {
         Balance {
             granted: Credits::from_thousandths(self.granted),
             used: Credits::from_thousandths(self.used),
+            alert: 0,
         }
     }
 }
@@ -66,8 +70,11 @@ impl Kept {
 /// `user_limit_exceeded`), or the pool does not cover it (402 `credits_exceeded`). The one debit
 /// path: consumption and key verification both come here. On a refusal nothing it wrote stays,
 /// even if the caller commits (verification answers a refusal, it does not fail).
+#[allow(clippy::too_many_arguments)]
 pub(super) fn debit_in(
     tx: &Tx,
+    by: &By,
+    low_percent: u32,
     org: &OrgId,
     user: &UserId,
     amount: Credits,
@@ -101,7 +108,43 @@ pub(super) fn debit_in(
         }
         return Err(Error::CreditsExceeded { left: b.left(), asked: amount });
     }
+    alert_in(tx, by, org, &b, low_percent, now)?;
     Ok(b)
+}
+
+/// How low a pool is: 0 fine, 1 below `low_percent` of what was granted, 2 empty. A pool never
+/// granted anything is fine: there is nothing to run low of.
+fn alert_level(b: &Balance, low_percent: u32) -> i64 {
+    let (granted, left) = (i128::from(b.granted.thousandths()), i128::from(b.left().thousandths()));
+    if granted == 0 {
+        0
+    } else if left <= 0 {
+        2
+    } else if left * 100 < granted * i128::from(low_percent) {
+        1
+    } else {
+        0
+    }
+}
+
+/// Records the pool's level when it changed, in `tx`: going down fires `credits.low` and then
+/// `credits.depleted` once per crossing; going back up (a grant) re-arms them.
+fn alert_in(tx: &Tx, by: &By, org: &OrgId, b: &Balance, low_percent: u32, now: Millis) -> Result<()> {
+    let level = alert_level(b, low_percent);
+    if level == b.alert {
+        return Ok(());
+    }
+    store::credits::set_alert(tx, org, level)?;
+    for crossed in (b.alert + 1)..=level {
+        let kind = if crossed == 1 { EventType::CreditsLow } else { EventType::CreditsDepleted };
+        let data = audit::data([
+            ("balance", b.left().json()),
+            ("granted", b.granted.json()),
+            ("thresholdPercent", low_percent.into()),
+        ]);
+        audit::event(tx, by, org, kind, ("organization", org.to_string()), data, now)?;
+    }
+    Ok(())
 }
 
 fn period_of(l: &LimitRow) -> Result<LimitPeriod> {
@@ -212,6 +255,7 @@ pub async fn set_limit(
 ) -> Result<(UserId, Option<Limit>)> {
     let user = UserId::parse(user);
     let now = ctx.now();
+    let author = By::actor(&actor);
     ctx.db
         .write(move |tx| {
             let auth = authority(tx, &actor)?;
@@ -222,6 +266,13 @@ pub async fn set_limit(
             if store::orgs::membership(tx, &user, &auth.org)?.is_none() {
                 return Err(not_member());
             }
+            let data = match &limit {
+                Some((amount, period)) => {
+                    audit::data([("amount", amount.json()), ("period", period.as_str().into())])
+                }
+                None => audit::data([("amount", serde_json::Value::Null)]),
+            };
+            audit::only(tx, &author, &auth.org, "credits.limit_set", ("user", user.to_string()), data, now)?;
             let Some((amount, period)) = limit else {
                 store::credits::remove_limit(tx, &auth.org, &user)?;
                 return Ok((user, None));
@@ -239,6 +290,8 @@ pub async fn set_limit(
 /// Adds to the pool in `tx`; 409 when it would go over the largest amount a pool can hold.
 pub(super) fn grant_in(
     tx: &Tx,
+    author: &By,
+    low_percent: u32,
     org: &OrgId,
     by: Option<&UserId>,
     amount: Credits,
@@ -249,7 +302,15 @@ pub(super) fn grant_in(
         // Valid on its own; what stands in the way is what the pool already holds.
         return Err(Error::PoolFull);
     }
-    Ok(store::credits::balance(tx, org)?)
+    let b = store::credits::balance(tx, org)?;
+    let mut data = audit::data([("amount", amount.json()), ("balance", b.left().json())]);
+    if let Some(r) = reason {
+        data.insert("reason".into(), r.into());
+    }
+    audit::event(tx, author, org, EventType::CreditsGranted, ("organization", org.to_string()), data, now)?;
+    // A grant never lowers the level; the percentage used is recomputed (it may re-arm).
+    alert_in(tx, author, org, &b, low_percent, now)?;
+    Ok(b)
 }
 
 /// An owner grants credits to their organization's pool.
@@ -261,13 +322,14 @@ pub async fn grant(
     idem: Option<Idem>,
 ) -> Result<Balance> {
     let now = ctx.now();
+    let (author, low) = (By::actor(&actor), ctx.rules.credits_low_percent);
     ctx.db
         .write(move |tx| {
             let auth = authority(tx, &actor)?;
             auth.require_every_scope()?;
             auth.require_owner("grant credits")?;
             let work = |tx: &Tx| {
-                grant_in(tx, &auth.org, Some(&auth.user), amount, reason.as_deref(), now)
+                grant_in(tx, &author, low, &auth.org, Some(&auth.user), amount, reason.as_deref(), now)
                     .map(|b| (Kept::of(&b), b))
             };
             idempotency::once(
@@ -290,11 +352,11 @@ pub async fn grant_by_operator(
     amount: Credits,
     reason: Option<String>,
 ) -> Result<Balance> {
-    let now = ctx.now();
+    let (now, low) = (ctx.now(), ctx.rules.credits_low_percent);
     ctx.db
         .write(move |tx| {
             let org = resolve_org(tx, &org)?;
-            grant_in(tx, &org, None, amount, reason.as_deref(), now)
+            grant_in(tx, &By::operator(), low, &org, None, amount, reason.as_deref(), now)
         })
         .await
 }

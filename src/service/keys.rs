@@ -1,12 +1,13 @@
 //! API keys: turning a presented key into a caller (through the key cache), verifying keys for
 //! the platform's services, issuing, listing, revoking and rotating keys, and recording their use.
 
+use super::audit::{self, By};
 use super::idempotency::{self, Idem};
 use super::{credits, Authority, Ctx};
-use crate::clock::Millis;
+use crate::clock::{self, Millis};
 use crate::db::{DbResult, Tx};
 use crate::domain::{
-    Credits, KeyId, KeyN, OrgId, Page, PageRequest, ProjectN, Role, Scope, Scopes, UserId, UserN,
+    Credits, EventType, KeyId, KeyN, OrgId, Page, PageRequest, ProjectN, Role, Scope, Scopes, UserId, UserN,
 };
 use crate::error::{Error, Result};
 use crate::keycache::KeyCache;
@@ -232,6 +233,7 @@ pub async fn regenerate(ctx: &Ctx, caller: &Caller) -> Result<String> {
         caller.scopes,
         caller.expires_at,
     );
+    let (author, old_id, user_id) = (By::key(caller), caller.key_id.clone(), caller.user_id.clone());
     ctx.db
         .write(move |tx| {
             if store::keys::revoke(tx, key, now)? == 0 {
@@ -241,7 +243,19 @@ pub async fn regenerate(ctx: &Ctx, caller: &Caller) -> Result<String> {
             tx.keys_changed();
             let spec =
                 KeySpec { user, org: &org, project, ceiling, name: name.as_deref(), scopes, expires_at };
-            Ok(issue_key(tx, &prefix, &spec, now)?.2)
+            let (_, new_id, api_key) = issue_key(tx, &prefix, &spec, now)?;
+            let data =
+                audit::data([("userId", user_id.as_str().into()), ("newApiKeyId", new_id.as_str().into())]);
+            audit::event(
+                tx,
+                &author,
+                &org,
+                EventType::ApiKeyRotated,
+                ("api_key", old_id.to_string()),
+                data,
+                now,
+            )?;
+            Ok(api_key)
         })
         .await
 }
@@ -291,6 +305,7 @@ pub async fn create(ctx: &Ctx, caller: &Caller, input: NewKeyInput, idem: Option
     let prefix = ctx.rules.key_prefix.clone();
     let (user, org, project, name) = (caller.user_n, caller.org_id.clone(), caller.project_n, input.name);
     let user_id = caller.user_id.clone();
+    let author = By::key(caller);
     ctx.db
         .write(move |tx| {
             let work = |tx: &Tx| {
@@ -306,6 +321,7 @@ pub async fn create(ctx: &Ctx, caller: &Caller, input: NewKeyInput, idem: Option
                     KeySpec { user, org: &org, project, ceiling, name: name.as_deref(), scopes, expires_at };
                 let (_, id, api_key) = issue_key(tx, &prefix, &spec, now)?;
                 let item = store::keys::get(tx, &org, &id)?.ok_or(crate::db::DbError::NoRow)?;
+                audit::event(tx, &author, &org, EventType::ApiKeyCreated, ("api_key", id.to_string()), key_data(&item), now)?;
                 Ok((id, IssuedKey { item, api_key }))
             };
             let replay = |tx: &Tx, id: KeyId| {
@@ -317,6 +333,22 @@ pub async fn create(ctx: &Ctx, caller: &Caller, input: NewKeyInput, idem: Option
             idempotency::once(tx, idem.as_ref(), &user_id, "POST /v1/keys", now, work, replay)
         })
         .await
+}
+
+/// What the record of a new key says of it (never the key).
+fn key_data(item: &KeyItem) -> serde_json::Map<String, serde_json::Value> {
+    let mut data = audit::data([
+        ("userId", item.user_id.as_str().into()),
+        ("role", item.ceiling.as_str().into()),
+        ("scopes", item.scopes.names().into()),
+    ]);
+    if let Some(name) = &item.name {
+        data.insert("name".into(), name.as_str().into());
+    }
+    if let Some(at) = item.expires_at {
+        data.insert("expiresAt".into(), clock::format(at).into());
+    }
+    data
 }
 
 /// A replay whose object was ended since the first request: no fresh secret for it.
@@ -376,6 +408,7 @@ pub async fn revoke(ctx: &Ctx, caller: &Caller, id: &str) -> Result<()> {
     auth.require_scope(Scope::Keys)?;
     let id = KeyId::parse(id).ok_or_else(key_not_found)?;
     let now = ctx.now();
+    let author = By::key(caller);
     ctx.db
         .write(move |tx| {
             let item = store::keys::get(tx, &auth.org, &id)?.ok_or_else(key_not_found)?;
@@ -384,6 +417,16 @@ pub async fn revoke(ctx: &Ctx, caller: &Caller, id: &str) -> Result<()> {
                 return Err(Error::KeyRevoked);
             }
             tx.keys_changed();
+            let data = audit::data([("userId", item.user_id.as_str().into())]);
+            audit::event(
+                tx,
+                &author,
+                &auth.org,
+                EventType::ApiKeyRevoked,
+                ("api_key", item.id.to_string()),
+                data,
+                now,
+            )?;
             Ok(())
         })
         .await
@@ -400,6 +443,7 @@ pub async fn rotate(ctx: &Ctx, caller: &Caller, id: &str, grace_ms: Millis) -> R
     let id = KeyId::parse(id).ok_or_else(key_not_found)?;
     let now = ctx.now();
     let prefix = ctx.rules.key_prefix.clone();
+    let author = By::key(caller);
     ctx.db
         .write(move |tx| {
             let old = store::keys::get(tx, &auth.org, &id)?.ok_or_else(key_not_found)?;
@@ -430,6 +474,20 @@ pub async fn rotate(ctx: &Ctx, caller: &Caller, id: &str, grace_ms: Millis) -> R
             };
             let (_, new_id, api_key) = issue_key(tx, &prefix, &spec, now)?;
             let item = store::keys::get(tx, &auth.org, &new_id)?.ok_or(crate::db::DbError::NoRow)?;
+            let data = audit::data([
+                ("userId", old.user_id.as_str().into()),
+                ("newApiKeyId", new_id.as_str().into()),
+                ("oldKeyWorksUntil", clock::format(now.saturating_add(grace_ms)).into()),
+            ]);
+            audit::event(
+                tx,
+                &author,
+                &auth.org,
+                EventType::ApiKeyRotated,
+                ("api_key", old.id.to_string()),
+                data,
+                now,
+            )?;
             Ok(IssuedKey { item, api_key })
         })
         .await
@@ -526,28 +584,38 @@ pub async fn verify(ctx: &Ctx, caller: &Caller, input: VerifyInput) -> Result<Ve
     let (n, org, user) = (key.key, key.org_id.clone(), key.user_id.clone());
     let verifier = caller.user_id.clone();
     let idem = input.idem;
+    let (author, low) = (By::key(caller), ctx.rules.credits_low_percent);
     let outcome = ctx
         .db
         .write(move |tx| {
             let work = |tx: &Tx| {
                 // The debit happens only while the key is live (one statement); a refusal asks
                 // whether the key was revoked since the cache answered, which says why.
-                let (code, b) =
-                    match credits::debit_in(tx, &org, &user, amount, reason.as_deref(), now, Some(n)) {
-                        Ok(b) => (VerifyCode::Valid, Some(b)),
-                        Err(Error::CreditsExceeded { .. } | Error::UserLimitExceeded { .. })
-                            if !store::keys::is_live(tx, n, now)? =>
-                        {
-                            (VerifyCode::Revoked, None)
-                        }
-                        Err(Error::CreditsExceeded { .. }) => {
-                            (VerifyCode::CreditsExceeded, Some(store::credits::balance(tx, &org)?))
-                        }
-                        Err(Error::UserLimitExceeded { .. }) => {
-                            (VerifyCode::UserLimitExceeded, Some(store::credits::balance(tx, &org)?))
-                        }
-                        Err(e) => return Err(e),
-                    };
+                let (code, b) = match credits::debit_in(
+                    tx,
+                    &author,
+                    low,
+                    &org,
+                    &user,
+                    amount,
+                    reason.as_deref(),
+                    now,
+                    Some(n),
+                ) {
+                    Ok(b) => (VerifyCode::Valid, Some(b)),
+                    Err(Error::CreditsExceeded { .. } | Error::UserLimitExceeded { .. })
+                        if !store::keys::is_live(tx, n, now)? =>
+                    {
+                        (VerifyCode::Revoked, None)
+                    }
+                    Err(Error::CreditsExceeded { .. }) => {
+                        (VerifyCode::CreditsExceeded, Some(store::credits::balance(tx, &org)?))
+                    }
+                    Err(Error::UserLimitExceeded { .. }) => {
+                        (VerifyCode::UserLimitExceeded, Some(store::credits::balance(tx, &org)?))
+                    }
+                    Err(e) => return Err(e),
+                };
                 let record = Consumed {
                     code: code.as_str().to_string(),
                     granted: b.as_ref().map_or(0, |b| b.granted.thousandths()),
@@ -561,6 +629,7 @@ pub async fn verify(ctx: &Ctx, caller: &Caller, input: VerifyInput) -> Result<Ve
                 let b = Balance {
                     granted: Credits::from_thousandths(r.granted),
                     used: Credits::from_thousandths(r.used),
+                    alert: 0,
                 };
                 Ok((code, (code != VerifyCode::Revoked).then_some(b)))
             };

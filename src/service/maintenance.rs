@@ -1,16 +1,20 @@
 //! Keeping the database tidy and whole: the sweep of expired provisions, links and sessions;
 //! backups; the health check.
 
-use super::{idempotency, keys, limits, provisioning, shown, Ctx};
+use super::{audit, idempotency, keys, limits, provisioning, shown, Ctx};
 use crate::clock::Millis;
 use crate::db::{Db, Engine};
 use crate::error::{Error, Result};
 use crate::store;
 use std::path::Path;
 
+/// How long the events feed and the webhook delivery log reach back (a delivery still being
+/// retried keeps its event).
+pub const EVENTS_KEPT_MS: Millis = 30 * 86_400_000;
+
 /// Sweeps everything that has expired by `now`: provisions (in batches through the writer queue,
 /// between the requests' writes), then mailed links, web sessions, results nobody came back for,
-/// idle limits and idempotency records past their 24 hours. Returns how many provisions it ended. Blocking: for the cleanup thread and the command line.
+/// idle limits, idempotency records past their 24 hours, audit rows past AUDIT_RETENTION, and events and finished deliveries past 30 days. Returns how many provisions it ended. Blocking: for the cleanup thread and the command line.
 pub fn sweep(ctx: &Ctx, now: Millis) -> Result<usize> {
     let mut total = 0;
     loop {
@@ -20,7 +24,11 @@ pub fn sweep(ctx: &Ctx, now: Millis) -> Result<usize> {
             break;
         }
     }
+    let retention = ctx.rules.audit_retention_ms;
     ctx.db.write_queued(move |tx| -> Result<()> {
+        audit::prune(tx, now, retention)?;
+        store::webhooks::prune(tx, now - EVENTS_KEPT_MS)?;
+        store::events::prune(tx, now - EVENTS_KEPT_MS)?;
         store::email_tokens::delete_expired(tx, now)?;
         store::sessions::delete_expired(tx, now)?;
         shown::forget_expired(tx, now)?;

@@ -2,11 +2,12 @@
 //! and removing them (every key they hold there dies with the membership). An organization
 //! never loses its last owner, however many such changes run at once.
 
+use super::audit::{self, By};
 use super::organizations::member_named;
 use super::{authority, resolve_org, Actor, Authority, Ctx};
 use crate::clock::Millis;
 use crate::db::{Conn, Tx};
-use crate::domain::{Cursor, OrgId, Page, PageRequest, Role, Scope, UserId, UserN};
+use crate::domain::{Cursor, EventType, OrgId, Page, PageRequest, Role, Scope, UserId, UserN};
 use crate::error::{Error, Result};
 use crate::store;
 use crate::store::members::MemberItem;
@@ -109,10 +110,18 @@ fn keep_an_owner(tx: &Tx, org: &OrgId, target: &MemberItem) -> Result<()> {
 
 /// Applies a permitted change. Every key of the member acts with the new role and access from
 /// its very next request.
-fn change_in(tx: &Tx, org: &OrgId, mut target: MemberItem, change: MemberChange) -> Result<MemberItem> {
+fn change_in(
+    tx: &Tx,
+    by: &By,
+    org: &OrgId,
+    mut target: MemberItem,
+    change: MemberChange,
+    now: Millis,
+) -> Result<MemberItem> {
     if target.placeholder {
         return Err(pending_provision());
     }
+    let before = (target.role, target.is_provisioner);
     if let Some(role) = change.role.filter(|r| *r != target.role) {
         if role != Role::Owner {
             keep_an_owner(tx, org, &target)?;
@@ -125,12 +134,24 @@ fn change_in(tx: &Tx, org: &OrgId, mut target: MemberItem, change: MemberChange)
         target.is_provisioner = on;
     }
     tx.keys_changed();
+    let mut data = audit::data([
+        ("userId", target.user_id.as_str().into()),
+        ("role", target.role.as_str().into()),
+        ("isProvisioner", target.is_provisioner.into()),
+    ]);
+    if before.0 != target.role {
+        data.insert("previousRole".into(), before.0.as_str().into());
+    }
+    if before.1 != target.is_provisioner {
+        data.insert("wasProvisioner".into(), before.1.into());
+    }
+    audit::event(tx, by, org, EventType::MemberUpdated, ("user", target.user_id.to_string()), data, now)?;
     Ok(target)
 }
 
 /// Ends the membership, revokes every key the person holds in the organization and drops their
 /// credit limit there, in one transaction.
-fn remove_in(tx: &Tx, org: &OrgId, target: MemberItem, now: Millis) -> Result<Removed> {
+fn remove_in(tx: &Tx, by: &By, org: &OrgId, target: MemberItem, now: Millis) -> Result<Removed> {
     if target.placeholder {
         return Err(pending_provision());
     }
@@ -139,6 +160,12 @@ fn remove_in(tx: &Tx, org: &OrgId, target: MemberItem, now: Millis) -> Result<Re
     let keys_revoked = store::keys::revoke_all_of(tx, target.user_n, org, now)?;
     store::members::delete_credit_limit(tx, org, &target.user_id)?;
     tx.keys_changed();
+    let data = audit::data([
+        ("userId", target.user_id.as_str().into()),
+        ("role", target.role.as_str().into()),
+        ("apiKeysRevoked", keys_revoked.into()),
+    ]);
+    audit::event(tx, by, org, EventType::MemberRemoved, ("user", target.user_id.to_string()), data, now)?;
     Ok(Removed { member: target, keys_revoked })
 }
 
@@ -149,6 +176,7 @@ pub async fn update(ctx: &Ctx, actor: Actor, user: &str, change: MemberChange) -
     }
     let user = UserId::parse(user);
     let now = ctx.now();
+    let by = By::actor(&actor);
     ctx.db
         .write(move |tx| {
             let auth = authority(tx, &actor)?;
@@ -161,7 +189,7 @@ pub async fn update(ctx: &Ctx, actor: Actor, user: &str, change: MemberChange) -
                 None => return Err(no_such_member()),
             };
             may_change(&auth, &target, &change)?;
-            change_in(tx, &auth.org, target, change)
+            change_in(tx, &by, &auth.org, target, change, now)
         })
         .await
 }
@@ -171,6 +199,7 @@ pub async fn update(ctx: &Ctx, actor: Actor, user: &str, change: MemberChange) -
 pub async fn remove(ctx: &Ctx, actor: Actor, user: &str) -> Result<Removed> {
     let user = UserId::parse(user);
     let now = ctx.now();
+    let by = By::actor(&actor);
     ctx.db
         .write(move |tx| {
             let auth = authority(tx, &actor)?;
@@ -192,7 +221,7 @@ pub async fn remove(ctx: &Ctx, actor: Actor, user: &str) -> Result<Removed> {
                     target.role.as_str()
                 )));
             }
-            remove_in(tx, &auth.org, target, now)
+            remove_in(tx, &by, &auth.org, target, now)
         })
         .await
 }
@@ -213,7 +242,14 @@ pub async fn set_role_by_operator(ctx: &Ctx, org: String, who: String, role: Rol
     ctx.db
         .write(move |tx| {
             let (org, target) = named(tx, &org, &who, true, now)?;
-            change_in(tx, &org, target, MemberChange { role: Some(role), is_provisioner: None })
+            change_in(
+                tx,
+                &By::operator(),
+                &org,
+                target,
+                MemberChange { role: Some(role), is_provisioner: None },
+                now,
+            )
         })
         .await
 }
@@ -224,7 +260,7 @@ pub async fn remove_by_operator(ctx: &Ctx, org: String, who: String) -> Result<R
     ctx.db
         .write(move |tx| {
             let (org, target) = named(tx, &org, &who, false, now)?;
-            remove_in(tx, &org, target, now)
+            remove_in(tx, &By::operator(), &org, target, now)
         })
         .await
 }

@@ -6,8 +6,10 @@
 
 pub mod accounts;
 pub mod agents;
+pub mod audit;
 pub mod claims;
 pub mod credits;
+pub mod events;
 pub mod idempotency;
 pub mod keys;
 mod limits;
@@ -16,12 +18,14 @@ pub mod members;
 pub mod organizations;
 pub mod provisioning;
 pub mod shown;
+pub mod webhooks;
 
 use crate::clock::{Clock, Millis};
 use crate::db::{Conn, Db};
 use crate::domain::{OrgId, Role, Scope, Scopes, UserId};
 use crate::error::{Error, Result};
 use crate::mail::Mailer;
+use crate::serverkey::ServerKey;
 use crate::store;
 use std::sync::Arc;
 
@@ -52,6 +56,12 @@ pub struct Rules {
     pub provision_rate_limit: u32,
     /// Tries a minute per sign-in form and client address; 0: no limit.
     pub form_rate_limit: u32,
+    /// How long audit rows are kept.
+    pub audit_retention_ms: Millis,
+    /// `credits.low` fires when a pool falls below this percentage of what was granted.
+    pub credits_low_percent: u32,
+    /// Webhooks may go to loopback, private and link-local addresses (internal receivers).
+    pub webhook_allow_private: bool,
 }
 
 /// What every use case reaches: the database, the clock, the rules, and the state that makes
@@ -64,12 +74,27 @@ pub struct Ctx {
     keys: Arc<keys::KeyState>,
     limits: Arc<limits::Limits>,
     mailer: Mailer,
+    /// Seals the webhooks' signing secrets; None for commands that never touch them.
+    pub server_key: Option<Arc<ServerKey>>,
 }
 
 impl Ctx {
     pub fn new(db: Db, clock: Clock, rules: Rules, mailer: Mailer) -> Ctx {
         let limits = limits::Limits::new(db.engine(), rules.provision_rate_limit, rules.form_rate_limit);
-        Ctx { db, clock, rules: Arc::new(rules), keys: Arc::default(), limits: Arc::new(limits), mailer }
+        Ctx {
+            db,
+            clock,
+            rules: Arc::new(rules),
+            keys: Arc::default(),
+            limits: Arc::new(limits),
+            mailer,
+            server_key: None,
+        }
+    }
+
+    pub fn with_server_key(mut self, key: ServerKey) -> Ctx {
+        self.server_key = Some(Arc::new(key));
+        self
     }
 
     pub fn now(&self) -> Millis {

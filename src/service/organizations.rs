@@ -1,12 +1,13 @@
 //! Organizations and their members: creating them (operators, the first start, people where
 //! sign-up is open), domains, membership and provisioner access, and what the dashboard shows.
 
-use super::SignupMode;
-use super::{authority, keys, resolve_org, Actor, Ctx};
+use super::audit::{self, By};
+use super::{authority, keys, resolve_org, Actor, Ctx, Rules, SignupMode};
 use crate::clock::Millis;
 use crate::db::Tx;
 use crate::domain::{
-    Credits, DisplayName, Domain, Email, OrgId, ProjectId, ProvisionStatus, Role, Scope, UserId, UserN,
+    Credits, DisplayName, Domain, Email, EventType, OrgId, ProjectId, ProvisionStatus, Role, Scope, UserId,
+    UserN,
 };
 use crate::error::{Error, Result};
 use crate::store;
@@ -34,7 +35,8 @@ pub struct Access {
 
 /// Creates an organization and its owner (reusing the account when the address is known and
 /// verified), with the owner's project and key.
-fn create_in(tx: &Tx, prefix: &str, new: &NewOrg, now: Millis) -> Result<Access> {
+fn create_in(tx: &Tx, by: &By, rules: &Rules, new: &NewOrg, now: Millis) -> Result<Access> {
+    let prefix = &rules.key_prefix;
     let name = DisplayName::parse("The organization name", &new.name, 200).map_err(Error::InvalidField)?;
     if let Some(d) = &new.domain {
         if store::orgs::domain_taken(tx, d)? {
@@ -43,30 +45,33 @@ fn create_in(tx: &Tx, prefix: &str, new: &NewOrg, now: Millis) -> Result<Access>
     }
     let org_id = OrgId::new();
     store::orgs::insert_org(tx, &org_id, name.as_str(), new.domain.as_ref(), now)?;
-    let owner = add_in(tx, prefix, &org_id, &new.owner_email, Role::Owner, new.provisioner, now)?;
+    let data = audit::data([("name", name.as_str().into())]);
+    audit::only(tx, by, &org_id, "organization.created", ("organization", org_id.to_string()), data, now)?;
+    let owner = add_in(tx, by, prefix, &org_id, &new.owner_email, Role::Owner, new.provisioner, now)?;
     if let Some(credits) = new.credits {
-        super::credits::grant_in(tx, &org_id, None, credits, Some("opening grant"), now)?;
+        let low = rules.credits_low_percent;
+        super::credits::grant_in(tx, by, low, &org_id, None, credits, Some("opening grant"), now)?;
     }
     Ok(owner)
 }
 
 /// An operator creates an organization (command line).
 pub async fn create(ctx: &Ctx, new: NewOrg) -> Result<Access> {
-    let (prefix, now) = (ctx.rules.key_prefix.clone(), ctx.now());
-    ctx.db.write(move |tx| create_in(tx, &prefix, &new, now)).await
+    let (rules, now) = (ctx.rules.clone(), ctx.now());
+    ctx.db.write(move |tx| create_in(tx, &By::operator(), &rules, &new, now)).await
 }
 
 /// On an empty database, the first organization and its owner; None when there is one already.
 /// Blocking: it runs at start-up, before the server serves.
 pub fn bootstrap(ctx: &Ctx, new: NewOrg) -> Result<Option<Access>> {
-    let (prefix, now) = (ctx.rules.key_prefix.clone(), ctx.now());
+    let (rules, now) = (ctx.rules.clone(), ctx.now());
     ctx.db.write_blocking(move |tx| {
         // Replicas starting together on an empty database: one of them creates it.
         store::orgs::lock_for_bootstrap(tx)?;
         if store::orgs::count_orgs(tx)? > 0 {
             return Ok(None);
         }
-        create_in(tx, &prefix, &new, now).map(Some)
+        create_in(tx, &By::system(), &rules, &new, now).map(Some)
     })
 }
 
@@ -79,7 +84,8 @@ pub async fn start(ctx: &Ctx, user: &UserId, session: [u8; 32], name: String) ->
             "Organizations on this server are created by its operator; ask them, or an admin for a claim link.",
         ));
     }
-    let (prefix, now, user) = (ctx.rules.key_prefix.clone(), ctx.now(), user.clone());
+    let (rules, now, by) = (ctx.rules.clone(), ctx.now(), By::person(user));
+    let user = user.clone();
     ctx.db
         .write(move |tx| {
             let u = store::orgs::user(tx, &user)?
@@ -91,7 +97,7 @@ pub async fn start(ctx: &Ctx, user: &UserId, session: [u8; 32], name: String) ->
             })?;
             let email = Email::parse(&email).map_err(Error::Internal)?;
             let new = NewOrg { name, domain: None, owner_email: email, provisioner: false, credits: None };
-            let access = create_in(tx, &prefix, &new, now)?;
+            let access = create_in(tx, &by, &rules, &new, now)?;
             store::sessions::set_active_org(tx, &session, &access.org_id)?;
             Ok(access)
         })
@@ -101,8 +107,10 @@ pub async fn start(ctx: &Ctx, user: &UserId, session: [u8; 32], name: String) ->
 /// Adds the person at `email` to `org` (creating the account when the address is new) with their
 /// own project and key. An existing account must have a verified address: whoever typed an
 /// address into a sign-up form does not receive what is meant for its owner.
+#[allow(clippy::too_many_arguments)]
 fn add_in(
     tx: &Tx,
+    by: &By,
     prefix: &str,
     org: &OrgId,
     email: &Email,
@@ -111,19 +119,19 @@ fn add_in(
     now: Millis,
 ) -> Result<Access> {
     let address = email.as_string();
-    let (user_id, user_n) = match store::orgs::user_id_by_email(tx, &address)? {
+    let (user_id, user_n, new_account) = match store::orgs::user_id_by_email(tx, &address)? {
         Some(id) => {
             let u = store::orgs::user(tx, &id)?.ok_or_else(|| Error::Internal("user vanished".into()))?;
             if !u.email_verified {
                 return Err(Error::AddressUnverified(address));
             }
-            (id, u.n)
+            (id, u.n, false)
         }
         None => {
             let id = UserId::new();
             // Verified: an operator (or an owner) names the address.
             let n = store::orgs::insert_user(tx, &id, &address, false, true, now)?;
-            (id, n)
+            (id, n, true)
         }
     };
     store::orgs::insert_membership(tx, user_n, org, role, provisioner, now).map_err(|e| {
@@ -133,6 +141,13 @@ fn add_in(
             e.into()
         }
     })?;
+    let data = audit::data([
+        ("email", address.as_str().into()),
+        ("role", role.as_str().into()),
+        ("isProvisioner", provisioner.into()),
+        ("newAccount", new_account.into()),
+    ]);
+    audit::event(tx, by, org, EventType::UserCreated, ("user", user_id.to_string()), data, now)?;
     project_and_key(tx, prefix, org, user_id, user_n, Role::Owner, now)
 }
 
@@ -148,7 +163,7 @@ pub async fn add_member(
     ctx.db
         .write(move |tx| {
             let org = resolve_org(tx, &org)?;
-            add_in(tx, &prefix, &org, &email, role, provisioner, now)
+            add_in(tx, &By::operator(), &prefix, &org, &email, role, provisioner, now)
         })
         .await
 }
@@ -171,6 +186,7 @@ pub(super) fn project_and_key(
 
 /// An operator gives an organization its email domain (unique across organizations).
 pub async fn set_domain(ctx: &Ctx, org: String, domain: Domain) -> Result<OrgId> {
+    let now = ctx.now();
     ctx.db
         .write(move |tx| {
             let org = resolve_org(tx, &org)?;
@@ -180,6 +196,16 @@ pub async fn set_domain(ctx: &Ctx, org: String, domain: Domain) -> Result<OrgId>
             store::orgs::set_domain(tx, &org, &domain)?;
             // Keys carry their organization's domain (create-user maps onto it).
             tx.keys_changed();
+            let data = audit::data([("domain", domain.as_str().into())]);
+            audit::only(
+                tx,
+                &By::operator(),
+                &org,
+                "organization.domain_set",
+                ("organization", org.to_string()),
+                data,
+                now,
+            )?;
             Ok(org)
         })
         .await
@@ -187,10 +213,16 @@ pub async fn set_domain(ctx: &Ctx, org: String, domain: Domain) -> Result<OrgId>
 
 /// Turns a member's provisioner flag on or off; the member is given by user id or email (an
 /// email only when verified: it must name the person it reaches).
-fn set_provisioner_in(tx: &Tx, org: &OrgId, who: &str, on: bool) -> Result<MemberRow> {
+fn set_provisioner_in(tx: &Tx, by: &By, org: &OrgId, who: &str, on: bool, now: Millis) -> Result<MemberRow> {
     let mut m = member_named(tx, org, who, on)?;
     store::orgs::set_provisioner(tx, org, &m.user_id, on)?;
     tx.keys_changed();
+    let data = audit::data([
+        ("userId", m.user_id.as_str().into()),
+        ("isProvisioner", on.into()),
+        ("wasProvisioner", m.is_provisioner.into()),
+    ]);
+    audit::event(tx, by, org, EventType::MemberUpdated, ("user", m.user_id.to_string()), data, now)?;
     m.is_provisioner = on;
     Ok(m)
 }
@@ -214,22 +246,24 @@ pub(super) fn member_named(tx: &Tx, org: &OrgId, who: &str, vouched: bool) -> Re
 
 /// An owner turns a member's provisioner access on or off (the API).
 pub async fn set_provisioner(ctx: &Ctx, actor: Actor, who: String, on: bool) -> Result<MemberRow> {
+    let (by, now) = (By::actor(&actor), ctx.now());
     ctx.db
         .write(move |tx| {
             let auth = authority(tx, &actor)?;
             auth.require_scope(Scope::Members)?;
             auth.require_owner("change provisioner access")?;
-            set_provisioner_in(tx, &auth.org, &who, on)
+            set_provisioner_in(tx, &by, &auth.org, &who, on, now)
         })
         .await
 }
 
 /// An operator turns a member's provisioner access on or off (command line).
 pub async fn set_provisioner_by_operator(ctx: &Ctx, org: String, who: String, on: bool) -> Result<MemberRow> {
+    let now = ctx.now();
     ctx.db
         .write(move |tx| {
             let org = resolve_org(tx, &org)?;
-            set_provisioner_in(tx, &org, &who, on)
+            set_provisioner_in(tx, &By::operator(), &org, &who, on, now)
         })
         .await
 }

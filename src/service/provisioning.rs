@@ -2,13 +2,14 @@
 //! orchestrator's API-only users, listing and cancelling provisions, and the sweep of expired
 //! ones.
 
+use super::audit::{self, By};
 use super::idempotency::{self, Idem};
 use super::organizations::{project_and_key, Access, DEFAULT_PROJECT_NAME};
 use super::{authority, keys, limits, Actor, Caller, Client, Ctx};
-use crate::clock::Millis;
+use crate::clock::{self, Millis};
 use crate::db::{DbResult, Tx};
 use crate::domain::{
-    AgentId, Cursor, DisplayName, Email, KeyId, OrgId, Page, PageRequest, ProjectId, ProvisionId,
+    AgentId, Cursor, DisplayName, Email, EventType, KeyId, OrgId, Page, PageRequest, ProjectId, ProvisionId,
     ProvisionRole, ProvisionStatus, Role, Scope, Scopes, UserId,
 };
 use crate::error::{Error, Result};
@@ -236,6 +237,7 @@ pub async fn provision_with(
     }
     let mailing = send_to.is_some();
     let prefix = ctx.rules.key_prefix.clone();
+    let author = By::actor(&actor);
     let (provisioned, org_name) = ctx
         .db
         .write(move |tx| {
@@ -294,6 +296,29 @@ pub async fn provision_with(
                 };
                 store::projects::insert_agent(tx, project_n, &agent)?;
                 store::provisions::insert(tx, &row, &token.hash)?;
+                let mut data = audit::data([
+                    ("userId", row.user_id.as_str().into()),
+                    ("projectId", row.project_id.as_str().into()),
+                    ("apiKeyId", key_id.as_str().into()),
+                    ("role", role.as_str().into()),
+                    ("expiresAt", clock::format(row.expires_at).into()),
+                ]);
+                for (field, value) in
+                    [("email", &row.email), ("name", &row.name), ("externalId", &row.external_id)]
+                {
+                    if let Some(v) = value {
+                        data.insert(field.into(), v.as_str().into());
+                    }
+                }
+                audit::event(
+                    tx,
+                    &author,
+                    &row.org_id,
+                    EventType::ProvisionCreated,
+                    ("provision", row.id.to_string()),
+                    data,
+                    now,
+                )?;
                 let made = Made { provision: row.id.clone(), key: key_id };
                 Ok::<_, Error>((
                     made,
@@ -362,6 +387,7 @@ pub async fn get(ctx: &Ctx, caller: &Caller, id: &str) -> Result<ProvisionRow> {
 pub async fn cancel(ctx: &Ctx, actor: Actor, id: &str) -> Result<()> {
     let id = ProvisionId::parse(id);
     let now = ctx.now();
+    let author = By::actor(&actor);
     ctx.db
         .write(move |tx| {
             let auth = authority(tx, &actor)?;
@@ -374,6 +400,16 @@ pub async fn cancel(ctx: &Ctx, actor: Actor, id: &str) -> Result<()> {
                 return Err(Error::NotPending { status: p.status, expired_at });
             }
             end(tx, &p, ProvisionStatus::Cancelled)?;
+            let data = audit::data([("userId", p.user_id.as_str().into())]);
+            audit::event(
+                tx,
+                &author,
+                &p.org_id,
+                EventType::ProvisionCancelled,
+                ("provision", p.id.to_string()),
+                data,
+                now,
+            )?;
             Ok(())
         })
         .await
@@ -407,6 +443,7 @@ pub async fn renew_claim_link(
     let id = ProvisionId::parse(id);
     let token = secrets::new_claim_token()?;
     let now = ctx.now();
+    let author = By::actor(&actor);
     let (link, mail_to) = ctx
         .db
         .write(move |tx| {
@@ -445,6 +482,17 @@ pub async fn renew_claim_link(
                 // The placeholder's key now fails at another time.
                 tx.keys_changed();
             }
+            let data =
+                audit::data([("expiresAt", clock::format(expires_at).into()), ("mailed", send_email.into())]);
+            audit::only(
+                tx,
+                &author,
+                &p.org_id,
+                "provision.link_renewed",
+                ("provision", p.id.to_string()),
+                data,
+                now,
+            )?;
             let mail_to = match (send_email, p.email) {
                 (true, Some(to)) => Some((to, store::orgs::org_name(tx, &auth.org)?.unwrap_or_default())),
                 _ => None,
@@ -477,10 +525,26 @@ pub const SWEEP_BATCH: u32 = 500;
 /// they created. Their keys already failed (see `keys::authenticate`); this only tidies up.
 pub(super) fn expire_batch(tx: &Tx, now: Millis) -> Result<usize> {
     let ended = store::provisions::expire_batch(tx, now, SWEEP_BATCH)?;
-    if ended > 0 {
+    if !ended.is_empty() {
         tx.keys_changed();
     }
-    Ok(ended)
+    let system = By::system();
+    for p in &ended {
+        let data = audit::data([
+            ("userId", p.user_id.as_str().into()),
+            ("expiresAt", clock::format(p.expires_at).into()),
+        ]);
+        audit::event(
+            tx,
+            &system,
+            &p.org_id,
+            EventType::ProvisionExpired,
+            ("provision", p.id.to_string()),
+            data,
+            now,
+        )?;
+    }
+    Ok(ended.len())
 }
 
 /// The orchestrator flow (`create-user`): an active, API-only member of the caller's
@@ -522,6 +586,7 @@ pub async fn create_api_user(
     let email = Email::parse(email).map_err(Error::InvalidEmail)?.with_domain(&domain);
     let (prefix, now, org) = (ctx.rules.key_prefix.clone(), ctx.now(), caller.org_id.clone());
     let by = caller.user_id.clone();
+    let author = By::key(caller);
     ctx.db
         .write(move |tx| {
             let work = |tx: &Tx| {
@@ -539,6 +604,21 @@ pub async fn create_api_user(
                 let key = store::keys::list(tx, &org, Some(&access.user_id), None, 1)?
                     .pop()
                     .ok_or(crate::db::DbError::NoRow)?;
+                let data = audit::data([
+                    ("email", address.as_str().into()),
+                    ("apiOnly", true.into()),
+                    ("projectId", access.project_id.as_str().into()),
+                    ("apiKeyId", key.id.as_str().into()),
+                ]);
+                audit::event(
+                    tx,
+                    &author,
+                    &org,
+                    EventType::UserCreated,
+                    ("user", access.user_id.to_string()),
+                    data,
+                    now,
+                )?;
                 Ok(((address.clone(), key.id), (address, access)))
             };
             // The same user, a new key; the lost response's stops working.

@@ -7,6 +7,8 @@ use crate::domain::{Credits, KeyN, OrgId, UserId};
 pub struct Balance {
     pub granted: Credits,
     pub used: Credits,
+    /// How low the pool was last recorded to be (see schema.sql, `credits_alert`).
+    pub alert: i64,
 }
 
 impl Balance {
@@ -16,9 +18,11 @@ impl Balance {
 }
 
 pub fn balance(conn: &Conn, org: &OrgId) -> DbResult<Balance> {
-    conn.query_one("SELECT credits_granted, credits_used FROM organizations WHERE id = ?1", &[org], |r| {
-        Ok(Balance { granted: r.get(0)?, used: r.get(1)? })
-    })
+    conn.query_one(
+        "SELECT credits_granted, credits_used, credits_alert FROM organizations WHERE id = ?1",
+        &[org],
+        |r| Ok(Balance { granted: r.get(0)?, used: r.get(1)?, alert: r.get(2)? }),
+    )
 }
 
 fn record(
@@ -34,6 +38,11 @@ fn record(
         "INSERT INTO credit_ledger (org_id, user_id, kind, amount, reason, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         &[org, &user, &kind, &amount, &reason, &now],
     )?;
+    Ok(())
+}
+
+pub fn set_alert(tx: &Tx, org: &OrgId, level: i64) -> DbResult<()> {
+    tx.execute("UPDATE organizations SET credits_alert = ?2 WHERE id = ?1", &[org, &level])?;
     Ok(())
 }
 

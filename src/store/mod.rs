@@ -2,9 +2,11 @@
 //! `&Tx` (a write in progress: the caller decides what commits together) and returns rows of its
 //! own; nothing here knows about HTTP, pages or who is calling.
 
+pub mod audit;
 pub mod copy;
 pub mod credits;
 pub mod email_tokens;
+pub mod events;
 pub mod idempotency;
 pub mod keys;
 pub mod limits;
@@ -14,3 +16,4 @@ pub mod projects;
 pub mod provisions;
 pub mod sessions;
 pub mod shown;
+pub mod webhooks;

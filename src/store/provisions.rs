@@ -177,7 +177,19 @@ pub fn end(tx: &Tx, id: &ProvisionId, status: ProvisionStatus) -> DbResult<bool>
 /// Keys) and deletes their placeholder users with everything those own. Returns how many it
 /// ended. One statement per table instead of one delete (and its cascades) per provision; the
 /// children go first, so the foreign keys' cascades find nothing left to do.
-pub fn expire_batch(tx: &Tx, now: Millis, limit: u32) -> DbResult<usize> {
+/// A provision the sweep ended, for its record.
+pub struct Expired {
+    pub id: ProvisionId,
+    pub org_id: OrgId,
+    pub user_id: UserId,
+    pub expires_at: Millis,
+}
+
+fn expired(r: &Row) -> DbResult<Expired> {
+    Ok(Expired { id: r.get(0)?, org_id: r.get(1)?, user_id: r.get(2)?, expires_at: r.get(3)? })
+}
+
+pub fn expire_batch(tx: &Tx, now: Millis, limit: u32) -> DbResult<Vec<Expired>> {
     if tx.engine() == Engine::Postgres {
         return expire_batch_postgres(tx, now, limit);
     }
@@ -186,12 +198,17 @@ pub fn expire_batch(tx: &Tx, now: Millis, limit: u32) -> DbResult<usize> {
         "CREATE TEMP TABLE IF NOT EXISTS sweep_batch (p INTEGER PRIMARY KEY, u INTEGER);
          DELETE FROM temp.sweep_batch;",
     )?;
-    let seen = tx.execute(
+    tx.execute(
         "INSERT INTO temp.sweep_batch (p, u)
          SELECT p.n, (SELECT u.n FROM users u WHERE u.id = p.user_id AND u.status = 'placeholder')
            FROM provisions p WHERE p.status = 'pending' AND p.expires_at <= ?1
           ORDER BY p.expires_at, p.n LIMIT ?2",
         &[&now, &i64::from(limit)],
+    )?;
+    let ended = tx.query_all(
+        "SELECT id, org_id, user_id, expires_at FROM provisions WHERE n IN (SELECT p FROM temp.sweep_batch)",
+        &[],
+        expired,
     )?;
     for sql in [
         "UPDATE provisions SET status = 'expired' WHERE n IN (SELECT p FROM temp.sweep_batch)",
@@ -204,26 +221,27 @@ pub fn expire_batch(tx: &Tx, now: Millis, limit: u32) -> DbResult<usize> {
     ] {
         tx.execute(sql, &[])?;
     }
-    Ok(seen)
+    Ok(ended)
 }
 
 /// The same on PostgreSQL, in one statement. `SKIP LOCKED`: replicas sweeping at the same time
 /// take different provisions, never the same one twice (and never wait for each other); the
 /// placeholder's membership, projects, keys and agents go with it by the foreign keys' cascades.
 /// (A data-modifying WITH clause runs to completion whether or not the query reads it.)
-fn expire_batch_postgres(tx: &Tx, now: Millis, limit: u32) -> DbResult<usize> {
-    let ended: i64 = tx.value(
+fn expire_batch_postgres(tx: &Tx, now: Millis, limit: u32) -> DbResult<Vec<Expired>> {
+    tx.query_all(
         "WITH batch AS (
               SELECT n, user_id FROM provisions WHERE status = 'pending' AND expires_at <= ?1
                ORDER BY expires_at, n LIMIT ?2 FOR UPDATE SKIP LOCKED),
          ended AS (
-              UPDATE provisions p SET status = 'expired' FROM batch WHERE p.n = batch.n RETURNING batch.user_id),
+              UPDATE provisions p SET status = 'expired' FROM batch WHERE p.n = batch.n
+              RETURNING p.id, p.org_id, p.user_id, p.expires_at),
          gone AS (
               DELETE FROM users u USING ended WHERE u.id = ended.user_id AND u.status = 'placeholder')
-         SELECT COUNT(*) FROM ended",
+         SELECT id, org_id, user_id, expires_at FROM ended",
         &[&now, &i64::from(limit)],
-    )?;
-    Ok(ended as usize)
+        expired,
+    )
 }
 
 macro_rules! by_token_sql {

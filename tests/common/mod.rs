@@ -4,6 +4,7 @@
 
 pub mod pg;
 pub mod proxy;
+pub mod receiver;
 pub mod smtp;
 
 pub use provisiond::db::Engine;
@@ -71,6 +72,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub const PUBLIC_URL: &str = "https://provisiond.test";
+/// The server key of test servers on PostgreSQL (on SQLite each makes its own beside its file).
+pub const TEST_SECRET_KEY: &str = "5ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7";
 
 pub struct TestApp {
     pub base: String,
@@ -142,6 +145,10 @@ async fn spawn_on(
     tweak(&mut settings);
     if engine() == Engine::Postgres && settings.database_url.is_none() {
         settings.database_url = Some(fresh_postgres());
+    }
+    if settings.database_url.is_some() && settings.secret_key.is_none() {
+        // Replicas share one server key, as an operator sets it.
+        settings.secret_key = Some(TEST_SECRET_KEY.into());
     }
     if let Some(url) = public_url {
         settings.public_url = url;

@@ -1,0 +1,287 @@
+//! `/v1/webhooks`: endpoints that receive the organization's events (admins and owners).
+
+use super::auth::Authed;
+use super::body::{Fields, JsonBody};
+use super::list::{next_cursor, PageQuery};
+use crate::clock;
+use crate::domain::EventFilter;
+use crate::error::ApiError;
+use crate::http::AppState;
+use crate::service::webhooks::{self, Created, Endpoint, WebhookInput};
+use crate::service::Actor;
+use crate::store::webhooks::DeliveryRow;
+use actix_web::{web, HttpResponse};
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookView {
+    pub id: String,
+    pub url: String,
+    /// Event types, or `["*"]` for every type.
+    pub events: Vec<&'static str>,
+    pub description: Option<String>,
+    pub enabled: bool,
+    /// Why it was disabled, when the server did it (a 410 answer).
+    pub disabled_reason: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<Endpoint> for WebhookView {
+    fn from(e: Endpoint) -> Self {
+        WebhookView {
+            id: e.row.id.to_string(),
+            url: e.row.url,
+            events: e.events.names(),
+            description: e.row.description,
+            enabled: e.row.enabled,
+            disabled_reason: e.row.disabled_reason,
+            created_at: clock::format(e.row.created_at),
+            updated_at: clock::format(e.row.updated_at),
+        }
+    }
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookWithSecret {
+    #[serde(flatten)]
+    pub webhook: WebhookView,
+    /// `whsec_<base64>`: verify deliveries with it. Shown this once.
+    pub secret: String,
+}
+
+fn with_secret(c: Created, status: actix_web::HttpResponseBuilder) -> HttpResponse {
+    super::secret(status).json(WebhookWithSecret { webhook: c.endpoint.into(), secret: c.secret })
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookList {
+    pub webhooks: Vec<WebhookView>,
+    pub next_cursor: Option<String>,
+}
+
+/// Body of `POST /v1/webhooks` (and, every field optional, `PATCH /v1/webhooks/{id}`).
+#[derive(Deserialize, utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct WebhookRequest {
+    /// http(s); not a loopback, private or link-local address unless WEBHOOK_ALLOW_PRIVATE.
+    #[schema(max_length = 2048)]
+    url: String,
+    /// Event types, or `["*"]`.
+    #[schema(min_items = 1)]
+    events: Vec<String>,
+    #[schema(max_length = 500)]
+    description: Option<String>,
+    /// PATCH only: turn the endpoint off or on again.
+    enabled: Option<bool>,
+}
+
+fn events_field(fields: &Fields) -> Result<Option<EventFilter>, ApiError> {
+    let Some(value) = fields.opt_value("events") else {
+        return Ok(None);
+    };
+    let names = value
+        .as_array()
+        .and_then(|a| a.iter().map(|v| v.as_str()).collect::<Option<Vec<&str>>>())
+        .ok_or_else(|| ApiError::invalid_field("'events' must be a list of event types, or [\"*\"]."))?;
+    EventFilter::parse(names).map(Some).map_err(|m| ApiError::invalid_field(format!("'events': {m}")))
+}
+
+fn input(fields: &Fields) -> Result<WebhookInput, ApiError> {
+    let description = if fields.is_present("description") {
+        Some(fields.opt_str("description")?.map(|d| d.trim().to_string()).filter(|d| !d.is_empty()))
+    } else {
+        None
+    };
+    Ok(WebhookInput {
+        url: fields.opt_str("url")?.map(str::to_string),
+        events: events_field(fields)?,
+        description,
+        enabled: fields.opt_bool("enabled")?,
+    })
+}
+
+#[utoipa::path(post, path = "/v1/webhooks", tag = "webhooks", request_body = WebhookRequest,
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 201, description = "The endpoint and its signing secret, shown once.", body = WebhookWithSecret),
+        (status = 400, description = "`invalid_field`; `url_not_allowed`: a private address.", body = crate::openapi::ErrorBody),
+        (status = 403, body = crate::openapi::ErrorBody), (status = 409, body = crate::openapi::ErrorBody)))]
+pub async fn create(
+    state: web::Data<AppState>,
+    caller: Authed,
+    body: JsonBody,
+) -> Result<HttpResponse, ApiError> {
+    let fields = body.fields()?;
+    if fields.opt_value("enabled").is_some() {
+        return Err(ApiError::invalid_field("'enabled' is for PATCH; a new endpoint starts enabled."));
+    }
+    let created = webhooks::create(&state.ctx, Actor::Key(caller.0), input(&fields)?).await?;
+    Ok(with_secret(created, HttpResponse::Created()))
+}
+
+#[utoipa::path(get, path = "/v1/webhooks", tag = "webhooks", params(PageQuery),
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, description = "Newest first.", body = WebhookList),
+        (status = 400, body = crate::openapi::ErrorBody), (status = 403, body = crate::openapi::ErrorBody)))]
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: Authed,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let page = webhooks::list(&state.ctx, Actor::Key(caller.0), query.request()?).await?;
+    let next_cursor = next_cursor(&page);
+    Ok(HttpResponse::Ok()
+        .json(WebhookList { webhooks: page.items.into_iter().map(Into::into).collect(), next_cursor }))
+}
+
+#[utoipa::path(get, path = "/v1/webhooks/{id}", tag = "webhooks",
+    params(("id" = String, Path, description = "Endpoint id")),
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, body = WebhookView), (status = 403, body = crate::openapi::ErrorBody),
+        (status = 404, body = crate::openapi::ErrorBody)))]
+pub async fn get(
+    state: web::Data<AppState>,
+    caller: Authed,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let e = webhooks::get(&state.ctx, Actor::Key(caller.0), &id).await?;
+    Ok(HttpResponse::Ok().json(WebhookView::from(e)))
+}
+
+#[utoipa::path(patch, path = "/v1/webhooks/{id}", tag = "webhooks", request_body = WebhookRequest,
+    params(("id" = String, Path, description = "Endpoint id")),
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, body = WebhookView), (status = 400, body = crate::openapi::ErrorBody),
+        (status = 403, body = crate::openapi::ErrorBody), (status = 404, body = crate::openapi::ErrorBody)))]
+pub async fn update(
+    state: web::Data<AppState>,
+    caller: Authed,
+    id: web::Path<String>,
+    body: JsonBody,
+) -> Result<HttpResponse, ApiError> {
+    let fields = body.fields()?;
+    let change = input(&fields)?;
+    if change.url.is_none()
+        && change.events.is_none()
+        && change.description.is_none()
+        && change.enabled.is_none()
+    {
+        return Err(ApiError::invalid_field(
+            "Give at least one of 'url', 'events', 'description', 'enabled'.",
+        ));
+    }
+    let e = webhooks::update(&state.ctx, Actor::Key(caller.0), &id, change).await?;
+    Ok(HttpResponse::Ok().json(WebhookView::from(e)))
+}
+
+#[utoipa::path(delete, path = "/v1/webhooks/{id}", tag = "webhooks",
+    params(("id" = String, Path, description = "Endpoint id")),
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 204, description = "Deleted, with its delivery log; nothing more is sent to it."),
+        (status = 403, body = crate::openapi::ErrorBody), (status = 404, body = crate::openapi::ErrorBody)))]
+pub async fn delete(
+    state: web::Data<AppState>,
+    caller: Authed,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    webhooks::delete(&state.ctx, Actor::Key(caller.0), &id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[utoipa::path(post, path = "/v1/webhooks/{id}/rotate-secret", tag = "webhooks",
+    params(("id" = String, Path, description = "Endpoint id")),
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, description = "The new secret, shown once; for 24 hours deliveries carry signatures by both.", body = WebhookWithSecret),
+        (status = 403, body = crate::openapi::ErrorBody), (status = 404, body = crate::openapi::ErrorBody)))]
+pub async fn rotate_secret(
+    state: web::Data<AppState>,
+    caller: Authed,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let rotated = webhooks::rotate_secret(&state.ctx, Actor::Key(caller.0), &id).await?;
+    Ok(with_secret(rotated, HttpResponse::Ok()))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryView {
+    pub event_id: String,
+    pub event_type: String,
+    /// `pending` (waiting for its next attempt), `delivered` or `failed`.
+    pub status: String,
+    pub attempts: i64,
+    /// The receiver's last HTTP status, if it answered.
+    pub last_status: Option<i64>,
+    pub last_error: Option<String>,
+    pub last_attempt_at: Option<String>,
+    /// When a pending delivery is tried next.
+    pub next_attempt_at: Option<String>,
+    pub created_at: String,
+}
+
+impl From<DeliveryRow> for DeliveryView {
+    fn from(d: DeliveryRow) -> Self {
+        let pending = d.status == "pending";
+        DeliveryView {
+            event_id: d.event_id,
+            event_type: d.event_type,
+            status: d.status,
+            attempts: d.attempts,
+            last_status: d.last_status,
+            last_error: d.last_error,
+            last_attempt_at: d.last_at.map(clock::format),
+            next_attempt_at: pending.then(|| clock::format(d.next_at)),
+            created_at: clock::format(d.created_at),
+        }
+    }
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryList {
+    pub deliveries: Vec<DeliveryView>,
+    pub next_cursor: Option<String>,
+}
+
+#[utoipa::path(get, path = "/v1/webhooks/{id}/deliveries", tag = "webhooks",
+    params(("id" = String, Path, description = "Endpoint id"), PageQuery),
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, description = "The delivery log, newest first.", body = DeliveryList),
+        (status = 400, body = crate::openapi::ErrorBody), (status = 403, body = crate::openapi::ErrorBody),
+        (status = 404, body = crate::openapi::ErrorBody)))]
+pub async fn deliveries(
+    state: web::Data<AppState>,
+    caller: Authed,
+    id: web::Path<String>,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let page = webhooks::deliveries(&state.ctx, Actor::Key(caller.0), &id, query.request()?).await?;
+    let next_cursor = next_cursor(&page);
+    Ok(HttpResponse::Ok()
+        .json(DeliveryList { deliveries: page.items.into_iter().map(Into::into).collect(), next_cursor }))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TestQueued {
+    /// The `webhook.test` event queued for this endpoint (see its deliveries).
+    pub event_id: String,
+}
+
+#[utoipa::path(post, path = "/v1/webhooks/{id}/test", tag = "webhooks",
+    params(("id" = String, Path, description = "Endpoint id")),
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 202, description = "A `webhook.test` event is queued for this endpoint.", body = TestQueued),
+        (status = 403, body = crate::openapi::ErrorBody), (status = 404, body = crate::openapi::ErrorBody),
+        (status = 409, description = "`webhook_disabled`.", body = crate::openapi::ErrorBody)))]
+pub async fn test(
+    state: web::Data<AppState>,
+    caller: Authed,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let event_id = webhooks::test(&state.ctx, Actor::Key(caller.0), &id).await?;
+    Ok(HttpResponse::Accepted().json(TestQueued { event_id }))
+}

@@ -1,0 +1,291 @@
+//! The record of every change: an audit row for people and an event for machines (the events
+//! feed and the webhooks' outbox), both written by `record` inside the transaction of the change
+//! itself, so a crash can leave neither a change without its record nor a record of a change
+//! that never happened. Also the audit log's list and export.
+
+use super::{authority, Actor, Caller, Ctx};
+use crate::clock::Millis;
+use crate::db::{DbResult, Tx};
+use crate::domain::{Cursor, EventType, OrgId, Page, PageRequest, Scope, UserId};
+use crate::error::{Error, Result};
+use crate::store;
+use crate::store::audit::{Entry, Filter};
+use serde_json::{Map, Value};
+use std::future::Future;
+
+/// Where a request came from, for the audit log: set for the whole of a request by the HTTP
+/// edge (`scope`), read by the use cases (`By::key`, `By::actor`). A task-local rather than a
+/// parameter of every use case: it is the same for everything one request does, and a use case
+/// called from the command line or a job simply finds none.
+#[derive(Clone, Debug, Default)]
+pub struct Origin {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+tokio::task_local! {
+    static ORIGIN: Origin;
+}
+
+impl Origin {
+    /// Runs `f` (a request's handling) with this origin.
+    pub async fn scope<F: Future>(self, f: F) -> F::Output {
+        ORIGIN.scope(self, f).await
+    }
+
+    fn current() -> Origin {
+        ORIGIN.try_with(Origin::clone).unwrap_or_default()
+    }
+}
+
+/// Who made a change, as the record names them.
+#[derive(Clone, Debug)]
+pub struct By {
+    kind: &'static str,
+    id: Option<String>,
+    /// Whose address to record (a key's holder, a signed-in person).
+    user: Option<UserId>,
+    origin: Origin,
+}
+
+impl By {
+    /// An API key (its id; the holder's address beside it).
+    pub fn key(caller: &Caller) -> By {
+        By {
+            kind: "api_key",
+            id: Some(caller.key_id.to_string()),
+            user: Some(caller.user_id.clone()),
+            origin: Origin::current(),
+        }
+    }
+
+    pub fn person(user: &UserId) -> By {
+        By { kind: "user", id: Some(user.to_string()), user: Some(user.clone()), origin: Origin::current() }
+    }
+
+    pub fn actor(actor: &Actor) -> By {
+        match actor {
+            Actor::Key(caller) => By::key(caller),
+            Actor::Person { user, .. } => By::person(user),
+        }
+    }
+
+    /// The same request, acting as another person (whose account a claim has just become).
+    pub fn as_person(&self, user: &UserId) -> By {
+        By { kind: "user", id: Some(user.to_string()), user: Some(user.clone()), origin: self.origin.clone() }
+    }
+
+    /// Someone at the server's command line.
+    pub fn operator() -> By {
+        By { kind: "operator", id: None, user: None, origin: Origin::default() }
+    }
+
+    /// The server itself (the sweep; a pool running low).
+    pub fn system() -> By {
+        By { kind: "system", id: None, user: None, origin: Origin::default() }
+    }
+}
+
+/// One change to record.
+pub struct Change<'a> {
+    pub org: &'a OrgId,
+    pub action: Action,
+    pub target: (&'static str, String),
+    /// What else says what changed: the event's `data` and the audit row's `details`. Never a
+    /// secret: ids, names, roles, amounts.
+    pub data: Map<String, Value>,
+}
+
+/// What a change was: one of the contract's event types (recorded as an event too), or an
+/// action only the audit log keeps (endpoint management, limits, ...).
+#[derive(Clone, Copy, Debug)]
+pub enum Action {
+    Event(EventType),
+    Only(&'static str),
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Event(t) => t.as_str(),
+            Action::Only(a) => a,
+        }
+    }
+}
+
+/// A new event id: `evt_` and 32 hex digits (a UUID's randomness).
+pub fn new_event_id() -> String {
+    format!("evt_{}", uuid::Uuid::new_v4().simple())
+}
+
+/// An event as the feed and the webhooks send it.
+pub fn event_json(id: &str, kind: &str, at: Millis, org: &str, data: &str) -> Value {
+    let data: Value = serde_json::from_str(data).unwrap_or(Value::Object(Map::new()));
+    serde_json::json!({
+        "id": id,
+        "type": kind,
+        "timestamp": crate::clock::format(at),
+        "organizationId": org,
+        "data": data,
+    })
+}
+
+/// Writes the audit row (and, for an event type, the event and its deliveries) in `tx`.
+pub fn record(tx: &Tx, by: &By, change: Change, now: Millis) -> DbResult<()> {
+    let (target_type, target_id) = (change.target.0, change.target.1.as_str());
+    let mut data = change.data;
+    let details = (!data.is_empty()).then(|| Value::Object(data.clone()).to_string());
+    store::audit::insert(
+        tx,
+        &store::audit::NewEntry {
+            org: change.org,
+            action: change.action.as_str(),
+            actor_type: by.kind,
+            actor_id: by.id.as_deref(),
+            actor_user: by.user.as_ref(),
+            target_type,
+            target_id,
+            ip: by.origin.ip.as_deref(),
+            user_agent: by.origin.user_agent.as_deref(),
+            details: details.as_deref(),
+        },
+        now,
+    )?;
+    if let Action::Event(kind) = change.action {
+        let key = camel_id(target_type);
+        data.entry(key).or_insert_with(|| Value::String(target_id.to_string()));
+        store::events::insert(
+            tx,
+            &new_event_id(),
+            change.org,
+            kind.as_str(),
+            &Value::Object(data).to_string(),
+            now,
+        )?;
+    }
+    Ok(())
+}
+
+/// `record` of a change that is one of the contract's event types.
+pub fn event(
+    tx: &Tx,
+    by: &By,
+    org: &OrgId,
+    kind: EventType,
+    target: (&'static str, String),
+    data: Map<String, Value>,
+    now: Millis,
+) -> DbResult<()> {
+    record(tx, by, Change { org, action: Action::Event(kind), target, data }, now)
+}
+
+/// `record` of a change only the audit log keeps.
+pub fn only(
+    tx: &Tx,
+    by: &By,
+    org: &OrgId,
+    action: &'static str,
+    target: (&'static str, String),
+    data: Map<String, Value>,
+    now: Millis,
+) -> DbResult<()> {
+    record(tx, by, Change { org, action: Action::Only(action), target, data }, now)
+}
+
+/// `api_key` → `apiKeyId`: the name of a target's id in an event's data.
+fn camel_id(target_type: &str) -> String {
+    let mut out = String::with_capacity(target_type.len() + 2);
+    let mut upper = false;
+    for c in target_type.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out + "Id"
+}
+
+/// `data` from pairs, for `Change`.
+pub fn data<const N: usize>(pairs: [(&str, Value); N]) -> Map<String, Value> {
+    pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+}
+
+/// The audit log of the actor's organization, newest first (admins and owners).
+pub async fn list(ctx: &Ctx, actor: Actor, filter: Filter, page: PageRequest) -> Result<Page<Entry>> {
+    let limit = page.limit;
+    let before = match &page.after {
+        None => None,
+        Some(c) => Some(c.number(0, 1).ok_or(Error::InvalidCursor)?),
+    };
+    ctx.db
+        .read(move |c| {
+            let who = authority(c, &actor)?;
+            who.require_scope(Scope::Audit)?;
+            who.require_admin()?;
+            let rows = store::audit::list(c, &who.org, &filter, before, limit + 1)?;
+            Ok(Page::from_rows(rows, limit, |e| Cursor::new(vec![e.n.to_string()])))
+        })
+        .await
+}
+
+/// Every row of an organization (given as its id, domain or name) from `since`, oldest first,
+/// handed to `each` in order: the command line's NDJSON export. Reads in pages, so an export of
+/// millions of rows holds one page in memory.
+pub fn export(
+    ctx: &Ctx,
+    org: &str,
+    since: Option<Millis>,
+    mut each: impl FnMut(&Entry) -> std::io::Result<()>,
+) -> Result<u64> {
+    let org = org.to_string();
+    let org = ctx.db.read_blocking(move |c| super::resolve_org(c, &org))?;
+    let (mut after, mut total) = (0i64, 0u64);
+    loop {
+        let o = org.clone();
+        let rows = ctx
+            .db
+            .read_blocking(move |c| Ok::<_, Error>(store::audit::export(c, &o, since, after, 1000)?))?;
+        let Some(last) = rows.last() else { return Ok(total) };
+        after = last.n;
+        for row in &rows {
+            each(row).map_err(|e| Error::Internal(format!("writing the export failed: {e}")))?;
+            total += 1;
+        }
+    }
+}
+
+/// The audit rows older than the retention period (the cleanup job).
+pub(super) fn prune(tx: &Tx, now: Millis, retention_ms: Millis) -> Result<usize> {
+    Ok(store::audit::prune(tx, now.saturating_sub(retention_ms))?)
+}
+
+/// An entry as the API shows it (contract, Audit log).
+pub fn entry_json(e: &Entry) -> Value {
+    let mut actor = Map::new();
+    actor.insert("type".into(), Value::String(e.actor_type.clone()));
+    actor.insert("id".into(), e.actor_id.clone().map_or(Value::Null, Value::String));
+    if let Some(email) = &e.actor_email {
+        actor.insert("email".into(), Value::String(email.clone()));
+    }
+    let mut out = Map::new();
+    out.insert("id".into(), Value::String(e.id.clone()));
+    out.insert("action".into(), Value::String(e.action.clone()));
+    out.insert("actor".into(), Value::Object(actor));
+    out.insert("target".into(), serde_json::json!({"type": e.target_type, "id": e.target_id}));
+    if let Some(ip) = &e.ip {
+        out.insert("ip".into(), Value::String(ip.clone()));
+    }
+    if let Some(ua) = &e.user_agent {
+        out.insert("userAgent".into(), Value::String(ua.clone()));
+    }
+    if let Some(d) = e.details.as_deref().and_then(|d| serde_json::from_str::<Value>(d).ok()) {
+        out.insert("details".into(), d);
+    }
+    out.insert("createdAt".into(), Value::String(crate::clock::format(e.created_at)));
+    out.insert("organizationId".into(), Value::String(e.org_id.clone()));
+    Value::Object(out)
+}

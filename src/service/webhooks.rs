@@ -1,0 +1,509 @@
+//! Webhook endpoints (contract, Webhooks and events): managing them, and the delivery worker's
+//! side of sending (what is due, signed per the Standard Webhooks specification, and what each
+//! attempt came to). The worker itself, and the HTTP client, are in `jobs`.
+
+use super::audit::{self, Action, By, Change};
+use super::{authority, Actor, Authority, Ctx};
+use crate::clock::Millis;
+use crate::db::Conn;
+use crate::domain::{Cursor, EventFilter, OrgId, Page, PageRequest, Scope, WebhookId};
+use crate::error::{Error, Result};
+use crate::store;
+use crate::store::webhooks::{DeliveryRow, WebhookChange, WebhookRow};
+use base64::Engine as _;
+use hmac::{KeyInit, Mac};
+use serde_json::Value;
+use std::net::IpAddr;
+
+/// Endpoints per organization: enough for any real platform, and a bound on the fan-out of
+/// every event.
+pub const MAX_ENDPOINTS: i64 = 50;
+/// After a rotation the previous secret signs too, for this long (contract: 24 h).
+const OVERLAP_MS: Millis = 24 * 3_600_000;
+/// A delivery taken by a worker is not taken again for this long: longer than an attempt can
+/// take (the 15 s timeout), so only a worker that died leaves one to be taken again.
+const LEASE_MS: Millis = 60_000;
+/// When to try again after the 1st, 2nd, … failed attempt (contract: about 5 s, 5 min, 30 min,
+/// 2 h, 5 h, 10 h, 10 h); after the last, the delivery has failed.
+pub const RETRY_AFTER_MS: [Millis; 7] =
+    [5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000];
+const URL_MAX: usize = 2048;
+const DESCRIPTION_MAX: usize = 500;
+
+/// An endpoint as the API shows it.
+pub struct Endpoint {
+    pub row: WebhookRow,
+    pub events: EventFilter,
+}
+
+impl From<WebhookRow> for Endpoint {
+    fn from(row: WebhookRow) -> Endpoint {
+        let events = EventFilter::from_stored(&row.events);
+        Endpoint { row, events }
+    }
+}
+
+/// A new endpoint, with its signing secret (shown once).
+pub struct Created {
+    pub endpoint: Endpoint,
+    pub secret: String,
+}
+
+/// What a client asks to change (PATCH) or set (POST: url and events required).
+#[derive(Default)]
+pub struct WebhookInput {
+    pub url: Option<String>,
+    pub events: Option<EventFilter>,
+    pub description: Option<Option<String>>,
+    pub enabled: Option<bool>,
+}
+
+fn manager(conn: &Conn, actor: &Actor) -> Result<Authority> {
+    let who = authority(conn, actor)?;
+    who.require_scope(Scope::Webhooks)?;
+    who.require_admin()?;
+    Ok(who)
+}
+
+fn not_found() -> Error {
+    Error::NotFound("No webhook endpoint with that id in this organization.".into())
+}
+
+fn parse_id(id: &str) -> Result<WebhookId> {
+    WebhookId::parse(id).ok_or_else(not_found)
+}
+
+fn check_description(d: &Option<String>) -> Result<()> {
+    match d {
+        Some(d) if d.chars().count() > DESCRIPTION_MAX || d.chars().any(char::is_control) => {
+            Err(Error::InvalidField(format!(
+                "'description' must be at most {DESCRIPTION_MAX} characters with no control characters."
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A new signing secret: `whsec_` and the base64 of 32 random bytes (the form the Standard
+/// Webhooks libraries take).
+fn new_secret() -> Result<String> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes)?;
+    Ok(format!("whsec_{}", base64::engine::general_purpose::STANDARD.encode(bytes)))
+}
+
+fn seal(ctx: &Ctx, secret: &str, id: &WebhookId) -> Result<Vec<u8>> {
+    let key = ctx.server_key.as_ref().ok_or_else(|| {
+        Error::Conflict(
+            "webhooks_off",
+            "Webhooks are off on this server: its operator must set SECRET_KEY (the same on every replica)."
+                .into(),
+        )
+    })?;
+    key.seal(secret.as_bytes(), id.as_str().as_bytes()).map_err(Error::Internal)
+}
+
+pub async fn create(ctx: &Ctx, actor: Actor, input: WebhookInput) -> Result<Created> {
+    let url = input.url.ok_or_else(|| {
+        Error::InvalidField("'url' is required: the http(s) address events are sent to.".into())
+    })?;
+    let events = input.events.ok_or_else(|| {
+        Error::InvalidField("'events' is required: a list of event types, or [\"*\"] for every type.".into())
+    })?;
+    let description = input.description.flatten();
+    check_description(&Some(description.clone().unwrap_or_default()))?;
+    let url = check_url(ctx, &url).await?;
+    let (id, secret) = (WebhookId::new(), new_secret()?);
+    let sealed = seal(ctx, &secret, &id)?;
+    let by = By::actor(&actor);
+    let now = ctx.now();
+    let row = ctx
+        .db
+        .write(move |tx| {
+            let who = manager(tx, &actor)?;
+            if store::webhooks::count(tx, &who.org)? >= MAX_ENDPOINTS {
+                return Err(Error::Conflict(
+                    "too_many_webhooks",
+                    format!("An organization may have at most {MAX_ENDPOINTS} webhook endpoints; delete one first."),
+                ));
+            }
+            let stored_events = events.to_stored();
+            store::webhooks::insert(
+                tx,
+                &store::webhooks::NewWebhook {
+                    id: &id,
+                    org: &who.org,
+                    url: &url,
+                    events: &stored_events,
+                    description: description.as_deref(),
+                    sealed_secret: &sealed,
+                },
+                now,
+            )?;
+            record(tx, &by, &who.org, "webhook.created", &id, audit::data([("url", url.clone().into()), ("events", events.names().into())]), now)?;
+            store::webhooks::get(tx, &who.org, &id)?.ok_or_else(not_found)
+        })
+        .await?;
+    Ok(Created { endpoint: row.into(), secret })
+}
+
+fn record(
+    tx: &crate::db::Tx,
+    by: &By,
+    org: &OrgId,
+    action: &'static str,
+    id: &WebhookId,
+    data: serde_json::Map<String, Value>,
+    now: Millis,
+) -> Result<()> {
+    let change = Change { org, action: Action::Only(action), target: ("webhook", id.to_string()), data };
+    Ok(audit::record(tx, by, change, now)?)
+}
+
+pub async fn list(ctx: &Ctx, actor: Actor, page: PageRequest) -> Result<Page<Endpoint>> {
+    let before = match &page.after {
+        None => None,
+        Some(c) => Some(c.number(0, 1).ok_or(Error::InvalidCursor)?),
+    };
+    let limit = page.limit;
+    ctx.db
+        .read(move |c| {
+            let who = manager(c, &actor)?;
+            let rows = store::webhooks::list(c, &who.org, before, limit + 1)?;
+            Ok(Page::from_rows(rows, limit, |w| Cursor::new(vec![w.n.to_string()])).map(Endpoint::from))
+        })
+        .await
+}
+
+pub async fn get(ctx: &Ctx, actor: Actor, id: &str) -> Result<Endpoint> {
+    let id = parse_id(id)?;
+    ctx.db
+        .read(move |c| {
+            let who = manager(c, &actor)?;
+            Ok(store::webhooks::get(c, &who.org, &id)?.ok_or_else(not_found)?.into())
+        })
+        .await
+}
+
+pub async fn update(ctx: &Ctx, actor: Actor, id: &str, input: WebhookInput) -> Result<Endpoint> {
+    let id = parse_id(id)?;
+    if let Some(d) = &input.description {
+        check_description(d)?;
+    }
+    let url = match &input.url {
+        Some(u) => Some(check_url(ctx, u).await?),
+        None => None,
+    };
+    let by = By::actor(&actor);
+    let now = ctx.now();
+    ctx.db
+        .write(move |tx| {
+            let who = manager(tx, &actor)?;
+            let events = input.events.as_ref().map(EventFilter::to_stored);
+            let change = WebhookChange {
+                url: url.as_deref(),
+                events: events.as_deref(),
+                description: input.description.as_ref().map(|d| d.as_deref()),
+                enabled: input.enabled,
+            };
+            if !store::webhooks::update(tx, &who.org, &id, &change, now)? {
+                return Err(not_found());
+            }
+            let mut data = serde_json::Map::new();
+            if let Some(u) = &url {
+                data.insert("url".into(), u.clone().into());
+            }
+            if let Some(e) = &input.events {
+                data.insert("events".into(), e.names().into());
+            }
+            if let Some(on) = input.enabled {
+                data.insert("enabled".into(), on.into());
+            }
+            record(tx, &by, &who.org, "webhook.updated", &id, data, now)?;
+            Ok(store::webhooks::get(tx, &who.org, &id)?.ok_or_else(not_found)?.into())
+        })
+        .await
+}
+
+pub async fn delete(ctx: &Ctx, actor: Actor, id: &str) -> Result<()> {
+    let id = parse_id(id)?;
+    let by = By::actor(&actor);
+    let now = ctx.now();
+    ctx.db
+        .write(move |tx| {
+            let who = manager(tx, &actor)?;
+            if !store::webhooks::delete(tx, &who.org, &id)? {
+                return Err(not_found());
+            }
+            record(tx, &by, &who.org, "webhook.deleted", &id, serde_json::Map::new(), now)
+        })
+        .await
+}
+
+/// A new signing secret (shown once); the previous one keeps signing for 24 hours, so
+/// receivers can switch without missing a delivery.
+pub async fn rotate_secret(ctx: &Ctx, actor: Actor, id: &str) -> Result<Created> {
+    let id = parse_id(id)?;
+    let secret = new_secret()?;
+    let sealed = seal(ctx, &secret, &id)?;
+    let by = By::actor(&actor);
+    let now = ctx.now();
+    let row = ctx
+        .db
+        .write(move |tx| {
+            let who = manager(tx, &actor)?;
+            if !store::webhooks::rotate_secret(tx, &who.org, &id, &sealed, now + OVERLAP_MS, now)? {
+                return Err(not_found());
+            }
+            record(tx, &by, &who.org, "webhook.secret_rotated", &id, serde_json::Map::new(), now)?;
+            store::webhooks::get(tx, &who.org, &id)?.ok_or_else(not_found)
+        })
+        .await?;
+    Ok(Created { endpoint: row.into(), secret })
+}
+
+pub async fn deliveries(ctx: &Ctx, actor: Actor, id: &str, page: PageRequest) -> Result<Page<DeliveryRow>> {
+    let id = parse_id(id)?;
+    let before = match &page.after {
+        None => None,
+        Some(c) => Some(c.number(0, 1).ok_or(Error::InvalidCursor)?),
+    };
+    let limit = page.limit;
+    ctx.db
+        .read(move |c| {
+            let who = manager(c, &actor)?;
+            let w = store::webhooks::get(c, &who.org, &id)?.ok_or_else(not_found)?;
+            let rows = store::webhooks::deliveries(c, w.n, before, limit + 1)?;
+            Ok(Page::from_rows(rows, limit, |d| Cursor::new(vec![d.n.to_string()])))
+        })
+        .await
+}
+
+/// Queues a `webhook.test` event for this endpoint alone; returns its id.
+pub async fn test(ctx: &Ctx, actor: Actor, id: &str) -> Result<String> {
+    let id = parse_id(id)?;
+    let by = By::actor(&actor);
+    let now = ctx.now();
+    ctx.db
+        .write(move |tx| {
+            let who = manager(tx, &actor)?;
+            let w = store::webhooks::get(tx, &who.org, &id)?.ok_or_else(not_found)?;
+            if !w.enabled {
+                return Err(Error::Conflict(
+                    "webhook_disabled",
+                    "This endpoint is disabled; enable it (PATCH {\"enabled\": true}) to send it a test event.".into(),
+                ));
+            }
+            let event = audit::new_event_id();
+            let data = serde_json::json!({"webhookId": id.as_str(), "message": "A test event from provisiond."});
+            store::webhooks::queue_for(tx, w.n, &event, &who.org, "webhook.test", &data.to_string(), now)?;
+            record(tx, &by, &who.org, "webhook.tested", &id, audit::data([("eventId", event.clone().into())]), now)?;
+            Ok(event)
+        })
+        .await
+}
+
+// ---- The SSRF guard ----------------------------------------------------------------------
+
+/// Whether deliveries may go to `ip` when private addresses are not allowed: not loopback,
+/// private, link-local (where cloud metadata services live), unique-local, carrier-grade NAT,
+/// multicast, broadcast or unspecified, nor an IPv6 form of one of those IPv4 addresses.
+pub fn address_allowed(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            !(v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || v4.is_documentation()
+                || o[0] == 0
+                || (o[0] == 100 && (64..128).contains(&o[1]))
+                || (o[0] == 192 && o[1] == 0 && o[2] == 0)
+                || o[0] >= 240)
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return address_allowed(IpAddr::V4(v4));
+            }
+            let s = v6.segments();
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (s[0] & 0xfe00) == 0xfc00 // unique local, incl. fd00:ec2::254 (AWS metadata)
+                || (s[0] & 0xffc0) == 0xfe80 // link-local
+                || (s[0] == 0x64 && s[1] == 0xff9b) // NAT64 of any IPv4 address
+                || (s[0] == 0x2001 && s[1] == 0xdb8)) // documentation
+        }
+    }
+}
+
+/// A webhook URL a client gave: http(s), with a host, no credentials, and (unless
+/// WEBHOOK_ALLOW_PRIVATE) a host that resolves only to public addresses now. The worker checks
+/// again the address it actually connects to, at every delivery (a name can change).
+async fn check_url(ctx: &Ctx, text: &str) -> Result<String> {
+    let text = text.trim();
+    let bad =
+        |why: &str| Error::InvalidField(format!("'url' {why}, e.g. https://hooks.example.com/provisiond."));
+    if text.len() > URL_MAX {
+        return Err(bad(&format!("must be at most {URL_MAX} characters")));
+    }
+    let url = url::Url::parse(text).map_err(|_| bad("must be an absolute http or https URL"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(bad("must start with http:// or https://"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad("must not hold a user name or password (deliveries are signed instead)"));
+    }
+    let host = url.host().ok_or_else(|| bad("must name a host"))?;
+    if !ctx.rules.webhook_allow_private {
+        let port = url.port_or_known_default().unwrap_or(443);
+        let addrs: Vec<IpAddr> = match host {
+            url::Host::Ipv4(ip) => vec![IpAddr::V4(ip)],
+            url::Host::Ipv6(ip) => vec![IpAddr::V6(ip)],
+            url::Host::Domain(name) => match tokio::net::lookup_host((name, port)).await {
+                Ok(found) => found.map(|a| a.ip()).collect(),
+                Err(_) => {
+                    return Err(Error::UrlRefused(format!(
+                        "The host '{name}' does not resolve; check the URL (webhook endpoints must be reachable when they are added)."
+                    )))
+                }
+            },
+        };
+        if let Some(ip) = addrs.iter().find(|ip| !address_allowed(**ip)) {
+            return Err(Error::UrlRefused(format!(
+                "The URL resolves to {ip}, a loopback, private, link-local or metadata address, where webhooks are not sent. Operators with internal receivers set WEBHOOK_ALLOW_PRIVATE=true."
+            )));
+        }
+        if addrs.is_empty() {
+            return Err(Error::UrlRefused("The URL's host resolves to no address.".into()));
+        }
+    }
+    Ok(url.to_string())
+}
+
+// ---- The delivery worker's side --------------------------------------------------------
+
+/// A delivery ready to send: where, the body, and the Standard Webhooks headers.
+pub struct Outgoing {
+    pub delivery: i64,
+    pub webhook: i64,
+    pub attempts: i64,
+    pub url: String,
+    pub event_id: String,
+    pub timestamp: i64,
+    pub body: String,
+    pub signature: String,
+}
+
+/// The `webhook-signature` value for one secret: `v1,` and the base64 HMAC-SHA256 of
+/// `{id}.{timestamp}.{body}` keyed by the secret's decoded bytes.
+pub fn sign(secret: &str, id: &str, timestamp: i64, body: &str) -> Result<String> {
+    let key = secret
+        .strip_prefix("whsec_")
+        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+        .ok_or_else(|| Error::Internal("a stored webhook secret is not whsec_<base64>".into()))?;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&key)
+        .map_err(|_| Error::Internal("HMAC refused the key".into()))?;
+    mac.update(format!("{id}.{timestamp}.{body}").as_bytes());
+    Ok(format!("v1,{}", base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())))
+}
+
+/// Whether anything is due (a read, so an idle worker does not queue writes).
+pub async fn any_due(ctx: &Ctx) -> Result<bool> {
+    if ctx.server_key.is_none() {
+        // Nothing can be signed; deliveries wait for a server key.
+        return Ok(false);
+    }
+    let now = ctx.now();
+    Ok(ctx.db.read(move |c| Ok::<_, Error>(store::webhooks::any_due(c, now)?)).await?)
+}
+
+/// Takes up to `limit` due deliveries for this worker (see `store::webhooks::take_due`), signed
+/// and ready to send.
+pub async fn take_due(ctx: &Ctx, limit: u32) -> Result<Vec<Outgoing>> {
+    let now = ctx.now();
+    let due = ctx
+        .db
+        .write(move |tx| Ok::<_, Error>(store::webhooks::take_due(tx, now, now + LEASE_MS, limit)?))
+        .await?;
+    let key = ctx.server_key.as_ref().ok_or_else(|| Error::Internal("no server key (SECRET_KEY)".into()))?;
+    let timestamp = now.div_euclid(1000);
+    let mut out = Vec::with_capacity(due.len());
+    for d in due {
+        let open = |sealed: &[u8]| -> Result<String> {
+            let bytes = key.open(sealed, d.webhook_id.as_bytes()).map_err(Error::Internal)?;
+            String::from_utf8(bytes).map_err(|_| Error::Internal("a webhook secret is not text".into()))
+        };
+        let body = audit::event_json(&d.event_id, &d.event_type, d.event_at, &d.event_org, &d.event_data)
+            .to_string();
+        let mut signature = sign(&open(&d.secret)?, &d.event_id, timestamp, &body)?;
+        if let (Some(previous), Some(until)) = (&d.previous_secret, d.previous_until) {
+            if until > now {
+                signature = format!("{signature} {}", sign(&open(previous)?, &d.event_id, timestamp, &body)?);
+            }
+        }
+        out.push(Outgoing {
+            delivery: d.delivery,
+            webhook: d.webhook,
+            attempts: d.attempts,
+            url: d.url,
+            event_id: d.event_id,
+            timestamp,
+            body,
+            signature,
+        });
+    }
+    Ok(out)
+}
+
+/// What one attempt came to.
+pub enum Outcome {
+    /// A 2xx answer.
+    Delivered(u16),
+    /// 410 Gone: the receiver wants no more; the endpoint is disabled.
+    Gone,
+    /// Any other answer, a timeout, a refused address or a connection that failed.
+    Failed { status: Option<u16>, error: String },
+}
+
+/// Records an attempt: delivered; failed and due again after the backoff; or failed for good
+/// after the last retry, or at once on 410 (which disables the endpoint).
+pub async fn finish(ctx: &Ctx, sent: &Outgoing, outcome: Outcome) -> Result<()> {
+    let now = ctx.now();
+    let (delivery, webhook, attempt) = (sent.delivery, sent.webhook, sent.attempts as usize);
+    ctx.db
+        .write(move |tx| {
+            let (status, error, delivered, next_at) = match &outcome {
+                Outcome::Delivered(s) => (Some(i64::from(*s)), None, true, None),
+                Outcome::Gone => (Some(410), Some("410 Gone: endpoint disabled".to_string()), false, None),
+                Outcome::Failed { status, error } => (
+                    status.map(i64::from),
+                    Some(error.clone()),
+                    false,
+                    RETRY_AFTER_MS.get(attempt).map(|d| now + d),
+                ),
+            };
+            let attempt =
+                store::webhooks::Attempt { delivery, status, error: error.as_deref(), delivered, next_at };
+            store::webhooks::finish(tx, &attempt, now)?;
+            if matches!(outcome, Outcome::Gone) {
+                store::webhooks::disable(tx, webhook, "the receiver answered 410 Gone", now)?;
+                if let Some((org, id)) = store::webhooks::owner(tx, webhook)? {
+                    record(
+                        tx,
+                        &By::system(),
+                        &org,
+                        "webhook.disabled",
+                        &id,
+                        audit::data([("reason", "410 Gone".into())]),
+                        now,
+                    )?;
+                }
+            }
+            Ok(())
+        })
+        .await
+}

@@ -1,0 +1,130 @@
+//! The audit log (see schema.sql, `audit_log`).
+
+use crate::clock::Millis;
+use crate::db::{Conn, DbResult, Row, Tx};
+use crate::domain::{AuditId, OrgId, UserId};
+
+/// A row to write. `actor_user`: whose address to record beside the actor (read in the same
+/// statement, as it is at the time of the change).
+pub struct NewEntry<'a> {
+    pub org: &'a OrgId,
+    pub action: &'a str,
+    pub actor_type: &'a str,
+    pub actor_id: Option<&'a str>,
+    pub actor_user: Option<&'a UserId>,
+    pub target_type: &'a str,
+    pub target_id: &'a str,
+    pub ip: Option<&'a str>,
+    pub user_agent: Option<&'a str>,
+    pub details: Option<&'a str>,
+}
+
+pub fn insert(tx: &Tx, e: &NewEntry, now: Millis) -> DbResult<()> {
+    tx.execute(
+        "INSERT INTO audit_log (id, org_id, action, actor_type, actor_id, actor_email, target_type, target_id,
+                                ip, user_agent, details, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, (SELECT email FROM users WHERE id = CAST(?6 AS TEXT)), ?7, ?8, ?9, ?10, ?11, ?12)",
+        &[
+            &AuditId::new(),
+            e.org,
+            &e.action,
+            &e.actor_type,
+            &e.actor_id,
+            &e.actor_user,
+            &e.target_type,
+            &e.target_id,
+            &e.ip,
+            &e.user_agent,
+            &e.details,
+            &now,
+        ],
+    )?;
+    Ok(())
+}
+
+pub struct Entry {
+    pub n: i64,
+    pub id: String,
+    pub org_id: String,
+    pub action: String,
+    pub actor_type: String,
+    pub actor_id: Option<String>,
+    pub actor_email: Option<String>,
+    pub target_type: String,
+    pub target_id: String,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub details: Option<String>,
+    pub created_at: Millis,
+}
+
+fn entry(r: &Row) -> DbResult<Entry> {
+    Ok(Entry {
+        n: r.get(0)?,
+        id: r.get(1)?,
+        org_id: r.get(2)?,
+        action: r.get(3)?,
+        actor_type: r.get(4)?,
+        actor_id: r.get(5)?,
+        actor_email: r.get(6)?,
+        target_type: r.get(7)?,
+        target_id: r.get(8)?,
+        ip: r.get(9)?,
+        user_agent: r.get(10)?,
+        details: r.get(11)?,
+        created_at: r.get(12)?,
+    })
+}
+
+/// What a list asks for; every filter is optional.
+#[derive(Default)]
+pub struct Filter {
+    pub action: Option<String>,
+    pub actor_id: Option<String>,
+    pub target_id: Option<String>,
+    pub since: Option<Millis>,
+    pub until: Option<Millis>,
+}
+
+/// Newest first, before row `before` (a cursor), at most `limit`.
+pub fn list(conn: &Conn, org: &OrgId, f: &Filter, before: Option<i64>, limit: u32) -> DbResult<Vec<Entry>> {
+    conn.query_all(
+        "SELECT n, id, org_id, action, actor_type, actor_id, actor_email, target_type, target_id, ip, user_agent,
+                details, created_at
+           FROM audit_log
+          WHERE org_id = ?1
+            AND (CAST(?2 AS TEXT) IS NULL OR action = CAST(?2 AS TEXT))
+            AND (CAST(?3 AS TEXT) IS NULL OR actor_id = CAST(?3 AS TEXT))
+            AND (CAST(?4 AS TEXT) IS NULL OR target_id = CAST(?4 AS TEXT))
+            AND (CAST(?5 AS BIGINT) IS NULL OR created_at >= CAST(?5 AS BIGINT))
+            AND (CAST(?6 AS BIGINT) IS NULL OR created_at < CAST(?6 AS BIGINT))
+            AND (CAST(?7 AS BIGINT) IS NULL OR n < CAST(?7 AS BIGINT))
+          ORDER BY n DESC LIMIT ?8",
+        &[org, &f.action, &f.actor_id, &f.target_id, &f.since, &f.until, &before, &i64::from(limit)],
+        entry,
+    )
+}
+
+/// Oldest first from `since`, after row `after`, at most `limit` (the export walks it in pages).
+pub fn export(
+    conn: &Conn,
+    org: &OrgId,
+    since: Option<Millis>,
+    after: i64,
+    limit: u32,
+) -> DbResult<Vec<Entry>> {
+    conn.query_all(
+        "SELECT n, id, org_id, action, actor_type, actor_id, actor_email, target_type, target_id, ip, user_agent,
+                details, created_at
+           FROM audit_log
+          WHERE org_id = ?1 AND (CAST(?2 AS BIGINT) IS NULL OR created_at >= CAST(?2 AS BIGINT)) AND n > ?3
+          ORDER BY n LIMIT ?4",
+        &[org, &since, &after, &i64::from(limit)],
+        entry,
+    )
+}
+
+/// Forgets rows older than `before` (AUDIT_RETENTION; the cleanup job); returns how many.
+pub fn prune(tx: &Tx, before: Millis) -> DbResult<usize> {
+    tx.execute("DELETE FROM audit_log WHERE created_at < ?1", &[&before])
+}

@@ -1,0 +1,337 @@
+//! Webhook endpoints and their deliveries (see schema.sql, `webhooks` and
+//! `webhook_deliveries`). Secrets arrive and leave sealed: this module never sees one in the
+//! clear.
+
+use crate::clock::Millis;
+use crate::db::{Conn, DbResult, Engine, Row, Tx};
+use crate::domain::{OrgId, WebhookId};
+
+pub struct NewWebhook<'a> {
+    pub id: &'a WebhookId,
+    pub org: &'a OrgId,
+    pub url: &'a str,
+    pub events: &'a str,
+    pub description: Option<&'a str>,
+    pub sealed_secret: &'a [u8],
+}
+
+pub fn insert(tx: &Tx, w: &NewWebhook, now: Millis) -> DbResult<()> {
+    tx.execute(
+        "INSERT INTO webhooks (id, org_id, url, events, description, secret, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+        &[w.id, w.org, &w.url, &w.events, &w.description, &w.sealed_secret, &now],
+    )?;
+    Ok(())
+}
+
+/// How many endpoints an organization has (they are capped).
+pub fn count(conn: &Conn, org: &OrgId) -> DbResult<i64> {
+    conn.value("SELECT COUNT(*) FROM webhooks WHERE org_id = ?1", &[org])
+}
+
+pub struct WebhookRow {
+    pub n: i64,
+    pub id: WebhookId,
+    pub url: String,
+    pub events: String,
+    pub description: Option<String>,
+    pub enabled: bool,
+    pub disabled_reason: Option<String>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+const COLUMNS: &str = "n, id, url, events, description, enabled, disabled_reason, created_at, updated_at";
+
+fn webhook(r: &Row) -> DbResult<WebhookRow> {
+    Ok(WebhookRow {
+        n: r.get(0)?,
+        id: r.get(1)?,
+        url: r.get(2)?,
+        events: r.get(3)?,
+        description: r.get(4)?,
+        enabled: r.get(5)?,
+        disabled_reason: r.get(6)?,
+        created_at: r.get(7)?,
+        updated_at: r.get(8)?,
+    })
+}
+
+pub fn get(conn: &Conn, org: &OrgId, id: &WebhookId) -> DbResult<Option<WebhookRow>> {
+    conn.query_opt(
+        &format!("SELECT {COLUMNS} FROM webhooks WHERE org_id = ?1 AND id = ?2"),
+        &[org, id],
+        webhook,
+    )
+}
+
+/// Newest first, before row `before`.
+pub fn list(conn: &Conn, org: &OrgId, before: Option<i64>, limit: u32) -> DbResult<Vec<WebhookRow>> {
+    conn.query_all(
+        &format!(
+            "SELECT {COLUMNS} FROM webhooks WHERE org_id = ?1 AND (CAST(?2 AS BIGINT) IS NULL OR n < CAST(?2 AS BIGINT))
+              ORDER BY n DESC LIMIT ?3"
+        ),
+        &[org, &before, &i64::from(limit)],
+        webhook,
+    )
+}
+
+/// What a PATCH changes; None leaves a field as it is. `description: Some(None)` clears it.
+pub struct WebhookChange<'a> {
+    pub url: Option<&'a str>,
+    pub events: Option<&'a str>,
+    pub description: Option<Option<&'a str>>,
+    pub enabled: Option<bool>,
+}
+
+pub fn update(tx: &Tx, org: &OrgId, id: &WebhookId, c: &WebhookChange, now: Millis) -> DbResult<bool> {
+    let (set_description, description) = match c.description {
+        Some(d) => (true, d),
+        None => (false, None),
+    };
+    let n = tx.execute(
+        "UPDATE webhooks SET
+            url = COALESCE(CAST(?3 AS TEXT), url),
+            events = COALESCE(CAST(?4 AS TEXT), events),
+            description = CASE WHEN ?5 THEN CAST(?6 AS TEXT) ELSE description END,
+            enabled = COALESCE(CAST(?7 AS BOOLEAN), enabled),
+            disabled_reason = CASE WHEN CAST(?7 AS BOOLEAN) IS NULL THEN disabled_reason ELSE NULL END,
+            updated_at = ?8
+          WHERE org_id = ?1 AND id = ?2",
+        &[org, id, &c.url, &c.events, &set_description, &description, &c.enabled, &now],
+    )?;
+    Ok(n > 0)
+}
+
+pub fn delete(tx: &Tx, org: &OrgId, id: &WebhookId) -> DbResult<bool> {
+    Ok(tx.execute("DELETE FROM webhooks WHERE org_id = ?1 AND id = ?2", &[org, id])? > 0)
+}
+
+/// A new secret; the current one becomes the previous one, which signs too until `until`.
+pub fn rotate_secret(
+    tx: &Tx,
+    org: &OrgId,
+    id: &WebhookId,
+    sealed: &[u8],
+    until: Millis,
+    now: Millis,
+) -> DbResult<bool> {
+    let n = tx.execute(
+        "UPDATE webhooks SET previous_secret = secret, previous_until = ?4, secret = ?3, updated_at = ?5
+          WHERE org_id = ?1 AND id = ?2",
+        &[org, id, &sealed, &until, &now],
+    )?;
+    Ok(n > 0)
+}
+
+/// A delivery, as the worker needs it: where to, what, and the sealed secrets to sign with.
+pub struct Due {
+    pub delivery: i64,
+    pub webhook: i64,
+    /// The endpoint's public id: what its secrets are sealed to.
+    pub webhook_id: String,
+    pub attempts: i64,
+    pub url: String,
+    pub event_id: String,
+    pub event_type: String,
+    pub event_org: String,
+    pub event_data: String,
+    pub event_at: Millis,
+    pub secret: Vec<u8>,
+    pub previous_secret: Option<Vec<u8>>,
+    pub previous_until: Option<Millis>,
+}
+
+/// Takes up to `limit` deliveries due at `now` by moving them to `lease_until`: the lease. A
+/// worker that dies holding them leaves them due again when it ends; one that finishes records
+/// the outcome (`finish`). On PostgreSQL, `SKIP LOCKED`: replicas taking deliveries at the same
+/// moment take different ones, so none is sent twice.
+pub fn take_due(tx: &Tx, now: Millis, lease_until: Millis, limit: u32) -> DbResult<Vec<Due>> {
+    let pick = match tx.engine() {
+        Engine::Sqlite => {
+            "SELECT n FROM webhook_deliveries WHERE status = 'pending' AND next_at <= ?1 ORDER BY next_at, n LIMIT ?3"
+        }
+        Engine::Postgres => {
+            "SELECT n FROM webhook_deliveries WHERE status = 'pending' AND next_at <= ?1 ORDER BY next_at, n LIMIT ?3
+             FOR UPDATE SKIP LOCKED"
+        }
+    };
+    let sql = format!(
+        "UPDATE webhook_deliveries SET next_at = ?2 WHERE n IN ({pick})
+         RETURNING n, webhook_n, attempts, event_n"
+    );
+    let taken: Vec<(i64, i64, i64, i64)> =
+        tx.query_all(&sql, &[&now, &lease_until, &i64::from(limit)], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })?;
+    let mut out = Vec::with_capacity(taken.len());
+    for (delivery, webhook, attempts, event) in taken {
+        let due = tx.query_opt(
+            "SELECT w.url, e.id, e.type, e.org_id, e.data, e.created_at, w.secret, w.previous_secret, w.previous_until,
+                    w.enabled, w.id
+               FROM webhooks w, events e WHERE w.n = ?1 AND e.n = ?2",
+            &[&webhook, &event],
+            |r| {
+                Ok((
+                    Due {
+                        delivery,
+                        webhook,
+                        webhook_id: r.get(10)?,
+                        attempts,
+                        url: r.get(0)?,
+                        event_id: r.get(1)?,
+                        event_type: r.get(2)?,
+                        event_org: r.get(3)?,
+                        event_data: r.get(4)?,
+                        event_at: r.get(5)?,
+                        secret: r.get(6)?,
+                        previous_secret: r.get(7)?,
+                        previous_until: r.get(8)?,
+                    },
+                    r.get::<bool>(9)?,
+                ))
+            },
+        )?;
+        match due {
+            Some((due, true)) => out.push(due),
+            // Its endpoint was disabled after the event: not sent, kept in the log as failed.
+            _ => {
+                tx.execute(
+                    "UPDATE webhook_deliveries SET status = 'failed', last_error = 'endpoint disabled' WHERE n = ?1",
+                    &[&delivery],
+                )?;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// What one attempt came to.
+pub struct Attempt<'a> {
+    pub delivery: i64,
+    pub status: Option<i64>,
+    pub error: Option<&'a str>,
+    /// Delivered (2xx); else `next_at` says when to try again, or None to give up.
+    pub delivered: bool,
+    pub next_at: Option<Millis>,
+}
+
+pub fn finish(tx: &Tx, a: &Attempt, now: Millis) -> DbResult<()> {
+    let status = if a.delivered {
+        "delivered"
+    } else if a.next_at.is_some() {
+        "pending"
+    } else {
+        "failed"
+    };
+    tx.execute(
+        "UPDATE webhook_deliveries
+            SET status = ?2, attempts = attempts + 1, last_status = ?3, last_error = ?4, last_at = ?5,
+                next_at = COALESCE(CAST(?6 AS BIGINT), next_at)
+          WHERE n = ?1",
+        &[&a.delivery, &status, &a.status, &a.error, &now, &a.next_at],
+    )?;
+    Ok(())
+}
+
+/// Turns an endpoint off (a 410 answer); its pending deliveries end as failed.
+pub fn disable(tx: &Tx, webhook: i64, reason: &str, now: Millis) -> DbResult<()> {
+    tx.execute(
+        "UPDATE webhooks SET enabled = FALSE, disabled_reason = ?2, updated_at = ?3 WHERE n = ?1",
+        &[&webhook, &reason, &now],
+    )?;
+    tx.execute(
+        "UPDATE webhook_deliveries SET status = 'failed', last_error = 'endpoint disabled'
+          WHERE webhook_n = ?1 AND status = 'pending'",
+        &[&webhook],
+    )?;
+    Ok(())
+}
+
+/// The organization an endpoint (by row) belongs to, and its public id.
+pub fn owner(conn: &Conn, webhook: i64) -> DbResult<Option<(OrgId, WebhookId)>> {
+    conn.query_opt("SELECT org_id, id FROM webhooks WHERE n = ?1", &[&webhook], |r| {
+        Ok((r.get(0)?, r.get(1)?))
+    })
+}
+
+/// A test event for one endpoint only (its delivery is queued like any other).
+pub fn queue_for(
+    tx: &Tx,
+    webhook: i64,
+    event_id: &str,
+    org: &OrgId,
+    kind: &str,
+    data: &str,
+    now: Millis,
+) -> DbResult<()> {
+    let n: i64 = tx.value(
+        "INSERT INTO events (id, org_id, type, data, created_at) VALUES (?1, ?2, ?3, ?4, ?5) RETURNING n",
+        &[&event_id, org, &kind, &data, &now],
+    )?;
+    tx.execute(
+        "INSERT INTO webhook_deliveries (webhook_n, event_n, next_at, created_at) VALUES (?1, ?2, ?3, ?3)",
+        &[&webhook, &n, &now],
+    )?;
+    Ok(())
+}
+
+pub struct DeliveryRow {
+    pub n: i64,
+    pub event_id: String,
+    pub event_type: String,
+    pub status: String,
+    pub attempts: i64,
+    pub next_at: Millis,
+    pub last_status: Option<i64>,
+    pub last_error: Option<String>,
+    pub last_at: Option<Millis>,
+    pub created_at: Millis,
+}
+
+/// An endpoint's deliveries, newest first, before row `before`.
+pub fn deliveries(conn: &Conn, webhook: i64, before: Option<i64>, limit: u32) -> DbResult<Vec<DeliveryRow>> {
+    conn.query_all(
+        "SELECT d.n, e.id, e.type, d.status, d.attempts, d.next_at, d.last_status, d.last_error, d.last_at, d.created_at
+           FROM webhook_deliveries d JOIN events e ON e.n = d.event_n
+          WHERE d.webhook_n = ?1 AND (CAST(?2 AS BIGINT) IS NULL OR d.n < CAST(?2 AS BIGINT))
+          ORDER BY d.n DESC LIMIT ?3",
+        &[&webhook, &before, &i64::from(limit)],
+        |r| {
+            Ok(DeliveryRow {
+                n: r.get(0)?,
+                event_id: r.get(1)?,
+                event_type: r.get(2)?,
+                status: r.get(3)?,
+                attempts: r.get(4)?,
+                next_at: r.get(5)?,
+                last_status: r.get(6)?,
+                last_error: r.get(7)?,
+                last_at: r.get(8)?,
+                created_at: r.get(9)?,
+            })
+        },
+    )
+}
+
+/// Whether any delivery is due at `now`.
+pub fn any_due(conn: &Conn, now: Millis) -> DbResult<bool> {
+    Ok(conn
+        .query_opt(
+            "SELECT 1 FROM webhook_deliveries WHERE status = 'pending' AND next_at <= ?1 LIMIT 1",
+            &[&now],
+            |_| Ok(()),
+        )?
+        .is_some())
+}
+
+/// How many deliveries wait (for metrics and the worker's log).
+pub fn pending(conn: &Conn) -> DbResult<i64> {
+    conn.value("SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'pending'", &[])
+}
+
+/// Forgets finished deliveries older than `before`.
+pub fn prune(tx: &Tx, before: Millis) -> DbResult<usize> {
+    tx.execute("DELETE FROM webhook_deliveries WHERE status <> 'pending' AND created_at < ?1", &[&before])
+}

@@ -1,0 +1,200 @@
+//! A webhook receiver on loopback (tests/webhooks/receiver.mjs, in Node) that checks every
+//! delivery's signature with the official `standardwebhooks` package, pinned in
+//! tests/webhooks/package-lock.json, rather than with any code of ours. `npm ci` runs on first use;
+//! without Node.js and npm the tests fail, they are not skipped.
+//!
+//! Each recorded delivery is a JSON object: `name`, `id`, `timestamp` and `signature` (the
+//! `webhook-*` headers as sent), `verified` (the library's verdict at the delivery's own
+//! timestamp, with any of the name's secrets), `error` (why not, when not), `secretIndex` (which
+//! secret verified), `verifiedWithRealClock` (the library's verdict including its 5-minute
+//! tolerance against this machine's clock), `timestampSkewSeconds` (the delivery's timestamp minus
+//! the real time it arrived), `status` (what it was answered, 0 for a hang), `headers` and `body`
+//! (the JSON body, or null).
+#![allow(dead_code)]
+
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{mpsc, Mutex};
+use std::time::{Duration, Instant};
+
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
+const WAIT_TIMEOUT: Duration = Duration::from_secs(30);
+const POLL_INTERVAL: Duration = Duration::from_millis(20);
+
+/// One `npm ci` at a time in this process: tests starting receivers concurrently wait for it.
+static INSTALL: Mutex<()> = Mutex::new(());
+
+fn webhooks_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/webhooks")
+}
+
+fn ensure_installed(dir: &Path) {
+    let _guard = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
+    if dir.join("node_modules/standardwebhooks/package.json").exists() {
+        return;
+    }
+    let subcommand = if dir.join("package-lock.json").exists() { "ci" } else { "install" };
+    let out = Command::new("npm")
+        .args([subcommand, "--no-audit", "--no-fund"])
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("npm must be installed to run the webhook receiver (Node.js 18 or newer): {e}")
+        });
+    assert!(
+        out.status.success(),
+        "npm {subcommand} in {} failed:\n{}",
+        dir.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+pub struct Receiver {
+    child: Child,
+    pub port: u16,
+    client: reqwest::Client,
+}
+
+impl Receiver {
+    /// Starts a receiver on 127.0.0.1 with no names registered. Panics when Node.js or npm is
+    /// missing, or when the receiver does not come up.
+    pub fn start() -> Receiver {
+        let dir = webhooks_dir();
+        ensure_installed(&dir);
+        let mut child = Command::new("node")
+            .arg("receiver.mjs")
+            .current_dir(&dir)
+            // Closing its stdin (our end of the pipe goes when this process does) stops it.
+            .env("RECEIVER_EXIT_ON_STDIN_EOF", "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("node must be installed to run the webhook receiver (Node.js 18 or newer): {e}")
+            });
+
+        let stdout = child.stdout.take().expect("the receiver's stdout is piped");
+        let (tx, rx) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("webhook-receiver-stdout".into())
+            .spawn(move || {
+                let mut reader = BufReader::new(stdout);
+                let mut line = String::new();
+                let _ = tx.send(reader.read_line(&mut line).map(|_| line));
+                // Drained until the receiver exits, so it never writes into a closed pipe.
+                let _ = std::io::copy(&mut reader, &mut std::io::sink());
+            })
+            .expect("cannot spawn the thread reading the webhook receiver's stdout");
+
+        let line = match rx.recv_timeout(STARTUP_TIMEOUT) {
+            Ok(Ok(line)) => line,
+            Ok(Err(e)) => stop_and_panic(child, &format!("cannot read the webhook receiver's stdout: {e}")),
+            Err(_) => stop_and_panic(
+                child,
+                &format!("the webhook receiver did not say `listening <port>` within {STARTUP_TIMEOUT:?}"),
+            ),
+        };
+        let Some(port) = line.trim().strip_prefix("listening ").and_then(|p| p.parse::<u16>().ok()) else {
+            stop_and_panic(
+                child,
+                &format!("the webhook receiver's first line is not `listening <port>`: {line:?}"),
+            )
+        };
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .expect("reqwest client for the webhook receiver");
+        Receiver { child, port, client }
+    }
+
+    /// Where deliveries for `name` go.
+    pub fn url(&self, name: &str) -> String {
+        format!("http://127.0.0.1:{}/hook/{name}", self.port)
+    }
+
+    /// Registers `name` with one secret (`whsec_...`) and the statuses its next deliveries get,
+    /// in order (200 once they are used up; 0 hangs, never answering). Replaces what `name` had;
+    /// deliveries already recorded are kept.
+    pub async fn expect(&self, name: &str, secret: &str, script: &[u16]) {
+        self.control(name, json!({ "secret": secret, "script": script })).await;
+    }
+
+    /// Replaces `name`'s secrets, keeping its script: a delivery verifies if any of them
+    /// verifies it (secret rotation).
+    pub async fn set_secrets(&self, name: &str, secrets: &[&str]) {
+        self.control(name, json!({ "secrets": secrets })).await;
+    }
+
+    /// Every delivery recorded for `name`, in arrival order.
+    pub async fn deliveries(&self, name: &str) -> Vec<Value> {
+        let url = self.control_url(name);
+        let resp =
+            self.client.get(&url).send().await.unwrap_or_else(|e| panic!("webhook receiver: GET {url}: {e}"));
+        let status = resp.status();
+        let text = resp.text().await.unwrap_or_else(|e| panic!("webhook receiver: GET {url}: {e}"));
+        assert!(status.is_success(), "webhook receiver: GET {url}: {status} {text}");
+        let value: Value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("webhook receiver: GET {url}: not JSON ({e}): {text}"));
+        match value.get("deliveries") {
+            Some(Value::Array(list)) => list.clone(),
+            _ => panic!("webhook receiver: GET {url}: no `deliveries` array: {text}"),
+        }
+    }
+
+    /// Waits until at least `n` deliveries for `name` arrived (polling every 20 ms, up to 30 s of
+    /// real time) and returns them all; panics with those that did arrive otherwise.
+    pub async fn wait_for(&self, name: &str, n: usize) -> Vec<Value> {
+        let deadline = Instant::now() + WAIT_TIMEOUT;
+        loop {
+            let got = self.deliveries(name).await;
+            if got.len() >= n {
+                return got;
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "waited {WAIT_TIMEOUT:?} for {n} deliveries to {name:?}, got {}: {:#}",
+                    got.len(),
+                    Value::Array(got)
+                );
+            }
+            tokio::time::sleep(POLL_INTERVAL).await;
+        }
+    }
+
+    fn control_url(&self, name: &str) -> String {
+        format!("http://127.0.0.1:{}/control/{name}", self.port)
+    }
+
+    async fn control(&self, name: &str, body: Value) {
+        let url = self.control_url(name);
+        let resp = self
+            .client
+            .put(&url)
+            .json(&body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("webhook receiver: PUT {url}: {e}"));
+        let status = resp.status();
+        if !status.is_success() {
+            let text = resp.text().await.unwrap_or_default();
+            panic!("webhook receiver: PUT {url} {body}: {status} {text}");
+        }
+    }
+}
+
+fn stop_and_panic(mut child: Child, message: &str) -> ! {
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("{message}");
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
