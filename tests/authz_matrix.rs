@@ -115,7 +115,8 @@ async fn world(app: &TestApp) -> World {
 engine_tests! {
     #[tokio::test]
     async fn every_route_by_every_caller() {
-        let app = spawn().await;
+        // Webhooks to loopback: the receivers of this test need not exist.
+        let app = spawn_with(|s| s.webhook_allow_private = true).await;
         let w = world(&app).await;
         let o = w.org_a_owner.clone();
         // Statuses in CALLERS order.
@@ -149,8 +150,24 @@ engine_tests! {
             ("change member", Method::PATCH, "/v1/members/{member}", [403, 200, 200, 403, 404, 403, 403]),
             ("remove member", Method::DELETE, "/v1/members/{fresh member}", [403, 204, 204, 403, 404, 403, 403]),
             ("healthz", Method::GET, "/healthz", [200, 200, 200, 200, 200, 200, 200]),
+            ("audit log", Method::GET, "/v1/audit-logs", [403, 200, 200, 403, 200, 403, 403]),
+            ("events", Method::GET, "/v1/events", [403, 200, 200, 403, 200, 403, 403]),
+            ("create webhook", Method::POST, "/v1/webhooks", [403, 201, 201, 403, 201, 403, 403]),
+            ("list webhooks", Method::GET, "/v1/webhooks", [403, 200, 200, 403, 200, 403, 403]),
+            ("get webhook", Method::GET, "/v1/webhooks/{hook}", [403, 200, 200, 403, 404, 403, 403]),
+            ("change webhook", Method::PATCH, "/v1/webhooks/{hook}", [403, 200, 200, 403, 404, 403, 403]),
+            ("delete webhook", Method::DELETE, "/v1/webhooks/{fresh hook}", [403, 204, 204, 403, 404, 403, 403]),
+            ("rotate webhook secret", Method::POST, "/v1/webhooks/{hook}/rotate-secret", [403, 200, 200, 403, 404, 403, 403]),
+            ("webhook deliveries", Method::GET, "/v1/webhooks/{hook}/deliveries", [403, 200, 200, 403, 404, 403, 403]),
+            ("test webhook", Method::POST, "/v1/webhooks/{hook}/test", [403, 202, 202, 403, 404, 403, 403]),
+            // Last: it revokes the keys that call it (the owner's among them).
             ("regenerate key", Method::POST, "/v1/user/api-key/regenerate", [200, 200, 200, 200, 200, 200, 403]),
         ];
+        let new_hook = || async {
+            let (_, h) = app.post("/v1/webhooks", &o, json!({"url": "http://127.0.0.1:9/h", "events": ["*"]})).await;
+            h["id"].as_str().unwrap().to_string()
+        };
+        let hook = new_hook().await;
         let row_count = rows.len();
         let mut failures = Vec::new();
         let mut n = 0;
@@ -183,6 +200,9 @@ engine_tests! {
                         let m = app.add_member(&w.org_a, &format!("fresh{n}@a.com"), Role::Member);
                         format!("/v1/members/{}", m.user_id)
                     }
+                    "/v1/webhooks/{hook}" | "/v1/webhooks/{hook}/rotate-secret" | "/v1/webhooks/{hook}/deliveries"
+                    | "/v1/webhooks/{hook}/test" => template.replace("{hook}", &hook),
+                    "/v1/webhooks/{fresh hook}" => format!("/v1/webhooks/{}", new_hook().await),
                     "/v1/keys/{owner's key}" | "/v1/keys/{owner's key}/rotate" => {
                         let (_, k) = app.post("/v1/keys", &o, json!({"name": format!("k-{n}")})).await;
                         template.replace("{owner's key}", k["id"].as_str().unwrap())
@@ -199,6 +219,8 @@ engine_tests! {
                     "verify key" => Some(json!({"key": o})),
                     "change member" => Some(json!({"role": "member"})),
                     "set credit limit" => Some(json!({"amount": 5, "period": "day"})),
+                    "create webhook" => Some(json!({"url": "http://127.0.0.1:9/h", "events": ["*"]})),
+                    "change webhook" => Some(json!({"description": "changed"})),
                     _ if method == Method::POST => Some(json!({})),
                     _ => None,
                 };
