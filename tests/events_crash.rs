@@ -42,6 +42,7 @@ fn start(dir: &Path, url: Option<&str>) -> (Child, u16, String) {
         std::thread::sleep(Duration::from_millis(25));
     }
     let _ = child.kill();
+    let _ = child.wait();
     panic!("server did not start: {}", std::fs::read_to_string(&log).unwrap_or_default());
 }
 

@@ -63,20 +63,67 @@ pub struct WebhookList {
     pub next_cursor: Option<String>,
 }
 
-/// Body of `POST /v1/webhooks` (and, every field optional, `PATCH /v1/webhooks/{id}`).
+/// Body of `POST /v1/webhooks`.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[allow(dead_code)]
-pub struct WebhookRequest {
+pub struct NewWebhookRequest {
     /// http(s); not a loopback, private or link-local address unless WEBHOOK_ALLOW_PRIVATE.
-    #[schema(max_length = 2048)]
+    #[schema(max_length = 2048, pattern = "^https?://[^/?#@\\s]+")]
     url: String,
-    /// Event types, or `["*"]`.
+    /// Event types, or `["*"]` alone.
     #[schema(min_items = 1)]
-    events: Vec<String>,
+    events: Vec<EventName>,
     #[schema(max_length = 500)]
     description: Option<String>,
-    /// PATCH only: turn the endpoint off or on again.
+}
+
+/// Body of `PATCH /v1/webhooks/{id}`: at least one field.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct WebhookPatch {
+    #[schema(max_length = 2048, pattern = "^https?://[^/?#@\\s]+")]
+    url: Option<String>,
+    #[schema(min_items = 1)]
+    events: Option<Vec<EventName>>,
+    /// `null` removes it.
+    #[schema(max_length = 500)]
+    description: Option<String>,
+    /// Turn the endpoint off, or on again (after a 410 disabled it).
     enabled: Option<bool>,
+}
+
+/// An event type's name, or `*` for every type.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[allow(dead_code)]
+pub enum EventName {
+    #[serde(rename = "*")]
+    All,
+    #[serde(rename = "provision.created")]
+    ProvisionCreated,
+    #[serde(rename = "provision.claimed")]
+    ProvisionClaimed,
+    #[serde(rename = "provision.cancelled")]
+    ProvisionCancelled,
+    #[serde(rename = "provision.expired")]
+    ProvisionExpired,
+    #[serde(rename = "user.created")]
+    UserCreated,
+    #[serde(rename = "member.updated")]
+    MemberUpdated,
+    #[serde(rename = "member.removed")]
+    MemberRemoved,
+    #[serde(rename = "api_key.created")]
+    ApiKeyCreated,
+    #[serde(rename = "api_key.revoked")]
+    ApiKeyRevoked,
+    #[serde(rename = "api_key.rotated")]
+    ApiKeyRotated,
+    #[serde(rename = "credits.granted")]
+    CreditsGranted,
+    #[serde(rename = "credits.low")]
+    CreditsLow,
+    #[serde(rename = "credits.depleted")]
+    CreditsDepleted,
 }
 
 fn events_field(fields: &Fields) -> Result<Option<EventFilter>, ApiError> {
@@ -104,7 +151,7 @@ fn input(fields: &Fields) -> Result<WebhookInput, ApiError> {
     })
 }
 
-#[utoipa::path(post, path = "/v1/webhooks", tag = "webhooks", request_body = WebhookRequest,
+#[utoipa::path(post, path = "/v1/webhooks", tag = "webhooks", request_body = NewWebhookRequest,
     security(("bearer" = []), ("api_key" = [])),
     responses((status = 201, description = "The endpoint and its signing secret, shown once.", body = WebhookWithSecret),
         (status = 400, description = "`invalid_field`; `url_not_allowed`: a private address.", body = crate::openapi::ErrorBody),
@@ -151,7 +198,7 @@ pub async fn get(
     Ok(HttpResponse::Ok().json(WebhookView::from(e)))
 }
 
-#[utoipa::path(patch, path = "/v1/webhooks/{id}", tag = "webhooks", request_body = WebhookRequest,
+#[utoipa::path(patch, path = "/v1/webhooks/{id}", tag = "webhooks", request_body = WebhookPatch,
     params(("id" = String, Path, description = "Endpoint id")),
     security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, body = WebhookView), (status = 400, body = crate::openapi::ErrorBody),

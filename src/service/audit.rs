@@ -70,6 +70,11 @@ impl By {
         }
     }
 
+    /// The person acting (a key's holder), if a person acts.
+    pub fn user(&self) -> Option<&UserId> {
+        self.user.as_ref()
+    }
+
     /// The same request, acting as another person (whose account a claim has just become).
     pub fn as_person(&self, user: &UserId) -> By {
         By { kind: "user", id: Some(user.to_string()), user: Some(user.clone()), origin: self.origin.clone() }

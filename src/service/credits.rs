@@ -293,12 +293,12 @@ pub(super) fn grant_in(
     author: &By,
     low_percent: u32,
     org: &OrgId,
-    by: Option<&UserId>,
     amount: Credits,
     reason: Option<&str>,
     now: Millis,
 ) -> Result<Balance> {
-    if !store::credits::grant(tx, org, by, amount, reason, now)? {
+    // The ledger names the person who granted (none for an operator).
+    if !store::credits::grant(tx, org, author.user(), amount, reason, now)? {
         // Valid on its own; what stands in the way is what the pool already holds.
         return Err(Error::PoolFull);
     }
@@ -329,7 +329,7 @@ pub async fn grant(
             auth.require_every_scope()?;
             auth.require_owner("grant credits")?;
             let work = |tx: &Tx| {
-                grant_in(tx, &author, low, &auth.org, Some(&auth.user), amount, reason.as_deref(), now)
+                grant_in(tx, &author, low, &auth.org, amount, reason.as_deref(), now)
                     .map(|b| (Kept::of(&b), b))
             };
             idempotency::once(
@@ -356,7 +356,7 @@ pub async fn grant_by_operator(
     ctx.db
         .write(move |tx| {
             let org = resolve_org(tx, &org)?;
-            grant_in(tx, &By::operator(), low, &org, None, amount, reason.as_deref(), now)
+            grant_in(tx, &By::operator(), low, &org, amount, reason.as_deref(), now)
         })
         .await
 }

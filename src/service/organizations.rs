@@ -50,7 +50,7 @@ fn create_in(tx: &Tx, by: &By, rules: &Rules, new: &NewOrg, now: Millis) -> Resu
     let owner = add_in(tx, by, prefix, &org_id, &new.owner_email, Role::Owner, new.provisioner, now)?;
     if let Some(credits) = new.credits {
         let low = rules.credits_low_percent;
-        super::credits::grant_in(tx, by, low, &org_id, None, credits, Some("opening grant"), now)?;
+        super::credits::grant_in(tx, by, low, &org_id, credits, Some("opening grant"), now)?;
     }
     Ok(owner)
 }

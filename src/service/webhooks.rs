@@ -418,7 +418,7 @@ pub async fn any_due(ctx: &Ctx) -> Result<bool> {
         return Ok(false);
     }
     let now = ctx.now();
-    Ok(ctx.db.read(move |c| Ok::<_, Error>(store::webhooks::any_due(c, now)?)).await?)
+    ctx.db.read(move |c| Ok::<_, Error>(store::webhooks::any_due(c, now)?)).await
 }
 
 /// Takes up to `limit` due deliveries for this worker (see `store::webhooks::take_due`), signed
