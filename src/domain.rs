@@ -704,6 +704,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn event_filters() {
+        assert_eq!(EventFilter::parse(["*"]), Ok(EventFilter::All));
+        let some = EventFilter::parse(["credits.low", "api_key.created", "credits.low"]).unwrap();
+        assert_eq!(some.names(), ["credits.low", "api_key.created"]);
+        assert_eq!(some.to_stored(), ",credits.low,api_key.created,");
+        assert_eq!(EventFilter::from_stored(&some.to_stored()), some);
+        assert_eq!(EventFilter::from_stored(",*,"), EventFilter::All);
+        for bad in [vec![], vec!["*", "credits.low"], vec!["credits"], vec![""]] {
+            assert!(EventFilter::parse(bad.clone()).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
     fn identifiers() {
         for ok in ["default", "a", "0-x", &"a".repeat(50)] {
             assert!(AgentIdentifier::parse("identifier", ok).is_ok(), "{ok}");

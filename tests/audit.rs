@@ -206,4 +206,22 @@ engine_tests! {
         assert_eq!(left.len(), 1, "{left:?}");
         assert_eq!(left[0]["target"]["id"], recent["id"]);
     }
+
+    #[tokio::test]
+    async fn changes_made_on_the_pages_name_the_signed_in_person() {
+        let app = spawn().await;
+        let org = app.org_with_password("Acme", "owner@acme.com", "owner password");
+        let mut web = WebClient::new(&app);
+        assert_eq!(web.login("owner@acme.com", "owner password").await.status, StatusCode::SEE_OTHER);
+        let csrf = web.csrf("/team").await;
+        let host = format!("http://127.0.0.1:{}", app.port);
+        let r = web.post_with("/team/provision", &[("role", "member"), ("csrf", &csrf)], &[("origin", &host)]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        let rows = audit(&app, &org.owner.api_key, "?action=provision.created").await;
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0]["actor"]["type"], "user");
+        assert_eq!(rows[0]["actor"]["id"], org.owner.user_id.as_str());
+        assert_eq!(rows[0]["actor"]["email"], "owner@acme.com");
+        assert_eq!(rows[0]["ip"], "127.0.0.1");
+    }
 }

@@ -220,6 +220,7 @@ engine_tests! {
         assert_eq!(s, StatusCode::ACCEPTED, "{t}");
         let got = rx.wait_for("gone", 1).await;
         assert_eq!(got[0]["body"]["type"], "webhook.test");
+        assert!(feed(&app, &k, "").await.iter().all(|e| e["type"] != "webhook.test"), "test events are not in the feed");
         assert_eq!(got[0]["id"], t["eventId"]);
         let mut w = Value::Null;
         for _ in 0..200 {

@@ -507,3 +507,50 @@ pub async fn finish(ctx: &Ctx, sent: &Outgoing, outcome: Outcome) -> Result<()> 
         })
         .await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signs_as_the_standard_webhooks_specification_says() {
+        // The specification's own example (standard-webhooks, spec/standard-webhooks.md).
+        let got = sign(
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            "msg_p5jXN8AQM9LWM0D4loKWxJek",
+            1614265330,
+            r#"{"test": 2432232314}"#,
+        )
+        .unwrap();
+        assert_eq!(got, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+        assert!(sign("not-a-secret", "m", 1, "{}").is_err());
+    }
+
+    #[test]
+    fn private_loopback_link_local_and_metadata_addresses_are_refused() {
+        for bad in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.0.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "255.255.255.255",
+            "224.0.0.1",
+            "::1",
+            "::",
+            "fe80::1",
+            "fd00:ec2::254",
+            "fc00::1",
+            "::ffff:10.0.0.1",
+            "64:ff9b::a00:1",
+            "192.0.0.170",
+        ] {
+            assert!(!address_allowed(bad.parse().unwrap()), "{bad}");
+        }
+        for good in ["93.184.216.34", "1.1.1.1", "2606:4700:4700::1111", "::ffff:1.1.1.1"] {
+            assert!(address_allowed(good.parse().unwrap()), "{good}");
+        }
+    }
+}

@@ -43,7 +43,8 @@ pub fn exists(conn: &Conn, org: &OrgId, id: &str) -> DbResult<bool> {
         .is_some())
 }
 
-/// The feed: the organization's events after the one with id `after`, oldest first.
+/// The feed: the organization's events after the one with id `after`, oldest first, without
+/// the test events sent to one endpoint.
 ///
 /// On PostgreSQL row numbers are taken when a transaction inserts and seen when it commits,
 /// which is not the same order: a reader could see event 6, move its cursor past it, and never
@@ -63,7 +64,7 @@ pub fn feed(
             "SELECT id, org_id, type, data, created_at FROM events
               WHERE org_id = ?1
                 AND (CAST(?2 AS TEXT) IS NULL OR n > (SELECT n FROM events WHERE id = CAST(?2 AS TEXT)))
-                AND (CAST(?3 AS TEXT) IS NULL OR type = CAST(?3 AS TEXT))
+                AND (CAST(?3 AS TEXT) IS NULL OR type = CAST(?3 AS TEXT)) AND type <> 'webhook.test'
               ORDER BY n LIMIT ?4"
         }
         Engine::Postgres => {
@@ -71,7 +72,7 @@ pub fn feed(
               WHERE org_id = ?1
                 AND (CAST(?2 AS TEXT) IS NULL
                      OR (xid, n) > (SELECT xid, n FROM events WHERE id = CAST(?2 AS TEXT)))
-                AND (CAST(?3 AS TEXT) IS NULL OR type = CAST(?3 AS TEXT))
+                AND (CAST(?3 AS TEXT) IS NULL OR type = CAST(?3 AS TEXT)) AND type <> 'webhook.test'
                 AND xid < pg_snapshot_xmin(pg_current_snapshot())
               ORDER BY xid, n LIMIT ?4"
         }
