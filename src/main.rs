@@ -6,7 +6,14 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     limit_malloc_arenas();
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let mut logger = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"));
+    // The PostgreSQL driver logs every statement's parameters at debug: every value written
+    // (addresses, names, webhook URLs with their receivers' tokens) would reach the log with
+    // RUST_LOG=debug. Only when asked for by name.
+    if !std::env::var("RUST_LOG").is_ok_and(|v| v.contains("tokio_postgres")) {
+        logger.filter_module("tokio_postgres::query", log::LevelFilter::Info);
+    }
+    logger.init();
     match cli::run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
