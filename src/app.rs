@@ -92,7 +92,7 @@ impl Application {
                 })
                 .configure(routes::configure)
                 .configure(pages::configure)
-                .default_service(web::to(routes::not_found))
+                .default_service(web::to(not_found))
         })
         .map_err(|e| format!("cannot serve on {port}: {e}"))?;
         Ok(Application { server, port, ctx, cleanup, webhooks })
@@ -121,6 +121,26 @@ impl Application {
         maintenance::shut_down(&self.ctx);
         log::info!("stopped");
         result
+    }
+}
+
+/// A path nothing serves: an HTML page for a browser (it asks for text/html) outside the API's
+/// prefixes; the API's JSON error for everyone else.
+async fn not_found(req: actix_web::HttpRequest) -> actix_web::HttpResponse {
+    let path = req.path();
+    let api = ["/v1/", "/api/"].iter().any(|p| path.starts_with(p)) || path == "/v1" || path == "/api";
+    let browser = req
+        .headers()
+        .get(actix_web::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"));
+    if api || !browser {
+        match routes::not_found().await {
+            Ok(r) => r,
+            Err(e) => actix_web::ResponseError::error_response(&e),
+        }
+    } else {
+        pages::not_found_page(req).await
     }
 }
 

@@ -51,8 +51,40 @@ pub fn human(d: std::time::Duration) -> String {
     format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
 }
 
+/// "in 6 days", "3 hours ago", "just now": how far `t` is from `now`, for people (the exact
+/// time goes beside it, in a `<time>` element's title).
+pub fn relative(now: Millis, t: Millis) -> String {
+    let delta = t - now;
+    let secs = delta.unsigned_abs() / 1000;
+    if secs < 60 {
+        return "just now".into();
+    }
+    let (n, unit) = match secs {
+        s if s < 3_600 => (s / 60, "minute"),
+        s if s < 86_400 => (s / 3_600, "hour"),
+        s if s < 60 * 86_400 => (s / 86_400, "day"),
+        s => (s / (30 * 86_400), "month"),
+    };
+    let amount = format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
+    if delta > 0 {
+        format!("in {amount}")
+    } else {
+        format!("{amount} ago")
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn relative_times_read_like_speech() {
+        let day = 86_400_000;
+        assert_eq!(super::relative(0, 6 * day + 5_000), "in 6 days");
+        assert_eq!(super::relative(3 * 3_600_000, 0), "3 hours ago");
+        assert_eq!(super::relative(0, 30_000), "just now");
+        assert_eq!(super::relative(0, 60_000), "in 1 minute");
+        assert_eq!(super::relative(90 * day, 0), "3 months ago");
+    }
+
     use super::*;
 
     #[test]

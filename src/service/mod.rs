@@ -18,6 +18,7 @@ pub mod members;
 pub mod organizations;
 pub mod provisioning;
 pub mod shown;
+pub mod team;
 pub mod webhooks;
 
 use crate::clock::{Clock, Millis};

@@ -70,6 +70,40 @@ pub fn list(
     )
 }
 
+/// A search as the dashboard makes it: `%text%`, lowercase, with LIKE's own characters escaped.
+pub fn like_pattern(q: &str) -> String {
+    let escaped = q.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+/// The organization's active members (claimed accounts), in the order they joined, whose address
+/// or name matches `pattern` (see `like_pattern`) when given: `limit` from `offset`, and how many
+/// there are in all.
+pub fn search_active(
+    conn: &Conn,
+    org: &OrgId,
+    pattern: Option<&str>,
+    offset: u32,
+    limit: u32,
+) -> DbResult<(Vec<MemberItem>, i64)> {
+    const WHERE: &str = "m.org_id = ?1 AND u.status = 'active'
+         AND (CAST(?2 AS TEXT) IS NULL OR lower(COALESCE(u.email, '')) LIKE CAST(?2 AS TEXT) ESCAPE '\\'
+              OR lower(COALESCE(u.name, '')) LIKE CAST(?2 AS TEXT) ESCAPE '\\')";
+    let rows = conn.query_all(
+        &format!(
+            "{} ORDER BY m.created_at, m.user_n LIMIT ?3 OFFSET ?4",
+            member_sql!("").to_string() + WHERE
+        ),
+        &[org, &pattern, &i64::from(limit), &i64::from(offset)],
+        member,
+    )?;
+    let total = conn.value(
+        &format!("SELECT COUNT(*) FROM memberships m JOIN users u ON u.n = m.user_n WHERE {WHERE}"),
+        &[org, &pattern],
+    )?;
+    Ok((rows, total))
+}
+
 /// One member of the organization by user id (a placeholder past its expiry is no member).
 pub fn get(conn: &Conn, org: &OrgId, user: &UserId, now: Millis) -> DbResult<Option<MemberItem>> {
     conn.query_opt(

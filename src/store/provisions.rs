@@ -154,6 +154,36 @@ pub fn page(
     })
 }
 
+/// The organization's provisions with effective status `status` at `now`, newest first, whose
+/// address, label or external id matches `pattern` (see `members::like_pattern`) when given:
+/// `limit` from `offset`, and how many there are in all (the dashboard's tabs).
+pub fn search(
+    conn: &Conn,
+    org: &OrgId,
+    status: ProvisionStatus,
+    pattern: Option<&str>,
+    now: Millis,
+    offset: u32,
+    limit: u32,
+) -> DbResult<(Vec<ProvisionRow>, i64)> {
+    const WHERE: &str = "org_id = ?2
+         AND CASE WHEN status = 'pending' AND expires_at <= ?1 THEN 'expired' ELSE status END = CAST(?3 AS TEXT)
+         AND (CAST(?4 AS TEXT) IS NULL OR lower(COALESCE(email, '')) LIKE CAST(?4 AS TEXT) ESCAPE '\\'
+              OR lower(COALESCE(name, '')) LIKE CAST(?4 AS TEXT) ESCAPE '\\'
+              OR lower(COALESCE(external_id, '')) LIKE CAST(?4 AS TEXT) ESCAPE '\\')";
+    let rows = conn.query_all(
+        &format!(
+            "SELECT {} FROM provisions WHERE {WHERE} ORDER BY created_at DESC, n DESC LIMIT ?5 OFFSET ?6",
+            effective_columns!()
+        ),
+        &[&now, org, &status, &pattern, &i64::from(limit), &i64::from(offset)],
+        from_row,
+    )?;
+    let total = conn
+        .value(&format!("SELECT COUNT(*) FROM provisions WHERE {WHERE}"), &[&now, org, &status, &pattern])?;
+    Ok((rows, total))
+}
+
 /// One provision of this organization, with its effective status at `now`; another
 /// organization's is as absent as a missing one.
 pub fn get(conn: &Conn, org: &OrgId, id: &ProvisionId, now: Millis) -> DbResult<Option<ProvisionRow>> {

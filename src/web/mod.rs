@@ -2,6 +2,7 @@
 //! rendered with maud (escaped by construction); they work without JavaScript, except the copy
 //! buttons.
 
+pub mod audit;
 pub mod auth;
 pub mod claim;
 pub mod session;
@@ -54,9 +55,25 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .route("/team", web::get().to(team::dashboard))
         .route("/team/switch", web::post().to(team::switch))
-        .route("/team/provision", web::post().to(team::provision))
+        .service(
+            web::resource("/team/provision")
+                .route(web::get().to(team::provision_page))
+                .route(web::post().to(team::provision)),
+        )
         .route("/team/shown", web::get().to(team::shown))
-        .route("/team/provisions/{id}/cancel", web::post().to(team::cancel))
+        .service(
+            web::resource("/team/provisions/{id}/cancel")
+                .route(web::get().to(team::cancel_page))
+                .route(web::post().to(team::cancel)),
+        )
+        .route("/team/members/{id}/role", web::post().to(team::change_role))
+        .route("/team/members/{id}/provisioner", web::post().to(team::set_provisioner))
+        .service(
+            web::resource("/team/members/{id}/remove")
+                .route(web::get().to(team::remove_page))
+                .route(web::post().to(team::remove)),
+        )
+        .route("/team/audit", web::get().to(audit::log))
         .route("/orgs", web::post().to(team::create_org));
 }
 
@@ -154,6 +171,20 @@ impl ResponseError for WebError {
     }
 }
 
+/// A page for a path nothing serves, with the signed-in header when there is a session (the
+/// API's paths answer JSON instead: see `app`).
+pub async fn not_found_page(req: actix_web::HttpRequest) -> HttpResponse {
+    let session = session::current(&req).await.ok().flatten();
+    let body = html! {
+        section.card.narrow {
+            h1 { "There is no page here" }
+            p { "The address may be mistyped, or the page moved." }
+            p { a href="/team" { "Go to the dashboard" } }
+        }
+    };
+    page(StatusCode::NOT_FOUND, layout("Not found", session.as_ref(), body))
+}
+
 /// Largest form a page accepts: far more than any of ours needs.
 pub const MAX_FORM: usize = 16 * 1024;
 
@@ -187,6 +218,87 @@ pub fn page(status: StatusCode, body: Markup) -> HttpResponse {
         // Pages may show a key or a claim link once; never keep them in a cache.
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .body(body.into_string())
+}
+
+/// The sections of the signed-in app, in its sidebar.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Nav {
+    Team,
+    Audit,
+}
+
+/// A signed-in page: the header, and (in an organization) the sidebar with the sections.
+pub fn app_layout(title: &str, session: &Session, nav: Option<Nav>, body: Markup) -> Markup {
+    let Some(current) = nav else { return layout(title, Some(session), body) };
+    let item = |section: Nav, href: &str, label: &str| {
+        html! {
+            li { a href=(href) aria-current=[(section == current).then_some("page")] { (label) } }
+        }
+    };
+    layout(
+        title,
+        Some(session),
+        html! {
+            div.app {
+                nav.sidebar aria-label="Sections" {
+                    ul {
+                        (item(Nav::Team, "/team", "Team"))
+                        (item(Nav::Audit, "/team/audit", "Audit log"))
+                    }
+                }
+                div.content { (body) }
+            }
+        },
+    )
+}
+
+/// A confirmation before a destructive action: what will happen, the button that does it, and
+/// the way back. The action itself is a POST only this page's form makes.
+pub fn confirm_page(
+    session: &Session,
+    title: &str,
+    what: &str,
+    action: &str,
+    button: &str,
+    back: &str,
+) -> HttpResponse {
+    let body = html! {
+        section.card.narrow role="alertdialog" aria-labelledby="confirm-title" aria-describedby="confirm-what" {
+            h1 #confirm-title { (title) }
+            p #confirm-what { (what) }
+            form method="post" action=(action) {
+                input type="hidden" name="csrf" value=(session.csrf);
+                div.row {
+                    button.danger-solid #confirm type="submit" { (button) }
+                    a.button.secondary href=(back) { "Keep it" }
+                }
+            }
+        }
+    };
+    page(StatusCode::OK, app_layout(title, session, Some(Nav::Team), body))
+}
+
+/// The message after an action (`?done=` names it; only these sentences can appear).
+pub fn flash_of(done: Option<&str>) -> Markup {
+    let message = match done {
+        Some("cancelled") => "The provision is cancelled; its key no longer works.",
+        Some("role_changed") => "The role is changed; their keys act with it from their next request.",
+        Some("provisioner_on") => "Provisioner access is on.",
+        Some("provisioner_off") => "Provisioner access is off.",
+        Some("removed") => "The member is removed; every key they held here stopped working.",
+        _ => "",
+    };
+    html! {
+        div.flash-region role="status" aria-live="polite" {
+            @if !message.is_empty() { p.flash #flash { (message) } }
+        }
+    }
+}
+
+/// A time as people read it ("in 6 days"), with the exact time in the markup and on hover.
+pub fn time_cell(now: i64, at: i64) -> Markup {
+    let exact = crate::clock::format(at);
+    html! { time datetime=(exact) title=(exact) { (crate::clock::relative(now, at)) } }
 }
 
 pub fn layout(title: &str, session: Option<&Session>, body: Markup) -> Markup {

@@ -1,16 +1,22 @@
-//! The team dashboard: members, pending provisions, and provisioning for admins and owners.
+//! The team dashboard: members and provisions as one list with status tabs, search and pages;
+//! provisioning (a dialog, or its own page without JavaScript); changing a member's role or
+//! provisioner access and removing them, each destructive step confirmed first; a message after
+//! every action.
 
 use super::session::{check_origin, Session};
-use super::{layout, page, redirect, WebError};
+use super::{app_layout, confirm_page, flash_of, page, redirect, time_cell, Nav, WebError};
 use crate::clock;
-use crate::domain::{OrgId, ProvisionRole};
+use crate::domain::{OrgId, ProvisionRole, Role};
 use crate::error::Error;
 use crate::http::{client, AppState};
-use crate::service::provisioning::{self, ProvisionInput};
+use crate::service::members::{self, MemberChange};
+use crate::service::provisioning::{self, ProvisionInput, ProvisionOptions};
+use crate::service::team::{self, Rows, Tab, TeamPage};
 use crate::service::Actor;
 use crate::service::SignupMode;
 use crate::service::{organizations, shown};
-use crate::store::orgs::MemberListRow;
+use crate::store::members::MemberItem;
+use crate::store::provisions::ProvisionRow;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use maud::{html, Markup};
@@ -38,22 +44,53 @@ fn no_org_page(state: &AppState, session: &Session) -> Markup {
     }
 }
 
-fn status_of(m: &MemberListRow) -> &'static str {
-    if m.placeholder {
-        "unclaimed"
-    } else if m.api_only {
-        "API only"
-    } else {
-        "active"
+#[derive(Deserialize)]
+pub struct TeamQuery {
+    tab: Option<String>,
+    q: Option<String>,
+    page: Option<String>,
+    done: Option<String>,
+}
+
+/// What the list link keeps: the tab, the search and the page.
+fn team_link(tab: Tab, q: Option<&str>, page: u32) -> String {
+    let mut link = format!("/team?tab={}", tab.as_str());
+    if let Some(q) = q.filter(|q| !q.is_empty()) {
+        link.push_str("&q=");
+        link.push_str(&url::form_urlencoded::byte_serialize(q.as_bytes()).collect::<String>());
+    }
+    if page > 1 {
+        link.push_str(&format!("&page={page}"));
+    }
+    link
+}
+
+fn tab_label(tab: Tab) -> &'static str {
+    match tab {
+        Tab::Active => "Active",
+        Tab::Pending => "Pending",
+        Tab::Claimed => "Claimed",
+        Tab::Cancelled => "Cancelled",
+        Tab::Expired => "Expired",
     }
 }
 
-pub async fn dashboard(state: web::Data<AppState>, session: Session) -> Result<HttpResponse, WebError> {
+pub async fn dashboard(
+    state: web::Data<AppState>,
+    session: Session,
+    query: web::Query<TeamQuery>,
+) -> Result<HttpResponse, WebError> {
     let d = organizations::dashboard(&state.ctx, &session.user_id, session.active_org.clone()).await?;
     let Some(org) = d.active_org() else {
-        return Ok(page(StatusCode::OK, layout("Team", Some(&session), no_org_page(&state, &session))));
+        let body = no_org_page(&state, &session);
+        return Ok(page(StatusCode::OK, app_layout("Team", &session, None, body)));
     };
-    let admin = org.role.is_admin();
+    let tab = Tab::parse(query.tab.as_deref());
+    let page_no = query.page.as_deref().and_then(|p| p.parse::<u32>().ok()).filter(|p| *p >= 1).unwrap_or(1);
+    let actor = Actor::Person { user: session.user_id.clone(), org: org.org_id.clone() };
+    let list = team::page(&state.ctx, actor, tab, query.q.clone(), page_no).await?;
+    let q = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
+    let now = state.ctx.now();
     let body = html! {
         @if d.orgs.len() > 1 {
             form.switcher method="post" action="/team/switch" {
@@ -67,44 +104,122 @@ pub async fn dashboard(state: web::Data<AppState>, session: Session) -> Result<H
                 button.secondary #org-switch-submit type="submit" { "Switch" }
             }
         }
+        div.page-head {
+            div {
+                h1 #org-name { (org.name) }
+                p.muted { "Your role: " span #my-role { (org.role.as_str()) } }
+            }
+            @if list.admin {
+                a.button #provision-open href="/team/provision" data-dialog="provision-dialog" { "Provision new user" }
+            }
+        }
+        (flash_of(query.done.as_deref()))
         section.card {
-            h1 #org-name { (org.name) }
-            p.muted { "Your role: " span #my-role { (org.role.as_str()) } }
-            h2 { "Members" }
-            table #members {
-                thead { tr { th { "Email" } th { "Name" } th { "Role" } th { "Status" } } }
-                tbody {
-                    @for m in &d.members {
-                        tr {
-                            td { @if let Some(e) = &m.email { (e) } @else { span.muted { "(not claimed yet)" } } }
-                            td { (m.name.clone().unwrap_or_default()) }
-                            td { (m.role.as_str()) @if m.is_provisioner { " " span.pill { "provisioner" } } }
-                            td { span.pill { (status_of(m)) } }
+            @if list.admin {
+                nav.tabs aria-label="Team" {
+                    @for (t, n) in &list.counts {
+                        a href=(team_link(*t, q, 1)) aria-current=[(*t == list.tab).then_some("page")] id={ "tab-" (t.as_str()) } {
+                            (tab_label(*t)) " " span.count { "(" (n) ")" }
                         }
                     }
                 }
+            } @else {
+                h2 { "Members" }
+            }
+            form.search method="get" action="/team" role="search" {
+                input type="hidden" name="tab" value=(list.tab.as_str());
+                label for="team-search" { "Search by email, name or external ID" }
+                div.row {
+                    input #team-search type="search" name="q" value=(q.unwrap_or("")) maxlength="200";
+                    button.secondary #team-search-submit type="submit" { "Search" }
+                }
+            }
+            (showing(&list))
+            @match &list.rows {
+                Rows::Members(rows) => (members_table(&session, list.admin, rows, now)),
+                Rows::Provisions(rows) => (provisions_table(&session, rows, now)),
+            }
+            (pager(&list, q, page_no))
+        }
+        @if list.admin {
+            dialog #provision-dialog aria-labelledby="provision-dialog-title" {
+                h2 #provision-dialog-title { "Provision new user" }
+                (provision_form(&state, &session, "dialog"))
             }
         }
-        @if admin {
-            section.card {
-                h2 { "Pending provisions" }
-                @if d.pending.is_empty() {
-                    p.muted #no-pending { "None. Provisioned users appear here until they claim their account." }
-                } @else {
-                    table #pending {
-                        thead { tr { th { "User ID" } th { "Role" } th { "Created" } th { "Expires" } th {} } }
-                        tbody {
-                            @for p in &d.pending {
-                                tr data-provision=(p.id) {
-                                    td { code { (p.user_id) } }
-                                    td { (p.role.as_str()) }
-                                    td { (clock::format(p.created_at)) }
-                                    td { (clock::format(p.expires_at)) }
-                                    td {
-                                        form.inline method="post" action={ "/team/provisions/" (p.id) "/cancel" } {
+    };
+    Ok(page(StatusCode::OK, app_layout("Team", &session, Some(Nav::Team), body)))
+}
+
+/// "Showing 1–100 of 106": never a silent cut.
+fn showing(list: &TeamPage) -> Markup {
+    let shown = match &list.rows {
+        Rows::Members(r) => r.len(),
+        Rows::Provisions(r) => r.len(),
+    } as i64;
+    let first = i64::from(list.offset) + 1;
+    html! {
+        p.muted #showing aria-live="polite" {
+            @if shown == 0 {
+                "Nothing here" @if list.total > 0 { " on this page (" (list.total) " in all)" } "."
+            } @else {
+                "Showing " (first) "–" (first + shown - 1) " of " (list.total)
+            }
+        }
+    }
+}
+
+fn pager(list: &TeamPage, q: Option<&str>, page_no: u32) -> Markup {
+    let more = i64::from(list.offset) + i64::from(team::PAGE) < list.total;
+    html! {
+        @if page_no > 1 || more {
+            nav.pager aria-label="Pages" {
+                @if page_no > 1 {
+                    a #page-prev href=(team_link(list.tab, q, page_no - 1)) { "Previous page" }
+                }
+                @if more {
+                    a #page-next href=(team_link(list.tab, q, page_no + 1)) { "Next page" }
+                }
+            }
+        }
+    }
+}
+
+fn members_table(session: &Session, admin: bool, rows: &[MemberItem], now: i64) -> Markup {
+    html! {
+        @if !rows.is_empty() {
+            table.stack #members {
+                thead { tr { th { "Email" } th { "Name" } th { "Role" } th { "Joined" } @if admin { th { span.visually-hidden { "Actions" } } } } }
+                tbody {
+                    @for m in rows {
+                        @let me = m.user_id == session.user_id;
+                        @let who = m.email.clone().unwrap_or_else(|| m.user_id.to_string());
+                        tr data-user=(m.user_id) {
+                            td data-label="Email" { (who) @if me { " " span.you { "(you)" } } @if m.api_only { " " span.pill { "API only" } } }
+                            td data-label="Name" { (m.name.clone().unwrap_or_default()) }
+                            td data-label="Role" { (m.role.as_str()) @if m.is_provisioner { " " span.pill { "provisioner" } } }
+                            td data-label="Joined" { (time_cell(now, m.joined_at)) }
+                            @if admin {
+                                td.actions data-label="Actions" {
+                                    @if !me {
+                                        form.inline method="post" action={ "/team/members/" (m.user_id) "/role" } {
                                             input type="hidden" name="csrf" value=(session.csrf);
-                                            button.danger type="submit" { "Cancel" }
+                                            label.visually-hidden for={ "role-" (m.user_id) } { "Role of " (who) }
+                                            select.compact id={ "role-" (m.user_id) } name="role" {
+                                                @for r in [Role::Member, Role::Admin, Role::Owner] {
+                                                    option value=(r.as_str()) selected[r == m.role] { (r.as_str()) }
+                                                }
+                                            }
+                                            button.secondary.small type="submit" aria-label={ "Change role of " (who) } { "Change role" }
                                         }
+                                        form.inline method="post" action={ "/team/members/" (m.user_id) "/provisioner" } {
+                                            input type="hidden" name="csrf" value=(session.csrf);
+                                            input type="hidden" name="on" value=(if m.is_provisioner { "false" } else { "true" });
+                                            button.secondary.small type="submit" aria-label={ (if m.is_provisioner { "Remove provisioner access of " } else { "Give provisioner access to " }) (who) } {
+                                                (if m.is_provisioner { "Remove provisioner" } else { "Make provisioner" })
+                                            }
+                                        }
+                                        a.button.danger.small href={ "/team/members/" (m.user_id) "/remove" } aria-label={ "Remove " (who) } { "Remove…" }
                                     }
                                 }
                             }
@@ -112,23 +227,90 @@ pub async fn dashboard(state: web::Data<AppState>, session: Session) -> Result<H
                     }
                 }
             }
-            section.card {
-                h2 { "Provision new user" }
-                p.muted { "Creates an account with a project, an API key that works at once, and a claim link for the person. Unclaimed accounts expire after " (clock::human(state.settings.provision_ttl)) "." }
-                form method="post" action="/team/provision" {
-                    input type="hidden" name="csrf" value=(session.csrf);
-                    label for="provision-role" { "Role" }
-                    select #provision-role name="role" {
-                        option value="member" selected { "Member" }
-                        option value="admin" { "Admin" }
+        }
+    }
+}
+
+fn provisions_table(session: &Session, rows: &[ProvisionRow], now: i64) -> Markup {
+    let _ = session;
+    html! {
+        @if !rows.is_empty() {
+            table.stack #provisions {
+                thead { tr { th { "Person" } th { "Role" } th { "Status" } th { "Created" } th { "Expires" } th { span.visually-hidden { "Actions" } } } }
+                tbody {
+                    @for p in rows {
+                        @let who = p.email.clone().or(p.name.clone()).unwrap_or_else(|| "(no address given)".into());
+                        tr data-provision=(p.id) {
+                            td data-label="Person" {
+                                (who)
+                                @if let (Some(_), Some(n)) = (&p.email, &p.name) { br; span.muted { (n) } }
+                                @if let Some(x) = &p.external_id { br; span.muted { "External ID: " (x) } }
+                            }
+                            td data-label="Role" { (p.role.as_str()) }
+                            td data-label="Status" { span.pill { (p.status.as_str()) } }
+                            td data-label="Created" { (time_cell(now, p.created_at)) }
+                            td data-label="Expires" {
+                                @if let Some(at) = p.claimed_at { "claimed " (time_cell(now, at)) } @else { (time_cell(now, p.expires_at)) }
+                            }
+                            td.actions data-label="Actions" {
+                                @if p.status.as_str() == "pending" {
+                                    a.button.danger.small href={ "/team/provisions/" (p.id) "/cancel" } aria-label={ "Cancel the provision for " (who) } { "Cancel…" }
+                                }
+                            }
+                        }
                     }
-                    label.check { input #provision-skip type="checkbox" name="skip_onboarding" value="true" checked; "Skip onboarding" }
-                    button #provision-submit type="submit" { "Provision" }
                 }
             }
         }
+    }
+}
+
+/// The provisioning form, in the dialog and on its own page.
+fn provision_form(state: &AppState, session: &Session, id: &str) -> Markup {
+    let ttl = clock::human(state.settings.provision_ttl);
+    html! {
+        form method="post" action="/team/provision" {
+            input type="hidden" name="csrf" value=(session.csrf);
+            p.muted { "Creates an account with a project, an API key that works at once, and a claim link for the person." }
+            label for={ (id) "-email" } { "Email " span.muted { "(optional: only this address may claim it)" } }
+            input id={ (id) "-email" } type="email" name="email" maxlength="254" autocomplete="off";
+            label for={ (id) "-name" } { "Label " span.muted { "(optional, e.g. their name)" } }
+            input id={ (id) "-name" } type="text" name="name" maxlength="100";
+            label for={ (id) "-role" } { "Role" }
+            select id={ (id) "-role" } name="role" {
+                option value="member" selected { "Member" }
+                option value="admin" { "Admin" }
+            }
+            label for={ (id) "-expiry" } { "Unclaimed, it expires after" }
+            select id={ (id) "-expiry" } name="expires_in" {
+                option value="" selected { (ttl) " (the default)" }
+                option value="86400" { "1 day" }
+                option value="259200" { "3 days" }
+                option value="1209600" { "14 days" }
+                option value="2592000" { "30 days" }
+            }
+            label.check { input id={ (id) "-skip" } type="checkbox" name="skip_onboarding" value="true" checked; "Skip onboarding" }
+            div.row {
+                button id={ (id) "-submit" } type="submit" { "Provision" }
+                @if id == "dialog" {
+                    button.secondary type="button" data-close="provision-dialog" { "Close" }
+                } @else {
+                    a.button.secondary href="/team" { "Back" }
+                }
+            }
+        }
+    }
+}
+
+/// The provisioning form on a page of its own (without JavaScript, the button opens this).
+pub async fn provision_page(state: web::Data<AppState>, session: Session) -> Result<HttpResponse, WebError> {
+    let body = html! {
+        section.card.narrow {
+            h1 { "Provision new user" }
+            (provision_form(&state, &session, "provision"))
+        }
     };
-    Ok(page(StatusCode::OK, layout("Team", Some(&session), body)))
+    Ok(page(StatusCode::OK, app_layout("Provision new user", &session, Some(Nav::Team), body)))
 }
 
 #[derive(Deserialize)]
@@ -151,7 +333,7 @@ pub async fn switch(
 }
 
 /// The person acting in the organization their dashboard shows.
-fn person(session: &Session) -> Result<Actor, WebError> {
+pub(super) fn person(session: &Session) -> Result<Actor, WebError> {
     match &session.active_org {
         Some(org) => Ok(Actor::Person { user: session.user_id.clone(), org: org.clone() }),
         None => Err(WebError::Redirect("/team".into())),
@@ -162,17 +344,24 @@ fn person(session: &Session) -> Result<Actor, WebError> {
 pub struct ProvisionForm {
     role: Option<String>,
     skip_onboarding: Option<String>,
+    email: Option<String>,
+    name: Option<String>,
+    expires_in: Option<String>,
     csrf: Option<String>,
 }
 
-fn secret_row(label: &str, id: &str, value: &str) -> Markup {
+pub(super) fn secret_row(label: &str, id: &str, value: &str) -> Markup {
     html! {
         label for=(id) { (label) }
         div.secret {
             code id=(id) { (value) }
-            button.secondary type="button" data-copy=(id) { "Copy" }
+            button.secondary type="button" data-copy=(id) aria-label={ "Copy " (label.to_lowercase()) } { "Copy" }
         }
     }
+}
+
+fn only_admins() -> WebError {
+    WebError::Status(StatusCode::FORBIDDEN, "Only admins and owners can do this.".into())
 }
 
 pub async fn provision(
@@ -187,25 +376,41 @@ pub async fn provision(
         Some("admin") => ProvisionRole::Admin,
         _ => ProvisionRole::Member,
     };
+    let given =
+        |v: &Option<String>| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_string);
+    let options = ProvisionOptions {
+        expires_in_seconds: given(&form.expires_in).and_then(|s| s.parse::<u64>().ok()).map(Into::into),
+        email: given(&form.email),
+        name: given(&form.name),
+        ..Default::default()
+    };
     // An unchecked checkbox is simply absent from the form.
     let input = ProvisionInput { role, skip_onboarding: form.skip_onboarding.is_some() };
-    let p = match provisioning::provision(&state.ctx, person(&session)?, &client(&req), input).await {
+    let p = match provisioning::provision_with(
+        &state.ctx,
+        person(&session)?,
+        &client(&req),
+        input,
+        options,
+        None,
+    )
+    .await
+    {
         Ok(p) => p,
-        Err(Error::InsufficientRole(_)) => {
-            return Err(WebError::Status(StatusCode::FORBIDDEN, "Only admins and owners can do this.".into()))
-        }
+        Err(Error::InsufficientRole(_)) => return Err(only_admins()),
         Err(e) => return Err(e.into()),
     };
+    let now = state.ctx.now();
     let body = html! {
         section.card {
             h1 { "User provisioned" }
-            p { "The API key works now. Send the claim link to the person; it expires at " (clock::format(p.row.expires_at)) ". "
+            p role="status" { "The API key works now. Send the claim link to the person; it expires " (time_cell(now, p.row.expires_at)) ". "
                 strong { "The key and the link are shown only this once." } }
             (secret_row("Claim link", "claim-url", &state.claim_url(&p.claim_token)))
             (secret_row("API key", "api-key", &p.api_key))
             (secret_row("User ID", "user-id", p.row.user_id.as_str()))
             (secret_row("Project ID", "project-id", p.row.project_id.as_str()))
-            p { a href="/team" { "Back to the team" } }
+            p { a href="/team?tab=pending" { "Back to the team" } }
         }
     };
     show_once(&state, &session, "User provisioned", body).await
@@ -213,7 +418,7 @@ pub async fn provision(
 
 /// Secrets made by a form post are shown on the page the browser is then sent to, so a reload
 /// cannot make them again (see service::shown).
-async fn show_once(
+pub(super) async fn show_once(
     state: &AppState,
     session: &Session,
     title: &str,
@@ -240,12 +445,24 @@ pub async fn shown(
             "This result has already been shown: keys and claim links are shown only once. Cancel the provision and make a new one if they were lost.".into(),
         ));
     };
-    Ok(page(StatusCode::OK, layout(&title, Some(&session), maud::PreEscaped(body))))
+    Ok(page(StatusCode::OK, app_layout(&title, &session, Some(Nav::Team), maud::PreEscaped(body))))
 }
 
 #[derive(Deserialize)]
 pub struct CsrfForm {
     csrf: Option<String>,
+}
+
+/// The confirmation before a cancel: it revokes a working key.
+pub async fn cancel_page(session: Session, id: web::Path<String>) -> Result<HttpResponse, WebError> {
+    Ok(confirm_page(
+        &session,
+        "Cancel this provision?",
+        "Its API key stops working at once and its claim link no longer opens. This cannot be undone.",
+        &format!("/team/provisions/{id}/cancel"),
+        "Cancel the provision",
+        "/team?tab=pending",
+    ))
 }
 
 pub async fn cancel(
@@ -258,12 +475,79 @@ pub async fn cancel(
     check_origin(&req)?;
     session.check_csrf(form.csrf.as_deref())?;
     match provisioning::cancel(&state.ctx, person(&session)?, &id).await {
-        Ok(()) => Ok(redirect("/team")),
-        Err(Error::InsufficientRole(_)) => {
-            Err(WebError::Status(StatusCode::FORBIDDEN, "Only admins and owners can do this.".into()))
-        }
+        Ok(()) => Ok(redirect("/team?tab=pending&done=cancelled")),
+        Err(Error::InsufficientRole(_)) => Err(only_admins()),
         Err(e) => Err(e.into()),
     }
+}
+
+#[derive(Deserialize)]
+pub struct RoleForm {
+    role: Option<String>,
+    csrf: Option<String>,
+}
+
+pub async fn change_role(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+    user: web::Path<String>,
+    form: web::Form<RoleForm>,
+) -> Result<HttpResponse, WebError> {
+    check_origin(&req)?;
+    session.check_csrf(form.csrf.as_deref())?;
+    let role = form.role.as_deref().and_then(Role::parse).ok_or_else(|| {
+        WebError::Status(StatusCode::BAD_REQUEST, "Choose a role: owner, admin or member.".into())
+    })?;
+    let change = MemberChange { role: Some(role), is_provisioner: None };
+    members::update(&state.ctx, person(&session)?, &user, change).await?;
+    Ok(redirect("/team?done=role_changed"))
+}
+
+#[derive(Deserialize)]
+pub struct ProvisionerForm {
+    on: Option<String>,
+    csrf: Option<String>,
+}
+
+pub async fn set_provisioner(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+    user: web::Path<String>,
+    form: web::Form<ProvisionerForm>,
+) -> Result<HttpResponse, WebError> {
+    check_origin(&req)?;
+    session.check_csrf(form.csrf.as_deref())?;
+    let on = form.on.as_deref() == Some("true");
+    let change = MemberChange { role: None, is_provisioner: Some(on) };
+    members::update(&state.ctx, person(&session)?, &user, change).await?;
+    Ok(redirect(if on { "/team?done=provisioner_on" } else { "/team?done=provisioner_off" }))
+}
+
+/// The confirmation before removing a member: every key they hold here stops working.
+pub async fn remove_page(session: Session, user: web::Path<String>) -> Result<HttpResponse, WebError> {
+    Ok(confirm_page(
+        &session,
+        "Remove this member?",
+        "They leave the organization, and every API key they hold in it stops working at once. To bring them back, provision them again.",
+        &format!("/team/members/{user}/remove"),
+        "Remove the member",
+        "/team",
+    ))
+}
+
+pub async fn remove(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+    user: web::Path<String>,
+    form: web::Form<CsrfForm>,
+) -> Result<HttpResponse, WebError> {
+    check_origin(&req)?;
+    session.check_csrf(form.csrf.as_deref())?;
+    members::remove(&state.ctx, person(&session)?, &user).await?;
+    Ok(redirect("/team?done=removed"))
 }
 
 #[derive(Deserialize)]

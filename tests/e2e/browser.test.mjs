@@ -3,6 +3,9 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
+import { createRequire } from "node:module";
+
+const AXE = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
 
 const env = (name) => {
   const v = process.env[name];
@@ -13,6 +16,8 @@ const BASE = env("BASE_URL");
 const ADMIN = { email: env("ADMIN_EMAIL"), password: env("ADMIN_PASSWORD") };
 const EXISTING = { email: env("EXISTING_EMAIL"), password: env("EXISTING_PASSWORD") };
 const EXPIRED_CLAIM_URL = env("EXPIRED_CLAIM_URL");
+const MEMBER = { email: env("MEMBER_EMAIL"), id: env("MEMBER_ID"), apiKey: env("MEMBER_KEY") };
+const PROVISIONED = Number(env("PROVISIONED"));
 const SHOTS = process.env.SCREENSHOT_DIR; // set to refresh the README's screenshots
 
 let browser;
@@ -31,8 +36,8 @@ async function shot(page, name) {
   if (SHOTS) await page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage: true });
 }
 
-async function fresh() {
-  const context = await browser.newContext({ viewport: { width: 1100, height: 800 } });
+async function fresh(options = {}) {
+  const context = await browser.newContext({ viewport: { width: 1100, height: 800 }, ...options });
   const page = await context.newPage();
   return { context, page };
 }
@@ -44,12 +49,15 @@ async function logIn(page, who) {
   await Promise.all([page.waitForURL(`${BASE}/team`), page.click("#login-submit")]);
 }
 
-/// The admin provisions from the dashboard and reads the result off the page.
-async function provision(page, { skipOnboarding }) {
+/// The admin provisions from the dashboard's dialog and reads the result off the page.
+async function provision(page, { skipOnboarding, email }) {
   await page.goto(`${BASE}/team`);
-  await page.selectOption("#provision-role", "member");
-  await page.setChecked("#provision-skip", skipOnboarding);
-  await page.click("#provision-submit");
+  await page.click("#provision-open");
+  assert.ok(await page.isVisible("#provision-dialog"), "the button opens the dialog");
+  await page.selectOption("#dialog-role", "member");
+  if (email) await page.fill("#dialog-email", email);
+  await page.setChecked("#dialog-skip", skipOnboarding);
+  await page.click("#dialog-submit");
   await page.waitForSelector("#claim-url");
   const read = async (id) => (await page.textContent(`#${id}`)).trim();
   return { claimUrl: await read("claim-url"), apiKey: await read("api-key"), userId: await read("user-id"), projectId: await read("project-id") };
@@ -134,5 +142,123 @@ test("an expired claim link shows its page", async () => {
   assert.equal(res.status(), 400);
   assert.equal((await page.textContent("#claim-status")).trim(), "This claim link has expired");
   assert.equal(await page.$("#claim-submit"), null);
+  await context.close();
+});
+
+test("tabs, search and pages through hundreds of provisions", async () => {
+  const { page, context } = await fresh();
+  await logIn(page, ADMIN);
+  await page.goto(`${BASE}/team?tab=pending`);
+  const label = (await page.textContent("#tab-pending")).trim();
+  const total = Number(label.match(/\((\d+)\)/)[1]);
+  assert.ok(total >= PROVISIONED, label);
+  assert.equal((await page.textContent("#showing")).trim(), `Showing 1–100 of ${total}`);
+  assert.equal(await page.locator("#provisions tbody tr").count(), 100);
+  await shot(page, "team-pending");
+  await Promise.all([page.waitForURL(/page=2/), page.click("#page-next")]);
+  assert.equal((await page.textContent("#showing")).trim(), `Showing 101–200 of ${total}`);
+  await Promise.all([page.waitForURL(/page=3/), page.click("#page-next")]);
+  assert.equal((await page.textContent("#showing")).trim(), `Showing 201–${total} of ${total}`);
+  assert.equal(await page.$("#page-next"), null, "no page after the last");
+  // A search narrows every tab; an external id finds its one provision.
+  await page.fill("#team-search", "ext-0042");
+  await Promise.all([page.waitForURL(/q=ext-0042/), page.click("#team-search-submit")]);
+  assert.equal((await page.textContent("#showing")).trim(), "Showing 1–1 of 1");
+  assert.match(await page.textContent("#provisions"), /External ID: ext-0042/);
+  // Times read as people say them, the exact time kept in the markup.
+  const expires = page.locator("#provisions time").nth(1);
+  assert.match((await expires.textContent()).trim(), /^in \d+ days?$/);
+  assert.match(await expires.getAttribute("datetime"), /^\d{4}-\d\d-\d\dT.*Z$/);
+  // The search is kept across tabs: no member has that external id.
+  await Promise.all([page.waitForURL(/tab=active/), page.click("#tab-active")]);
+  assert.match(await page.textContent("#showing"), /Nothing here/);
+  await page.goto(`${BASE}/team?tab=active`);
+  assert.match(await page.textContent("#members"), /admin@acme\.test \(you\)/);
+  await context.close();
+});
+
+test("an admin changes a member's role, then removes them after confirming; their key fails at once", async () => {
+  const { page, context } = await fresh();
+  await logIn(page, ADMIN);
+  await page.goto(`${BASE}/team?tab=active&q=${encodeURIComponent(MEMBER.email)}`);
+  await page.selectOption(`#role-${MEMBER.id}`, "admin");
+  await Promise.all([page.waitForURL(/done=role_changed/), page.click(`[aria-label="Change role of ${MEMBER.email}"]`)]);
+  assert.match(await page.textContent("#flash"), /role is changed/);
+  let me = await fetch(`${BASE}/v1/user`, { headers: { Authorization: `Bearer ${MEMBER.apiKey}` } });
+  assert.equal((await me.json()).role, "admin", "the member's key acts as an admin now");
+  await page.goto(`${BASE}/team?tab=active&q=${encodeURIComponent(MEMBER.email)}`);
+  await Promise.all([page.waitForURL(/\/remove$/), page.click(`[aria-label="Remove ${MEMBER.email}"]`)]);
+  assert.match(await page.textContent("#confirm-what"), /stops working/);
+  await shot(page, "confirm-remove");
+  // Keeping it changes nothing.
+  await Promise.all([page.waitForURL(`${BASE}/team`), page.click("text=Keep it")]);
+  me = await fetch(`${BASE}/v1/user`, { headers: { Authorization: `Bearer ${MEMBER.apiKey}` } });
+  assert.equal(me.status, 200);
+  await page.goto(`${BASE}/team/members/${MEMBER.id}/remove`);
+  await Promise.all([page.waitForURL(/done=removed/), page.click("#confirm")]);
+  assert.match(await page.textContent("#flash"), /member is removed/);
+  me = await fetch(`${BASE}/v1/user`, { headers: { Authorization: `Bearer ${MEMBER.apiKey}` } });
+  assert.equal(me.status, 401, "the removed member's key is refused at once");
+  await context.close();
+});
+
+/// Every page a person reaches, signed in as the admin (and a few signed out).
+async function everyPage(page) {
+  const signedOut = [`${BASE}/login`, `${BASE}/signup`, `${BASE}/password/forgot`, EXPIRED_CLAIM_URL];
+  const signedIn = ["/team", "/team?tab=pending", "/team?tab=cancelled", "/team/provision", "/team/audit",
+    "/account", "/no/such/page"].map((p) => `${BASE}${p}`);
+  const pending = await (async () => {
+    await logIn(page, ADMIN);
+    await page.goto(`${BASE}/team?tab=pending`);
+    const id = await page.getAttribute("#provisions tbody tr", "data-provision");
+    return `${BASE}/team/provisions/${id}/cancel`;
+  })();
+  return { signedOut, signedIn: [...signedIn, pending] };
+}
+
+test("no page scrolls sideways at 390 px", async () => {
+  const { page, context } = await fresh({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
+  const { signedOut, signedIn } = await everyPage(page);
+  const check = async (url) => {
+    await page.goto(url);
+    const [scroll, client] = await page.evaluate(() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]);
+    assert.ok(scroll <= client, `${url}: ${scroll} px wide in a ${client} px viewport`);
+  };
+  for (const url of signedIn) await check(url);
+  await shot(page, "team-phone");
+  const out = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true });
+  const outPage = await out.newPage();
+  for (const url of signedOut) {
+    await outPage.goto(url);
+    const [scroll, client] = await outPage.evaluate(() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]);
+    assert.ok(scroll <= client, `${url}: ${scroll} px wide in a ${client} px viewport`);
+  }
+  await out.close();
+  await context.close();
+});
+
+test("no serious or critical accessibility violations on any page (axe-core)", async () => {
+  // axe runs inside the page; the strict CSP would refuse its injected script, so this context
+  // alone bypasses CSP.
+  const { page, context } = await fresh({ bypassCSP: true });
+  const { signedOut, signedIn } = await everyPage(page);
+  const audit = async (p, url) => {
+    await p.goto(url);
+    await p.addScriptTag({ path: AXE });
+    const result = await p.evaluate(() => axe.run(document, { runOnly: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] }));
+    const bad = result.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+    assert.deepEqual(bad.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`), [], url);
+  };
+  for (const url of signedIn) await audit(page, url);
+  // The dialog, open.
+  await page.goto(`${BASE}/team`);
+  await page.click("#provision-open");
+  await page.addScriptTag({ path: AXE });
+  const open = await page.evaluate(() => axe.run(document, { runOnly: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] }));
+  assert.deepEqual(open.violations.filter((v) => v.impact === "serious" || v.impact === "critical").map((v) => v.id), []);
+  const out = await browser.newContext({ bypassCSP: true });
+  const outPage = await out.newPage();
+  for (const url of signedOut) await audit(outPage, url);
+  await out.close();
   await context.close();
 });
