@@ -80,5 +80,5 @@ async fn run_the_browser_tests(app: &TestApp) {
     let stdout = String::from_utf8_lossy(&out.stdout);
     println!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "the browser tests failed (output above)");
-    assert!(stdout.contains("pass 7"), "all seven browser tests ran and passed");
+    assert!(stdout.contains("pass 9"), "all nine browser tests ran and passed");
 }

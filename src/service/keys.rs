@@ -3,7 +3,7 @@
 
 use super::audit::{self, By};
 use super::idempotency::{self, Idem};
-use super::{credits, Authority, Ctx};
+use super::{authority, credits, Actor, Authority, Ctx};
 use crate::clock::{self, Millis};
 use crate::db::{DbResult, Tx};
 use crate::domain::{
@@ -335,6 +335,55 @@ pub async fn create(ctx: &Ctx, caller: &Caller, input: NewKeyInput, idem: Option
         .await
 }
 
+/// A new key for a signed-in person (the dashboard's "Your API keys"), for their own project in
+/// the organization, acting as at most their role there, reaching every scope.
+pub async fn create_as_person(
+    ctx: &Ctx,
+    user: &UserId,
+    org: &OrgId,
+    name: Option<String>,
+) -> Result<IssuedKey> {
+    let name = match name.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
+        None => None,
+        Some(n) => Some(
+            crate::domain::DisplayName::parse("name", n, 100)
+                .map_err(Error::InvalidField)?
+                .as_str()
+                .to_string(),
+        ),
+    };
+    let (user, org, now, prefix) = (user.clone(), org.clone(), ctx.now(), ctx.rules.key_prefix.clone());
+    let author = By::person(&user);
+    ctx.db
+        .write(move |tx| {
+            let member = store::orgs::membership(tx, &user, &org)?
+                .ok_or_else(|| Error::NotFound("You are not a member of that organization.".into()))?;
+            let (user_n, project) = store::projects::first_of(tx, &user, &org)?
+                .ok_or_else(|| Error::NotFound("You have no project in this organization to make a key for.".into()))?;
+            store::keys::lock_holder(tx, user_n, &org)?;
+            if store::keys::live_count(tx, user_n, &org, now)? >= MAX_LIVE_KEYS {
+                return Err(Error::Conflict(
+                    "too_many_keys",
+                    format!("You hold {MAX_LIVE_KEYS} live keys in this organization, the most there may be; revoke some first."),
+                ));
+            }
+            let spec = KeySpec {
+                user: user_n,
+                org: &org,
+                project,
+                ceiling: member.role,
+                name: name.as_deref(),
+                scopes: Scopes::ALL,
+                expires_at: None,
+            };
+            let (_, id, api_key) = issue_key(tx, &prefix, &spec, now)?;
+            let item = store::keys::get(tx, &org, &id)?.ok_or(crate::db::DbError::NoRow)?;
+            audit::event(tx, &author, &org, EventType::ApiKeyCreated, ("api_key", id.to_string()), key_data(&item), now)?;
+            Ok(IssuedKey { item, api_key })
+        })
+        .await
+}
+
 /// What the record of a new key says of it (never the key).
 fn key_data(item: &KeyItem) -> serde_json::Map<String, serde_json::Value> {
     let mut data = audit::data([
@@ -373,44 +422,44 @@ fn may_manage(auth: &Authority, item: &KeyItem) -> Result<()> {
 
 /// The organization's keys for admins and owners (optionally one user's), else the caller's own;
 /// newest first.
-pub async fn list(
-    ctx: &Ctx,
-    caller: &Caller,
-    user: Option<UserId>,
-    page: PageRequest,
-) -> Result<Page<KeyItem>> {
-    let auth = caller.authority();
-    auth.require_scope(Scope::Keys)?;
-    let user = if auth.require_admin().is_ok() {
-        user
-    } else {
-        match user {
-            Some(u) if u != auth.user => {
-                return Err(Error::InsufficientRole(
-                    "Only admins and owners may list other members' keys.".into(),
-                ))
-            }
-            _ => Some(auth.user.clone()),
-        }
-    };
+pub async fn list(ctx: &Ctx, actor: Actor, user: Option<UserId>, page: PageRequest) -> Result<Page<KeyItem>> {
     let before = match &page.after {
         None => None,
         Some(c) => Some(KeyN(c.number(0, 1).ok_or(Error::InvalidCursor)?)),
     };
-    let (org, limit) = (auth.org.clone(), page.limit);
-    let rows = ctx.db.read(move |c| store::keys::list(c, &org, user.as_ref(), before, limit + 1)).await?;
+    let limit = page.limit;
+    let rows = ctx
+        .db
+        .read(move |c| {
+            let auth = authority(c, &actor)?;
+            auth.require_scope(Scope::Keys)?;
+            let user = if auth.require_admin().is_ok() {
+                user
+            } else {
+                match user {
+                    Some(u) if u != auth.user => {
+                        return Err(Error::InsufficientRole(
+                            "Only admins and owners may list other members' keys.".into(),
+                        ))
+                    }
+                    _ => Some(auth.user.clone()),
+                }
+            };
+            Ok(store::keys::list(c, &auth.org, user.as_ref(), before, limit + 1)?)
+        })
+        .await?;
     Ok(Page::from_rows(rows, limit, |k| crate::domain::Cursor::new(vec![k.n.0.to_string()])))
 }
 
 /// Revokes a key at once: the caller's own, or (admins and owners) any of the organization's.
-pub async fn revoke(ctx: &Ctx, caller: &Caller, id: &str) -> Result<()> {
-    let auth = caller.authority();
-    auth.require_scope(Scope::Keys)?;
+pub async fn revoke(ctx: &Ctx, actor: Actor, id: &str) -> Result<()> {
     let id = KeyId::parse(id).ok_or_else(key_not_found)?;
     let now = ctx.now();
-    let author = By::key(caller);
+    let author = By::actor(&actor);
     ctx.db
         .write(move |tx| {
+            let auth = authority(tx, &actor)?;
+            auth.require_scope(Scope::Keys)?;
             let item = store::keys::get(tx, &auth.org, &id)?.ok_or_else(key_not_found)?;
             may_manage(&auth, &item)?;
             if store::keys::revoke(tx, item.n, now)? == 0 {
@@ -437,15 +486,15 @@ pub const MAX_GRACE_MS: Millis = 86_400_000;
 
 /// A new key with the old one's name, role, scopes, project and expiry; the old one keeps
 /// working for `grace_ms`, then counts as revoked.
-pub async fn rotate(ctx: &Ctx, caller: &Caller, id: &str, grace_ms: Millis) -> Result<IssuedKey> {
-    let auth = caller.authority();
-    auth.require_scope(Scope::Keys)?;
+pub async fn rotate(ctx: &Ctx, actor: Actor, id: &str, grace_ms: Millis) -> Result<IssuedKey> {
     let id = KeyId::parse(id).ok_or_else(key_not_found)?;
     let now = ctx.now();
     let prefix = ctx.rules.key_prefix.clone();
-    let author = By::key(caller);
+    let author = By::actor(&actor);
     ctx.db
         .write(move |tx| {
+            let auth = authority(tx, &actor)?;
+            auth.require_scope(Scope::Keys)?;
             let old = store::keys::get(tx, &auth.org, &id)?.ok_or_else(key_not_found)?;
             may_manage(&auth, &old)?;
             // Revoked, or rotated already (in its grace period): one replacement per key.

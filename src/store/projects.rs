@@ -84,3 +84,14 @@ pub fn move_projects_and_keys(tx: &Tx, from: &UserId, to: &UserId) -> DbResult<(
 pub fn count_projects_of(conn: &Conn, user: &UserId) -> DbResult<i64> {
     conn.value("SELECT COUNT(*) FROM projects WHERE user_n = (SELECT n FROM users WHERE id = ?1)", &[user])
 }
+
+/// A member's first project in an organization, with their user row number (keys made on the
+/// dashboard belong to it).
+pub fn first_of(conn: &Conn, user: &UserId, org: &OrgId) -> DbResult<Option<(UserN, ProjectN)>> {
+    conn.query_opt(
+        "SELECT u.n, j.n FROM users u JOIN projects j ON j.user_n = u.n
+          WHERE u.id = ?1 AND j.org_id = ?2 ORDER BY j.n LIMIT 1",
+        &[user, org],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+}

@@ -37,12 +37,12 @@ pub async fn home(req: HttpRequest) -> Result<HttpResponse, WebError> {
 pub fn login_form(next: &str, email: &str, error: Option<&str>) -> Markup {
     html! {
         form method="post" action="/login" {
-            @if let Some(e) = error { p.error role="alert" { (e) } }
+            @if let Some(e) = error { p.error #login-error role="alert" { (e) } }
             input type="hidden" name="next" value=(next);
             label for="login-email" { "Email" }
-            input #login-email type="email" name="email" value=(email) required autocomplete="username";
+            input #login-email type="email" name="email" value=(email) required autocomplete="username" aria-describedby=[error.map(|_| "login-error")] aria-invalid=[error.map(|_| "true")];
             label for="login-password" { "Password" }
-            input #login-password type="password" name="password" required autocomplete="current-password";
+            input #login-password type="password" name="password" required autocomplete="current-password" aria-describedby=[error.map(|_| "login-error")] aria-invalid=[error.map(|_| "true")];
             button #login-submit type="submit" { "Log in" }
             p.muted { a href="/password/forgot" { "Forgot your password?" } }
         }
@@ -52,12 +52,12 @@ pub fn login_form(next: &str, email: &str, error: Option<&str>) -> Markup {
 pub fn signup_form(next: &str, email: &str, error: Option<&str>) -> Markup {
     html! {
         form method="post" action="/signup" {
-            @if let Some(e) = error { p.error role="alert" { (e) } }
+            @if let Some(e) = error { p.error #signup-error role="alert" { (e) } }
             input type="hidden" name="next" value=(next);
             label for="signup-email" { "Email" }
-            input #signup-email type="email" name="email" value=(email) required autocomplete="username";
+            input #signup-email type="email" name="email" value=(email) required autocomplete="username" aria-describedby=[error.map(|_| "signup-error")] aria-invalid=[error.map(|_| "true")];
             label for="signup-password" { "Password (at least " (passwords::MIN_LEN) " characters)" }
-            input #signup-password type="password" name="password" required minlength=(passwords::MIN_LEN) autocomplete="new-password";
+            input #signup-password type="password" name="password" required minlength=(passwords::MIN_LEN) autocomplete="new-password" aria-describedby=[error.map(|_| "signup-error")] aria-invalid=[error.map(|_| "true")];
             button #signup-submit type="submit" { "Sign up" }
         }
     }
@@ -173,7 +173,24 @@ pub async fn login(
     let password = form.password.unwrap_or_default();
     match accounts::log_in(&state.ctx, &client(&req), &email, password).await {
         Ok(signed_in) => Ok(signed_in_at(&state, signed_in, &next)),
-        Err(e) => refused(e, |status, m| login_view(status, &next, &email, Some(m))),
+        Err(e) => {
+            // On the claim path the claim page comes back, organization and link kept.
+            let org = match claim_token_in(&next) {
+                Some(token) => super::claim::org_of(&state, &req, token).await,
+                None => None,
+            };
+            refused(e, |status, m| match &org {
+                Some(claim) => super::claim::signed_out(
+                    status,
+                    &state,
+                    claim,
+                    &next,
+                    &email,
+                    super::claim::Failed::LogIn(m),
+                ),
+                None => login_view(status, &next, &email, Some(m)),
+            })
+        }
     }
 }
 
@@ -196,9 +213,25 @@ pub async fn signup(
     let email = form.email.unwrap_or_default().trim().to_string();
     let password = form.password.unwrap_or_default();
     let claim = claim_token_in(&next).map(str::to_string);
-    match accounts::sign_up(&state.ctx, &client(&req), &email, password, claim).await {
+    match accounts::sign_up(&state.ctx, &client(&req), &email, password, claim.clone()).await {
         Ok(signed_in) => Ok(signed_in_at(&state, signed_in, &next)),
-        Err(e) => refused(e, |status, m| signup_view(status, &next, &email, Some(m))),
+        Err(e) => {
+            let org = match claim.as_deref() {
+                Some(token) => super::claim::org_of(&state, &req, token).await,
+                None => None,
+            };
+            refused(e, |status, m| match &org {
+                Some(claim) => super::claim::signed_out(
+                    status,
+                    &state,
+                    claim,
+                    &next,
+                    &email,
+                    super::claim::Failed::SignUp(m),
+                ),
+                None => signup_view(status, &next, &email, Some(m)),
+            })
+        }
     }
 }
 

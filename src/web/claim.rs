@@ -94,23 +94,66 @@ pub async fn show(
                 p.muted { "This link expires at " (clock::format(claimable.expires_at)) "." }
             }
         },
-        None => html! {
-            section.card {
-                h1 { "Claim your account" }
-                p { "You have been given an account in " strong #claim-org { (org_name) } ". Sign up or log in first; you will come back here to claim it." }
-                @if let Some(b) = &bound {
-                    p #claim-bound { "Only the account with the address " strong { (b) } " can claim it: sign up or log in with that address." }
-                }
-                div.columns {
-                    @if state.settings.signup != SignupMode::Off {
-                        div { h2 { "New here? Sign up" } (signup_form(&here, bound.as_deref().unwrap_or(""), None)) }
-                    }
-                    div { h2 { "Have an account? Log in" } (login_form(&here, bound.as_deref().unwrap_or(""), None)) }
-                }
-            }
-        },
+        None => {
+            let claim = Claim { org_name, bound };
+            return Ok(signed_out(StatusCode::OK, &state, &claim, &here, "", Failed::Nothing));
+        }
     };
     Ok(page(StatusCode::OK, layout("Claim your account", session.as_ref(), body)))
+}
+
+/// What the signed-out claim page shows of the link.
+pub struct Claim {
+    org_name: String,
+    bound: Option<String>,
+}
+
+/// The link's organization, for the claim page shown again after a failed log-in or sign-up;
+/// None when the link itself no longer works (the plain form is shown then).
+pub async fn org_of(state: &AppState, req: &HttpRequest, token: &str) -> Option<Claim> {
+    let c = claims::claimable(&state.ctx, &client(req), token).await.ok()?;
+    Some(Claim { org_name: c.org_name, bound: c.email })
+}
+
+/// Which of the claim page's forms failed, and why.
+pub enum Failed<'a> {
+    Nothing,
+    LogIn(&'a str),
+    SignUp(&'a str),
+}
+
+/// The claim page for someone signed out: sign up or log in, then back here. After a failed
+/// try it keeps the organization, the link, the address typed, and the error by its form.
+pub fn signed_out(
+    status: StatusCode,
+    state: &AppState,
+    claim: &Claim,
+    here: &str,
+    email: &str,
+    failed: Failed,
+) -> HttpResponse {
+    let (login_error, signup_error) = match failed {
+        Failed::Nothing => (None, None),
+        Failed::LogIn(m) => (Some(m), None),
+        Failed::SignUp(m) => (None, Some(m)),
+    };
+    let email = if email.is_empty() { claim.bound.as_deref().unwrap_or("") } else { email };
+    let body = html! {
+        section.card {
+            h1 { "Claim your account" }
+            p { "You have been given an account in " strong #claim-org { (claim.org_name) } ". Sign up or log in first; you will come back here to claim it." }
+            @if let Some(b) = &claim.bound {
+                p #claim-bound { "Only the account with the address " strong { (b) } " can claim it: sign up or log in with that address." }
+            }
+            div.columns {
+                @if state.settings.signup != SignupMode::Off {
+                    div { h2 { "New here? Sign up" } (signup_form(here, email, signup_error)) }
+                }
+                div { h2 { "Have an account? Log in" } (login_form(here, email, login_error)) }
+            }
+        }
+    };
+    page(status, layout("Claim your account", None, body))
 }
 
 pub async fn submit(
@@ -124,10 +167,60 @@ pub async fn submit(
     let token = form.token.clone().unwrap_or_default();
     let page_of = (&client(&req), session.token_hash);
     match claims::claim(&state.ctx, &token, &session.user_id, Some(page_of)).await {
-        Ok(c) if !c.skip_onboarding => Ok(redirect("/onboarding")),
-        Ok(_) => Ok(redirect("/team")),
+        Ok(c) => Ok(redirect(&format!(
+            "/claimed?project={}{}",
+            c.project_id,
+            if c.skip_onboarding { "" } else { "&onboarding=1" }
+        ))),
         Err(e) => refusal(e, Some(&session)),
     }
+}
+
+#[derive(Deserialize)]
+pub struct ClaimedQuery {
+    project: Option<String>,
+    onboarding: Option<String>,
+}
+
+/// After a claim: what the person received (the organization, the project, its keys and
+/// agents keep working), then onboarding or the dashboard.
+pub async fn claimed(
+    state: web::Data<AppState>,
+    session: Session,
+    q: web::Query<ClaimedQuery>,
+) -> Result<HttpResponse, WebError> {
+    let org = match &session.active_org {
+        Some(id) => organizations::name(&state.ctx, id).await?,
+        None => None,
+    };
+    let project = q.project.clone().unwrap_or_default();
+    let keys = match &session.active_org {
+        Some(org) => {
+            let actor = crate::service::Actor::Person { user: session.user_id.clone(), org: org.clone() };
+            let page = crate::domain::PageRequest { limit: 1000, after: None };
+            crate::service::keys::list(&state.ctx, actor, Some(session.user_id.clone()), page)
+                .await?
+                .items
+                .into_iter()
+                .filter(|k| k.project_id.as_str() == project)
+                .collect()
+        }
+        None => Vec::new(),
+    };
+    let next = if q.onboarding.is_some() { "/onboarding" } else { "/team" };
+    let body = html! {
+        section.card.narrow {
+            h1 #claimed-title { "The account is yours" }
+            p role="status" { "You joined " strong #claimed-org { (org.unwrap_or_default()) } "." }
+            p { "You received its project " code.id #claimed-project { (project) } ", with its agents and "
+                (keys.len()) @if keys.len() == 1 { " API key" } @else { " API keys" } ", which keep working:" }
+            ul #claimed-keys {
+                @for k in &keys { li { code { (k.hint) "…" } " " span.muted { "(" (k.ceiling.as_str()) ")" } } }
+            }
+            p { a.button #claimed-continue href=(next) { "Continue" } }
+        }
+    };
+    Ok(page(StatusCode::OK, layout("Account claimed", Some(&session), body)))
 }
 
 pub async fn onboarding_page(state: web::Data<AppState>, session: Session) -> Result<HttpResponse, WebError> {

@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod auth;
 pub mod claim;
+pub mod keys;
 pub mod session;
 pub mod team;
 
@@ -48,6 +49,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(
             web::resource("/claim").route(web::get().to(claim::show)).route(web::post().to(claim::submit)),
         )
+        .route("/claimed", web::get().to(claim::claimed))
         .service(
             web::resource("/onboarding")
                 .route(web::get().to(claim::onboarding_page))
@@ -74,6 +76,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(team::remove)),
         )
         .route("/team/audit", web::get().to(audit::log))
+        .service(
+            web::resource("/team/keys").route(web::get().to(keys::list)).route(web::post().to(keys::create)),
+        )
+        .service(
+            web::resource("/team/keys/{id}/revoke")
+                .route(web::get().to(keys::revoke_page))
+                .route(web::post().to(keys::revoke)),
+        )
+        .service(
+            web::resource("/team/keys/{id}/rotate")
+                .route(web::get().to(keys::rotate_page))
+                .route(web::post().to(keys::rotate)),
+        )
         .route("/orgs", web::post().to(team::create_org));
 }
 
@@ -224,6 +239,7 @@ pub fn page(status: StatusCode, body: Markup) -> HttpResponse {
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Nav {
     Team,
+    Keys,
     Audit,
 }
 
@@ -243,6 +259,7 @@ pub fn app_layout(title: &str, session: &Session, nav: Option<Nav>, body: Markup
                 nav.sidebar aria-label="Sections" {
                     ul {
                         (item(Nav::Team, "/team", "Team"))
+                        (item(Nav::Keys, "/team/keys", "API keys"))
                         (item(Nav::Audit, "/team/audit", "Audit log"))
                     }
                 }
@@ -286,6 +303,7 @@ pub fn flash_of(done: Option<&str>) -> Markup {
         Some("provisioner_on") => "Provisioner access is on.",
         Some("provisioner_off") => "Provisioner access is off.",
         Some("removed") => "The member is removed; every key they held here stopped working.",
+        Some("key_revoked") => "The key is revoked; it no longer works.",
         _ => "",
     };
     html! {

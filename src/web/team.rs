@@ -219,6 +219,7 @@ fn members_table(session: &Session, admin: bool, rows: &[MemberItem], now: i64) 
                                                 (if m.is_provisioner { "Remove provisioner" } else { "Make provisioner" })
                                             }
                                         }
+                                        a.button.secondary.small href={ "/team/keys?user=" (m.user_id) } aria-label={ "Keys of " (who) } { "Keys" }
                                         a.button.danger.small href={ "/team/members/" (m.user_id) "/remove" } aria-label={ "Remove " (who) } { "Remove…" }
                                     }
                                 }
@@ -451,6 +452,12 @@ pub async fn shown(
 #[derive(Deserialize)]
 pub struct CsrfForm {
     csrf: Option<String>,
+}
+
+impl CsrfForm {
+    pub fn csrf(&self) -> Option<&str> {
+        self.csrf.as_deref()
+    }
 }
 
 /// The confirmation before a cancel: it revokes a working key.

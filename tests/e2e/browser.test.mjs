@@ -92,7 +92,14 @@ test("an admin provisions from the dashboard; a new person signs up through the 
   await person.page.fill("#signup-email", "nora@example.com");
   await person.page.fill("#signup-password", "nora's long password");
   await Promise.all([person.page.waitForURL(p.claimUrl), person.page.click("#signup-submit")]);
-  await Promise.all([person.page.waitForURL(`${BASE}/onboarding`), person.page.click("#claim-submit")]);
+  await Promise.all([person.page.waitForURL(/\/claimed\?/), person.page.click("#claim-submit")]);
+  // What was received: the organization, the project, its key.
+  assert.equal((await person.page.textContent("#claimed-org")).trim(), "Acme Robotics");
+  assert.equal((await person.page.textContent("#claimed-project")).trim(), p.projectId);
+  assert.equal(await person.page.locator("#claimed-keys li").count(), 1);
+  assert.match(await person.page.textContent("#claimed-keys"), new RegExp(p.apiKey.slice(0, 11)));
+  await shot(person.page, "claimed");
+  await Promise.all([person.page.waitForURL(`${BASE}/onboarding`), person.page.click("#claimed-continue")]);
   await person.page.fill("#onboarding-name", "Nora Example");
   await Promise.all([person.page.waitForURL(`${BASE}/team`), person.page.click("#onboarding-submit")]);
   assert.equal((await person.page.textContent("#org-name")).trim(), "Acme Robotics");
@@ -119,7 +126,8 @@ test("a person with an existing account logs in through the link and claims", as
   await person.page.fill("#login-email", EXISTING.email);
   await person.page.fill("#login-password", EXISTING.password);
   await Promise.all([person.page.waitForURL(p.claimUrl), person.page.click("#login-submit")]);
-  await Promise.all([person.page.waitForURL(`${BASE}/team`), person.page.click("#claim-submit")]);
+  await Promise.all([person.page.waitForURL(/\/claimed\?/), person.page.click("#claim-submit")]);
+  await Promise.all([person.page.waitForURL(`${BASE}/team`), person.page.click("#claimed-continue")]);
   // The claimed organization is the active one; their own is one switch away.
   assert.equal((await person.page.textContent("#org-name")).trim(), "Acme Robotics");
   const options = await person.page.$$eval("#org-switch option", (os) => os.map((o) => o.textContent));
@@ -205,7 +213,7 @@ test("an admin changes a member's role, then removes them after confirming; thei
 /// Every page a person reaches, signed in as the admin (and a few signed out).
 async function everyPage(page) {
   const signedOut = [`${BASE}/login`, `${BASE}/signup`, `${BASE}/password/forgot`, EXPIRED_CLAIM_URL];
-  const signedIn = ["/team", "/team?tab=pending", "/team?tab=cancelled", "/team/provision", "/team/audit",
+  const signedIn = ["/team", "/team?tab=pending", "/team?tab=cancelled", "/team/provision", "/team/audit", "/team/keys",
     "/account", "/no/such/page"].map((p) => `${BASE}${p}`);
   const pending = await (async () => {
     await logIn(page, ADMIN);
@@ -261,4 +269,53 @@ test("no serious or critical accessibility violations on any page (axe-core)", a
   for (const url of signedOut) await audit(outPage, url);
   await out.close();
   await context.close();
+});
+
+test("a person creates, rotates and revokes their own key", async () => {
+  const { page, context } = await fresh();
+  await logIn(page, ADMIN);
+  await page.goto(`${BASE}/team/keys`);
+  await page.fill("#key-name", "laptop");
+  await Promise.all([page.waitForURL(/\/team\/shown/), page.click("#key-create")]);
+  const first = (await page.textContent("#api-key")).trim();
+  assert.match(first, /^oc_[0-9a-f]{64}$/);
+  const who = async (key) => (await fetch(`${BASE}/v1/user`, { headers: { Authorization: `Bearer ${key}` } })).status;
+  assert.equal(await who(first), 200);
+  await page.goto(`${BASE}/team/keys`);
+  await Promise.all([page.waitForURL(/\/rotate$/), page.click('[aria-label="Rotate key laptop"]')]);
+  await Promise.all([page.waitForURL(/\/team\/shown/), page.click("#confirm")]);
+  const second = (await page.textContent("#api-key")).trim();
+  assert.notEqual(second, first);
+  assert.equal(await who(first), 401, "the old key stops at once");
+  assert.equal(await who(second), 200);
+  await page.goto(`${BASE}/team/keys`);
+  const rows = page.locator("#your-keys tbody tr", { hasText: "laptop" });
+  await Promise.all([page.waitForURL(/\/revoke$/), rows.locator('[aria-label="Revoke key laptop"]').first().click()]);
+  await Promise.all([page.waitForURL(/done=key_revoked/), page.click("#confirm")]);
+  assert.match(await page.textContent("#flash"), /revoked/);
+  assert.equal(await who(second), 401);
+  await context.close();
+});
+
+test("a wrong password on the claim path keeps the claim page, its organization and the address", async () => {
+  const admin = await fresh();
+  await logIn(admin.page, ADMIN);
+  const p = await provision(admin.page, { skipOnboarding: true });
+  const person = await fresh();
+  await person.page.goto(p.claimUrl);
+  await person.page.fill("#login-email", EXISTING.email);
+  await person.page.fill("#login-password", "not the password");
+  await person.page.click("#login-submit");
+  await person.page.waitForSelector("#login-error");
+  assert.equal((await person.page.textContent("#claim-org")).trim(), "Acme Robotics", "the claim context stays");
+  assert.match(await person.page.textContent("#login-error"), /wrong/i);
+  assert.equal(await person.page.inputValue("#login-email"), EXISTING.email);
+  assert.equal(await person.page.getAttribute("#login-password", "aria-describedby"), "login-error");
+  await shot(person.page, "claim-wrong-password");
+  await person.page.fill("#login-password", EXISTING.password);
+  await Promise.all([person.page.waitForURL(p.claimUrl), person.page.click("#login-submit")]);
+  await Promise.all([person.page.waitForURL(/\/claimed\?/), person.page.click("#claim-submit")]);
+  assert.equal((await person.page.textContent("#claimed-org")).trim(), "Acme Robotics");
+  await admin.context.close();
+  await person.context.close();
 });
