@@ -218,7 +218,10 @@ engine_tests! {
         assert!(page.body.contains("claim-submit"));
         let csrf = web.csrf(&back).await;
         let r = web.post("/claim", &[("token", &claim_token(&live)), ("csrf", &csrf)]).await;
-        assert_eq!(r.location.as_deref(), Some("/team"), "skipOnboarding: straight to the dashboard");
+        let received = r.location.clone().unwrap();
+        assert!(received.starts_with("/claimed?project=") && !received.contains("onboarding"), "skipOnboarding: what was received, then the dashboard: {received}");
+        let page = web.get(&received).await;
+        assert!(page.body.contains("The account is yours") && page.body.contains("href=\"/team\""), "{}", page.body);
         let dash = web.get("/team").await;
         assert!(dash.body.contains("Acme &amp; Co &lt;b&gt;"));
         assert!(dash.body.contains("new@example.com"));
@@ -243,7 +246,10 @@ engine_tests! {
         let mut web = WebClient::new(&app);
         web.signup_claiming(&p, "n@example.com", "long enough pw").await;
         let r = web.claim(&p).await;
-        assert_eq!(r.location.as_deref(), Some("/onboarding"));
+        let received = r.location.clone().unwrap();
+        assert!(received.starts_with("/claimed?project=") && received.ends_with("&onboarding=1"), "{received}");
+        let page = web.get(&received).await;
+        assert!(page.body.contains("Acme") && page.body.contains("href=\"/onboarding\""), "onboarding comes next");
         let page = web.get("/onboarding").await;
         assert!(page.body.contains("Welcome") && page.body.contains("Acme"));
         let csrf = web.csrf("/onboarding").await;
@@ -285,10 +291,12 @@ engine_tests! {
         let (_, view) = app.get("/v1/team/provisions?status=pending", &acme.owner.api_key).await;
         assert_eq!(view["provisions"][0]["skipOnboarding"], false, "unchecked box means onboarding");
 
-        // Pending provisions list with Cancel.
-        let dash = owner.get("/team").await;
-        assert!(dash.body.contains(&user_id), "pending provision listed");
+        // Pending provisions list with Cancel (confirmed first).
         let pid = view["provisions"][0]["id"].as_str().unwrap();
+        let dash = owner.get("/team?tab=pending").await;
+        assert!(dash.body.contains(&format!("data-provision=\"{pid}\"")), "pending provision listed");
+        let confirm = owner.get(&format!("/team/provisions/{pid}/cancel")).await;
+        assert!(confirm.body.contains("stops working"), "a confirmation before the cancel");
         let r = owner.post(&format!("/team/provisions/{pid}/cancel"), &[("csrf", &csrf)]).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER);
         assert_error(app.get("/v1/user", &key).await, 401, "invalid_api_key");
