@@ -396,3 +396,63 @@ engine_tests! {
         assert_eq!(app.count("SELECT COUNT(*) FROM sessions WHERE user_id <> ?1", ""), 0);
     }
 }
+
+engine_tests! {
+    #[tokio::test]
+    async fn credits_and_webhooks_are_run_from_the_pages() {
+        let app = spawn_with(|s| s.webhook_allow_private = true).await;
+        let acme = app.org_with_password("Acme", "owner@acme.com", "owner password");
+        let member = app.add_member(&acme, "m@acme.com", Role::Member);
+        let mut owner = WebClient::new(&app);
+        owner.login("owner@acme.com", "owner password").await;
+        let csrf = owner.csrf("/team/credits").await;
+        let r = owner.post("/team/credits/grant", &[("amount", "100"), ("reason", "pilot"), ("csrf", &csrf)]).await;
+        assert_eq!(r.location.as_deref(), Some("/team/credits?done=granted"));
+        let r = owner.post("/team/credits/grant", &[("amount", "-3"), ("csrf", &csrf)]).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "a bad amount is a page saying so");
+        app.post("/api/v1/credits/consume", &member.api_key, json!({"amount": 2.5})).await;
+        let r = owner
+            .post(&format!("/team/credits/limits/{}", member.user_id), &[("amount", "10"), ("period", "day"), ("csrf", &csrf)])
+            .await;
+        assert_eq!(r.location.as_deref(), Some("/team/credits?done=limit_set"));
+        let page = owner.get("/team/credits?done=limit_set").await;
+        assert!(page.body.contains("97.5") && page.body.contains("m@acme.com"), "{}", page.body);
+        assert!(page.body.contains("2.5 of 10 per day"));
+        assert!(page.body.contains("The limit is set."));
+        let (_, audit) = app.get("/v1/audit-logs?action=credits.granted", &acme.owner.api_key).await;
+        assert_eq!(audit["auditLogs"][0]["actor"]["type"], "user");
+
+        // An endpoint: its secret shown once; a test event; disabled; deleted after confirming.
+        let r = owner
+            .post("/team/webhooks", &[("url", "http://127.0.0.1:9/hook"), ("events", "credits.low, credits.depleted"), ("csrf", &csrf)])
+            .await;
+        let shown = r.location.clone().unwrap();
+        assert!(shown.starts_with("/team/shown?id="), "{:?}", r.body);
+        let page = owner.get(&shown).await;
+        assert!(page.body.contains("whsec_"));
+        assert_eq!(owner.get(&shown).await.status, StatusCode::NOT_FOUND, "shown once");
+        let (_, hooks) = app.get("/v1/webhooks", &acme.owner.api_key).await;
+        let id = hooks["webhooks"][0]["id"].as_str().unwrap().to_string();
+        assert_eq!(hooks["webhooks"][0]["events"], json!(["credits.low", "credits.depleted"]));
+        let r = owner.post(&format!("/team/webhooks/{id}/test"), &[("csrf", &csrf)]).await;
+        assert_eq!(r.location.as_deref(), Some("/team/webhooks?done=test_sent"));
+        let r = owner.post(&format!("/team/webhooks/{id}/enabled"), &[("on", "false"), ("csrf", &csrf)]).await;
+        assert_eq!(r.location.as_deref(), Some("/team/webhooks?done=webhook_off"));
+        let page = owner.get("/team/webhooks").await;
+        assert!(page.body.contains("disabled") && page.body.contains("webhook.test"), "{}", page.body);
+        let bad = owner.post("/team/webhooks", &[("url", "http://127.0.0.1/x"), ("events", "nope"), ("csrf", &csrf)]).await;
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+        assert!(owner.get(&format!("/team/webhooks/{id}/delete")).await.body.contains("Delete this endpoint?"));
+        let r = owner.post(&format!("/team/webhooks/{id}/delete"), &[("csrf", &csrf)]).await;
+        assert_eq!(r.location.as_deref(), Some("/team/webhooks?done=webhook_deleted"));
+        let (_, hooks) = app.get("/v1/webhooks", &acme.owner.api_key).await;
+        assert_eq!(hooks["webhooks"].as_array().unwrap().len(), 0);
+
+        // A member reads neither page.
+        app.set_password("m@acme.com", "member password");
+        let mut m = WebClient::new(&app);
+        m.login("m@acme.com", "member password").await;
+        assert_eq!(m.get("/team/credits").await.status, StatusCode::FORBIDDEN);
+        assert_eq!(m.get("/team/webhooks").await.status, StatusCode::FORBIDDEN);
+    }
+}

@@ -70,6 +70,20 @@ async fn consume(app: &TestApp, key: &str, amount: f64) {
     assert_eq!(s, StatusCode::OK, "{amount}: {b}");
 }
 
+/// The feed once it shows at least `n` events. On PostgreSQL it holds back an event until every
+/// transaction that began before it has ended, anywhere in the cluster (other tests' too), so
+/// a just-committed event may take a moment to appear: waited for, with a deadline.
+async fn feed_at_least(app: &TestApp, key: &str, query: &str, n: usize) -> Vec<Value> {
+    for _ in 0..500 {
+        let events = feed(app, key, query).await;
+        if events.len() >= n {
+            return events;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the feed {query} never reached {n} events: {:?}", feed(app, key, query).await);
+}
+
 async fn feed(app: &TestApp, key: &str, query: &str) -> Vec<Value> {
     let (s, b) = app.get(&format!("/v1/events{query}"), key).await;
     assert_eq!(s, StatusCode::OK, "{b}");
@@ -149,7 +163,7 @@ engine_tests! {
 
         // The feed has the same events (and the owner's user.created, from before the
         // endpoint), oldest first, and pages by `after`.
-        let events = feed(&app, &k, "?limit=1000").await;
+        let events = feed_at_least(&app, &k, "?limit=1000", got.len() + 1).await;
         assert_eq!(events.len(), got.len() + 1);
         assert_eq!(events[0]["type"], "user.created");
         let delivered: HashSet<&Value> = got.iter().map(|d| &d["id"]).collect();
@@ -158,7 +172,7 @@ engine_tests! {
         let rest = feed(&app, &k, &format!("?after={}", s_of(&first_page[4]["id"]))).await;
         let ids: Vec<&Value> = first_page.iter().chain(rest.iter()).map(|e| &e["id"]).collect();
         assert_eq!(ids, events.iter().map(|e| &e["id"]).collect::<Vec<_>>());
-        let lows = feed(&app, &k, "?type=credits.low").await;
+        let lows = feed_at_least(&app, &k, "?type=credits.low", 1).await;
         assert_eq!(lows.len(), 1);
         assert_error(app.get("/v1/events?after=evt_nope", &k).await, 400, "invalid_field");
         assert_error(app.get("/v1/events?type=nope", &k).await, 400, "invalid_field");
@@ -406,28 +420,43 @@ engine_tests! {
         let org = app.create_org("Acme", None, "owner@acme.com");
         let k = org.owner.api_key.clone();
         app.post("/api/v1/admin/credits", &k, json!({"amount": 100})).await;
-        let count = |t: &'static str| {
+        // How many events of type `t`, once at least `n` are visible (see feed_at_least).
+        let count = |t: &'static str, n: usize| {
             let app = &app;
             let k = k.clone();
-            async move { feed(app, &k, &format!("?type={t}")).await.len() }
+            async move { feed_at_least(app, &k, &format!("?type={t}"), n).await.len() }
         };
-        consume(&app, &k, 85.0).await; // 15 left: above 10%
-        assert_eq!(count("credits.low").await, 0);
-        consume(&app, &k, 6.0).await; // 9 left: low
-        consume(&app, &k, 1.0).await; // 8: still low, no new event
-        assert_eq!(count("credits.low").await, 1);
-        assert_eq!(count("credits.depleted").await, 0);
-        consume(&app, &k, 8.0).await; // 0: depleted
-        assert_eq!(count("credits.depleted").await, 1);
+        // Each step is followed by a grant (always an event): once the grant is visible, so is
+        // anything the step fired.
+        let mut grants = 1;
+        let mut step = |amount: f64| {
+            grants += 1;
+            let (app, k) = (&app, k.clone());
+            async move {
+                consume(app, &k, amount).await;
+                app.post("/api/v1/admin/credits", &k, json!({"amount": 0.001})).await;
+                feed_at_least(app, &k, "?type=credits.granted", grants).await;
+            }
+        };
+        step(85.0).await; // 15 left: above 10%
+        assert_eq!(count("credits.low", 0).await, 0);
+        step(6.0).await; // 9 left: low
+        step(1.0).await; // 8: still low, no new event
+        assert_eq!(count("credits.low", 1).await, 1);
+        assert_eq!(count("credits.depleted", 0).await, 0);
+        step(8.003).await; // 0: depleted
+        assert_eq!(count("credits.depleted", 1).await, 1);
         let (s, _) = app.post("/api/v1/credits/consume", &k, json!({"amount": 1})).await;
         assert_eq!(s, StatusCode::PAYMENT_REQUIRED);
-        assert_eq!(count("credits.depleted").await, 1, "a refused debit fires nothing");
+        app.post("/api/v1/admin/credits", &k, json!({"amount": 0.001})).await;
+        feed_at_least(&app, &k, "?type=credits.granted", 6).await;
+        assert_eq!(count("credits.depleted", 1).await, 1, "a refused debit fires nothing");
         // A grant lifts the pool above the threshold and re-arms both.
-        app.post("/api/v1/admin/credits", &k, json!({"amount": 100})).await; // 0 of 200 used... 100 left
-        consume(&app, &k, 85.0).await; // 15 of 200: low
-        assert_eq!(count("credits.low").await, 2);
+        app.post("/api/v1/admin/credits", &k, json!({"amount": 100})).await; // 100.002 left of 200.005
+        consume(&app, &k, 85.0).await; // 15.002 left: low
+        assert_eq!(count("credits.low", 2).await, 2);
         let low = feed(&app, &k, "?type=credits.low").await;
-        assert_eq!(low[1]["data"]["balance"], 15);
+        assert_eq!(low[1]["data"]["balance"], 15.002);
         assert_eq!(low[1]["data"]["thresholdPercent"], 10);
     }
 }

@@ -3,7 +3,7 @@
 
 use super::audit::{self, By};
 use super::idempotency::{self, Idem};
-use super::{authority, resolve_org, Actor, Caller, Ctx};
+use super::{authority, resolve_org, Actor, Authority, Caller, Ctx};
 use crate::clock::Millis;
 use crate::db::Tx;
 use crate::domain::{Credits, Cursor, EventType, KeyN, LimitPeriod, OrgId, Page, PageRequest, Scope, UserId};
@@ -174,8 +174,7 @@ impl Limit {
 }
 
 /// Who may see the organization's usage and ledger: owners, admins and provisioners.
-fn require_usage_reader(caller: &Caller) -> Result<()> {
-    let auth = caller.authority();
+fn require_usage_reader(auth: &Authority) -> Result<()> {
     auth.require_scope(Scope::CreditsRead)?;
     if auth.placeholder || !(auth.role.is_admin() || auth.is_provisioner) {
         return Err(Error::InsufficientRole(
@@ -195,19 +194,20 @@ pub struct Usage {
 
 /// Consumption per user (everyone who consumed or has a limit), a page at a time in user id
 /// order, and the pool's total use (owners, admins, provisioners).
-pub async fn usage(ctx: &Ctx, caller: &Caller, page: PageRequest) -> Result<(Page<Usage>, Balance)> {
-    require_usage_reader(caller)?;
+pub async fn usage(ctx: &Ctx, actor: Actor, page: PageRequest) -> Result<(Page<Usage>, Balance)> {
     let after = match &page.after {
         None => None,
         Some(c) => Some(c.text(0, 1).and_then(UserId::parse).ok_or(Error::InvalidCursor)?),
     };
-    let (org, limit, now) = (caller.org_id.clone(), page.limit, ctx.now());
+    let (limit, now) = (page.limit, ctx.now());
     let (rows, balance) = ctx
         .db
         .read(move |c| {
+            let auth = authority(c, &actor)?;
+            require_usage_reader(&auth)?;
             Ok::<_, Error>((
-                store::credits::usage(c, &org, after.as_ref(), limit + 1)?,
-                store::credits::balance(c, &org)?,
+                store::credits::usage(c, &auth.org, after.as_ref(), limit + 1)?,
+                store::credits::balance(c, &auth.org)?,
             ))
         })
         .await?;
@@ -224,11 +224,10 @@ pub async fn usage(ctx: &Ctx, caller: &Caller, page: PageRequest) -> Result<(Pag
 /// provisioners). A `user` that is not a user id is refused (400), not answered with nothing.
 pub async fn ledger(
     ctx: &Ctx,
-    caller: &Caller,
+    actor: Actor,
     user: Option<&str>,
     page: PageRequest,
 ) -> Result<Page<LedgerRow>> {
-    require_usage_reader(caller)?;
     let user = user
         .map(|u| {
             UserId::parse(u).ok_or_else(|| Error::InvalidField("'userId' must be a user id (a UUID).".into()))
@@ -238,9 +237,15 @@ pub async fn ledger(
         None => None,
         Some(c) => Some(c.number(0, 1).ok_or(Error::InvalidCursor)?),
     };
-    let (org, limit) = (caller.org_id.clone(), page.limit);
-    let rows =
-        ctx.db.read(move |c| store::credits::ledger(c, &org, user.as_ref(), before, limit + 1)).await?;
+    let limit = page.limit;
+    let rows = ctx
+        .db
+        .read(move |c| {
+            let auth = authority(c, &actor)?;
+            require_usage_reader(&auth)?;
+            Ok::<_, Error>(store::credits::ledger(c, &auth.org, user.as_ref(), before, limit + 1)?)
+        })
+        .await?;
     Ok(Page::from_rows(rows, limit, |r| Cursor::new(vec![r.id.to_string()])))
 }
 

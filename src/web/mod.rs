@@ -5,9 +5,11 @@
 pub mod audit;
 pub mod auth;
 pub mod claim;
+pub mod credits;
 pub mod keys;
 pub mod session;
 pub mod team;
+pub mod webhooks;
 
 use crate::error::{ApiError, Error};
 use actix_web::http::{header, StatusCode};
@@ -76,6 +78,22 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(team::remove)),
         )
         .route("/team/audit", web::get().to(audit::log))
+        .route("/team/credits", web::get().to(credits::overview))
+        .route("/team/credits/grant", web::post().to(credits::grant))
+        .route("/team/credits/limits/{id}", web::post().to(credits::set_limit))
+        .service(
+            web::resource("/team/webhooks")
+                .route(web::get().to(webhooks::list))
+                .route(web::post().to(webhooks::create)),
+        )
+        .route("/team/webhooks/{id}/test", web::post().to(webhooks::test))
+        .route("/team/webhooks/{id}/enabled", web::post().to(webhooks::set_enabled))
+        .route("/team/webhooks/{id}/rotate", web::post().to(webhooks::rotate))
+        .service(
+            web::resource("/team/webhooks/{id}/delete")
+                .route(web::get().to(webhooks::delete_page))
+                .route(web::post().to(webhooks::delete)),
+        )
         .service(
             web::resource("/team/keys").route(web::get().to(keys::list)).route(web::post().to(keys::create)),
         )
@@ -240,7 +258,9 @@ pub fn page(status: StatusCode, body: Markup) -> HttpResponse {
 pub enum Nav {
     Team,
     Keys,
+    Credits,
     Audit,
+    Webhooks,
 }
 
 /// A signed-in page: the header, and (in an organization) the sidebar with the sections.
@@ -260,7 +280,9 @@ pub fn app_layout(title: &str, session: &Session, nav: Option<Nav>, body: Markup
                     ul {
                         (item(Nav::Team, "/team", "Team"))
                         (item(Nav::Keys, "/team/keys", "API keys"))
+                        (item(Nav::Credits, "/team/credits", "Credits"))
                         (item(Nav::Audit, "/team/audit", "Audit log"))
+                        (item(Nav::Webhooks, "/team/webhooks", "Webhooks"))
                     }
                 }
                 div.content { (body) }
@@ -304,6 +326,12 @@ pub fn flash_of(done: Option<&str>) -> Markup {
         Some("provisioner_off") => "Provisioner access is off.",
         Some("removed") => "The member is removed; every key they held here stopped working.",
         Some("key_revoked") => "The key is revoked; it no longer works.",
+        Some("granted") => "The credits are granted.",
+        Some("limit_set") => "The limit is set.",
+        Some("test_sent") => "A test event is on its way; its delivery shows below.",
+        Some("webhook_on") => "The endpoint is enabled.",
+        Some("webhook_off") => "The endpoint is disabled; nothing is sent to it.",
+        Some("webhook_deleted") => "The endpoint is deleted.",
         _ => "",
     };
     html! {

@@ -213,7 +213,7 @@ test("an admin changes a member's role, then removes them after confirming; thei
 /// Every page a person reaches, signed in as the admin (and a few signed out).
 async function everyPage(page) {
   const signedOut = [`${BASE}/login`, `${BASE}/signup`, `${BASE}/password/forgot`, EXPIRED_CLAIM_URL];
-  const signedIn = ["/team", "/team?tab=pending", "/team?tab=cancelled", "/team/provision", "/team/audit", "/team/keys",
+  const signedIn = ["/team", "/team?tab=pending", "/team?tab=cancelled", "/team/provision", "/team/audit", "/team/keys", "/team/credits", "/team/webhooks",
     "/account", "/no/such/page"].map((p) => `${BASE}${p}`);
   const pending = await (async () => {
     await logIn(page, ADMIN);
