@@ -88,7 +88,7 @@ impl Application {
                 .wrap_fn(|req, srv| {
                     let origin = crate::http::origin(req.request());
                     let handled = srv.call(req);
-                    origin.scope(handled)
+                    origin.scope(pages::session::with_page_session(handled))
                 })
                 .configure(routes::configure)
                 .configure(pages::configure)

@@ -456,3 +456,31 @@ engine_tests! {
         assert_eq!(m.get("/team/webhooks").await.status, StatusCode::FORBIDDEN);
     }
 }
+
+engine_tests! {
+    #[tokio::test]
+    async fn error_pages_keep_the_signed_in_header_and_browsers_get_an_html_404() {
+        let app = spawn().await;
+        app.org_with_password("Acme", "owner@acme.com", "owner password");
+        let mut web = WebClient::new(&app);
+        web.login("owner@acme.com", "owner password").await;
+        // A refusal rendered as the error page (a key id that is nobody's).
+        let r = web.get(&format!("/team/keys/{}/revoke", uuid::Uuid::new_v4())).await;
+        assert_eq!(r.status, StatusCode::OK, "the confirmation itself shows");
+        let csrf = web.csrf("/team").await;
+        let host = format!("http://127.0.0.1:{}", app.port);
+        let r = web.post_with(&format!("/team/keys/{}/revoke", uuid::Uuid::new_v4()), &[("csrf", &csrf)], &[("origin", &host)]).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND);
+        assert!(r.body.contains("Something is not right") && r.body.contains("signed-in-as"), "{}", r.body);
+        // A mistyped address: a page for a browser, JSON for an API client.
+        let res = app.client.get(format!("{}/tema", app.base)).header("Accept", "text/html").send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::NOT_FOUND);
+        assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+        assert!(res.text().await.unwrap().contains("There is no page here"));
+        let (s, body) = app.get("/tema", "").await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        assert_eq!(body["error"]["code"], "not_found");
+        let res = app.client.get(format!("{}/v1/nope", app.base)).header("Accept", "text/html").send().await.unwrap();
+        assert!(res.headers()["content-type"].to_str().unwrap().starts_with("application/json"), "the API answers JSON");
+    }
+}

@@ -217,6 +217,7 @@ pub async fn claimed(
             ul #claimed-keys {
                 @for k in &keys { li { code { (k.hint) "…" } " " span.muted { "(" (k.ceiling.as_str()) ")" } } }
             }
+            p.muted { "The keys themselves went to the admin who provisioned you (keys are shown once); make keys of your own under " a href="/team/keys" { "API keys" } "." }
             p { a.button #claimed-continue href=(next) { "Continue" } }
         }
     };

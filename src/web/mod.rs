@@ -190,7 +190,7 @@ impl ResponseError for WebError {
                 *status,
                 layout(
                     "Something is not right",
-                    None,
+                    session::signed_in().as_ref(),
                     html! {
                         section.card {
                             h1 { "Something is not right" }

@@ -77,6 +77,22 @@ impl Session {
     }
 }
 
+tokio::task_local! {
+    /// The session a request's page was resolved with, for the error page that request may end
+    /// in (an error page is rendered where the request is no longer at hand).
+    static SHOWN_TO: std::cell::RefCell<Option<Session>>;
+}
+
+/// Runs a request's handling with room for its session (set by the extractor below).
+pub async fn with_page_session<F: std::future::Future>(f: F) -> F::Output {
+    SHOWN_TO.scope(std::cell::RefCell::new(None), f).await
+}
+
+/// The signed-in person of the request being handled, if its page knew one.
+pub fn signed_in() -> Option<Session> {
+    SHOWN_TO.try_with(|c| c.borrow().clone()).ok().flatten()
+}
+
 /// A page that needs a signed-in person: anyone else is sent to log in and brought back.
 impl FromRequest for Session {
     type Error = WebError;
@@ -86,7 +102,10 @@ impl FromRequest for Session {
         let req = req.clone();
         Box::pin(async move {
             match current(&req).await? {
-                Some(s) => Ok(s),
+                Some(s) => {
+                    let _ = SHOWN_TO.try_with(|c| *c.borrow_mut() = Some(s.clone()));
+                    Ok(s)
+                }
                 None => {
                     let back = match req.query_string() {
                         "" => req.path().to_string(),
