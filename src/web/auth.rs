@@ -463,8 +463,7 @@ pub async fn resend_verification(
     session: Session,
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, WebError> {
-    check_origin(&req)?;
-    session.check_csrf(form.csrf.as_deref())?;
+    session.check_post(&req, form.csrf.as_deref())?;
     match accounts::resend_verification(&state.ctx, &client(&req), &session.user_id).await {
         Ok(true) => {
             let msg = format!("We mailed a new verification link to {}.", session.email);
@@ -493,8 +492,7 @@ pub async fn change_password(
     session: Session,
     form: web::Form<PasswordChange>,
 ) -> Result<HttpResponse, WebError> {
-    check_origin(&req)?;
-    session.check_csrf(form.csrf.as_deref())?;
+    session.check_post(&req, form.csrf.as_deref())?;
     let form = form.into_inner();
     let (current, password) = (form.current.unwrap_or_default(), form.password.unwrap_or_default());
     match accounts::change_password(&state.ctx, &session, current, password).await {

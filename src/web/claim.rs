@@ -1,7 +1,7 @@
 //! The claim page: a provisioned person takes over their account through the link an admin sent.
 
 use super::auth::{login_form, signup_form};
-use super::session::{self, check_origin, Session};
+use super::session::{self, Session};
 use super::{layout, page, redirect, WebError};
 use crate::clock;
 use crate::error::{ApiError, Error};
@@ -162,8 +162,7 @@ pub async fn submit(
     session: Session,
     form: web::Form<ClaimForm>,
 ) -> Result<HttpResponse, WebError> {
-    check_origin(&req)?;
-    session.check_csrf(form.csrf.as_deref())?;
+    session.check_post(&req, form.csrf.as_deref())?;
     let token = form.token.clone().unwrap_or_default();
     let page_of = (&client(&req), session.token_hash);
     match claims::claim(&state.ctx, &token, &session.user_id, Some(page_of)).await {
@@ -256,8 +255,7 @@ pub async fn onboarding(
     session: Session,
     form: web::Form<NameForm>,
 ) -> Result<HttpResponse, WebError> {
-    check_origin(&req)?;
-    session.check_csrf(form.csrf.as_deref())?;
+    session.check_post(&req, form.csrf.as_deref())?;
     accounts::set_name(&state.ctx, &session.user_id, form.name.as_deref().unwrap_or("")).await?;
     Ok(redirect("/team"))
 }

@@ -1,7 +1,7 @@
 //! The credits page: the pool, each member's use and limit, the ledger; owners grant, admins
 //! set limits (the same service functions as the API, with the same rules).
 
-use super::session::{check_origin, Session};
+use super::session::Session;
 use super::team::person;
 use super::{app_layout, flash_of, page, redirect, time_cell, Nav, WebError};
 use crate::domain::{Credits, LimitPeriod, PageRequest};
@@ -118,8 +118,7 @@ pub async fn grant(
     session: Session,
     form: web::Form<GrantForm>,
 ) -> Result<HttpResponse, WebError> {
-    check_origin(&req)?;
-    session.check_csrf(form.csrf.as_deref())?;
+    session.check_post(&req, form.csrf.as_deref())?;
     let amount = amount(form.amount.as_deref())?;
     let reason = form.reason.as_deref().map(str::trim).filter(|r| !r.is_empty()).map(str::to_string);
     credits::grant(&state.ctx, person(&session)?, amount, reason, None).await?;
@@ -140,8 +139,7 @@ pub async fn set_limit(
     user: web::Path<String>,
     form: web::Form<LimitForm>,
 ) -> Result<HttpResponse, WebError> {
-    check_origin(&req)?;
-    session.check_csrf(form.csrf.as_deref())?;
+    session.check_post(&req, form.csrf.as_deref())?;
     let limit = match form.amount.as_deref().map(str::trim).filter(|a| !a.is_empty()) {
         None => None,
         Some(a) => {

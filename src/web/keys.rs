@@ -2,7 +2,7 @@
 //! shown once), and for admins and owners a member's keys (rotate, revoke). The same service
 //! functions as `/v1/keys`, with the same rules.
 
-use super::session::{check_origin, Session};
+use super::session::Session;
 use super::team::{person, secret_row, show_once, CsrfForm};
 use super::{app_layout, confirm_page, flash_of, page, redirect, time_cell, Nav, WebError};
 use crate::domain::{PageRequest, UserId};
@@ -129,8 +129,7 @@ pub async fn create(
     session: Session,
     form: web::Form<NewKeyForm>,
 ) -> Result<HttpResponse, WebError> {
-    check_origin(&req)?;
-    session.check_csrf(form.csrf.as_deref())?;
+    session.check_post(&req, form.csrf.as_deref())?;
     let org = session.active_org.clone().ok_or_else(|| WebError::Redirect("/team".into()))?;
     let k = keys::create_as_person(&state.ctx, &session.user_id, &org, form.name.clone()).await?;
     let body = new_key_page("Key created", "The key works now.", &k);
@@ -155,8 +154,7 @@ pub async fn revoke(
     id: web::Path<String>,
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, WebError> {
-    check_origin(&req)?;
-    session.check_csrf(form.csrf())?;
+    session.check_post(&req, form.csrf())?;
     keys::revoke(&state.ctx, person(&session)?, &id).await?;
     Ok(redirect("/team/keys?done=key_revoked"))
 }
@@ -179,8 +177,7 @@ pub async fn rotate(
     id: web::Path<String>,
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, WebError> {
-    check_origin(&req)?;
-    session.check_csrf(form.csrf())?;
+    session.check_post(&req, form.csrf())?;
     let k = keys::rotate(&state.ctx, person(&session)?, &id, 0).await?;
     let body = new_key_page("Key rotated", "The new key works now; the old one no longer does.", &k);
     show_once(&state, &session, "Key rotated", body).await

@@ -65,6 +65,12 @@ pub async fn current(req: &HttpRequest) -> Result<Option<Session>, ApiError> {
 }
 
 impl Session {
+    /// A form post of this person's: from our own origin, with their CSRF token.
+    pub fn check_post(&self, req: &HttpRequest, presented: Option<&str>) -> Result<(), WebError> {
+        check_origin(req)?;
+        self.check_csrf(presented)
+    }
+
     pub fn check_csrf(&self, presented: Option<&str>) -> Result<(), WebError> {
         if presented.is_some_and(|p| p == self.csrf) {
             Ok(())

@@ -3,7 +3,7 @@
 //! provisioner access and removing them, each destructive step confirmed first; a message after
 //! every action.
 
-use super::session::{check_origin, Session};
+use super::session::Session;
 use super::{app_layout, confirm_page, flash_of, page, redirect, time_cell, Nav, WebError};
 use crate::clock;
 use crate::domain::{OrgId, ProvisionRole, Role};
@@ -326,8 +326,7 @@ pub async fn switch(
     session: Session,
     form: web::Form<SwitchForm>,
 ) -> Result<HttpResponse, WebError> {
-    check_origin(&req)?;
-    session.check_csrf(form.csrf.as_deref())?;
+    session.check_post(&req, form.csrf.as_deref())?;
     let org = form.org_id.as_deref().and_then(OrgId::parse);
     organizations::switch(&state.ctx, &session.user_id, session.token_hash, org).await?;
     Ok(redirect("/team"))
@@ -371,8 +370,7 @@ pub async fn provision(
     session: Session,
     form: web::Form<ProvisionForm>,
 ) -> Result<HttpResponse, WebError> {
-    check_origin(&req)?;
-    session.check_csrf(form.csrf.as_deref())?;
+    session.check_post(&req, form.csrf.as_deref())?;
     let role = match form.role.as_deref() {
         Some("admin") => ProvisionRole::Admin,
         _ => ProvisionRole::Member,
@@ -479,8 +477,7 @@ pub async fn cancel(
     id: web::Path<String>,
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, WebError> {
-    check_origin(&req)?;
-    session.check_csrf(form.csrf.as_deref())?;
+    session.check_post(&req, form.csrf.as_deref())?;
     match provisioning::cancel(&state.ctx, person(&session)?, &id).await {
         Ok(()) => Ok(redirect("/team?tab=pending&done=cancelled")),
         Err(Error::InsufficientRole(_)) => Err(only_admins()),
@@ -501,8 +498,7 @@ pub async fn change_role(
     user: web::Path<String>,
     form: web::Form<RoleForm>,
 ) -> Result<HttpResponse, WebError> {
-    check_origin(&req)?;
-    session.check_csrf(form.csrf.as_deref())?;
+    session.check_post(&req, form.csrf.as_deref())?;
     let role = form.role.as_deref().and_then(Role::parse).ok_or_else(|| {
         WebError::Status(StatusCode::BAD_REQUEST, "Choose a role: owner, admin or member.".into())
     })?;
@@ -524,8 +520,7 @@ pub async fn set_provisioner(
     user: web::Path<String>,
     form: web::Form<ProvisionerForm>,
 ) -> Result<HttpResponse, WebError> {
-    check_origin(&req)?;
-    session.check_csrf(form.csrf.as_deref())?;
+    session.check_post(&req, form.csrf.as_deref())?;
     let on = form.on.as_deref() == Some("true");
     let change = MemberChange { role: None, is_provisioner: Some(on) };
     members::update(&state.ctx, person(&session)?, &user, change).await?;
@@ -551,8 +546,7 @@ pub async fn remove(
     user: web::Path<String>,
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, WebError> {
-    check_origin(&req)?;
-    session.check_csrf(form.csrf.as_deref())?;
+    session.check_post(&req, form.csrf.as_deref())?;
     members::remove(&state.ctx, person(&session)?, &user).await?;
     Ok(redirect("/team?done=removed"))
 }
@@ -570,8 +564,7 @@ pub async fn create_org(
     session: Session,
     form: web::Form<OrgForm>,
 ) -> Result<HttpResponse, WebError> {
-    check_origin(&req)?;
-    session.check_csrf(form.csrf.as_deref())?;
+    session.check_post(&req, form.csrf.as_deref())?;
     let name = form.name.clone().unwrap_or_default();
     let access = organizations::start(&state.ctx, &session.user_id, session.token_hash, name).await?;
     let body = html! {

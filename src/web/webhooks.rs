@@ -1,7 +1,7 @@
 //! The webhooks page: endpoints with their recent deliveries; add (secret shown once), send a
 //! test event, rotate the secret, enable or disable, delete (confirmed first).
 
-use super::session::{check_origin, Session};
+use super::session::Session;
 use super::team::{person, secret_row, show_once, CsrfForm};
 use super::{app_layout, confirm_page, flash_of, page, redirect, time_cell, Nav, WebError};
 use crate::domain::{EventFilter, PageRequest};
@@ -118,8 +118,7 @@ pub async fn create(
     session: Session,
     form: web::Form<NewForm>,
 ) -> Result<HttpResponse, WebError> {
-    check_origin(&req)?;
-    session.check_csrf(form.csrf.as_deref())?;
+    session.check_post(&req, form.csrf.as_deref())?;
     let names = form.events.as_deref().unwrap_or("*").split(',').map(str::trim).filter(|n| !n.is_empty());
     let events = EventFilter::parse(names).map_err(bad)?;
     let input = WebhookInput {
@@ -149,8 +148,7 @@ pub async fn test(
     id: web::Path<String>,
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, WebError> {
-    check_origin(&req)?;
-    session.check_csrf(form.csrf())?;
+    session.check_post(&req, form.csrf())?;
     webhooks::test(&state.ctx, person(&session)?, &id).await?;
     Ok(redirect("/team/webhooks?done=test_sent"))
 }
@@ -168,8 +166,7 @@ pub async fn set_enabled(
     id: web::Path<String>,
     form: web::Form<EnabledForm>,
 ) -> Result<HttpResponse, WebError> {
-    check_origin(&req)?;
-    session.check_csrf(form.csrf.as_deref())?;
+    session.check_post(&req, form.csrf.as_deref())?;
     let on = form.on.as_deref() == Some("true");
     let change = WebhookInput { enabled: Some(on), ..Default::default() };
     webhooks::update(&state.ctx, person(&session)?, &id, change).await?;
@@ -183,8 +180,7 @@ pub async fn rotate(
     id: web::Path<String>,
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, WebError> {
-    check_origin(&req)?;
-    session.check_csrf(form.csrf())?;
+    session.check_post(&req, form.csrf())?;
     let rotated = webhooks::rotate_secret(&state.ctx, person(&session)?, &id).await?;
     let body = html! {
         section.card {
@@ -215,8 +211,7 @@ pub async fn delete(
     id: web::Path<String>,
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, WebError> {
-    check_origin(&req)?;
-    session.check_csrf(form.csrf())?;
+    session.check_post(&req, form.csrf())?;
     webhooks::delete(&state.ctx, person(&session)?, &id).await?;
     Ok(redirect("/team/webhooks?done=webhook_deleted"))
 }
