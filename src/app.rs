@@ -14,7 +14,7 @@ use crate::service::{maintenance, Ctx};
 use crate::{routes, web as pages};
 use actix_web::dev::Service as _;
 use actix_web::dev::{Server, ServerHandle};
-use actix_web::middleware::{Condition, ErrorHandlers, Logger};
+use actix_web::middleware::ErrorHandlers;
 use actix_web::{web, App};
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -70,27 +70,57 @@ impl Application {
             .map_err(|e| format!("cannot start the webhook delivery thread: {e}"))?;
 
         let workers = settings.workers;
+        let metrics = settings.metrics;
         let state = web::Data::new(AppState { ctx: ctx.clone(), settings: Arc::new(settings) });
         let server = wire::serve(listener, workers, 10, move || {
             App::new()
                 .app_data(state.clone())
                 .app_data(web::PayloadConfig::new(routes::body::MAX_BODY))
                 .wrap(ErrorHandlers::new().default_handler(json_error_net))
-                // Method and path only: no headers (keys) and no query string (claim tokens).
-                // No per-request logging work at all when the level hides it.
-                .wrap(Condition::new(
-                    log::log_enabled!(target: "actix_web::middleware::logger", log::Level::Info),
-                    Logger::new("%a %{method}xi %U %s %b %Dms")
-                        .custom_request_replace("method", |req| req.method().to_string()),
-                ))
                 .app_data(pages::form_config())
-                // Where each request came from, for the audit rows its changes write.
+                // Where each request came from, for the audit rows its changes write; its id,
+                // echoed and in its log lines; its access log line and metrics.
                 .wrap_fn(|req, srv| {
                     let origin = crate::http::origin(req.request());
+                    let id = crate::http::request_id_of(req.request());
+                    let (method, path) = (req.method().clone(), req.path().to_string());
+                    let peer = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
+                    let started = std::time::Instant::now();
                     let handled = srv.call(req);
-                    origin.scope(pages::session::with_page_session(handled))
+                    let scoped = origin.scope(pages::session::with_page_session(handled));
+                    crate::http::with_request_id(id.clone(), async move {
+                        let mut res = scoped.await?;
+                        let elapsed = started.elapsed();
+                        let status = res.status().as_u16();
+                        // The route's template, never the path itself: ids and tokens stay out of
+                        // the labels, and their number stays bounded.
+                        let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".into());
+                        let m = crate::metrics::get();
+                        m.http_requests
+                            .with_label_values(&[method.as_str(), &route, &status.to_string()])
+                            .inc();
+                        m.http_duration
+                            .with_label_values(&[method.as_str(), &route])
+                            .observe(elapsed.as_secs_f64());
+                        if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&id) {
+                            res.headers_mut()
+                                .insert(actix_web::http::header::HeaderName::from_static("x-request-id"), v);
+                        }
+                        // Method and path only: no headers (keys) and no query string (claim tokens).
+                        log::info!(
+                            target: "access",
+                            "{peer} {method} {path} {status} {}ms rid={id}",
+                            elapsed.as_millis()
+                        );
+                        Ok(res)
+                    })
                 })
                 .configure(routes::configure)
+                .configure(|cfg| {
+                    if metrics {
+                        routes::metrics::configure(cfg)
+                    }
+                })
                 .configure(pages::configure)
                 .default_service(web::to(not_found))
         })

@@ -33,7 +33,7 @@ pub struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the server (the default).
-    Serve(Settings),
+    Serve(Box<Settings>),
     /// Manage organizations.
     Org {
         #[command(subcommand)]
@@ -236,8 +236,8 @@ enum UserCommand {
 
 /// Runs the command; the error is the sentence to print.
 pub fn run(cli: Cli) -> Result<(), String> {
-    match cli.command.unwrap_or(Command::Serve(cli.serve)) {
-        Command::Serve(settings) => serve(settings),
+    match cli.command.unwrap_or(Command::Serve(Box::new(cli.serve))) {
+        Command::Serve(settings) => serve(*settings),
         Command::Healthcheck { bind } => healthcheck(&bind),
         Command::Org {
             command: OrgCommand::Create { name, domain, owner_email, provisioner, credits, store },

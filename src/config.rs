@@ -128,6 +128,15 @@ pub struct Settings {
     #[arg(long, env = "CREDITS_LOW_THRESHOLD", default_value_t = 10, value_parser = clap::value_parser!(u32).range(0..=100))]
     pub credits_low_threshold: u32,
 
+    /// Serve `GET /metrics` in the Prometheus text format.
+    #[arg(long, env = "METRICS", default_value = "false", action = ArgAction::Set,
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub metrics: bool,
+
+    /// With METRICS: a token the scraper must send as `Authorization: Bearer <token>`.
+    #[arg(long, env = "METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+
     /// Let webhook endpoints be loopback, private or link-local addresses (internal receivers
     /// of a self-hosted deployment). Off: such endpoints are refused, at creation and at each
     /// delivery.
@@ -224,6 +233,8 @@ impl Settings {
             audit_retention: Duration::from_secs(365 * 86_400),
             credits_low_threshold: 10,
             webhook_allow_private: false,
+            metrics: false,
+            metrics_token: None,
         }
     }
 
@@ -254,6 +265,9 @@ impl Settings {
         }
         if self.signup == SignupMode::Open && self.smtp_url.is_none() {
             return Err("SIGNUP=open needs SMTP_URL: open sign-ups are verified by mail".into());
+        }
+        if self.metrics_token.as_deref().is_some_and(|t| t.trim().is_empty()) {
+            self.metrics_token = None;
         }
         if self.audit_retention.is_zero() {
             return Err("AUDIT_RETENTION must be longer than zero, e.g. 365d".into());

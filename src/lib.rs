@@ -18,6 +18,7 @@ pub mod jobs;
 pub mod keycache;
 pub mod keys;
 pub mod mail;
+pub mod metrics;
 pub mod openapi;
 pub mod passwords;
 pub mod ratelimit;

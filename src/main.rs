@@ -6,7 +6,16 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     limit_malloc_arenas();
+    let json = match std::env::var("LOG_FORMAT").as_deref().map(str::trim) {
+        Err(_) | Ok("") | Ok("text") => false,
+        Ok("json") => true,
+        Ok(other) => {
+            eprintln!("provisiond: error: LOG_FORMAT must be text or json (got '{other}')");
+            return ExitCode::FAILURE;
+        }
+    };
     let mut logger = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"));
+    logger.format(move |buf, record| log_line(buf, record, json));
     // The PostgreSQL driver logs every statement's parameters at debug: every value written
     // (addresses, names, webhook URLs with their receivers' tokens) would reach the log with
     // RUST_LOG=debug. Only when asked for by name.
@@ -19,6 +28,36 @@ fn main() -> ExitCode {
         Err(message) => {
             eprintln!("provisiond: error: {message}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// One log line: `[time LEVEL target] message rid=…`, or with LOG_FORMAT=json one JSON object
+/// (`ts`, `level`, `target`, `msg`, `request_id`). The request id is there for every line written
+/// while a request is handled on its own task (the access line, handler and service warnings);
+/// lines from the database writer and the background threads have none.
+fn log_line(buf: &mut env_logger::fmt::Formatter, record: &log::Record, json: bool) -> std::io::Result<()> {
+    use std::io::Write;
+    let ts = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ");
+    let id = provisiond::http::request_id();
+    let msg = record.args().to_string();
+    if json {
+        let mut line = serde_json::json!({
+            "ts": ts.to_string(),
+            "level": record.level().as_str(),
+            "target": record.target(),
+            "msg": msg,
+        });
+        if let Some(id) = id {
+            line["request_id"] = serde_json::Value::String(id);
+        }
+        writeln!(buf, "{line}")
+    } else {
+        match id {
+            Some(id) if !msg.contains("rid=") => {
+                writeln!(buf, "[{ts} {} {}] {msg} rid={id}", record.level(), record.target())
+            }
+            _ => writeln!(buf, "[{ts} {} {}] {msg}", record.level(), record.target()),
         }
     }
 }

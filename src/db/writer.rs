@@ -138,7 +138,11 @@ fn run_batch(conn: &mut Connection, batch: &mut [Box<dyn Job>]) -> Result<Option
     } else {
         None
     };
+    let started = std::time::Instant::now();
     tx.commit().map_err(|e| e.to_string())?;
+    let m = crate::metrics::get();
+    m.commit_seconds.observe(started.elapsed().as_secs_f64());
+    m.write_batch_size.observe(batch.len() as f64);
     Ok(epoch)
 }
 

@@ -70,3 +70,33 @@ pub fn origin(req: &HttpRequest) -> Origin {
         .filter(|ua| !ua.is_empty());
     Origin { ip: (ip != "unknown").then_some(ip), user_agent }
 }
+
+tokio::task_local! {
+    /// The id of the request being handled, for its log lines.
+    static REQUEST_ID: String;
+}
+
+/// The request id of the request this task is handling, if any.
+pub fn request_id() -> Option<String> {
+    REQUEST_ID.try_with(String::clone).ok()
+}
+
+/// The client's `X-Request-Id` when it is a sane one (1-128 of `A-Z a-z 0-9 . _ : -`), else a
+/// new UUID: a client's id lets it follow its own request through our logs; anything else could
+/// forge or break log lines.
+pub fn request_id_of(req: &HttpRequest) -> String {
+    req.headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            (1..=128).contains(&v.len())
+                && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b))
+        })
+        .map(str::to_string)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+}
+
+/// Runs a request's handling with its id in scope for the log lines written on its way.
+pub async fn with_request_id<F: std::future::Future>(id: String, f: F) -> F::Output {
+    REQUEST_ID.scope(id, f).await
+}

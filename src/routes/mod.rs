@@ -12,6 +12,7 @@ pub mod health;
 pub mod keys;
 pub mod list;
 pub mod members;
+pub mod metrics;
 pub mod orchestrator;
 pub mod provisions;
 pub mod user;

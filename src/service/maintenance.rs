@@ -16,6 +16,13 @@ pub const EVENTS_KEPT_MS: Millis = 30 * 86_400_000;
 /// between the requests' writes), then mailed links, web sessions, results nobody came back for,
 /// idle limits, idempotency records past their 24 hours, audit rows past AUDIT_RETENTION, and events and finished deliveries past 30 days. Returns how many provisions it ended. Blocking: for the cleanup thread and the command line.
 pub fn sweep(ctx: &Ctx, now: Millis) -> Result<usize> {
+    let started = std::time::Instant::now();
+    let swept = sweep_all(ctx, now);
+    crate::metrics::get().sweep_seconds.observe(started.elapsed().as_secs_f64());
+    swept
+}
+
+fn sweep_all(ctx: &Ctx, now: Millis) -> Result<usize> {
     let mut total = 0;
     loop {
         let ended = ctx.db.write_queued(move |tx| provisioning::expire_batch(tx, now))?;
@@ -36,6 +43,26 @@ pub fn sweep(ctx: &Ctx, now: Millis) -> Result<usize> {
         limits::forget_idle(tx, now)
     })?;
     Ok(total)
+}
+
+/// The metrics in the Prometheus text format, with the gauges that live in the database (the
+/// provisions by status, the webhook deliveries waiting) read now: two small queries per
+/// scrape rather than bookkeeping on every write.
+pub async fn metrics(ctx: &Ctx) -> Result<String> {
+    let now = ctx.now();
+    let (by_status, pending) = ctx
+        .db
+        .read(move |c| {
+            Ok::<_, Error>((store::provisions::count_by_status(c, now)?, store::webhooks::pending(c)?))
+        })
+        .await?;
+    let m = crate::metrics::get();
+    for status in ["pending", "claimed", "cancelled", "expired"] {
+        let n = by_status.iter().find(|(s, _)| s == status).map_or(0, |(_, n)| *n);
+        m.provisions.with_label_values(&[status]).set(n);
+    }
+    m.webhook_pending.set(pending);
+    Ok(m.render())
 }
 
 /// The periodic work of the cleanup thread: the sweep, then the key uses noted since last time.

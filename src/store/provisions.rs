@@ -184,6 +184,16 @@ pub fn search(
     Ok((rows, total))
 }
 
+/// How many provisions there are in each effective status at `now`, across organizations.
+pub fn count_by_status(conn: &Conn, now: Millis) -> DbResult<Vec<(String, i64)>> {
+    conn.query_all(
+        "SELECT CASE WHEN status = 'pending' AND expires_at <= ?1 THEN 'expired' ELSE status END AS s, COUNT(*)
+           FROM provisions GROUP BY s",
+        &[&now],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+}
+
 /// One provision of this organization, with its effective status at `now`; another
 /// organization's is as absent as a missing one.
 pub fn get(conn: &Conn, org: &OrgId, id: &ProvisionId, now: Millis) -> DbResult<Option<ProvisionRow>> {
