@@ -484,3 +484,61 @@ engine_tests! {
         assert!(res.headers()["content-type"].to_str().unwrap().starts_with("application/json"), "the API answers JSON");
     }
 }
+
+engine_tests! {
+    #[tokio::test]
+    async fn claim_links_keys_and_endpoints_are_changed_from_the_pages_too() {
+        let app = spawn_with(|s| s.webhook_allow_private = true).await;
+        let acme = app.org_with_password("Acme", "owner@acme.com", "owner password");
+        let mut owner = WebClient::new(&app);
+        owner.login("owner@acme.com", "owner password").await;
+        let csrf = owner.csrf("/team").await;
+
+        // A provision with an external id, found by it; a new claim link for it.
+        let r = owner.post("/team/provision", &[("role", "member"), ("external_id", "crm-77"), ("csrf", &csrf)]).await;
+        let first = owner.get(r.location.as_deref().unwrap()).await.body;
+        let token_of = |body: &str| {
+            let at = body.find("/claim?token=").unwrap() + 13;
+            body[at..at + 64].to_string()
+        };
+        let old = token_of(&first);
+        let list = owner.get("/team?tab=pending&q=crm-77").await;
+        assert!(list.body.contains("Showing 1–1 of 1") && list.body.contains("External ID: crm-77"), "{}", list.body);
+        let (_, view) = app.get("/v1/team/provisions?externalId=crm-77", &acme.owner.api_key).await;
+        let pid = view["provisions"][0]["id"].as_str().unwrap().to_string();
+        let r = owner.post(&format!("/team/provisions/{pid}/renew"), &[("csrf", &csrf)]).await;
+        let renewed = owner.get(r.location.as_deref().unwrap()).await.body;
+        let new = token_of(&renewed);
+        assert_ne!(new, old);
+        assert_eq!(owner.get(&format!("/claim?token={old}")).await.status, StatusCode::BAD_REQUEST, "the old link stops");
+        assert_eq!(owner.get(&format!("/claim?token={new}")).await.status, StatusCode::OK);
+
+        // A key with two scopes and an expiry.
+        let r = owner
+            .post("/team/keys?x=1", &[("name", "ci"), ("expires_in", "2592000"), ("scope", "agents"), ("scope", "credits:read"), ("csrf", &csrf)])
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        let body = owner.get(r.location.as_deref().unwrap()).await.body;
+        let at = body.find("oc_").unwrap();
+        let key = body[at..at + 67].to_string();
+        let (_, keys) = app.get("/v1/keys", &acme.owner.api_key).await;
+        let made = keys["keys"].as_array().unwrap().iter().find(|k| k["name"] == "ci").unwrap().clone();
+        assert_eq!(made["scopes"], json!(["agents", "credits:read"]));
+        assert!(made["expiresAt"].is_string());
+        assert_eq!(app.get("/v1/agents", &key).await.0, StatusCode::OK);
+        assert_error(app.get("/v1/team/provisions", &key).await, 403, "missing_scope");
+        let r = owner.post("/team/keys", &[("scope", "nope"), ("csrf", &csrf)]).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST);
+
+        // An endpoint's URL and events changed.
+        owner.post("/team/webhooks", &[("url", "http://127.0.0.1:9/a"), ("events", "*"), ("csrf", &csrf)]).await;
+        let (_, hooks) = app.get("/v1/webhooks", &acme.owner.api_key).await;
+        let id = hooks["webhooks"][0]["id"].as_str().unwrap().to_string();
+        let r = owner
+            .post(&format!("/team/webhooks/{id}/edit"), &[("url", "http://127.0.0.1:9/b"), ("events", "credits.low"), ("description", "billing"), ("csrf", &csrf)])
+            .await;
+        assert_eq!(r.location.as_deref(), Some("/team/webhooks?done=webhook_saved"));
+        let (_, hook) = app.get(&format!("/v1/webhooks/{id}"), &acme.owner.api_key).await;
+        assert_eq!((hook["url"].as_str(), hook["events"].clone(), hook["description"].as_str()), (Some("http://127.0.0.1:9/b"), json!(["credits.low"]), Some("billing")));
+    }
+}

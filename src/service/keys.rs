@@ -338,12 +338,15 @@ pub async fn create(ctx: &Ctx, caller: &Caller, input: NewKeyInput, idem: Option
 }
 
 /// A new key for a signed-in person (the dashboard's "Your API keys"), for their own project in
-/// the organization, acting as at most their role there, reaching every scope.
+/// the organization, acting as at most their role there, reaching the scopes given (every one
+/// when none are), until the expiry given if one is.
 pub async fn create_as_person(
     ctx: &Ctx,
     user: &UserId,
     org: &OrgId,
     name: Option<String>,
+    expires_in_ms: Option<Millis>,
+    scopes: Option<Scopes>,
 ) -> Result<IssuedKey> {
     let name = match name.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
         None => None,
@@ -355,6 +358,8 @@ pub async fn create_as_person(
         ),
     };
     let (user, org, now, prefix) = (user.clone(), org.clone(), ctx.now(), ctx.rules.key_prefix.clone());
+    let expires_at = expires_in_ms.map(|ms| now.saturating_add(ms));
+    let scopes = scopes.unwrap_or(Scopes::ALL);
     let author = By::person(&user);
     ctx.db
         .write(move |tx| {
@@ -375,8 +380,8 @@ pub async fn create_as_person(
                 project,
                 ceiling: member.role,
                 name: name.as_deref(),
-                scopes: Scopes::ALL,
-                expires_at: None,
+                scopes,
+                expires_at,
             };
             let (_, id, api_key) = issue_key(tx, &prefix, &spec, now)?;
             let item = store::keys::get(tx, &org, &id)?.ok_or(crate::db::DbError::NoRow)?;

@@ -5,7 +5,7 @@
 use super::session::Session;
 use super::team::{person, secret_row, show_once, CsrfForm};
 use super::{app_layout, confirm_page, flash_of, page, redirect, time_cell, Nav, WebError};
-use crate::domain::{PageRequest, UserId};
+use crate::domain::{PageRequest, Scope, Scopes, UserId};
 use crate::http::AppState;
 use crate::service::keys::{self, IssuedKey};
 use crate::store::keys::KeyItem;
@@ -95,21 +95,42 @@ pub async fn list(
             (keys_table(&mine.items, now))
             form method="post" action="/team/keys" {
                 input type="hidden" name="csrf" value=(session.csrf);
-                label for="key-name" { "Name of a new key " span.muted { "(optional, e.g. laptop, CI)" } }
-                div.row {
-                    input #key-name type="text" name="name" maxlength="100";
-                    button #key-create type="submit" { "Create key" }
+                h2 { "New key" }
+                label for="key-name" { "Name " span.muted { "(optional, e.g. laptop, CI)" } }
+                input #key-name type="text" name="name" maxlength="100";
+                label for="key-expiry" { "Expires" }
+                select #key-expiry name="expires_in" {
+                    option value="" selected { "never" }
+                    option value="2592000" { "in 30 days" }
+                    option value="7776000" { "in 90 days" }
+                    option value="31536000" { "in a year" }
                 }
+                fieldset.scopes {
+                    legend { "Scopes " span.muted { "(none checked: every scope)" } }
+                    @for scope in Scope::ALL {
+                        label.check { input type="checkbox" name="scope" value=(scope.as_str()); (scope.as_str()) }
+                    }
+                }
+                button #key-create type="submit" { "Create key" }
             }
         }
     };
     Ok(page(StatusCode::OK, app_layout("API keys", &session, Some(Nav::Keys), body)))
 }
 
-#[derive(Deserialize)]
-pub struct NewKeyForm {
-    name: Option<String>,
-    csrf: Option<String>,
+/// The new-key form: checkboxes repeat `scope`, which a plain struct cannot take.
+fn new_key_form(body: &[u8]) -> (Option<String>, Option<String>, Option<String>, Vec<String>) {
+    let (mut name, mut expires, mut csrf, mut scopes) = (None, None, None, Vec::new());
+    for (k, v) in url::form_urlencoded::parse(body) {
+        match k.as_ref() {
+            "name" => name = Some(v.into_owned()),
+            "expires_in" => expires = Some(v.into_owned()),
+            "csrf" => csrf = Some(v.into_owned()),
+            "scope" => scopes.push(v.into_owned()),
+            _ => {}
+        }
+    }
+    (name, expires, csrf, scopes)
 }
 
 fn new_key_page(title: &str, what: &str, k: &IssuedKey) -> Markup {
@@ -127,11 +148,31 @@ pub async fn create(
     req: HttpRequest,
     state: web::Data<AppState>,
     session: Session,
-    form: web::Form<NewKeyForm>,
+    body: web::Bytes,
 ) -> Result<HttpResponse, WebError> {
-    session.check_post(&req, form.csrf.as_deref())?;
+    if body.len() > super::MAX_FORM {
+        return Err(WebError::Status(StatusCode::PAYLOAD_TOO_LARGE, "This form is too large.".into()));
+    }
+    let (name, expires, csrf, scopes) = new_key_form(&body);
+    session.check_post(&req, csrf.as_deref())?;
     let org = session.active_org.clone().ok_or_else(|| WebError::Redirect("/team".into()))?;
-    let k = keys::create_as_person(&state.ctx, &session.user_id, &org, form.name.clone()).await?;
+    let bad = |m: String| WebError::Status(StatusCode::BAD_REQUEST, m);
+    let expires_in_ms = match expires.as_deref().map(str::trim).filter(|e| !e.is_empty()) {
+        None => None,
+        Some(e) => Some(
+            e.parse::<i64>()
+                .ok()
+                .filter(|s| (60..=31_536_000).contains(s))
+                .ok_or_else(|| bad("Choose when the key expires.".into()))?
+                * 1000,
+        ),
+    };
+    let scopes = if scopes.is_empty() {
+        None
+    } else {
+        Some(Scopes::parse(scopes.iter().map(String::as_str)).map_err(bad)?)
+    };
+    let k = keys::create_as_person(&state.ctx, &session.user_id, &org, name, expires_in_ms, scopes).await?;
     let body = new_key_page("Key created", "The key works now.", &k);
     show_once(&state, &session, "Key created", body).await
 }

@@ -70,6 +70,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(team::cancel_page))
                 .route(web::post().to(team::cancel)),
         )
+        .route("/team/provisions/{id}/renew", web::post().to(team::renew))
         .route("/team/members/{id}/role", web::post().to(team::change_role))
         .route("/team/members/{id}/provisioner", web::post().to(team::set_provisioner))
         .service(
@@ -87,6 +88,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(webhooks::create)),
         )
         .route("/team/webhooks/{id}/test", web::post().to(webhooks::test))
+        .route("/team/webhooks/{id}/edit", web::post().to(webhooks::edit))
         .route("/team/webhooks/{id}/enabled", web::post().to(webhooks::set_enabled))
         .route("/team/webhooks/{id}/rotate", web::post().to(webhooks::rotate))
         .service(
@@ -257,6 +259,7 @@ pub fn page(status: StatusCode, body: Markup) -> HttpResponse {
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Nav {
     Team,
+    Provisions,
     Keys,
     Credits,
     Audit,
@@ -279,6 +282,7 @@ pub fn app_layout(title: &str, session: &Session, nav: Option<Nav>, body: Markup
                 nav.sidebar aria-label="Sections" {
                     ul {
                         (item(Nav::Team, "/team", "Team"))
+                        (item(Nav::Provisions, "/team?tab=pending", "Provisions"))
                         (item(Nav::Keys, "/team/keys", "API keys"))
                         (item(Nav::Credits, "/team/credits", "Credits"))
                         (item(Nav::Audit, "/team/audit", "Audit log"))
@@ -332,6 +336,7 @@ pub fn flash_of(done: Option<&str>) -> Markup {
         Some("webhook_on") => "The endpoint is enabled.",
         Some("webhook_off") => "The endpoint is disabled; nothing is sent to it.",
         Some("webhook_deleted") => "The endpoint is deleted.",
+        Some("webhook_saved") => "The endpoint is saved.",
         _ => "",
     };
     html! {

@@ -148,7 +148,8 @@ pub async fn dashboard(
             }
         }
     };
-    Ok(page(StatusCode::OK, app_layout("Team", &session, Some(Nav::Team), body)))
+    let nav = if list.tab == Tab::Active { Nav::Team } else { Nav::Provisions };
+    Ok(page(StatusCode::OK, app_layout("Team", &session, Some(nav), body)))
 }
 
 /// "Showing 1–100 of 106": never a silent cut.
@@ -233,7 +234,6 @@ fn members_table(session: &Session, admin: bool, rows: &[MemberItem], now: i64) 
 }
 
 fn provisions_table(session: &Session, rows: &[ProvisionRow], now: i64) -> Markup {
-    let _ = session;
     html! {
         @if !rows.is_empty() {
             table.stack #provisions {
@@ -255,6 +255,10 @@ fn provisions_table(session: &Session, rows: &[ProvisionRow], now: i64) -> Marku
                             }
                             td.actions data-label="Actions" {
                                 @if p.status.as_str() == "pending" {
+                                    form.inline method="post" action={ "/team/provisions/" (p.id) "/renew" } {
+                                        input type="hidden" name="csrf" value=(session.csrf);
+                                        button.secondary.small type="submit" aria-label={ "New claim link for " (who) } { "New claim link" }
+                                    }
                                     a.button.danger.small href={ "/team/provisions/" (p.id) "/cancel" } aria-label={ "Cancel the provision for " (who) } { "Cancel…" }
                                 }
                             }
@@ -277,6 +281,8 @@ fn provision_form(state: &AppState, session: &Session, id: &str) -> Markup {
             input id={ (id) "-email" } type="email" name="email" maxlength="254" autocomplete="off";
             label for={ (id) "-name" } { "Label " span.muted { "(optional, e.g. their name)" } }
             input id={ (id) "-name" } type="text" name="name" maxlength="100";
+            label for={ (id) "-external" } { "External ID " span.muted { "(optional: your own reference, searchable)" } }
+            input id={ (id) "-external" } type="text" name="external_id" maxlength="255";
             label for={ (id) "-role" } { "Role" }
             select id={ (id) "-role" } name="role" {
                 option value="member" selected { "Member" }
@@ -346,6 +352,7 @@ pub struct ProvisionForm {
     skip_onboarding: Option<String>,
     email: Option<String>,
     name: Option<String>,
+    external_id: Option<String>,
     expires_in: Option<String>,
     csrf: Option<String>,
 }
@@ -381,6 +388,7 @@ pub async fn provision(
         expires_in_seconds: given(&form.expires_in).and_then(|s| s.parse::<u64>().ok()).map(Into::into),
         email: given(&form.email),
         name: given(&form.name),
+        external_id: given(&form.external_id),
         ..Default::default()
     };
     // An unchecked checkbox is simply absent from the form.
@@ -456,6 +464,29 @@ impl CsrfForm {
     pub fn csrf(&self) -> Option<&str> {
         self.csrf.as_deref()
     }
+}
+
+/// A new claim link for a pending provision (the old one stops working), shown once.
+pub async fn renew(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+    id: web::Path<String>,
+    form: web::Form<CsrfForm>,
+) -> Result<HttpResponse, WebError> {
+    session.check_post(&req, form.csrf())?;
+    let link = provisioning::renew_claim_link(&state.ctx, person(&session)?, &id, None, false).await?;
+    let now = state.ctx.now();
+    let body = html! {
+        section.card {
+            h1 { "New claim link" }
+            p role="status" { "The previous link no longer opens. This one works until " (time_cell(now, link.expires_at)) ". "
+                strong { "It is shown only this once." } }
+            (secret_row("Claim link", "claim-url", &state.claim_url(&link.claim_token)))
+            p { a href="/team?tab=pending" { "Back to the provisions" } }
+        }
+    };
+    show_once(&state, &session, "New claim link", body).await
 }
 
 /// The confirmation before a cancel: it revokes a working key.

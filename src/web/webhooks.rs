@@ -74,6 +74,19 @@ pub async fn list(
                     }
                     a.button.danger.small href={ "/team/webhooks/" (e.row.id) "/delete" } aria-label={ "Delete the endpoint " (e.row.url) } { "Delete…" }
                 }
+                details.edit {
+                    summary { "Edit" }
+                    form method="post" action={ "/team/webhooks/" (e.row.id) "/edit" } {
+                        input type="hidden" name="csrf" value=(session.csrf);
+                        label for={ "url-" (e.row.id) } { "Endpoint URL" }
+                        input id={ "url-" (e.row.id) } type="text" name="url" value=(e.row.url) required maxlength="2048";
+                        label for={ "events-" (e.row.id) } { "Events " span.muted { "(comma-separated types, or *)" } }
+                        input id={ "events-" (e.row.id) } type="text" name="events" value=(e.events.names().join(", ")) required maxlength="500";
+                        label for={ "description-" (e.row.id) } { "Description" }
+                        input id={ "description-" (e.row.id) } type="text" name="description" value=(e.row.description.clone().unwrap_or_default()) maxlength="500";
+                        button.secondary type="submit" { "Save" }
+                    }
+                }
                 @if log.is_empty() {
                     p.muted { "No deliveries yet." }
                 } @else {
@@ -139,6 +152,29 @@ pub async fn create(
         }
     };
     show_once(&state, &session, "Endpoint added", body).await
+}
+
+/// Saves an endpoint's URL, events and description (the form's fields, all of them).
+pub async fn edit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+    id: web::Path<String>,
+    form: web::Form<NewForm>,
+) -> Result<HttpResponse, WebError> {
+    session.check_post(&req, form.csrf.as_deref())?;
+    let names = form.events.as_deref().unwrap_or("").split(',').map(str::trim).filter(|n| !n.is_empty());
+    let events = EventFilter::parse(names).map_err(bad)?;
+    let change = WebhookInput {
+        url: form.url.clone(),
+        events: Some(events),
+        description: Some(
+            form.description.as_deref().map(str::trim).filter(|d| !d.is_empty()).map(str::to_string),
+        ),
+        enabled: None,
+    };
+    webhooks::update(&state.ctx, person(&session)?, &id, change).await?;
+    Ok(redirect("/team/webhooks?done=webhook_saved"))
 }
 
 pub async fn test(
