@@ -59,11 +59,13 @@ pub fn relative(now: Millis, t: Millis) -> String {
     if secs < 60 {
         return "just now".into();
     }
+    // Rounded, not cut: a week's expiry read a moment after it was set is "in 7 days".
+    let round = |s: u64, unit: u64| (s + unit / 2) / unit;
     let (n, unit) = match secs {
-        s if s < 3_600 => (s / 60, "minute"),
-        s if s < 86_400 => (s / 3_600, "hour"),
-        s if s < 60 * 86_400 => (s / 86_400, "day"),
-        s => (s / (30 * 86_400), "month"),
+        s if s < 3_570 => (round(s, 60).max(1), "minute"),
+        s if s < 86_400 - 1_800 => (round(s, 3_600), "hour"),
+        s if s < 60 * 86_400 => (round(s, 86_400), "day"),
+        s => (round(s, 30 * 86_400), "month"),
     };
     let amount = format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
     if delta > 0 {
@@ -79,6 +81,7 @@ mod tests {
     fn relative_times_read_like_speech() {
         let day = 86_400_000;
         assert_eq!(super::relative(0, 6 * day + 5_000), "in 6 days");
+        assert_eq!(super::relative(5_000, 7 * day), "in 7 days", "a week, a moment later");
         assert_eq!(super::relative(3 * 3_600_000, 0), "3 hours ago");
         assert_eq!(super::relative(0, 30_000), "just now");
         assert_eq!(super::relative(0, 60_000), "in 1 minute");
