@@ -1,4 +1,4 @@
--- provisiond schema for PostgreSQL, version 6: the same tables, columns and version numbers as
+-- provisiond schema for PostgreSQL, version 7: the same tables, columns and version numbers as
 -- schema.sql (SQLite), in PostgreSQL's native types: identity bigints for the internal row
 -- numbers, BOOLEAN flags, BYTEA hashes. Emails are stored lowercase (the application lowercases
 -- every address it stores or looks up; the CHECK keeps it so) instead of SQLite's NOCASE. Times
@@ -110,7 +110,8 @@ CREATE TABLE provisions (
     email           TEXT CHECK (email = lower(email)),
     name            TEXT,
     external_id     TEXT,
-    metadata        TEXT
+    metadata        TEXT,
+    signed_up       TEXT
 );
 CREATE INDEX provisions_pending ON provisions(expires_at) WHERE status = 'pending';
 CREATE INDEX provisions_org_created ON provisions(org_id, created_at, n);
@@ -172,14 +173,14 @@ CREATE TABLE shown_results (
 CREATE INDEX shown_results_created ON shown_results(created_at);
 
 CREATE TABLE idempotency (
-    user_id    TEXT NOT NULL,
+    owner      TEXT NOT NULL,
     route      TEXT NOT NULL,
     key        TEXT NOT NULL,
     body_hash  BYTEA NOT NULL,
     status     BIGINT NOT NULL,
     response   TEXT NOT NULL,
     created_at BIGINT NOT NULL,
-    PRIMARY KEY (user_id, route, key)
+    PRIMARY KEY (owner, route, key)
 );
 CREATE INDEX idempotency_created ON idempotency(created_at);
 
@@ -259,4 +260,4 @@ CREATE INDEX webhook_deliveries_due ON webhook_deliveries(next_at) WHERE status 
 CREATE INDEX webhook_deliveries_webhook ON webhook_deliveries(webhook_n, n);
 CREATE INDEX webhook_deliveries_event ON webhook_deliveries(event_n);
 
-INSERT INTO schema_version (version) VALUES (6);
+INSERT INTO schema_version (version) VALUES (7);

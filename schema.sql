@@ -1,4 +1,4 @@
--- provisiond schema, version 6. Applied in one transaction on first start; `PRAGMA user_version`
+-- provisiond schema, version 7. Applied in one transaction on first start; `PRAGMA user_version`
 -- records the version, and src/db.rs upgrades older databases step by step (migrations/).
 -- Times are integer milliseconds since the Unix epoch (UTC): compact, indexable, and compared
 -- without parsing. The API formats them as RFC 3339 with milliseconds.
@@ -43,7 +43,8 @@ CREATE TABLE users (
     pending_until INTEGER,
     created_at    INTEGER NOT NULL,
     -- 1 when the address is known to reach this person: an operator or an orchestrator made the
-    -- account, or the person followed a link mailed there. Whatever hands out power by address
+    -- account, or the person followed a link mailed there. Never from an address someone typed
+    -- (a sign-up form, a provision's `email`). Whatever hands out power by address
     -- (an owner named by email, X-User-ID) refuses an unverified one: anyone can type any address
     -- into a sign-up form.
     email_verified INTEGER NOT NULL DEFAULT 0 CHECK (email_verified IN (0, 1))
@@ -151,7 +152,9 @@ CREATE TABLE provisions (
     -- A label, the caller's own reference and a JSON object, all only shown back.
     name            TEXT,
     external_id     TEXT,
-    metadata        TEXT
+    metadata        TEXT,
+    -- The account signed up through this link while it was pending: one link, one account.
+    signed_up       TEXT
 );
 -- The sweep looks for pending rows past their expiry. Partial: a provision leaves it when it
 -- ends, and an ended one is never written to it again.
@@ -232,10 +235,11 @@ CREATE TABLE shown_results (
 CREATE INDEX shown_results_created ON shown_results(created_at);
 
 -- Creations and debits already done, by the caller's Idempotency-Key: a retry replays the
--- outcome instead of doing the work again. `response` is the first answer's body with every
+-- outcome instead of doing the work again. `owner` is the credential that made the record, in
+-- its organization ('key:<key id>', 'session:<user id>:<org id>'): a record answers nobody else. `response` is the first answer's body with every
 -- secret left out (a replay issues new ones); kept for 24 hours.
 CREATE TABLE idempotency (
-    user_id    TEXT NOT NULL,
+    owner      TEXT NOT NULL,
     route      TEXT NOT NULL,
     key        TEXT NOT NULL,
     -- blake3 of the request body as parsed, so a different body under the same key is refused.
@@ -243,7 +247,7 @@ CREATE TABLE idempotency (
     status     INTEGER NOT NULL,
     response   TEXT NOT NULL,
     created_at INTEGER NOT NULL,
-    PRIMARY KEY (user_id, route, key)
+    PRIMARY KEY (owner, route, key)
 ) WITHOUT ROWID;
 CREATE INDEX idempotency_created ON idempotency(created_at);
 
@@ -335,4 +339,4 @@ CREATE INDEX webhook_deliveries_due ON webhook_deliveries(next_at) WHERE status 
 CREATE INDEX webhook_deliveries_webhook ON webhook_deliveries(webhook_n, n);
 CREATE INDEX webhook_deliveries_event ON webhook_deliveries(event_n);
 
-PRAGMA user_version = 6;
+PRAGMA user_version = 7;

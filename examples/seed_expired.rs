@@ -42,7 +42,7 @@ fn main() -> Result<(), String> {
             credits: None,
         };
         let owner = organizations::create(&now, new).await.map_err(|e| e.to_string())?;
-        let actor = Actor::Person { user: owner.user_id.clone(), org: owner.org_id.clone() };
+        let actor = Actor::person(owner.user_id.clone(), owner.org_id.clone());
         let client = Default::default();
         let mut left = n;
         while left > 0 {

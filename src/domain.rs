@@ -594,6 +594,11 @@ impl Scopes {
     pub fn within(self, other: Scopes) -> bool {
         self.0 & !other.0 == 0
     }
+
+    /// The scopes both reach.
+    pub fn intersect(self, other: Scopes) -> Scopes {
+        Scopes(self.0 & other.0)
+    }
 }
 
 /// An `Idempotency-Key` header's value: 1–255 printable ASCII characters.

@@ -140,8 +140,9 @@ engine_tests! {
             ("usage", Method::GET, "/api/v1/credits/usage", [403, 200, 200, 200, 200, 403, 200]),
             ("list keys", Method::GET, "/v1/keys", [200, 200, 200, 200, 200, 200, 403]),
             ("create key", Method::POST, "/v1/keys", [201, 201, 201, 201, 201, 201, 403]),
-            ("revoke key", Method::DELETE, "/v1/keys/{owner's key}", [404, 204, 204, 404, 404, 404, 403]),
-            ("rotate key", Method::POST, "/v1/keys/{owner's key}/rotate", [404, 201, 201, 404, 404, 404, 403]),
+            // An admin never acts on an owner's key (CONTRACT part three, Authority).
+            ("revoke key", Method::DELETE, "/v1/keys/{owner's key}", [404, 403, 204, 404, 404, 404, 403]),
+            ("rotate key", Method::POST, "/v1/keys/{owner's key}/rotate", [404, 403, 201, 404, 404, 404, 403]),
             ("verify key", Method::POST, "/v1/keys/verify", [200, 200, 200, 200, 200, 200, 403]),
             ("new claim link", Method::POST, "/v1/team/provisions/{fresh}/claim-link", [403, 200, 200, 403, 404, 403, 403]),
             ("ledger", Method::GET, "/api/v1/credits/ledger", [403, 200, 200, 200, 200, 403, 200]),

@@ -194,7 +194,7 @@ fn cleanup_and_backup_subcommands() {
             credits: None,
         };
         let owner = organizations::create(&now, new).await.unwrap();
-        let actor = Actor::Person { user: owner.user_id.clone(), org: owner.org_id.clone() };
+        let actor = Actor::person(owner.user_id.clone(), owner.org_id.clone());
         // Two provisions created 8 days ago (expired) and one now (live).
         for (ctx, role) in
             [(&past, ProvisionRole::Member), (&past, ProvisionRole::Member), (&now, ProvisionRole::Admin)]

@@ -9,6 +9,7 @@ use provisiond::app::Application;
 use provisiond::clock::Clock;
 use reqwest::StatusCode;
 use rusqlite::{params, Connection};
+use serde_json::json;
 use std::path::Path;
 
 const V1: &str = include_str!("fixtures/schema_v1.sql");
@@ -247,4 +248,78 @@ fn an_upgrade_that_would_lose_rows_leaves_the_database_as_it_was() {
     assert_eq!(keys, 4, "nothing was dropped");
     let fk: i64 = c.query_row("PRAGMA foreign_key_check", [], |_| Ok(1)).unwrap_or(0);
     assert_eq!(fk, 0);
+}
+
+/// What a version-6 database held of the authority findings (issue 20): an account verified
+/// only because someone typed its address into a provision and it signed up through that link,
+/// an operator-made account, and an idempotency record filed by person.
+const V6_ROWS: &str = "
+INSERT INTO organizations (id, name, created_at) VALUES ('0b1e5a8e-6a52-4c1e-9d1a-3f1f6c0e0101', 'Acme', 0);
+INSERT INTO users (id, email, status, email_verified, created_at)
+     VALUES ('0b1e5a8e-6a52-4c1e-9d1a-3f1f6c0e0102', 'owner@acme.test', 'active', TRUE, 0),
+            ('0b1e5a8e-6a52-4c1e-9d1a-3f1f6c0e0103', 'ceo@newco.test', 'active', TRUE, 0);
+INSERT INTO memberships (user_n, org_id, role, created_at)
+     SELECT n, '0b1e5a8e-6a52-4c1e-9d1a-3f1f6c0e0101', 'owner', 0 FROM users;
+INSERT INTO projects (id, org_id, user_n, name, created_at)
+     SELECT '0b1e5a8e-6a52-4c1e-9d1a-3f1f6c0e0104', '0b1e5a8e-6a52-4c1e-9d1a-3f1f6c0e0101', n, 'Default', 0
+       FROM users WHERE email = 'ceo@newco.test';
+INSERT INTO provisions (id, org_id, user_id, project_id, agent_id, role, skip_onboarding, status, token_hash,
+                        created_by, created_at, expires_at, claimed_at, claimed_by, email)
+     VALUES ('0b1e5a8e-6a52-4c1e-9d1a-3f1f6c0e0105', '0b1e5a8e-6a52-4c1e-9d1a-3f1f6c0e0101',
+             '0b1e5a8e-6a52-4c1e-9d1a-3f1f6c0e0103', '0b1e5a8e-6a52-4c1e-9d1a-3f1f6c0e0104',
+             '0b1e5a8e-6a52-4c1e-9d1a-3f1f6c0e0106', 'member', FALSE, 'claimed', HASH_A,
+             '0b1e5a8e-6a52-4c1e-9d1a-3f1f6c0e0102', 0, 1, 1, '0b1e5a8e-6a52-4c1e-9d1a-3f1f6c0e0103', 'ceo@newco.test');
+INSERT INTO api_keys (id, hash, hint, user_n, org_id, project_n, created_at)
+     SELECT '0b1e5a8e-6a52-4c1e-9d1a-3f1f6c0e0107', HASH_KEY, 'oc_5555', u.n, '0b1e5a8e-6a52-4c1e-9d1a-3f1f6c0e0101', p.n, 0
+       FROM users u, projects p WHERE u.email = 'ceo@newco.test';
+INSERT INTO idempotency (user_id, route, key, body_hash, status, response, created_at)
+     VALUES ('0b1e5a8e-6a52-4c1e-9d1a-3f1f6c0e0103', 'POST /v1/keys', 'k-1', HASH_A, 200, '\"x\"', NOW_MS);
+";
+
+engine_tests! {
+    #[tokio::test]
+    async fn a_version_6_database_forgets_typed_addresses_and_person_idempotency() {
+        let key = format!("oc_{}", "5".repeat(64));
+        let hex = |b: [u8; 32]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+        let (hash_a, hash_key) = (hex([0xaa; 32]), hex(provisiond::keys::hash(&key)));
+        let rows = |blob: &dyn Fn(&str) -> String| {
+            V6_ROWS
+                .replace("HASH_A", &blob(&hash_a))
+                .replace("HASH_KEY", &blob(&hash_key))
+                .replace("NOW_MS", &now_ms().to_string())
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v6.db");
+        let app = if engine() == Engine::Postgres {
+            let url = empty_postgres();
+            let setup = rows(&|h| format!("decode('{h}', 'hex')"));
+            let at = url.clone();
+            // The blocking client runs its own runtime: off this test's.
+            std::thread::spawn(move || {
+                let mut c = postgres::Client::connect(&at, postgres::NoTls).unwrap();
+                c.batch_execute(include_str!("fixtures/schema_pg_v6.sql")).unwrap();
+                c.batch_execute(&setup).unwrap();
+            })
+            .join()
+            .unwrap();
+            spawn_with(move |s| s.database_url = Some(url)).await
+        } else {
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch(include_str!("fixtures/schema_v6.sql")).unwrap();
+            c.execute_batch(&rows(&|h| format!("x'{h}'"))).unwrap();
+            drop(c);
+            let at = path.clone();
+            spawn_with(move |s| s.database_path = at).await
+        };
+        let verified = |email: &str| {
+            app.count("SELECT COUNT(*) FROM users WHERE email = ?1 AND email_verified = TRUE", email)
+        };
+        assert_eq!(verified("ceo@newco.test"), 0, "a typed address is verified no longer");
+        assert_eq!(verified("owner@acme.test"), 1, "an operator's account stays verified");
+        // The record filed by person answers nobody, and is not done again either.
+        let r = app.post_idem("/v1/keys", &key, "k-1", json!({})).await;
+        assert_error(r, 409, "idempotency_conflict");
+        let (status, _) = app.post_idem("/v1/keys", &key, "k-2", json!({})).await;
+        assert_eq!(status, StatusCode::CREATED);
+    }
 }

@@ -14,13 +14,8 @@ use std::process::{Command, Stdio};
 
 const BIN: &str = env!("CARGO_BIN_EXE_provisiond");
 
-/// A database with nothing in it, not even the schema (CREATE DATABASE from template0).
 fn empty_database() -> String {
-    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let name =
-        format!("empty_{}_{}", std::process::id(), N.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
-    cluster().psql("postgres", &format!("CREATE DATABASE {name} TEMPLATE template0"));
-    cluster().socket_url(&name)
+    empty_postgres()
 }
 
 fn pg_settings(url: &str) -> DbSettings {

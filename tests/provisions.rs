@@ -314,10 +314,7 @@ engine_tests! {
         let caller = app.get("/v1/user", &org.owner.api_key).await.1;
         assert_eq!(caller["role"], "owner");
         // Straight through the service layer: 1,203 provisions is slow over HTTP and proves nothing more.
-        let actor = provisiond::service::Actor::Person {
-            user: provisiond::domain::UserId::parse(org.owner.user_id.as_str()).unwrap(),
-            org: provisiond::domain::OrgId::parse(&org.id).unwrap(),
-        };
+        let actor = provisiond::service::Actor::person(provisiond::domain::UserId::parse(org.owner.user_id.as_str()).unwrap(), provisiond::domain::OrgId::parse(&org.id).unwrap());
         let client = Default::default();
         let made = futures::future::join_all((0..1203).map(|_| {
             let input = provisiond::service::provisioning::ProvisionInput {

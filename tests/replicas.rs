@@ -150,10 +150,10 @@ async fn replicas_sweeping_at_once_end_each_expired_provision_once() {
     let (a, b) = spawn_replicas(|s| s.provision_rate_limit = 0).await;
     let org = a.create_org("Acme", None, "owner@acme.com");
     let client = Default::default();
-    let actor = provisiond::service::Actor::Person {
-        user: provisiond::domain::UserId::parse(org.owner.user_id.as_str()).unwrap(),
-        org: provisiond::domain::OrgId::parse(&org.id).unwrap(),
-    };
+    let actor = provisiond::service::Actor::person(
+        provisiond::domain::UserId::parse(org.owner.user_id.as_str()).unwrap(),
+        provisiond::domain::OrgId::parse(&org.id).unwrap(),
+    );
     let made = futures::future::join_all((0..1200).map(|_| {
         let input = provisiond::service::provisioning::ProvisionInput {
             role: Default::default(),

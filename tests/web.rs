@@ -58,7 +58,8 @@ engine_tests! {
         assert_eq!(r.status, StatusCode::SEE_OTHER);
         assert_eq!(r.location.as_deref(), Some("/team"));
 
-        // An API-only user never signs in, and the page does not say whether the password was right.
+        // An API-only user never signs in, refused like a wrong password: the page tells neither
+        // whether the password was right nor what kind of account the address has.
         let org = app.create_org("Orch", Some("orch.io"), "guy@orch.io");
         app.post(
             "/api/v1/admin/set-provisioner",
@@ -71,8 +72,8 @@ engine_tests! {
         assert_eq!(s, StatusCode::CREATED);
         for pw in ["any password", ""] {
             let r = WebClient::new(&app).login("bot@orch.io", pw).await;
-            assert_eq!(r.status, StatusCode::FORBIDDEN);
-            assert!(r.body.contains("API-only"), "{}", r.body);
+            assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+            assert!(!r.body.contains("API-only"), "{}", r.body);
             assert!(r.set_cookie.is_empty());
         }
         // Signing up over an existing address is refused.

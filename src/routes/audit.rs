@@ -86,7 +86,7 @@ pub async fn list(
         since: time_param("since", query.since.as_deref())?,
         until: time_param("until", query.until.as_deref())?,
     };
-    let page = audit::list(&state.ctx, Actor::Key(caller.0), filter, page).await?;
+    let page = audit::list(&state.ctx, Actor::key(caller.0), filter, page).await?;
     let next_cursor = super::list::next_cursor(&page);
     Ok(HttpResponse::Ok()
         .json(AuditList { audit_logs: page.items.iter().map(audit::entry_json).collect(), next_cursor }))

@@ -129,7 +129,7 @@ pub async fn usage(
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let page = query.request()?;
-    let (page, b) = credits::usage(&state.ctx, Actor::Key(caller.0), page).await?;
+    let (page, b) = credits::usage(&state.ctx, Actor::key(caller.0), page).await?;
     let next_cursor = next_cursor(&page);
     let users: Vec<UsageView> = page
         .items
@@ -205,7 +205,7 @@ pub async fn ledger(
     query: web::Query<LedgerQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let page = page_request(query.limit.as_deref(), query.cursor.as_deref())?;
-    let page = credits::ledger(&state.ctx, Actor::Key(caller.0), query.user_id.as_deref(), page).await?;
+    let page = credits::ledger(&state.ctx, Actor::key(caller.0), query.user_id.as_deref(), page).await?;
     let next_cursor = next_cursor(&page);
     Ok(HttpResponse::Ok()
         .json(LedgerList { entries: page.items.into_iter().map(Into::into).collect(), next_cursor }))
@@ -272,7 +272,7 @@ pub async fn set_limit(
             Some((amount, period))
         }
     };
-    let (user, limit) = credits::set_limit(&state.ctx, Actor::Key(caller.0), &user_id, limit).await?;
+    let (user, limit) = credits::set_limit(&state.ctx, Actor::key(caller.0), &user_id, limit).await?;
     Ok(HttpResponse::Ok().json(limit_view(user.to_string(), limit)))
 }
 
@@ -303,7 +303,7 @@ pub async fn grant(
     let fields = body.fields()?;
     let idem = idempotency(&req, &fields)?;
     let (amount, reason) = amount_and_reason(&fields)?;
-    let b = credits::grant(&state.ctx, Actor::Key(caller.0), amount, reason, idem).await?;
+    let b = credits::grant(&state.ctx, Actor::key(caller.0), amount, reason, idem).await?;
     Ok(HttpResponse::Ok().json(BalanceView::from(b)))
 }
 

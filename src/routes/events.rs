@@ -52,7 +52,7 @@ pub async fn list(
         Some(_) => return Err(ApiError::invalid_field("'after' must be an event id, e.g. evt_3f2a…")),
     };
     let kind = query.r#type.clone();
-    let feed = events::feed(&state.ctx, Actor::Key(caller.0), after, kind, limit).await?;
+    let feed = events::feed(&state.ctx, Actor::key(caller.0), after, kind, limit).await?;
     let events = feed
         .events
         .iter()

@@ -101,7 +101,7 @@ pub async fn list(
                 .ok_or_else(|| ApiError::invalid_field("'userId' must be a user id (a UUID)."))?,
         ),
     };
-    let page = keys::list(&state.ctx, Actor::Key(caller.0), user, page).await?;
+    let page = keys::list(&state.ctx, Actor::key(caller.0), user, page).await?;
     let next_cursor = next_cursor(&page);
     Ok(HttpResponse::Ok()
         .json(KeyList { keys: page.items.into_iter().map(Into::into).collect(), next_cursor }))
@@ -207,7 +207,7 @@ pub async fn revoke(
     caller: Authed,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    keys::revoke(&state.ctx, Actor::Key(caller.0), &id).await?;
+    keys::revoke(&state.ctx, Actor::key(caller.0), &id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -235,7 +235,7 @@ pub async fn rotate(
 ) -> Result<HttpResponse, ApiError> {
     let fields = body.fields()?;
     let grace = seconds(&fields, "gracePeriodSeconds", 0, 86_400)?.unwrap_or(0);
-    Ok(issued(keys::rotate(&state.ctx, Actor::Key(caller.0), &id, grace).await?))
+    Ok(issued(keys::rotate(&state.ctx, Actor::key(caller.0), &id, grace).await?))
 }
 
 /// A scope's name.

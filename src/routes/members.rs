@@ -91,7 +91,7 @@ pub async fn list(
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let page = query.request()?;
-    let page = members::list(&state.ctx, Actor::Key(caller.0), page).await?;
+    let page = members::list(&state.ctx, Actor::key(caller.0), page).await?;
     let next_cursor = next_cursor(&page);
     Ok(HttpResponse::Ok()
         .json(MemberList { members: page.items.into_iter().map(Into::into).collect(), next_cursor }))
@@ -121,7 +121,7 @@ pub async fn update(
         .transpose()?;
     let is_provisioner = fields.opt_bool("isProvisioner")?;
     let change = MemberChange { role, is_provisioner };
-    let member = members::update(&state.ctx, Actor::Key(caller.0), &user, change).await?;
+    let member = members::update(&state.ctx, Actor::key(caller.0), &user, change).await?;
     Ok(HttpResponse::Ok().json(MemberItemView::from(member)))
 }
 
@@ -138,6 +138,6 @@ pub async fn remove(
     caller: Authed,
     user: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    members::remove(&state.ctx, Actor::Key(caller.0), &user).await?;
+    members::remove(&state.ctx, Actor::key(caller.0), &user).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -94,7 +94,7 @@ pub async fn set_provisioner(
     let on = fields
         .opt_bool("is_provisioner")?
         .ok_or_else(|| ApiError::invalid_field("'is_provisioner' (true or false) is required."))?;
-    let member = organizations::set_provisioner(&state.ctx, Actor::Key(caller.0), who, on).await?;
+    let member = organizations::set_provisioner(&state.ctx, Actor::key(caller.0), who, on).await?;
     Ok(HttpResponse::Ok().json(MemberView {
         id: member.user_id.to_string(),
         email: member.email,

@@ -149,7 +149,7 @@ pub async fn create(
         send_email: fields.opt_bool("sendEmail")?.unwrap_or(false),
     };
     let p =
-        provisioning::provision_with(&state.ctx, Actor::Key(caller.0), &client(&req), input, options, idem)
+        provisioning::provision_with(&state.ctx, Actor::key(caller.0), &client(&req), input, options, idem)
             .await?;
     Ok(super::secret(HttpResponse::Created()).json(Created {
         claim_url: state.claim_url(&p.claim_token),
@@ -233,7 +233,7 @@ pub async fn cancel(
     caller: Authed,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    provisioning::cancel(&state.ctx, Actor::Key(caller.0), &id).await?;
+    provisioning::cancel(&state.ctx, Actor::key(caller.0), &id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -275,7 +275,7 @@ pub async fn claim_link(
     let expires_in = fields.opt_number("expiresInSeconds")?.cloned();
     let send_email = fields.opt_bool("sendEmail")?.unwrap_or(false);
     let link =
-        provisioning::renew_claim_link(&state.ctx, Actor::Key(caller.0), &id, expires_in, send_email).await?;
+        provisioning::renew_claim_link(&state.ctx, Actor::key(caller.0), &id, expires_in, send_email).await?;
     Ok(super::secret(HttpResponse::Ok()).json(ClaimLink {
         claim_url: state.claim_url(&link.claim_token),
         expires_at: clock::format(link.expires_at),

@@ -165,7 +165,7 @@ pub async fn create(
     if fields.opt_value("enabled").is_some() {
         return Err(ApiError::invalid_field("'enabled' is for PATCH; a new endpoint starts enabled."));
     }
-    let created = webhooks::create(&state.ctx, Actor::Key(caller.0), input(&fields)?).await?;
+    let created = webhooks::create(&state.ctx, Actor::key(caller.0), input(&fields)?).await?;
     Ok(with_secret(created, HttpResponse::Created()))
 }
 
@@ -178,7 +178,7 @@ pub async fn list(
     caller: Authed,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let page = webhooks::list(&state.ctx, Actor::Key(caller.0), query.request()?).await?;
+    let page = webhooks::list(&state.ctx, Actor::key(caller.0), query.request()?).await?;
     let next_cursor = next_cursor(&page);
     Ok(HttpResponse::Ok()
         .json(WebhookList { webhooks: page.items.into_iter().map(Into::into).collect(), next_cursor }))
@@ -194,7 +194,7 @@ pub async fn get(
     caller: Authed,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let e = webhooks::get(&state.ctx, Actor::Key(caller.0), &id).await?;
+    let e = webhooks::get(&state.ctx, Actor::key(caller.0), &id).await?;
     Ok(HttpResponse::Ok().json(WebhookView::from(e)))
 }
 
@@ -220,7 +220,7 @@ pub async fn update(
             "Give at least one of 'url', 'events', 'description', 'enabled'.",
         ));
     }
-    let e = webhooks::update(&state.ctx, Actor::Key(caller.0), &id, change).await?;
+    let e = webhooks::update(&state.ctx, Actor::key(caller.0), &id, change).await?;
     Ok(HttpResponse::Ok().json(WebhookView::from(e)))
 }
 
@@ -234,7 +234,7 @@ pub async fn delete(
     caller: Authed,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    webhooks::delete(&state.ctx, Actor::Key(caller.0), &id).await?;
+    webhooks::delete(&state.ctx, Actor::key(caller.0), &id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -248,7 +248,7 @@ pub async fn rotate_secret(
     caller: Authed,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let rotated = webhooks::rotate_secret(&state.ctx, Actor::Key(caller.0), &id).await?;
+    let rotated = webhooks::rotate_secret(&state.ctx, Actor::key(caller.0), &id).await?;
     Ok(with_secret(rotated, HttpResponse::Ok()))
 }
 
@@ -305,7 +305,7 @@ pub async fn deliveries(
     id: web::Path<String>,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let page = webhooks::deliveries(&state.ctx, Actor::Key(caller.0), &id, query.request()?).await?;
+    let page = webhooks::deliveries(&state.ctx, Actor::key(caller.0), &id, query.request()?).await?;
     let next_cursor = next_cursor(&page);
     Ok(HttpResponse::Ok()
         .json(DeliveryList { deliveries: page.items.into_iter().map(Into::into).collect(), next_cursor }))
@@ -329,6 +329,6 @@ pub async fn test(
     caller: Authed,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let event_id = webhooks::test(&state.ctx, Actor::Key(caller.0), &id).await?;
+    let event_id = webhooks::test(&state.ctx, Actor::key(caller.0), &id).await?;
     Ok(HttpResponse::Accepted().json(TestQueued { event_id }))
 }

@@ -85,16 +85,26 @@ pub fn signup_offered(ctx: &Ctx, claim_token: Option<&str>) -> Result<()> {
     signup_allowed(ctx.rules.signup, claim_token)
 }
 
-/// A new person with an unverified address, in no organization yet, signed in at once. Who may
-/// is checked before the (expensive) hash and again in the write. With mail, the address's
-/// verification link goes out.
+/// What a sign-up led to.
+pub enum SignedUp {
+    /// Following a claim link (`SIGNUP=claim`): the new account, signed in to claim at once.
+    In(SignedIn),
+    /// Open sign-up: a mail went to the address, whether or not it had an account already (a
+    /// verification link, or a note that it has one), and nothing else is said, so the form does
+    /// not tell a stranger which addresses have accounts here. The person verifies, then logs in.
+    CheckMail,
+}
+
+/// A new person with an unverified address, in no organization yet. Who may is checked before
+/// the (expensive) hash and again in the write. With mail, the address's verification link goes
+/// out.
 pub async fn sign_up(
     ctx: &Ctx,
     client: &Client,
     email: &str,
     password: String,
     claim_token: Option<String>,
-) -> Result<SignedIn> {
+) -> Result<SignedUp> {
     ctx.allow_form("signup", client).await?;
     let (mode, now) = (ctx.rules.signup, ctx.now());
     signup_allowed(mode, claim_token.as_deref())?;
@@ -118,28 +128,56 @@ pub async fn sign_up(
     }
     passwords::acceptable(&password).map_err(Error::InvalidField)?;
     let hash = passwords::hash_bounded(password).await.map_err(|_| Error::Busy)?.map_err(Error::Internal)?;
-    let (user, signed_in) = ctx
+    let address = email.as_string();
+    let made = ctx
         .db
         .write(move |tx| {
             signup_allowed(mode, claim_token.as_deref())?;
-            if let (SignupMode::Claim, Some(t)) = (mode, &claim_token) {
-                claims::claimable_in(tx, t, now)?;
-            }
+            let through = match (mode, &claim_token) {
+                (SignupMode::Claim, Some(t)) => Some(claims::claimable_in(tx, t, now)?.0.id),
+                _ => None,
+            };
             let address = email.as_string();
             if store::orgs::user_id_by_email(tx, &address)?.is_some() {
+                if mode == SignupMode::Open {
+                    return Ok(None);
+                }
                 return Err(Error::UserExists(
                     "An account with this email already exists; log in instead.".into(),
                 ));
             }
             let id = UserId::new();
+            // One claim link, one account: a link is how someone may sign up here, not a way
+            // to make accounts for any number of addresses.
+            if let Some(provision) = &through {
+                if !store::provisions::take_signup(tx, provision, &id)? {
+                    return Err(Error::Conflict(
+                        "link_used",
+                        "An account was already made through this claim link: log in with it to claim, or ask your admin for a new link.".into(),
+                    ));
+                }
+            }
             store::orgs::insert_user(tx, &id, &address, false, false, now)?;
             store::orgs::set_password(tx, &id, &hash)?;
-            let signed_in = start_session(tx, &id, now)?;
-            Ok((id, signed_in))
+            let signed_in = match mode {
+                SignupMode::Open => None,
+                _ => Some(start_session(tx, &id, now)?),
+            };
+            Ok(Some((id, signed_in)))
         })
         .await?;
-    send_verification(ctx, &user);
-    Ok(signed_in)
+    match made {
+        Some((user, signed_in)) => {
+            send_verification(ctx, &user);
+            Ok(signed_in.map_or(SignedUp::CheckMail, SignedUp::In))
+        }
+        None => {
+            mail_link(ctx, LinkMail::AlreadyThere, move |_| {
+                Ok(Some(MailLink { token: String::new(), email: address }))
+            });
+            Ok(SignedUp::CheckMail)
+        }
+    }
 }
 
 /// Signs a person in with their password. Failures are throttled per address and client: see
@@ -159,10 +197,11 @@ pub async fn log_in(ctx: &Ctx, client: &Client, email: &str, password: String) -
         None => None,
     };
     let user = match found {
+        // An API-only account has no password: refused like a wrong one, in the same time, so
+        // the form does not tell which addresses have accounts of which kind.
         Some(l) if l.api_only => {
-            return Err(Error::ApiOnlyUser(
-                "This account is API-only: it works with its API key, but cannot sign in here.",
-            ))
+            passwords::verify_bounded(password, None).await.map_err(|_| Error::Busy)?;
+            None
         }
         Some(l) => passwords::verify_bounded(password, l.password_hash)
             .await
@@ -197,6 +236,8 @@ pub async fn set_name(ctx: &Ctx, user: &UserId, name: &str) -> Result<()> {
 enum LinkMail {
     Verify,
     Reset,
+    /// Someone signed up with an address that has an account (no link in it).
+    AlreadyThere,
 }
 
 /// A link to mail: the token (secret) and the address it goes to.
@@ -215,6 +256,15 @@ impl LinkMail {
                      {base}/verify?token={}\n\n\
                      If you did not sign up at {base}, ignore this mail.\n",
                     link.token
+                ),
+            ),
+            LinkMail::AlreadyThere => (
+                "You already have an account",
+                format!(
+                    "Someone, perhaps you, tried to sign up at {base} with this address, which \
+                     already has an account. Log in at {base}/login, or choose a new password at \
+                     {base}/password/forgot.\n\n\
+                     If it was not you, ignore this mail: nothing was changed.\n"
                 ),
             ),
             LinkMail::Reset => (

@@ -1,11 +1,16 @@
 //! Agents of the calling key's project (the SDK's `createAgent` / `ensureAgent`).
 
-use super::audit::{self, By};
+use super::audit;
+use super::authority::{authorize, Act, Principal};
 use super::{Caller, Ctx};
-use crate::domain::{AgentId, AgentIdentifier, AgentName, Cursor, Page, PageRequest, Scope};
+use crate::domain::{AgentId, AgentIdentifier, AgentName, Cursor, Page, PageRequest};
 use crate::error::{Error, Result};
 use crate::store;
 use crate::store::projects::AgentRow;
+
+/// Agents one project may hold (CONTRACT part three, caps): agents are rows, and without a cap
+/// one key could grow the database without end.
+pub const MAX_AGENTS: i64 = 1000;
 
 pub struct NewAgent {
     pub name: AgentName,
@@ -16,7 +21,7 @@ pub struct NewAgent {
 /// A new agent in the caller's project; 409 `agent_exists` when the identifier is taken there
 /// (the SDK's `ensureAgent` depends on exactly that).
 pub async fn create(ctx: &Ctx, caller: &Caller, new: NewAgent) -> Result<AgentRow> {
-    caller.authority().require_scope(Scope::Agents)?;
+    let grant = authorize(&Principal::of_key(caller), Act::UseAgents)?;
     let agent = AgentRow {
         id: AgentId::new(),
         name: new.name.as_str().to_string(),
@@ -24,10 +29,20 @@ pub async fn create(ctx: &Ctx, caller: &Caller, new: NewAgent) -> Result<AgentRo
         parent_identifier: new.parent.map(|p| p.as_str().to_string()),
         created_at: ctx.now(),
     };
-    let (project, org, by) = (caller.project_n, caller.org_id.clone(), By::key(caller));
+    let (project, org) = (caller.project_n, caller.org_id.clone());
     let project_id = caller.project_id.clone();
     ctx.db
         .write(move |tx| {
+            if store::projects::count_agents_locked(tx, project)? >= MAX_AGENTS {
+                // `ensureAgent` still learns that its agent exists.
+                if store::projects::agent_exists(tx, project, &agent.identifier)? {
+                    return Err(Error::AgentExists(agent.identifier.clone()));
+                }
+                return Err(Error::Conflict(
+                    "too_many_agents",
+                    format!("This project has {MAX_AGENTS} agents, the most a project may have; delete some first."),
+                ));
+            }
             store::projects::insert_agent(tx, project, &agent).map_err(|e| {
                 if e.is_unique_violation() {
                     Error::AgentExists(agent.identifier.clone())
@@ -41,7 +56,7 @@ pub async fn create(ctx: &Ctx, caller: &Caller, new: NewAgent) -> Result<AgentRo
             ]);
             audit::only(
                 tx,
-                &by,
+                grant.by(),
                 &org,
                 "agent.created",
                 ("agent", agent.id.to_string()),
@@ -55,7 +70,7 @@ pub async fn create(ctx: &Ctx, caller: &Caller, new: NewAgent) -> Result<AgentRo
 
 /// The agents of the caller's project, oldest first.
 pub async fn list(ctx: &Ctx, caller: &Caller, page: PageRequest) -> Result<Page<AgentRow>> {
-    caller.authority().require_scope(Scope::Agents)?;
+    authorize(&Principal::of_key(caller), Act::UseAgents)?;
     let after = match &page.after {
         None => None,
         Some(c) => {
@@ -75,10 +90,10 @@ pub async fn list(ctx: &Ctx, caller: &Caller, page: PageRequest) -> Result<Page<
 
 /// Deletes an agent of the caller's project; any other is not found.
 pub async fn delete(ctx: &Ctx, caller: &Caller, id: &str) -> Result<()> {
-    caller.authority().require_scope(Scope::Agents)?;
+    let grant = authorize(&Principal::of_key(caller), Act::UseAgents)?;
     let not_found = || Error::NotFound("No agent with that id in this key's project.".into());
     let id = AgentId::parse(id).ok_or_else(not_found)?;
-    let (project, org, by, now) = (caller.project_n, caller.org_id.clone(), By::key(caller), ctx.now());
+    let (project, org, now) = (caller.project_n, caller.org_id.clone(), ctx.now());
     let deleted = ctx
         .db
         .write(move |tx| {
@@ -86,7 +101,7 @@ pub async fn delete(ctx: &Ctx, caller: &Caller, id: &str) -> Result<()> {
             if deleted {
                 audit::only(
                     tx,
-                    &by,
+                    grant.by(),
                     &org,
                     "agent.deleted",
                     ("agent", id.to_string()),

@@ -3,10 +3,11 @@
 //! itself, so a crash can leave neither a change without its record nor a record of a change
 //! that never happened. Also the audit log's list and export.
 
-use super::{authority, Actor, Caller, Ctx};
+use super::authority::{authorize, principal, Act};
+use super::{Actor, Caller, Ctx};
 use crate::clock::Millis;
 use crate::db::{DbResult, Tx};
-use crate::domain::{Cursor, EventType, OrgId, Page, PageRequest, Scope, UserId};
+use crate::domain::{Cursor, EventType, OrgId, Page, PageRequest, UserId};
 use crate::error::{Error, Result};
 use crate::store;
 use crate::store::audit::{Entry, Filter};
@@ -14,7 +15,7 @@ use serde_json::{Map, Value};
 use std::future::Future;
 
 /// Where a request came from, for the audit log: set for the whole of a request by the HTTP
-/// edge (`scope`), read by the use cases (`By::key`, `By::actor`). A task-local rather than a
+/// edge (`scope`), read when a change's author is made (`authority::Grant::by`). A task-local rather than a
 /// parameter of every use case: it is the same for everything one request does, and a use case
 /// called from the command line or a job simply finds none.
 #[derive(Clone, Debug, Default)]
@@ -33,7 +34,7 @@ impl Origin {
         ORIGIN.scope(self, f).await
     }
 
-    fn current() -> Origin {
+    pub fn current() -> Origin {
         ORIGIN.try_with(Origin::clone).unwrap_or_default()
     }
 }
@@ -49,8 +50,9 @@ pub struct By {
 }
 
 impl By {
-    /// An API key (its id; the holder's address beside it).
-    pub fn key(caller: &Caller) -> By {
+    /// An API key (its id; the holder's address beside it). Only `authority` makes these: a
+    /// key's change is recorded through the `Grant` that allowed it.
+    pub(super) fn key(caller: &Caller) -> By {
         By {
             kind: "api_key",
             id: Some(caller.key_id.to_string()),
@@ -63,11 +65,10 @@ impl By {
         By { kind: "user", id: Some(user.to_string()), user: Some(user.clone()), origin: Origin::current() }
     }
 
-    pub fn actor(actor: &Actor) -> By {
-        match actor {
-            Actor::Key(caller) => By::key(caller),
-            Actor::Person { user, .. } => By::person(user),
-        }
+    /// The same author, from where the request came (captured when the edge made the actor).
+    pub(super) fn from(mut self, origin: &Origin) -> By {
+        self.origin = origin.clone();
+        self
     }
 
     /// The person acting (a key's holder), if a person acts.
@@ -228,10 +229,8 @@ pub async fn list(ctx: &Ctx, actor: Actor, filter: Filter, page: PageRequest) ->
     };
     ctx.db
         .read(move |c| {
-            let who = authority(c, &actor)?;
-            who.require_scope(Scope::Audit)?;
-            who.require_admin()?;
-            let rows = store::audit::list(c, &who.org, &filter, before, limit + 1)?;
+            let grant = authorize(&principal(c, &actor)?, Act::ReadAudit)?;
+            let rows = store::audit::list(c, &grant.org, &filter, before, limit + 1)?;
             Ok(Page::from_rows(rows, limit, |e| Cursor::new(vec![e.n.to_string()])))
         })
         .await

@@ -109,13 +109,9 @@ pub async fn claim(
             }
             let new_person = store::orgs::orgs_of_user(tx, &claimer.id)?.is_empty()
                 && store::projects::count_projects_of(tx, &claimer.id)? == 0;
-            // The admin named the address and the person holds the link made for it (mailed
-            // there, with `sendEmail`): a new person signing up with it has shown it is theirs.
-            let vouched = new_person && p.email.is_some();
-            let mut claimer = claimer;
-            if vouched {
-                claimer.email_verified = true;
-            }
+            // A claim never verifies the address (CONTRACT part three): whoever made the
+            // provision typed it and holds the same link, so signing up through it proves
+            // nothing. The verification mailed at sign-up does.
             if mode == SignupMode::Open && !claimer.email_verified {
                 return Err(Error::EmailUnverified(
                     "Verify your email address before joining an organization: follow the link we mailed you, then open this claim link again.".into(),

@@ -2,17 +2,18 @@
 //! and consumption.
 
 use super::audit::{self, By};
+use super::authority::{authorize, principal, Act, Principal};
 use super::idempotency::{self, Idem};
-use super::{authority, resolve_org, Actor, Authority, Caller, Ctx};
+use super::{resolve_org, Actor, Caller, Ctx};
 use crate::clock::Millis;
 use crate::db::Tx;
-use crate::domain::{Credits, Cursor, EventType, KeyN, LimitPeriod, OrgId, Page, PageRequest, Scope, UserId};
+use crate::domain::{Credits, Cursor, EventType, KeyN, LimitPeriod, OrgId, Page, PageRequest, UserId};
 use crate::error::{Error, Result};
 use crate::store;
 use crate::store::credits::{Balance, LedgerRow, LimitRow};
 
 pub async fn balance(ctx: &Ctx, caller: &Caller) -> Result<Balance> {
-    caller.authority().require_scope(Scope::CreditsRead)?;
+    authorize(&Principal::of_key(caller), Act::ReadBalance)?;
     let org = caller.org_id.clone();
     ctx.db.read(move |c| Ok(store::credits::balance(c, &org)?)).await
 }
@@ -26,16 +27,17 @@ pub async fn consume(
     reason: Option<String>,
     idem: Option<Idem>,
 ) -> Result<Balance> {
-    caller.authority().require_scope(Scope::CreditsConsume)?;
+    let grant = authorize(&Principal::of_key(caller), Act::Consume)?;
     let (org, user, now) = (caller.org_id.clone(), caller.user_id.clone(), ctx.now());
-    let (author, low) = (By::key(caller), ctx.rules.credits_low_percent);
+    let low = ctx.rules.credits_low_percent;
     ctx.db
         .write(move |tx| {
             let work = |tx: &Tx| {
-                debit_in(tx, &author, low, &org, &user, amount, reason.as_deref(), now, None)
+                debit_in(tx, grant.by(), low, &org, &user, amount, reason.as_deref(), now, None)
                     .map(|b| (Kept::of(&b), b))
             };
-            idempotency::once(tx, idem.as_ref(), &user, "POST /api/v1/credits/consume", now, work, |_, k| {
+            let owner = &grant;
+            idempotency::once(tx, idem.as_ref(), owner, "POST /api/v1/credits/consume", now, work, |_, k| {
                 Ok(k.balance())
             })
         })
@@ -173,17 +175,6 @@ impl Limit {
     }
 }
 
-/// Who may see the organization's usage and ledger: owners, admins and provisioners.
-fn require_usage_reader(auth: &Authority) -> Result<()> {
-    auth.require_scope(Scope::CreditsRead)?;
-    if auth.placeholder || !(auth.role.is_admin() || auth.is_provisioner) {
-        return Err(Error::InsufficientRole(
-            "Usage is visible to owners, admins and provisioners only.".into(),
-        ));
-    }
-    Ok(())
-}
-
 /// One user's consumption from the pool, and their limit.
 pub struct Usage {
     pub user_id: UserId,
@@ -203,8 +194,7 @@ pub async fn usage(ctx: &Ctx, actor: Actor, page: PageRequest) -> Result<(Page<U
     let (rows, balance) = ctx
         .db
         .read(move |c| {
-            let auth = authority(c, &actor)?;
-            require_usage_reader(&auth)?;
+            let auth = authorize(&principal(c, &actor)?, Act::ReadUsage)?;
             Ok::<_, Error>((
                 store::credits::usage(c, &auth.org, after.as_ref(), limit + 1)?,
                 store::credits::balance(c, &auth.org)?,
@@ -241,8 +231,7 @@ pub async fn ledger(
     let rows = ctx
         .db
         .read(move |c| {
-            let auth = authority(c, &actor)?;
-            require_usage_reader(&auth)?;
+            let auth = authorize(&principal(c, &actor)?, Act::ReadUsage)?;
             Ok::<_, Error>(store::credits::ledger(c, &auth.org, user.as_ref(), before, limit + 1)?)
         })
         .await?;
@@ -260,24 +249,24 @@ pub async fn set_limit(
 ) -> Result<(UserId, Option<Limit>)> {
     let user = UserId::parse(user);
     let now = ctx.now();
-    let author = By::actor(&actor);
     ctx.db
         .write(move |tx| {
-            let auth = authority(tx, &actor)?;
-            auth.require_every_scope()?;
-            auth.require_admin()?;
+            let p = principal(tx, &actor)?;
             let not_member = || Error::NotFound("No member of this organization has that user id.".into());
             let user = user.ok_or_else(not_member)?;
-            if store::orgs::membership(tx, &user, &auth.org)?.is_none() {
-                return Err(not_member());
-            }
+            // Whether the caller may manage the organization's limits at all comes first: a
+            // member is told so, not whether someone is a member.
+            authorize(&p, Act::SetCreditLimit { target_role: crate::domain::Role::Member })?;
+            let target = store::orgs::membership(tx, &user, &p.org)?.ok_or_else(not_member)?;
+            let auth = authorize(&p, Act::SetCreditLimit { target_role: target.role })?;
+            let author = auth.by();
             let data = match &limit {
                 Some((amount, period)) => {
                     audit::data([("amount", amount.json()), ("period", period.as_str().into())])
                 }
                 None => audit::data([("amount", serde_json::Value::Null)]),
             };
-            audit::only(tx, &author, &auth.org, "credits.limit_set", ("user", user.to_string()), data, now)?;
+            audit::only(tx, author, &auth.org, "credits.limit_set", ("user", user.to_string()), data, now)?;
             let Some((amount, period)) = limit else {
                 store::credits::remove_limit(tx, &auth.org, &user)?;
                 return Ok((user, None));
@@ -327,25 +316,17 @@ pub async fn grant(
     idem: Option<Idem>,
 ) -> Result<Balance> {
     let now = ctx.now();
-    let (author, low) = (By::actor(&actor), ctx.rules.credits_low_percent);
+    let low = ctx.rules.credits_low_percent;
     ctx.db
         .write(move |tx| {
-            let auth = authority(tx, &actor)?;
-            auth.require_every_scope()?;
-            auth.require_owner("grant credits")?;
+            let auth = authorize(&principal(tx, &actor)?, Act::GrantCredits)?;
             let work = |tx: &Tx| {
-                grant_in(tx, &author, low, &auth.org, amount, reason.as_deref(), now)
+                grant_in(tx, auth.by(), low, &auth.org, amount, reason.as_deref(), now)
                     .map(|b| (Kept::of(&b), b))
             };
-            idempotency::once(
-                tx,
-                idem.as_ref(),
-                &auth.user,
-                "POST /api/v1/admin/credits",
-                now,
-                work,
-                |_, k| Ok(k.balance()),
-            )
+            idempotency::once(tx, idem.as_ref(), &auth, "POST /api/v1/admin/credits", now, work, |_, k| {
+                Ok(k.balance())
+            })
         })
         .await
 }

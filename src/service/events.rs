@@ -1,8 +1,9 @@
 //! The events feed (contract, Webhooks and events): what happened in an organization, oldest
 //! first, for platforms that poll instead of (or besides) receiving webhooks.
 
-use super::{authority, Actor, Ctx};
-use crate::domain::{EventType, Scope};
+use super::authority::{authorize, principal, Act};
+use super::{Actor, Ctx};
+use crate::domain::EventType;
 use crate::error::{Error, Result};
 use crate::store;
 use crate::store::events::EventRow;
@@ -28,9 +29,7 @@ pub async fn feed(
     }
     ctx.db
         .read(move |c| {
-            let who = authority(c, &actor)?;
-            who.require_scope(Scope::Webhooks)?;
-            who.require_admin()?;
+            let who = authorize(&principal(c, &actor)?, Act::ReadEvents)?;
             if let Some(a) = &after {
                 if !store::events::exists(c, &who.org, a)? {
                     return Err(Error::InvalidField(

@@ -2,9 +2,10 @@
 //! records, in the same transaction, what a replay needs — never a secret: creations record the
 //! ids of what they made, and a replay issues fresh secrets for those same objects.
 
+use super::authority::Grant;
 use crate::clock::Millis;
 use crate::db::Tx;
-use crate::domain::{IdempotencyKey, UserId};
+use crate::domain::IdempotencyKey;
 use crate::error::{Error, Result};
 use crate::store;
 use serde::{de::DeserializeOwned, Serialize};
@@ -19,13 +20,15 @@ pub struct Idem {
     pub body_hash: [u8; 32],
 }
 
-/// Runs `work` once per (user, route, key): the first time its record is kept and `fresh` is
+/// Runs `work` once per (credential, route, key) — `owner` is the grant's
+/// `idempotency_owner`: a record answers only the key (or session) that made it, in its
+/// organization, never another credential of the same person (CONTRACT part three). The first time its record is kept and `fresh` is
 /// returned; a repeat with the same body gets `replay(record)` instead, a repeat with another
 /// body 409 `idempotency_conflict`. Without a key, `work` simply runs.
 pub(super) fn once<R: Serialize + DeserializeOwned, T>(
     tx: &Tx,
     idem: Option<&Idem>,
-    user: &UserId,
+    grant: &Grant,
     route: &str,
     now: Millis,
     work: impl FnOnce(&Tx) -> Result<(R, T)>,
@@ -35,13 +38,20 @@ pub(super) fn once<R: Serialize + DeserializeOwned, T>(
         return Ok(work(tx)?.1);
     };
     let key = idem.key.as_str();
-    if store::idempotency::take(tx, user, route, key, &idem.body_hash, now, now - KEEP_MS)? {
+    let owner = grant.idempotency_owner.as_str();
+    // A record filed by person before schema 7: its outcome is nobody's to replay now, and
+    // doing the work again could do it twice.
+    let legacy = format!("user:{}", grant.user);
+    if store::idempotency::recall(tx, &legacy, route, key)?.is_some() {
+        return Err(Error::IdempotencyConflict);
+    }
+    if store::idempotency::take(tx, owner, route, key, &idem.body_hash, now, now - KEEP_MS)? {
         let (record, out) = work(tx)?;
         let text = serde_json::to_string(&record).map_err(|e| Error::Internal(e.to_string()))?;
-        store::idempotency::finish(tx, user, route, key, &text)?;
+        store::idempotency::finish(tx, owner, route, key, &text)?;
         return Ok(out);
     }
-    let (hash, text) = store::idempotency::recall(tx, user, route, key)?.ok_or(crate::db::DbError::NoRow)?;
+    let (hash, text) = store::idempotency::recall(tx, owner, route, key)?.ok_or(crate::db::DbError::NoRow)?;
     if hash != idem.body_hash {
         return Err(Error::IdempotencyConflict);
     }

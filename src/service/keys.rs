@@ -1,9 +1,10 @@
 //! API keys: turning a presented key into a caller (through the key cache), verifying keys for
 //! the platform's services, issuing, listing, revoking and rotating keys, and recording their use.
 
-use super::audit::{self, By};
+use super::audit;
+use super::authority::{authorize, principal, Act, KeyAction, KeyTarget, Principal, Strength};
 use super::idempotency::{self, Idem};
-use super::{authority, credits, Actor, Authority, Ctx};
+use super::{credits, Actor, Ctx};
 use crate::clock::{self, Millis};
 use crate::db::{DbResult, Tx};
 use crate::domain::{
@@ -36,22 +37,17 @@ impl std::ops::Deref for Caller {
 }
 
 impl Caller {
-    pub fn authority(&self) -> Authority {
-        Authority {
-            user: self.user_id.clone(),
-            org: self.org_id.clone(),
-            role: self.role,
-            is_provisioner: self.is_provisioner,
-            placeholder: self.placeholder,
-            scopes: self.scopes,
-        }
-    }
-
     /// When the key stops working by itself, if it does: its expiry, the end of a rotation's
     /// grace period, or (a placeholder's) its provision's expiry, whichever comes first.
     pub fn ends_at(&self) -> Option<Millis> {
         let provision_ends = if self.placeholder { self.pending_until } else { None };
         [self.expires_at, self.revoked_at, provision_ends].into_iter().flatten().min()
+    }
+
+    /// When the key ends whatever happens to its holder: its expiry or the end of a rotation's
+    /// grace period (a placeholder's provision may still be claimed, which lifts its end).
+    pub fn ends_by_itself(&self) -> Option<Millis> {
+        [self.expires_at, self.revoked_at].into_iter().flatten().min()
     }
 
     /// Why the key does not work at `now`, if it does not.
@@ -190,20 +186,6 @@ pub(super) fn issue_key(tx: &Tx, prefix: &str, spec: &KeySpec, now: Millis) -> R
     Ok((n, id, key.secret))
 }
 
-/// A new unnamed key reaching every route, for `user` in `project`; returns the key (shown once).
-pub(super) fn issue(
-    tx: &Tx,
-    prefix: &str,
-    user: UserN,
-    org: &OrgId,
-    project: ProjectN,
-    ceiling: Role,
-    now: Millis,
-) -> Result<String> {
-    let spec = KeySpec { user, org, project, ceiling, name: None, scopes: Scopes::ALL, expires_at: None };
-    Ok(issue_key(tx, prefix, &spec, now)?.2)
-}
-
 /// Gives an existing key a new secret (same id and everything else); the old secret stops
 /// working with this write. For replays of creations whose response was lost.
 pub(super) fn reissue(tx: &Tx, prefix: &str, key: KeyN, now: Millis) -> Result<String> {
@@ -222,10 +204,10 @@ pub(super) fn reissue(tx: &Tx, prefix: &str, key: KeyN, now: Millis) -> Result<S
 /// same ceiling, name, scopes and expiry (regenerating never raises what a key can do). The old
 /// key is revoked in the same transaction, so it fails from the very next request.
 pub async fn regenerate(ctx: &Ctx, caller: &Caller) -> Result<String> {
-    caller.authority().require_scope(Scope::Keys)?;
+    let grant = authorize(&Principal::of_key(caller), Act::Regenerate)?;
     let now = ctx.now();
     let prefix = ctx.rules.key_prefix.clone();
-    let (key, user, org, project, ceiling, name, scopes, expires_at) = (
+    let (key, user, org, project, ceiling, name, scopes) = (
         caller.key,
         caller.user_n,
         caller.org_id.clone(),
@@ -233,9 +215,11 @@ pub async fn regenerate(ctx: &Ctx, caller: &Caller) -> Result<String> {
         caller.ceiling,
         caller.key_name.clone(),
         caller.scopes,
-        caller.expires_at,
     );
-    let (author, old_id, user_id) = (By::key(caller), caller.key_id.clone(), caller.user_id.clone());
+    // Not past the old key's own end (a key in its rotation grace period may regenerate, but
+    // what it gets ends with it).
+    let expires_at = grant.ceiling.ends_at;
+    let (old_id, user_id) = (caller.key_id.clone(), caller.user_id.clone());
     ctx.db
         .write(move |tx| {
             if store::keys::revoke(tx, key, now)? == 0 {
@@ -250,7 +234,7 @@ pub async fn regenerate(ctx: &Ctx, caller: &Caller) -> Result<String> {
                 audit::data([("userId", user_id.as_str().into()), ("newApiKeyId", new_id.as_str().into())]);
             audit::event(
                 tx,
-                &author,
+                grant.by(),
                 &org,
                 EventType::ApiKeyRotated,
                 ("api_key", old_id.to_string()),
@@ -280,50 +264,50 @@ pub struct IssuedKey {
     pub api_key: String,
 }
 
-/// A new key for the caller's own user and project, acting as at most the caller's role and
-/// reaching at most the caller's scopes: a key never makes a stronger one.
-pub async fn create(ctx: &Ctx, caller: &Caller, input: NewKeyInput, idem: Option<Idem>) -> Result<IssuedKey> {
-    let auth = caller.authority();
-    auth.require_scope(Scope::Keys)?;
-    let ceiling = input.role.unwrap_or(caller.role);
-    if ceiling > caller.role {
-        return Err(Error::InsufficientRole(format!(
-            "A key can act as at most your own role ({}).",
-            caller.role.as_str()
-        )));
-    }
-    let scopes = input.scopes.unwrap_or(caller.scopes);
-    if !scopes.within(caller.scopes) {
-        return Err(Error::MissingScope(
-            Scope::ALL.into_iter().find(|s| scopes.has(*s) && !caller.scopes.has(*s)).unwrap_or(Scope::Keys),
+/// Refuses a new key beyond `MAX_LIVE_KEYS` for one holder in one organization.
+fn within_key_cap(tx: &Tx, user: UserN, org: &OrgId, now: Millis) -> Result<()> {
+    // Keys are rows: without a cap, one caller could grow the database without end.
+    store::keys::lock_holder(tx, user, org)?;
+    if store::keys::live_count(tx, user, org, now)? >= MAX_LIVE_KEYS {
+        return Err(Error::Conflict(
+            "too_many_keys",
+            format!("You hold {MAX_LIVE_KEYS} live keys in this organization, the most there may be; revoke some first."),
         ));
     }
+    Ok(())
+}
+
+/// A new key for the caller's own user and project, acting as at most the caller's role,
+/// reaching at most the caller's scopes and ending no later than the caller's key: a key never
+/// makes a stronger one (`authority`).
+pub async fn create(ctx: &Ctx, caller: &Caller, input: NewKeyInput, idem: Option<Idem>) -> Result<IssuedKey> {
     let now = ctx.now();
-    // A key never outlives the one that made it.
-    let expires_at = match (input.expires_in_ms.map(|ms| now.saturating_add(ms)), caller.expires_at) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
+    let wanted = Strength {
+        role: input.role.unwrap_or(caller.role),
+        scopes: input.scopes.unwrap_or(caller.scopes),
+        ends_at: input.expires_in_ms.map(|ms| now.saturating_add(ms)),
     };
+    let grant = authorize(&Principal::of_key(caller), Act::IssueKey { wanted })?;
+    let Strength { role: ceiling, scopes, ends_at: expires_at } = grant.ceiling;
     let prefix = ctx.rules.key_prefix.clone();
     let (user, org, project, name) = (caller.user_n, caller.org_id.clone(), caller.project_n, input.name);
-    let user_id = caller.user_id.clone();
-    let author = By::key(caller);
     ctx.db
         .write(move |tx| {
             let work = |tx: &Tx| {
-                // Keys are rows: without a cap, one caller could grow the database without end.
-                store::keys::lock_holder(tx, user, &org)?;
-                if store::keys::live_count(tx, user, &org, now)? >= MAX_LIVE_KEYS {
-                    return Err(Error::Conflict(
-                        "too_many_keys",
-                        format!("You hold {MAX_LIVE_KEYS} live keys in this organization, the most there may be; revoke some first."),
-                    ));
-                }
+                within_key_cap(tx, user, &org, now)?;
                 let spec =
                     KeySpec { user, org: &org, project, ceiling, name: name.as_deref(), scopes, expires_at };
                 let (_, id, api_key) = issue_key(tx, &prefix, &spec, now)?;
                 let item = store::keys::get(tx, &org, &id)?.ok_or(crate::db::DbError::NoRow)?;
-                audit::event(tx, &author, &org, EventType::ApiKeyCreated, ("api_key", id.to_string()), key_data(&item), now)?;
+                audit::event(
+                    tx,
+                    grant.by(),
+                    &org,
+                    EventType::ApiKeyCreated,
+                    ("api_key", id.to_string()),
+                    key_data(&item),
+                    now,
+                )?;
                 Ok((id, IssuedKey { item, api_key }))
             };
             let replay = |tx: &Tx, id: KeyId| {
@@ -332,7 +316,7 @@ pub async fn create(ctx: &Ctx, caller: &Caller, input: NewKeyInput, idem: Option
                 let item = store::keys::get(tx, &org, &id)?.ok_or(crate::db::DbError::NoRow)?;
                 Ok(IssuedKey { item, api_key })
             };
-            idempotency::once(tx, idem.as_ref(), &user_id, "POST /v1/keys", now, work, replay)
+            idempotency::once(tx, idem.as_ref(), &grant, "POST /v1/keys", now, work, replay)
         })
         .await
 }
@@ -357,35 +341,40 @@ pub async fn create_as_person(
                 .to_string(),
         ),
     };
+    let actor = Actor::person(user.clone(), org.clone());
     let (user, org, now, prefix) = (user.clone(), org.clone(), ctx.now(), ctx.rules.key_prefix.clone());
     let expires_at = expires_in_ms.map(|ms| now.saturating_add(ms));
     let scopes = scopes.unwrap_or(Scopes::ALL);
-    let author = By::person(&user);
     ctx.db
         .write(move |tx| {
-            let member = store::orgs::membership(tx, &user, &org)?
-                .ok_or_else(|| Error::NotFound("You are not a member of that organization.".into()))?;
-            let (user_n, project) = store::projects::first_of(tx, &user, &org)?
-                .ok_or_else(|| Error::NotFound("You have no project in this organization to make a key for.".into()))?;
-            store::keys::lock_holder(tx, user_n, &org)?;
-            if store::keys::live_count(tx, user_n, &org, now)? >= MAX_LIVE_KEYS {
-                return Err(Error::Conflict(
-                    "too_many_keys",
-                    format!("You hold {MAX_LIVE_KEYS} live keys in this organization, the most there may be; revoke some first."),
-                ));
-            }
+            let p = principal(tx, &actor)?;
+            let wanted = Strength { role: p.role(), scopes, ends_at: expires_at };
+            let grant = authorize(&p, Act::IssueKey { wanted })?;
+            let (user_n, project) = store::projects::first_of(tx, &user, &org)?.ok_or_else(|| {
+                Error::NotFound("You have no project in this organization to make a key for.".into())
+            })?;
+            within_key_cap(tx, user_n, &org, now)?;
+            let Strength { role: ceiling, scopes, ends_at: expires_at } = grant.ceiling;
             let spec = KeySpec {
                 user: user_n,
                 org: &org,
                 project,
-                ceiling: member.role,
+                ceiling,
                 name: name.as_deref(),
                 scopes,
                 expires_at,
             };
             let (_, id, api_key) = issue_key(tx, &prefix, &spec, now)?;
             let item = store::keys::get(tx, &org, &id)?.ok_or(crate::db::DbError::NoRow)?;
-            audit::event(tx, &author, &org, EventType::ApiKeyCreated, ("api_key", id.to_string()), key_data(&item), now)?;
+            audit::event(
+                tx,
+                grant.by(),
+                &org,
+                EventType::ApiKeyCreated,
+                ("api_key", id.to_string()),
+                key_data(&item),
+                now,
+            )?;
             Ok(IssuedKey { item, api_key })
         })
         .await
@@ -419,12 +408,13 @@ fn key_not_found() -> Error {
     Error::NotFound("No API key with that id in this organization.".into())
 }
 
-/// May `auth` manage this key: their own, or any of the organization's as an admin or owner.
-fn may_manage(auth: &Authority, item: &KeyItem) -> Result<()> {
-    if item.user_id == auth.user {
-        return Ok(());
+/// A key as the authority rule weighs it.
+fn target(item: &KeyItem) -> KeyTarget<'_> {
+    KeyTarget {
+        holder: &item.user_id,
+        holder_role: item.holder_role,
+        key: Strength { role: item.ceiling, scopes: item.scopes, ends_at: item.expires_at },
     }
-    auth.require_admin().map_err(|_| key_not_found())
 }
 
 /// The organization's keys for admins and owners (optionally one user's), else the caller's own;
@@ -438,21 +428,14 @@ pub async fn list(ctx: &Ctx, actor: Actor, user: Option<UserId>, page: PageReque
     let rows = ctx
         .db
         .read(move |c| {
-            let auth = authority(c, &actor)?;
-            auth.require_scope(Scope::Keys)?;
-            let user = if auth.require_admin().is_ok() {
-                user
-            } else {
-                match user {
-                    Some(u) if u != auth.user => {
-                        return Err(Error::InsufficientRole(
-                            "Only admins and owners may list other members' keys.".into(),
-                        ))
-                    }
-                    _ => Some(auth.user.clone()),
-                }
+            let p = principal(c, &actor)?;
+            let grant = authorize(&p, Act::ListKeys { of: user.as_ref() })?;
+            // Without `userId`: the organization's keys for those who manage it, else one's own.
+            let user = match user {
+                None if !p.manages_others() => Some(grant.user),
+                u => u,
             };
-            Ok(store::keys::list(c, &auth.org, user.as_ref(), before, limit + 1)?)
+            Ok::<_, Error>(store::keys::list(c, &p.org, user.as_ref(), before, limit + 1)?)
         })
         .await?;
     Ok(Page::from_rows(rows, limit, |k| crate::domain::Cursor::new(vec![k.n.0.to_string()])))
@@ -462,13 +445,11 @@ pub async fn list(ctx: &Ctx, actor: Actor, user: Option<UserId>, page: PageReque
 pub async fn revoke(ctx: &Ctx, actor: Actor, id: &str) -> Result<()> {
     let id = KeyId::parse(id).ok_or_else(key_not_found)?;
     let now = ctx.now();
-    let author = By::actor(&actor);
     ctx.db
         .write(move |tx| {
-            let auth = authority(tx, &actor)?;
-            auth.require_scope(Scope::Keys)?;
-            let item = store::keys::get(tx, &auth.org, &id)?.ok_or_else(key_not_found)?;
-            may_manage(&auth, &item)?;
+            let p = principal(tx, &actor)?;
+            let item = store::keys::get(tx, &p.org, &id)?.ok_or_else(key_not_found)?;
+            let grant = authorize(&p, Act::OnKey { target: target(&item), action: KeyAction::Revoke })?;
             if store::keys::revoke(tx, item.n, now)? == 0 {
                 return Err(Error::KeyRevoked);
             }
@@ -476,8 +457,8 @@ pub async fn revoke(ctx: &Ctx, actor: Actor, id: &str) -> Result<()> {
             let data = audit::data([("userId", item.user_id.as_str().into())]);
             audit::event(
                 tx,
-                &author,
-                &auth.org,
+                grant.by(),
+                &grant.org,
                 EventType::ApiKeyRevoked,
                 ("api_key", item.id.to_string()),
                 data,
@@ -491,19 +472,19 @@ pub async fn revoke(ctx: &Ctx, actor: Actor, id: &str) -> Result<()> {
 /// Longest grace period a rotation may give the old key.
 pub const MAX_GRACE_MS: Millis = 86_400_000;
 
-/// A new key with the old one's name, role, scopes, project and expiry; the old one keeps
-/// working for `grace_ms`, then counts as revoked.
+/// A new key with the old one's name, role, scopes, project and expiry, at most as strong as
+/// the caller (`authority`: never a key of someone stronger, never more than the caller holds,
+/// ending no later than the caller's key); the old one keeps working for `grace_ms`, then counts
+/// as revoked.
 pub async fn rotate(ctx: &Ctx, actor: Actor, id: &str, grace_ms: Millis) -> Result<IssuedKey> {
     let id = KeyId::parse(id).ok_or_else(key_not_found)?;
     let now = ctx.now();
     let prefix = ctx.rules.key_prefix.clone();
-    let author = By::actor(&actor);
     ctx.db
         .write(move |tx| {
-            let auth = authority(tx, &actor)?;
-            auth.require_scope(Scope::Keys)?;
-            let old = store::keys::get(tx, &auth.org, &id)?.ok_or_else(key_not_found)?;
-            may_manage(&auth, &old)?;
+            let p = principal(tx, &actor)?;
+            let old = store::keys::get(tx, &p.org, &id)?.ok_or_else(key_not_found)?;
+            let grant = authorize(&p, Act::OnKey { target: target(&old), action: KeyAction::Rotate })?;
             // Revoked, or rotated already (in its grace period): one replacement per key.
             if old.revoked_at.is_some() {
                 return Err(Error::KeyRevoked);
@@ -519,17 +500,18 @@ pub async fn rotate(ctx: &Ctx, actor: Actor, id: &str, grace_ms: Millis) -> Resu
                 return Err(Error::KeyRevoked);
             }
             tx.keys_changed();
+            let Strength { role: ceiling, scopes, ends_at: expires_at } = grant.ceiling;
             let spec = KeySpec {
                 user: old.user_n,
-                org: &auth.org,
+                org: &grant.org,
                 project: old.project_n,
-                ceiling: old.ceiling,
+                ceiling,
                 name: old.name.as_deref(),
-                scopes: old.scopes,
-                expires_at: old.expires_at,
+                scopes,
+                expires_at,
             };
             let (_, new_id, api_key) = issue_key(tx, &prefix, &spec, now)?;
-            let item = store::keys::get(tx, &auth.org, &new_id)?.ok_or(crate::db::DbError::NoRow)?;
+            let item = store::keys::get(tx, &grant.org, &new_id)?.ok_or(crate::db::DbError::NoRow)?;
             let data = audit::data([
                 ("userId", old.user_id.as_str().into()),
                 ("newApiKeyId", new_id.as_str().into()),
@@ -537,8 +519,8 @@ pub async fn rotate(ctx: &Ctx, actor: Actor, id: &str, grace_ms: Millis) -> Resu
             ]);
             audit::event(
                 tx,
-                &author,
-                &auth.org,
+                grant.by(),
+                &grant.org,
                 EventType::ApiKeyRotated,
                 ("api_key", old.id.to_string()),
                 data,
@@ -612,7 +594,7 @@ pub struct Verification {
 /// Checks a key for the platform's services, from the key cache (exact: see `resolve`), and with
 /// `consume` debits the key's user in the same write that confirms the key is still live.
 pub async fn verify(ctx: &Ctx, caller: &Caller, input: VerifyInput) -> Result<Verification> {
-    caller.authority().require_scope(Scope::KeysVerify)?;
+    let grant = authorize(&Principal::of_key(caller), Act::Verify)?;
     let now = ctx.now();
     // The caller was authenticated just now, which looked for changes; this lookup is as exact.
     let looked = Some(ctx.db.key_generation());
@@ -638,9 +620,8 @@ pub async fn verify(ctx: &Ctx, caller: &Caller, input: VerifyInput) -> Result<Ve
         return answer(VerifyCode::MissingScope, None);
     }
     let (n, org, user) = (key.key, key.org_id.clone(), key.user_id.clone());
-    let verifier = caller.user_id.clone();
     let idem = input.idem;
-    let (author, low) = (By::key(caller), ctx.rules.credits_low_percent);
+    let low = ctx.rules.credits_low_percent;
     let outcome = ctx
         .db
         .write(move |tx| {
@@ -649,7 +630,7 @@ pub async fn verify(ctx: &Ctx, caller: &Caller, input: VerifyInput) -> Result<Ve
                 // whether the key was revoked since the cache answered, which says why.
                 let (code, b) = match credits::debit_in(
                     tx,
-                    &author,
+                    grant.by(),
                     low,
                     &org,
                     &user,
@@ -689,7 +670,7 @@ pub async fn verify(ctx: &Ctx, caller: &Caller, input: VerifyInput) -> Result<Ve
                 };
                 Ok((code, (code != VerifyCode::Revoked).then_some(b)))
             };
-            idempotency::once(tx, idem.as_ref(), &verifier, "POST /v1/keys/verify", now, work, replay)
+            idempotency::once(tx, idem.as_ref(), &grant, "POST /v1/keys/verify", now, work, replay)
         })
         .await?;
     answer(outcome.0, outcome.1)

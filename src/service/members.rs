@@ -3,11 +3,12 @@
 //! never loses its last owner, however many such changes run at once.
 
 use super::audit::{self, By};
+use super::authority::{authorize, principal, principal_now, Act};
 use super::organizations::member_named;
-use super::{authority, resolve_org, Actor, Authority, Ctx};
+use super::{resolve_org, Actor, Ctx};
 use crate::clock::Millis;
-use crate::db::{Conn, Tx};
-use crate::domain::{Cursor, EventType, OrgId, Page, PageRequest, Role, Scope, UserId, UserN};
+use crate::db::Tx;
+use crate::domain::{Cursor, EventType, OrgId, Page, PageRequest, Role, UserId, UserN};
 use crate::error::{Error, Result};
 use crate::store;
 use crate::store::members::MemberItem;
@@ -29,21 +30,6 @@ fn no_such_member() -> Error {
     Error::NotFound("No member of this organization has that user id.".into())
 }
 
-/// The actor's standing as the database has it inside this write: a key's cached role may be a
-/// moment old when another request changes it concurrently, and the owner rules must not act
-/// on that.
-fn standing_now(conn: &Conn, actor: &Actor) -> Result<Authority> {
-    let mut auth = authority(conn, actor)?;
-    if let Actor::Key(caller) = actor {
-        let m = store::orgs::membership(conn, &auth.user, &auth.org)?.ok_or(Error::InvalidApiKey(
-            "The API key is not valid; check it, or ask an admin for a new one.",
-        ))?;
-        auth.role = m.role.min(caller.ceiling);
-        auth.is_provisioner = m.is_provisioner;
-    }
-    Ok(auth)
-}
-
 /// The organization's members, placeholders included, in the order they joined. Admins and
 /// owners only.
 pub async fn list(ctx: &Ctx, actor: Actor, page: PageRequest) -> Result<Page<MemberItem>> {
@@ -58,38 +44,11 @@ pub async fn list(ctx: &Ctx, actor: Actor, page: PageRequest) -> Result<Page<Mem
     let rows = ctx
         .db
         .read(move |c| {
-            let auth = authority(c, &actor)?;
-            auth.require_scope(Scope::Members)?;
-            auth.require_admin()?;
+            let auth = authorize(&principal(c, &actor)?, Act::ListMembers)?;
             Ok::<_, Error>(store::members::list(c, &auth.org, now, after, limit + 1)?)
         })
         .await?;
     Ok(Page::from_rows(rows, limit, |m| Cursor::new(vec![m.joined_at.to_string(), m.user_n.0.to_string()])))
-}
-
-/// Whether someone acting as `actor` may make `change` to `target`: owners change anyone;
-/// admins change members only, never make an owner, and leave provisioner access to owners
-/// (as `set-provisioner` does).
-fn may_change(actor: &Authority, target: &MemberItem, change: &MemberChange) -> Result<()> {
-    actor.require_admin()?;
-    if actor.role == Role::Owner {
-        return Ok(());
-    }
-    if target.role != Role::Member {
-        return Err(Error::InsufficientRole(format!(
-            "Admins may change members only; this person is {}. Ask an owner.",
-            target.role.as_str()
-        )));
-    }
-    if change.role == Some(Role::Owner) {
-        return Err(Error::InsufficientRole("Only an owner may make someone an owner.".into()));
-    }
-    if change.is_provisioner.is_some() {
-        return Err(Error::InsufficientRole(
-            "Only an owner may change provisioner access; this key's role is admin.".into(),
-        ));
-    }
-    Ok(())
 }
 
 fn pending_provision() -> Error {
@@ -176,20 +135,25 @@ pub async fn update(ctx: &Ctx, actor: Actor, user: &str, change: MemberChange) -
     }
     let user = UserId::parse(user);
     let now = ctx.now();
-    let by = By::actor(&actor);
     ctx.db
         .write(move |tx| {
-            let auth = authority(tx, &actor)?;
-            auth.require_scope(Scope::Members)?;
-            auth.require_admin()?;
-            store::members::lock_org(tx, &auth.org)?;
-            let auth = standing_now(tx, &actor)?;
+            // Refused before anything is read for those who may not change members at all.
+            let p = principal(tx, &actor)?;
+            authorize(&p, Act::ListMembers)?;
+            store::members::lock_org(tx, &p.org)?;
+            let p = principal_now(tx, &actor)?;
             let target = match &user {
-                Some(u) => store::members::get(tx, &auth.org, u, now)?.ok_or_else(no_such_member)?,
+                Some(u) => store::members::get(tx, &p.org, u, now)?.ok_or_else(no_such_member)?,
                 None => return Err(no_such_member()),
             };
-            may_change(&auth, &target, &change)?;
-            change_in(tx, &by, &auth.org, target, change, now)
+            let act = Act::ChangeMember {
+                target: &target.user_id,
+                target_role: target.role,
+                role: change.role,
+                provisioner: change.is_provisioner,
+            };
+            let grant = authorize(&p, act)?;
+            change_in(tx, grant.by(), &grant.org, target, change, now)
         })
         .await
 }
@@ -199,29 +163,24 @@ pub async fn update(ctx: &Ctx, actor: Actor, user: &str, change: MemberChange) -
 pub async fn remove(ctx: &Ctx, actor: Actor, user: &str) -> Result<Removed> {
     let user = UserId::parse(user);
     let now = ctx.now();
-    let by = By::actor(&actor);
     ctx.db
         .write(move |tx| {
-            let auth = authority(tx, &actor)?;
-            auth.require_scope(Scope::Members)?;
-            store::members::lock_org(tx, &auth.org)?;
-            let auth = standing_now(tx, &actor)?;
+            let p = principal(tx, &actor)?;
+            store::members::lock_org(tx, &p.org)?;
+            let p = principal_now(tx, &actor)?;
             let target = match &user {
-                Some(u) => store::members::get(tx, &auth.org, u, now)?,
+                Some(u) => store::members::get(tx, &p.org, u, now)?,
                 None => None,
             };
-            let leaving = target.as_ref().is_some_and(|t| t.user_id == auth.user);
-            if !leaving {
-                auth.require_admin()?;
-            }
-            let target = target.ok_or_else(no_such_member)?;
-            if !leaving && auth.role != Role::Owner && target.role != Role::Member {
-                return Err(Error::InsufficientRole(format!(
-                    "Admins may remove members only; this person is {}. Ask an owner.",
-                    target.role.as_str()
-                )));
-            }
-            remove_in(tx, &by, &auth.org, target, now)
+            let Some(target) = target else {
+                // Whether the caller may remove anyone is answered before whether the id is a
+                // member (only admins learn who is).
+                authorize(&p, Act::RemoveMember { target: &UserId::new(), target_role: Role::Member })?;
+                return Err(no_such_member());
+            };
+            let grant =
+                authorize(&p, Act::RemoveMember { target: &target.user_id, target_role: target.role })?;
+            remove_in(tx, grant.by(), &grant.org, target, now)
         })
         .await
 }

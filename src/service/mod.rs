@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod agents;
 pub mod audit;
+pub mod authority;
 pub mod claims;
 pub mod credits;
 pub mod events;
@@ -23,13 +24,14 @@ pub mod webhooks;
 
 use crate::clock::{Clock, Millis};
 use crate::db::{Conn, Db};
-use crate::domain::{OrgId, Role, Scope, Scopes, UserId};
+use crate::domain::{OrgId, UserId};
 use crate::error::{Error, Result};
 use crate::mail::Mailer;
 use crate::serverkey::ServerKey;
 use crate::store;
 use std::sync::Arc;
 
+pub use authority::{authorize, principal, Act, Grant, KeyAction, KeyTarget, Principal, Strength};
 pub use keys::Caller;
 
 /// Who may create an account on the web pages.
@@ -115,103 +117,43 @@ pub struct Client {
     pub ip: String,
 }
 
-/// Who acts.
+/// Who acts, and from where (the client address and User-Agent its records name: captured
+/// when the edge makes the actor, inside the request, so records written on the database's own
+/// thread still name them).
 #[derive(Clone)]
-pub enum Actor {
+pub struct Actor {
+    pub who: Who,
+    origin: audit::Origin,
+}
+
+/// The credential behind an actor.
+#[derive(Clone)]
+pub enum Who {
     /// An API key: its user, organization and role, as verified.
     Key(Arc<Caller>),
     /// A signed-in person, in the organization their dashboard shows.
     Person { user: UserId, org: OrgId },
 }
 
-/// An actor's standing in one organization, as the rules need it.
-pub struct Authority {
-    pub user: UserId,
-    pub org: OrgId,
-    pub role: Role,
-    pub is_provisioner: bool,
-    /// An unclaimed account's key: it uses its own project and manages nothing.
-    pub placeholder: bool,
-    /// What the key reaches (a signed-in person: everything).
-    pub scopes: Scopes,
-}
-
-impl Authority {
-    /// Administration no scope names (granting credits, setting limits): a key with every scope.
-    pub fn require_every_scope(&self) -> Result<()> {
-        match Scope::ALL.into_iter().find(|s| !self.scopes.has(*s)) {
-            None => Ok(()),
-            Some(missing) => Err(Error::MissingScope(missing)),
-        }
+impl Actor {
+    pub fn key(caller: Arc<Caller>) -> Actor {
+        Actor { who: Who::Key(caller), origin: audit::Origin::current() }
     }
 
-    pub fn require_scope(&self, scope: Scope) -> Result<()> {
-        if self.scopes.has(scope) {
-            Ok(())
-        } else {
-            Err(Error::MissingScope(scope))
-        }
+    pub fn person(user: UserId, org: OrgId) -> Actor {
+        Actor { who: Who::Person { user, org }, origin: audit::Origin::current() }
     }
 
-    fn require_claimed(&self) -> Result<()> {
-        if self.placeholder {
-            Err(Error::InsufficientRole(
-                "This key belongs to an account nobody has claimed yet: it can use its own project (agents, credits), not manage the organization. Claim the account first.".into(),
-            ))
-        } else {
-            Ok(())
-        }
+    /// Where the request that made this actor came from.
+    pub fn origin(&self) -> &audit::Origin {
+        &self.origin
     }
 
-    pub fn require_admin(&self) -> Result<()> {
-        self.require_claimed()?;
-        if self.role.is_admin() {
-            Ok(())
-        } else {
-            Err(Error::InsufficientRole(format!(
-                "This needs an admin or owner; this key's role is {}.",
-                self.role.as_str()
-            )))
-        }
-    }
-
-    /// Owner-only actions; `what` completes "Only an owner may …".
-    pub fn require_owner(&self, what: &str) -> Result<()> {
-        self.require_claimed()?;
-        if self.role == Role::Owner {
-            Ok(())
-        } else {
-            Err(Error::InsufficientRole(format!(
-                "Only an owner may {what}; this key's role is {}.",
-                self.role.as_str()
-            )))
-        }
-    }
-
-    pub fn require_provisioner(&self) -> Result<()> {
-        if self.is_provisioner && !self.placeholder {
-            Ok(())
-        } else {
-            Err(Error::NotAProvisioner)
-        }
-    }
-}
-
-/// The actor's standing: from the key as verified, or from the person's membership now.
-fn authority(conn: &Conn, actor: &Actor) -> Result<Authority> {
-    match actor {
-        Actor::Key(c) => Ok(c.authority()),
-        Actor::Person { user, org } => {
-            let m = store::orgs::membership(conn, user, org)?
-                .ok_or_else(|| Error::NotFound("You are not a member of that organization.".into()))?;
-            Ok(Authority {
-                user: user.clone(),
-                org: org.clone(),
-                role: m.role,
-                is_provisioner: m.is_provisioner,
-                placeholder: false,
-                scopes: Scopes::ALL,
-            })
+    /// The key, when a key acts.
+    pub fn caller(&self) -> Option<&Arc<Caller>> {
+        match &self.who {
+            Who::Key(c) => Some(c),
+            Who::Person { .. } => None,
         }
     }
 }

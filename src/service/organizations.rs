@@ -2,12 +2,12 @@
 //! sign-up is open), domains, membership and provisioner access, and what the dashboard shows.
 
 use super::audit::{self, By};
-use super::{authority, keys, resolve_org, Actor, Ctx, Rules, SignupMode};
+use super::authority::{authorize, principal, Act, Strength};
+use super::{keys, resolve_org, Actor, Ctx, Rules, SignupMode};
 use crate::clock::Millis;
 use crate::db::Tx;
 use crate::domain::{
-    Credits, DisplayName, Domain, Email, EventType, OrgId, ProjectId, ProvisionStatus, Role, Scope, UserId,
-    UserN,
+    Credits, DisplayName, Domain, Email, EventType, OrgId, ProjectId, ProvisionStatus, Role, UserId, UserN,
 };
 use crate::error::{Error, Result};
 use crate::store;
@@ -148,7 +148,8 @@ fn add_in(
         ("newAccount", new_account.into()),
     ]);
     audit::event(tx, by, org, EventType::UserCreated, ("user", user_id.to_string()), data, now)?;
-    project_and_key(tx, prefix, org, user_id, user_n, Role::Owner, now)
+    // An operator's or the server's: no ceiling but the person's role.
+    project_and_key(tx, prefix, org, user_id, user_n, Strength::FULL, now)
 }
 
 /// An operator adds a person to an organization (command line).
@@ -175,12 +176,21 @@ pub(super) fn project_and_key(
     org: &OrgId,
     user_id: UserId,
     user_n: UserN,
-    ceiling: Role,
+    worth: Strength,
     now: Millis,
 ) -> Result<Access> {
     let project_id = ProjectId::new();
     let project_n = store::projects::insert_project(tx, &project_id, org, user_n, DEFAULT_PROJECT_NAME, now)?;
-    let api_key = keys::issue(tx, prefix, user_n, org, project_n, ceiling, now)?;
+    let spec = keys::KeySpec {
+        user: user_n,
+        org,
+        project: project_n,
+        ceiling: worth.role,
+        name: None,
+        scopes: worth.scopes,
+        expires_at: worth.ends_at,
+    };
+    let api_key = keys::issue_key(tx, prefix, &spec, now)?.2;
     Ok(Access { org_id: org.clone(), user_id, project_id, api_key })
 }
 
@@ -246,13 +256,11 @@ pub(super) fn member_named(tx: &Tx, org: &OrgId, who: &str, vouched: bool) -> Re
 
 /// An owner turns a member's provisioner access on or off (the API).
 pub async fn set_provisioner(ctx: &Ctx, actor: Actor, who: String, on: bool) -> Result<MemberRow> {
-    let (by, now) = (By::actor(&actor), ctx.now());
+    let now = ctx.now();
     ctx.db
         .write(move |tx| {
-            let auth = authority(tx, &actor)?;
-            auth.require_scope(Scope::Members)?;
-            auth.require_owner("change provisioner access")?;
-            set_provisioner_in(tx, &by, &auth.org, &who, on, now)
+            let auth = authorize(&principal(tx, &actor)?, Act::SetProvisioner)?;
+            set_provisioner_in(tx, auth.by(), &auth.org, &who, on, now)
         })
         .await
 }

@@ -3,14 +3,15 @@
 //! ones.
 
 use super::audit::{self, By};
+use super::authority::{authorize, principal, Act, Principal};
 use super::idempotency::{self, Idem};
 use super::organizations::{project_and_key, Access, DEFAULT_PROJECT_NAME};
-use super::{authority, keys, limits, Actor, Caller, Client, Ctx};
+use super::{keys, limits, Actor, Caller, Client, Ctx, Who};
 use crate::clock::{self, Millis};
 use crate::db::{DbResult, Tx};
 use crate::domain::{
     AgentId, Cursor, DisplayName, Email, EventType, KeyId, OrgId, Page, PageRequest, ProjectId, ProvisionId,
-    ProvisionRole, ProvisionStatus, Role, Scope, Scopes, UserId,
+    ProvisionRole, ProvisionStatus, Role, UserId,
 };
 use crate::error::{Error, Result};
 use crate::keys as secrets;
@@ -195,14 +196,13 @@ pub async fn provision_with(
     idem: Option<Idem>,
 ) -> Result<Provisioned> {
     let options = options.check(ctx)?;
-    if let Actor::Key(c) = &actor {
+    let role = input.role.role();
+    if let Some(c) = actor.caller() {
         // Known without the database: refuse before spending any allowance.
-        c.authority().require_scope(Scope::Provisions)?;
-        c.authority().require_admin()?;
+        authorize(&Principal::of_key(c), Act::Provision { role })?;
         limits::allow_provision(ctx, &c.user_id, client).await?;
     }
     let now = ctx.now();
-    let role = input.role.role();
     let (skip_onboarding, expires_at) =
         (input.skip_onboarding, now.saturating_add(options.ttl_ms.unwrap_or(ctx.rules.provision_ttl_ms)));
     let send_to = options.email.clone().filter(|_| options.send_email);
@@ -228,24 +228,21 @@ pub async fn provision_with(
     };
     let key = secrets::new_api_key(&ctx.rules.key_prefix)?;
     let token = secrets::new_claim_token()?;
-    let person_limit = match &actor {
-        Actor::Person { user, .. } => Some(user.clone()),
-        Actor::Key(_) => None,
+    let person_limit = match &actor.who {
+        Who::Person { user, .. } => Some(user.clone()),
+        Who::Key(_) => None,
     };
     if let Some(person) = &person_limit {
         limits::allow_provision(ctx, person, client).await?;
     }
     let mailing = send_to.is_some();
     let prefix = ctx.rules.key_prefix.clone();
-    let author = By::actor(&actor);
     let (provisioned, org_name) = ctx
         .db
         .write(move |tx| {
-            let auth = authority(tx, &actor)?;
-            auth.require_scope(Scope::Provisions)?;
-            auth.require_admin()?;
+            let auth = authorize(&principal(tx, &actor)?, Act::Provision { role })?;
             let org_name = if mailing { store::orgs::org_name(tx, &auth.org)? } else { None };
-            let (org, by) = (auth.org.clone(), auth.user.clone());
+            let org = auth.org.clone();
             let replay = |tx: &Tx, made: Made| {
                 // The same provision, a new key and claim link; the lost response's stop working.
                 let gone = || keys::gone_since("provision");
@@ -262,7 +259,7 @@ pub async fn provision_with(
                 Ok((Provisioned { row: p, api_key, claim_token: token.secret }, org_name))
             };
             let work = |tx: &Tx| {
-                let row = row_of(auth.org, auth.user);
+                let row = row_of(auth.org.clone(), auth.user.clone());
                 let user_n = store::orgs::insert_placeholder(tx, &row.user_id, row.expires_at, now)?;
                 store::orgs::insert_membership(tx, user_n, &row.org_id, role, false, now)?;
                 let project_n = store::projects::insert_project(
@@ -281,10 +278,12 @@ pub async fn provision_with(
                     user: user_n,
                     org: &row.org_id,
                     project: project_n,
-                    ceiling: role,
+                    // The provision's role, and no more than the provisioner holds: their scopes,
+                    // and their key's end (`authority`).
+                    ceiling: auth.ceiling.role,
                     name: None,
-                    scopes: Scopes::ALL,
-                    expires_at: None,
+                    scopes: auth.ceiling.scopes,
+                    expires_at: auth.ceiling.ends_at,
                 };
                 store::keys::insert_key(tx, &new_key, now)?;
                 let agent = AgentRow {
@@ -312,7 +311,7 @@ pub async fn provision_with(
                 }
                 audit::event(
                     tx,
-                    &author,
+                    auth.by(),
                     &row.org_id,
                     EventType::ProvisionCreated,
                     ("provision", row.id.to_string()),
@@ -325,7 +324,7 @@ pub async fn provision_with(
                     (Provisioned { row, api_key: key.secret, claim_token: token.secret }, org_name),
                 ))
             };
-            idempotency::once(tx, idem.as_ref(), &by, "POST /v1/team/provisions", now, work, replay)
+            idempotency::once(tx, idem.as_ref(), &auth, "POST /v1/team/provisions", now, work, replay)
         })
         .await?;
     if let Some(to) = send_to {
@@ -354,8 +353,7 @@ pub async fn list(
     filter: ProvisionFilter,
     page: PageRequest,
 ) -> Result<Page<ProvisionRow>> {
-    caller.authority().require_scope(Scope::Provisions)?;
-    caller.authority().require_admin()?;
+    authorize(&Principal::of_key(caller), Act::ReadProvisions)?;
     let after = match &page.after {
         None => None,
         Some(c) => {
@@ -375,8 +373,7 @@ pub async fn list(
 
 /// One provision of this organization (admins and owners); another organization's is not found.
 pub async fn get(ctx: &Ctx, caller: &Caller, id: &str) -> Result<ProvisionRow> {
-    caller.authority().require_scope(Scope::Provisions)?;
-    caller.authority().require_admin()?;
+    authorize(&Principal::of_key(caller), Act::ReadProvisions)?;
     let id = ProvisionId::parse(id).ok_or_else(not_found)?;
     let (org, now) = (caller.org_id.clone(), ctx.now());
     ctx.db.read(move |c| store::provisions::get(c, &org, &id, now)?.ok_or_else(not_found)).await
@@ -387,12 +384,9 @@ pub async fn get(ctx: &Ctx, caller: &Caller, id: &str) -> Result<ProvisionRow> {
 pub async fn cancel(ctx: &Ctx, actor: Actor, id: &str) -> Result<()> {
     let id = ProvisionId::parse(id);
     let now = ctx.now();
-    let author = By::actor(&actor);
     ctx.db
         .write(move |tx| {
-            let auth = authority(tx, &actor)?;
-            auth.require_scope(Scope::Provisions)?;
-            auth.require_admin()?;
+            let auth = authorize(&principal(tx, &actor)?, Act::ManageProvisions)?;
             let id = id.ok_or_else(not_found)?;
             let p = store::provisions::get(tx, &auth.org, &id, now)?.ok_or_else(not_found)?;
             if p.status != ProvisionStatus::Pending {
@@ -403,7 +397,7 @@ pub async fn cancel(ctx: &Ctx, actor: Actor, id: &str) -> Result<()> {
             let data = audit::data([("userId", p.user_id.as_str().into())]);
             audit::event(
                 tx,
-                &author,
+                auth.by(),
                 &p.org_id,
                 EventType::ProvisionCancelled,
                 ("provision", p.id.to_string()),
@@ -431,9 +425,8 @@ pub async fn renew_claim_link(
     expires_in_seconds: Option<serde_json::Number>,
     send_email: bool,
 ) -> Result<NewClaimLink> {
-    if let Actor::Key(c) = &actor {
-        c.authority().require_scope(Scope::Provisions)?;
-        c.authority().require_admin()?;
+    if let Some(c) = actor.caller() {
+        authorize(&Principal::of_key(c), Act::ManageProvisions)?;
     }
     let ttl = expires_in_seconds.as_ref().map(ttl_ms).transpose()?;
     if send_email {
@@ -443,13 +436,10 @@ pub async fn renew_claim_link(
     let id = ProvisionId::parse(id);
     let token = secrets::new_claim_token()?;
     let now = ctx.now();
-    let author = By::actor(&actor);
     let (link, mail_to) = ctx
         .db
         .write(move |tx| {
-            let auth = authority(tx, &actor)?;
-            auth.require_scope(Scope::Provisions)?;
-            auth.require_admin()?;
+            let auth = authorize(&principal(tx, &actor)?, Act::ManageProvisions)?;
             let id = id.ok_or_else(not_found)?;
             let p = store::provisions::get(tx, &auth.org, &id, now)?.ok_or_else(not_found)?;
             let not_pending = |status: ProvisionStatus| {
@@ -486,7 +476,7 @@ pub async fn renew_claim_link(
                 audit::data([("expiresAt", clock::format(expires_at).into()), ("mailed", send_email.into())]);
             audit::only(
                 tx,
-                &author,
+                auth.by(),
                 &p.org_id,
                 "provision.link_renewed",
                 ("provision", p.id.to_string()),
@@ -559,8 +549,7 @@ pub async fn create_api_user(
     email: Option<&str>,
     idem: Option<Idem>,
 ) -> Result<(String, Access)> {
-    caller.authority().require_scope(Scope::Provisions)?;
-    caller.authority().require_provisioner()?;
+    let grant = authorize(&Principal::of_key(caller), Act::CreateApiUser)?;
     let claimed = user_id_header
         .map(str::trim)
         .filter(|h| !h.is_empty())
@@ -585,8 +574,6 @@ pub async fn create_api_user(
     })?;
     let email = Email::parse(email).map_err(Error::InvalidEmail)?.with_domain(&domain);
     let (prefix, now, org) = (ctx.rules.key_prefix.clone(), ctx.now(), caller.org_id.clone());
-    let by = caller.user_id.clone();
-    let author = By::key(caller);
     ctx.db
         .write(move |tx| {
             let work = |tx: &Tx| {
@@ -600,7 +587,8 @@ pub async fn create_api_user(
                 // Verified: the orchestrator owns the domain it maps addresses onto.
                 let user_n = store::orgs::insert_user(tx, &user_id, &address, true, true, now)?;
                 store::orgs::insert_membership(tx, user_n, &org, Role::Member, false, now)?;
-                let access = project_and_key(tx, &prefix, &org, user_id, user_n, Role::Owner, now)?;
+                // Its key is worth at most the provisioner's (`authority`).
+                let access = project_and_key(tx, &prefix, &org, user_id, user_n, grant.ceiling, now)?;
                 let key = store::keys::list(tx, &org, Some(&access.user_id), None, 1)?
                     .pop()
                     .ok_or(crate::db::DbError::NoRow)?;
@@ -612,7 +600,7 @@ pub async fn create_api_user(
                 ]);
                 audit::event(
                     tx,
-                    &author,
+                    grant.by(),
                     &org,
                     EventType::UserCreated,
                     ("user", access.user_id.to_string()),
@@ -630,7 +618,8 @@ pub async fn create_api_user(
                     Access { org_id: org.clone(), user_id: key.user_id, project_id: key.project_id, api_key };
                 Ok((address, access))
             };
-            idempotency::once(tx, idem.as_ref(), &by, "POST /api/v1/admin/create-user", now, work, replay)
+            let owner = &grant;
+            idempotency::once(tx, idem.as_ref(), owner, "POST /api/v1/admin/create-user", now, work, replay)
         })
         .await
 }

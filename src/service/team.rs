@@ -1,8 +1,9 @@
 //! The dashboard's team list: members and provisions as one list with status tabs, a search
 //! and pages (the pages' counterpart of `/v1/members` and `/v1/team/provisions`).
 
-use super::{authority, Actor, Ctx};
-use crate::domain::{ProvisionStatus, Scope};
+use super::authority::{authorize, principal, Act};
+use super::{Actor, Ctx};
+use crate::domain::ProvisionStatus;
 use crate::error::{Error, Result};
 use crate::store;
 use crate::store::members::MemberItem;
@@ -80,9 +81,9 @@ pub async fn page(ctx: &Ctx, actor: Actor, tab: Tab, search: Option<String>, pag
     let now = ctx.now();
     ctx.db
         .read(move |c| {
-            let who = authority(c, &actor)?;
-            who.require_scope(Scope::Members)?;
-            let admin = who.require_admin().is_ok();
+            let p = principal(c, &actor)?;
+            let who = authorize(&p, Act::ViewTeam)?;
+            let admin = authorize(&p, Act::ReadProvisions).is_ok();
             let tab = if admin { tab } else { Tab::Active };
             let p = pattern.as_deref();
             let mut counts = Vec::new();

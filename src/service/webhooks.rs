@@ -3,10 +3,11 @@
 //! attempt came to). The worker itself, and the HTTP client, are in `jobs`.
 
 use super::audit::{self, Action, By, Change};
-use super::{authority, Actor, Authority, Ctx};
+use super::authority::{authorize, principal, Act, Grant};
+use super::{Actor, Ctx};
 use crate::clock::Millis;
 use crate::db::Conn;
-use crate::domain::{Cursor, EventFilter, OrgId, Page, PageRequest, Scope, WebhookId};
+use crate::domain::{Cursor, EventFilter, OrgId, Page, PageRequest, WebhookId};
 use crate::error::{Error, Result};
 use crate::store;
 use crate::store::webhooks::{DeliveryRow, WebhookChange, WebhookRow};
@@ -58,11 +59,8 @@ pub struct WebhookInput {
     pub enabled: Option<bool>,
 }
 
-fn manager(conn: &Conn, actor: &Actor) -> Result<Authority> {
-    let who = authority(conn, actor)?;
-    who.require_scope(Scope::Webhooks)?;
-    who.require_admin()?;
-    Ok(who)
+fn manager(conn: &Conn, actor: &Actor) -> Result<Grant> {
+    authorize(&principal(conn, actor)?, Act::ManageWebhooks)
 }
 
 fn not_found() -> Error {
@@ -115,12 +113,12 @@ pub async fn create(ctx: &Ctx, actor: Actor, input: WebhookInput) -> Result<Crea
     let url = check_url(ctx, &url).await?;
     let (id, secret) = (WebhookId::new(), new_secret()?);
     let sealed = seal(ctx, &secret, &id)?;
-    let by = By::actor(&actor);
     let now = ctx.now();
     let row = ctx
         .db
         .write(move |tx| {
             let who = manager(tx, &actor)?;
+            let by = who.by();
             if store::webhooks::count(tx, &who.org)? >= MAX_ENDPOINTS {
                 return Err(Error::Conflict(
                     "too_many_webhooks",
@@ -140,7 +138,7 @@ pub async fn create(ctx: &Ctx, actor: Actor, input: WebhookInput) -> Result<Crea
                 },
                 now,
             )?;
-            record(tx, &by, &who.org, "webhook.created", &id, audit::data([("url", url.clone().into()), ("events", events.names().into())]), now)?;
+            record(tx, by, &who.org, "webhook.created", &id, audit::data([("url", url.clone().into()), ("events", events.names().into())]), now)?;
             store::webhooks::get(tx, &who.org, &id)?.ok_or_else(not_found)
         })
         .await?;
@@ -194,11 +192,11 @@ pub async fn update(ctx: &Ctx, actor: Actor, id: &str, input: WebhookInput) -> R
         Some(u) => Some(check_url(ctx, u).await?),
         None => None,
     };
-    let by = By::actor(&actor);
     let now = ctx.now();
     ctx.db
         .write(move |tx| {
             let who = manager(tx, &actor)?;
+            let by = who.by();
             let events = input.events.as_ref().map(EventFilter::to_stored);
             let change = WebhookChange {
                 url: url.as_deref(),
@@ -219,7 +217,7 @@ pub async fn update(ctx: &Ctx, actor: Actor, id: &str, input: WebhookInput) -> R
             if let Some(on) = input.enabled {
                 data.insert("enabled".into(), on.into());
             }
-            record(tx, &by, &who.org, "webhook.updated", &id, data, now)?;
+            record(tx, by, &who.org, "webhook.updated", &id, data, now)?;
             Ok(store::webhooks::get(tx, &who.org, &id)?.ok_or_else(not_found)?.into())
         })
         .await
@@ -227,15 +225,15 @@ pub async fn update(ctx: &Ctx, actor: Actor, id: &str, input: WebhookInput) -> R
 
 pub async fn delete(ctx: &Ctx, actor: Actor, id: &str) -> Result<()> {
     let id = parse_id(id)?;
-    let by = By::actor(&actor);
     let now = ctx.now();
     ctx.db
         .write(move |tx| {
             let who = manager(tx, &actor)?;
+            let by = who.by();
             if !store::webhooks::delete(tx, &who.org, &id)? {
                 return Err(not_found());
             }
-            record(tx, &by, &who.org, "webhook.deleted", &id, serde_json::Map::new(), now)
+            record(tx, by, &who.org, "webhook.deleted", &id, serde_json::Map::new(), now)
         })
         .await
 }
@@ -246,16 +244,16 @@ pub async fn rotate_secret(ctx: &Ctx, actor: Actor, id: &str) -> Result<Created>
     let id = parse_id(id)?;
     let secret = new_secret()?;
     let sealed = seal(ctx, &secret, &id)?;
-    let by = By::actor(&actor);
     let now = ctx.now();
     let row = ctx
         .db
         .write(move |tx| {
             let who = manager(tx, &actor)?;
+            let by = who.by();
             if !store::webhooks::rotate_secret(tx, &who.org, &id, &sealed, now + OVERLAP_MS, now)? {
                 return Err(not_found());
             }
-            record(tx, &by, &who.org, "webhook.secret_rotated", &id, serde_json::Map::new(), now)?;
+            record(tx, by, &who.org, "webhook.secret_rotated", &id, serde_json::Map::new(), now)?;
             store::webhooks::get(tx, &who.org, &id)?.ok_or_else(not_found)
         })
         .await?;
@@ -282,11 +280,11 @@ pub async fn deliveries(ctx: &Ctx, actor: Actor, id: &str, page: PageRequest) ->
 /// Queues a `webhook.test` event for this endpoint alone; returns its id.
 pub async fn test(ctx: &Ctx, actor: Actor, id: &str) -> Result<String> {
     let id = parse_id(id)?;
-    let by = By::actor(&actor);
     let now = ctx.now();
     ctx.db
         .write(move |tx| {
             let who = manager(tx, &actor)?;
+            let by = who.by();
             let w = store::webhooks::get(tx, &who.org, &id)?.ok_or_else(not_found)?;
             if !w.enabled {
                 return Err(Error::Conflict(
@@ -297,7 +295,7 @@ pub async fn test(ctx: &Ctx, actor: Actor, id: &str) -> Result<String> {
             let event = audit::new_event_id();
             let data = serde_json::json!({"webhookId": id.as_str(), "message": "A test event from provisiond."});
             store::webhooks::queue_for(tx, w.n, &event, &who.org, "webhook.test", &data.to_string(), now)?;
-            record(tx, &by, &who.org, "webhook.tested", &id, audit::data([("eventId", event.clone().into())]), now)?;
+            record(tx, by, &who.org, "webhook.tested", &id, audit::data([("eventId", event.clone().into())]), now)?;
             Ok(event)
         })
         .await

@@ -149,6 +149,7 @@ pub const TABLES: &[Table] = &[
             ("name", Text),
             ("external_id", Text),
             ("metadata", Text),
+            ("signed_up", Text),
         ],
         key: 1,
         identity: Some("n"),
@@ -207,7 +208,7 @@ pub const TABLES: &[Table] = &[
     Table {
         name: "idempotency",
         columns: &[
-            ("user_id", Text),
+            ("owner", Text),
             ("route", Text),
             ("key", Text),
             ("body_hash", Blob),

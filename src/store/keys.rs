@@ -129,14 +129,17 @@ pub struct KeyItem {
     pub last_used_at: Option<Millis>,
     pub expires_at: Option<Millis>,
     pub revoked_at: Option<Millis>,
+    /// The holder's role in the key's organization; None once they left it.
+    pub holder_role: Option<Role>,
 }
 
 macro_rules! item_sql {
     ($where:literal) => {
         concat!(
             "SELECT k.n, k.id, k.name, k.hint, u.id, k.user_n, p.id, k.project_n, k.role, k.scopes,
-                    k.created_at, k.last_used_at, k.expires_at, k.revoked_at
+                    k.created_at, k.last_used_at, k.expires_at, k.revoked_at, m.role
                FROM api_keys k JOIN users u ON u.n = k.user_n JOIN projects p ON p.n = k.project_n
+               LEFT JOIN memberships m ON m.user_n = k.user_n AND m.org_id = k.org_id
               WHERE ",
             $where
         )
@@ -159,6 +162,7 @@ fn item(r: &Row) -> DbResult<KeyItem> {
         last_used_at: r.get(11)?,
         expires_at: r.get(12)?,
         revoked_at: r.get(13)?,
+        holder_role: r.get(14)?,
     })
 }
 

@@ -37,6 +37,25 @@ pub fn insert_agent(tx: &Tx, project: ProjectN, agent: &AgentRow) -> DbResult<()
     Ok(())
 }
 
+/// How many agents the project has, with the project's row locked on PostgreSQL so that
+/// concurrent creations count one after another (SQLite's one writer already does).
+pub fn count_agents_locked(tx: &Tx, project: ProjectN) -> DbResult<i64> {
+    if tx.engine() == crate::db::Engine::Postgres {
+        tx.query_opt("SELECT 1 FROM projects WHERE n = ?1 FOR UPDATE", &[&project], |_| Ok(()))?;
+    }
+    tx.value("SELECT COUNT(*) FROM agents WHERE project_n = ?1", &[&project])
+}
+
+pub fn agent_exists(conn: &Conn, project: ProjectN, identifier: &str) -> DbResult<bool> {
+    Ok(conn
+        .query_opt(
+            "SELECT 1 FROM agents WHERE project_n = ?1 AND identifier = ?2",
+            &[&project, &identifier],
+            |_| Ok(()),
+        )?
+        .is_some())
+}
+
 /// A project's agents in creation order (ties by identifier), after (`created_at`, `identifier`)
 /// when given; `limit` rows at most.
 pub fn list_agents(

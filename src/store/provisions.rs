@@ -323,10 +323,21 @@ pub fn mark_claimed(tx: &Tx, id: &ProvisionId, by: &UserId, now: Millis) -> DbRe
 
 /// A new claim token (the old one stops matching at once) and expiry for a pending provision.
 /// False when it was no longer pending.
+/// A new link (a new token; a new link may make its one account).
 pub fn renew_link(tx: &Tx, id: &ProvisionId, token_hash: &[u8; 32], expires_at: Millis) -> DbResult<bool> {
     let n = tx.execute(
-        "UPDATE provisions SET token_hash = ?2, expires_at = ?3 WHERE id = ?1 AND status = 'pending'",
+        "UPDATE provisions SET token_hash = ?2, expires_at = ?3, signed_up = NULL WHERE id = ?1 AND status = 'pending'",
         &[id, &&token_hash[..], &expires_at],
+    )?;
+    Ok(n > 0)
+}
+
+/// Records that `user` signed up through this pending provision's link; false when an account
+/// was made through it already (one link, one account) or it is no longer pending.
+pub fn take_signup(tx: &Tx, id: &ProvisionId, user: &UserId) -> DbResult<bool> {
+    let n = tx.execute(
+        "UPDATE provisions SET signed_up = ?2 WHERE id = ?1 AND status = 'pending' AND signed_up IS NULL",
+        &[id, user],
     )?;
     Ok(n > 0)
 }

@@ -108,7 +108,11 @@ fn notice(status: StatusCode, title: &str, message: &str, session: Option<&Sessi
                 section.card.narrow {
                     h1 #notice-title { (title) }
                     p.message { (message) }
-                    p { a href="/team" { "Go to the dashboard" } }
+                    @if session.is_some() {
+                        p { a href="/team" { "Go to the dashboard" } }
+                    } @else {
+                        p { a href="/login" { "Log in" } }
+                    }
                 }
             },
         ),
@@ -214,7 +218,16 @@ pub async fn signup(
     let password = form.password.unwrap_or_default();
     let claim = claim_token_in(&next).map(str::to_string);
     match accounts::sign_up(&state.ctx, &client(&req), &email, password, claim.clone()).await {
-        Ok(signed_in) => Ok(signed_in_at(&state, signed_in, &next)),
+        Ok(accounts::SignedUp::In(signed_in)) => Ok(signed_in_at(&state, signed_in, &next)),
+        // The same answer whether or not the address had an account (see `SignedUp`).
+        Ok(accounts::SignedUp::CheckMail) => Ok(notice(
+            StatusCode::OK,
+            "Check your email",
+            &format!(
+                "We sent a mail to {email}. Follow the link in it to confirm your address, then log in."
+            ),
+            None,
+        )),
         Err(e) => {
             let org = match claim.as_deref() {
                 Some(token) => super::claim::org_of(&state, &req, token).await,

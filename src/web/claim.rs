@@ -195,7 +195,7 @@ pub async fn claimed(
     let project = q.project.clone().unwrap_or_default();
     let keys = match &session.active_org {
         Some(org) => {
-            let actor = crate::service::Actor::Person { user: session.user_id.clone(), org: org.clone() };
+            let actor = crate::service::Actor::person(session.user_id.clone(), org.clone());
             let page = crate::domain::PageRequest { limit: 1000, after: None };
             crate::service::keys::list(&state.ctx, actor, Some(session.user_id.clone()), page)
                 .await?

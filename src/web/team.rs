@@ -87,7 +87,7 @@ pub async fn dashboard(
     };
     let tab = Tab::parse(query.tab.as_deref());
     let page_no = query.page.as_deref().and_then(|p| p.parse::<u32>().ok()).filter(|p| *p >= 1).unwrap_or(1);
-    let actor = Actor::Person { user: session.user_id.clone(), org: org.org_id.clone() };
+    let actor = Actor::person(session.user_id.clone(), org.org_id.clone());
     let list = team::page(&state.ctx, actor, tab, query.q.clone(), page_no).await?;
     let q = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
     let now = state.ctx.now();
@@ -341,7 +341,7 @@ pub async fn switch(
 /// The person acting in the organization their dashboard shows.
 pub(super) fn person(session: &Session) -> Result<Actor, WebError> {
     match &session.active_org {
-        Some(org) => Ok(Actor::Person { user: session.user_id.clone(), org: org.clone() }),
+        Some(org) => Ok(Actor::person(session.user_id.clone(), org.clone())),
         None => Err(WebError::Redirect("/team".into())),
     }
 }

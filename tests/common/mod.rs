@@ -57,6 +57,16 @@ pub fn fresh_postgres() -> String {
     cluster.fresh_database()
 }
 
+/// A PostgreSQL database with nothing in it, not even the schema (CREATE DATABASE from
+/// template0): for databases an earlier release made.
+pub fn empty_postgres() -> String {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let name =
+        format!("empty_{}_{}", std::process::id(), N.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+    pg::cluster().psql("postgres", &format!("CREATE DATABASE {name} TEMPLATE template0"));
+    pg::cluster().socket_url(&name)
+}
+
 use provisiond::app::Application;
 use provisiond::clock::Clock;
 use provisiond::config::Settings;
@@ -247,10 +257,8 @@ impl TestApp {
     ) -> provisioning::Provisioned {
         let mut past = self.ctx.clone();
         past.clock = self.clock.behind(ago);
-        let actor = Actor::Person {
-            user: UserId::parse(org.owner.user_id.as_str()).unwrap(),
-            org: OrgId::parse(&org.id).unwrap(),
-        };
+        let actor =
+            Actor::person(UserId::parse(org.owner.user_id.as_str()).unwrap(), OrgId::parse(&org.id).unwrap());
         let input = ProvisionInput { role, skip_onboarding: true };
         blocking(provisioning::provision(&past, actor, &Client::default(), input)).expect("provisioned")
     }
@@ -606,18 +614,26 @@ impl<'a> WebClient<'a> {
         self.finish(res).await
     }
 
-    /// Signs up on a server where anyone may (`SIGNUP=open`).
+    /// Signs up on a server where anyone may (`SIGNUP=open`): the form says to check the mail
+    /// (whatever the address), then the new account logs in, its address not yet verified.
     pub async fn signup(&mut self, email: &str, password: &str) -> WebResponse {
         let r = self.post("/signup", &[("email", email), ("password", password)]).await;
-        assert_eq!(r.status, StatusCode::SEE_OTHER, "sign-up: {}", r.body);
+        assert_eq!(r.status, StatusCode::OK, "sign-up: {}", r.body);
+        assert!(r.body.contains("Check your email"), "sign-up: {}", r.body);
+        let r = self.login(email, password).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "log-in after sign-up: {}", r.body);
         r
     }
 
     /// Signs up through the claim link of `provision` (the default `SIGNUP=claim` allows only
-    /// that); lands back on the claim page, signed in, not claimed yet.
+    /// that); lands back on the claim page, signed in, not claimed yet. Where anyone may sign up
+    /// (`SIGNUP=open`) the form only says to check the mail; the new account then logs in.
     pub async fn signup_claiming(&mut self, provision: &Value, email: &str, password: &str) -> WebResponse {
         let back = format!("/claim?token={}", claim_token(provision));
-        let r = self.post("/signup", &[("email", email), ("password", password), ("next", &back)]).await;
+        let mut r = self.post("/signup", &[("email", email), ("password", password), ("next", &back)]).await;
+        if r.status == StatusCode::OK && r.body.contains("Check your email") {
+            r = self.post("/login", &[("email", email), ("password", password), ("next", &back)]).await;
+        }
         assert_eq!(r.status, StatusCode::SEE_OTHER, "sign-up: {}", r.body);
         assert_eq!(r.location.as_deref(), Some(back.as_str()));
         r
