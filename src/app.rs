@@ -9,6 +9,7 @@ use crate::error::json_error_net;
 use crate::http::{wire, AppState};
 use crate::jobs::{Cleanup, Webhooks};
 use crate::mail::Mailer;
+use crate::metrics::{MethodLabel, Metrics};
 use crate::service::organizations::{self, NewOrg};
 use crate::service::{maintenance, Ctx};
 use crate::{routes, web as pages};
@@ -52,7 +53,10 @@ impl Application {
             Some(url) => Mailer::start(url, &settings.mail_from)?,
             None => Mailer::disabled(),
         };
-        let db = Db::open(&settings.db(), true)?;
+        // This application's own registry (a test's servers do not count into each other's),
+        // or nothing at all when METRICS is off.
+        let metrics = if settings.metrics { Metrics::on() } else { Metrics::off() };
+        let db = Db::open_with_metrics(&settings.db(), true, metrics.clone())?;
         let mut ctx = Ctx::new(db, clock, settings.rules(), mailer);
         match settings.server_key()? {
             Some(key) => ctx = ctx.with_server_key(key),
@@ -70,9 +74,9 @@ impl Application {
             .map_err(|e| format!("cannot start the webhook delivery thread: {e}"))?;
 
         let workers = settings.workers;
-        let metrics = settings.metrics;
         let state = web::Data::new(AppState { ctx: ctx.clone(), settings: Arc::new(settings) });
         let server = wire::serve(listener, workers, 10, move || {
+            let (metrics, route_metrics) = (metrics.clone(), metrics.is_on());
             App::new()
                 .app_data(state.clone())
                 .app_data(web::PayloadConfig::new(routes::body::MAX_BODY))
@@ -80,28 +84,26 @@ impl Application {
                 .app_data(pages::form_config())
                 // Where each request came from, for the audit rows its changes write; its id,
                 // echoed and in its log lines; its access log line and metrics.
-                .wrap_fn(|req, srv| {
+                .wrap_fn(move |req, srv| {
                     let origin = crate::http::origin(req.request());
                     let id = crate::http::request_id_of(req.request());
                     let (method, path) = (req.method().clone(), req.path().to_string());
                     let peer = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
                     let started = std::time::Instant::now();
+                    let metrics = metrics.clone();
                     let handled = srv.call(req);
                     let scoped = origin.scope(pages::session::with_page_session(handled));
                     crate::http::with_request_id(id.clone(), async move {
                         let mut res = scoped.await?;
                         let elapsed = started.elapsed();
                         let status = res.status().as_u16();
-                        // The route's template, never the path itself: ids and tokens stay out of
-                        // the labels, and their number stays bounded.
-                        let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".into());
-                        let m = crate::metrics::get();
-                        m.http_requests
-                            .with_label_values(&[method.as_str(), &route, &status.to_string()])
-                            .inc();
-                        m.http_duration
-                            .with_label_values(&[method.as_str(), &route])
-                            .observe(elapsed.as_secs_f64());
+                        if metrics.is_on() {
+                            // The route's template, never the path itself: ids and tokens stay
+                            // out of the labels, and their number stays bounded.
+                            let route = res.request().match_pattern();
+                            let label = MethodLabel::of(method.as_str());
+                            metrics.request(label, route.as_deref(), status, elapsed);
+                        }
                         if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&id) {
                             res.headers_mut()
                                 .insert(actix_web::http::header::HeaderName::from_static("x-request-id"), v);
@@ -117,7 +119,7 @@ impl Application {
                 })
                 .configure(routes::configure)
                 .configure(|cfg| {
-                    if metrics {
+                    if route_metrics {
                         routes::metrics::configure(cfg)
                     }
                 })

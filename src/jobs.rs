@@ -125,11 +125,7 @@ async fn deliver_until_stopped(ctx: Ctx, mut stopped: tokio::sync::watch::Receiv
                         let (ctx, client) = (ctx.clone(), client.clone());
                         tokio::spawn(async move {
                             let outcome = send(&client, &sent, allow_private).await;
-                            let m = crate::metrics::get();
-                            match outcome {
-                                Outcome::Delivered(_) => m.webhook_delivered.inc(),
-                                _ => m.webhook_failures.inc(),
-                            }
+                            ctx.metrics.webhook_attempt(matches!(outcome, Outcome::Delivered(_)));
                             if let Err(e) = webhooks::finish(&ctx, &sent, outcome).await {
                                 log::warn!(
                                     "webhooks: recording delivery {} failed, it will be sent again: {e}",

@@ -1,34 +1,178 @@
-//! What an operator scrapes at `/metrics` (METRICS=true): one registry for the process, in the
-//! Prometheus text format. It imports nothing of ours, so every layer records into it without
-//! reaching upward: the HTTP edge (requests), the service (key cache), the database (writes and
-//! commits), the jobs (webhook deliveries, the sweep). Process-wide like Prometheus' own default
-//! registry: a process is what gets scraped; with several replicas each is scraped on its own.
+//! What an operator scrapes at `/metrics` (METRICS=true), in the Prometheus text format. Each
+//! application makes its own `Metrics` handle and registry, so two servers in one process (the
+//! tests' twins) never count into each other; with METRICS off the handle is empty and every
+//! method returns at once, so a request costs no metric work at all. Labels come only from
+//! closed sets (a standard method or `OTHER`, a route template of ours or `unmatched`, a status
+//! number): nothing a client sends becomes a label, so no client can make the registry grow.
+//! It imports nothing of ours, so every layer records into it without reaching upward: the HTTP
+//! edge (requests), the service (key cache), the database (writes and commits), the jobs
+//! (webhook deliveries, the sweep).
 
 use prometheus::{
     Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
     Registry, TextEncoder,
 };
-use std::sync::LazyLock;
+use std::sync::Arc;
+use std::time::Duration;
 
-pub struct Metrics {
+/// The application's metrics: on, a registry of its own; off (the default), nothing.
+#[derive(Clone, Default)]
+pub struct Metrics(Option<Arc<Registered>>);
+
+struct Registered {
     registry: Registry,
-    pub http_requests: IntCounterVec,
-    pub http_duration: HistogramVec,
-    pub key_cache_hits: IntCounter,
-    pub key_cache_misses: IntCounter,
-    pub write_batch_size: Histogram,
-    pub commit_seconds: Histogram,
-    pub provisions: IntGaugeVec,
-    pub webhook_pending: IntGauge,
-    pub webhook_delivered: IntCounter,
-    pub webhook_failures: IntCounter,
-    pub sweep_seconds: Histogram,
+    http_requests: IntCounterVec,
+    http_duration: HistogramVec,
+    key_cache_hits: IntCounter,
+    key_cache_misses: IntCounter,
+    write_batch_size: Histogram,
+    commit_seconds: Histogram,
+    provisions: IntGaugeVec,
+    webhook_pending: IntGauge,
+    webhook_delivered: IntCounter,
+    webhook_failures: IntCounter,
+    sweep_seconds: Histogram,
 }
 
-static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
+/// A request's method as a label: the standard methods (RFC 9110, and PATCH), everything else
+/// `OTHER`. HTTP lets a client invent methods of any length; one label each would let it grow
+/// the registry without end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MethodLabel {
+    Get,
+    Head,
+    Post,
+    Put,
+    Patch,
+    Delete,
+    Options,
+    Connect,
+    Trace,
+    Other,
+}
 
-pub fn get() -> &'static Metrics {
-    &METRICS
+impl MethodLabel {
+    /// Methods are case-sensitive (RFC 9110 §9.1): `get` is not GET.
+    pub fn of(method: &str) -> MethodLabel {
+        match method {
+            "GET" => MethodLabel::Get,
+            "HEAD" => MethodLabel::Head,
+            "POST" => MethodLabel::Post,
+            "PUT" => MethodLabel::Put,
+            "PATCH" => MethodLabel::Patch,
+            "DELETE" => MethodLabel::Delete,
+            "OPTIONS" => MethodLabel::Options,
+            "CONNECT" => MethodLabel::Connect,
+            "TRACE" => MethodLabel::Trace,
+            _ => MethodLabel::Other,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MethodLabel::Get => "GET",
+            MethodLabel::Head => "HEAD",
+            MethodLabel::Post => "POST",
+            MethodLabel::Put => "PUT",
+            MethodLabel::Patch => "PATCH",
+            MethodLabel::Delete => "DELETE",
+            MethodLabel::Options => "OPTIONS",
+            MethodLabel::Connect => "CONNECT",
+            MethodLabel::Trace => "TRACE",
+            MethodLabel::Other => "OTHER",
+        }
+    }
+}
+
+/// A response's status as a label: its number when it is one HTTP defines a class for
+/// (100-599), else `other`; at most 501 values.
+fn status_label(status: u16) -> String {
+    if (100..600).contains(&status) {
+        status.to_string()
+    } else {
+        "other".into()
+    }
+}
+
+/// The one label of requests no route matched (their paths are the client's, not ours).
+const UNMATCHED: &str = "unmatched";
+
+impl Metrics {
+    /// Metrics that count, in a registry of their own.
+    pub fn on() -> Metrics {
+        Metrics(Some(Arc::new(Registered::new())))
+    }
+
+    /// Metrics that do nothing (METRICS off, the command line).
+    pub fn off() -> Metrics {
+        Metrics(None)
+    }
+
+    pub fn is_on(&self) -> bool {
+        self.0.is_some()
+    }
+
+    /// One answered request. `route` is the template of the route that matched (from our route
+    /// table, so ids and tokens stay out of the labels), None when none did.
+    pub fn request(&self, method: MethodLabel, route: Option<&str>, status: u16, took: Duration) {
+        let Some(m) = &self.0 else { return };
+        let route = route.unwrap_or(UNMATCHED);
+        m.http_requests.with_label_values(&[method.as_str(), route, &status_label(status)]).inc();
+        m.http_duration.with_label_values(&[method.as_str(), route]).observe(took.as_secs_f64());
+    }
+
+    pub fn key_cache_hit(&self) {
+        if let Some(m) = &self.0 {
+            m.key_cache_hits.inc();
+        }
+    }
+
+    pub fn key_cache_miss(&self) {
+        if let Some(m) = &self.0 {
+            m.key_cache_misses.inc();
+        }
+    }
+
+    /// One commit of `writes` writes that took `took`.
+    pub fn committed(&self, writes: usize, took: Duration) {
+        if let Some(m) = &self.0 {
+            m.commit_seconds.observe(took.as_secs_f64());
+            m.write_batch_size.observe(writes as f64);
+        }
+    }
+
+    /// One webhook delivery attempt: the receiver took it (2xx), or not.
+    pub fn webhook_attempt(&self, delivered: bool) {
+        if let Some(m) = &self.0 {
+            if delivered {
+                m.webhook_delivered.inc();
+            } else {
+                m.webhook_failures.inc();
+            }
+        }
+    }
+
+    pub fn swept(&self, took: Duration) {
+        if let Some(m) = &self.0 {
+            m.sweep_seconds.observe(took.as_secs_f64());
+        }
+    }
+
+    /// The registry in the Prometheus text exposition format, with the gauges that live in the
+    /// database as read for this scrape: provisions by status (our statuses, each given even
+    /// when 0) and the webhook deliveries waiting. Empty when off.
+    pub fn render(&self, provisions: &[(&'static str, i64)], webhooks_pending: i64) -> String {
+        let Some(m) = &self.0 else { return String::new() };
+        for (status, n) in provisions {
+            m.provisions.with_label_values(&[status]).set(*n);
+        }
+        m.webhook_pending.set(webhooks_pending);
+        let mut out = Vec::new();
+        if let Err(e) = TextEncoder::new().encode(&m.registry.gather(), &mut out) {
+            log::error!("metrics: encoding failed: {e}");
+        }
+        String::from_utf8(out).unwrap_or_default()
+    }
 }
 
 /// Registers a metric made from constant, valid options; a failure would be a programming error
@@ -40,8 +184,8 @@ fn register<T: prometheus::core::Collector + Clone + 'static>(registry: &Registr
     m
 }
 
-impl Metrics {
-    fn new() -> Metrics {
+impl Registered {
+    fn new() -> Registered {
         let r = Registry::new_custom(Some("provisiond".into()), None).unwrap_or_default();
         // Latency buckets from 1 ms to 10 s: a cached read is ~1 ms, a provision a few, a
         // password hash ~50 ms, a stalled database seconds.
@@ -49,12 +193,12 @@ impl Metrics {
         let counter_vec = |name: &str, help: &str, labels: &[&str]| {
             IntCounterVec::new(Opts::new(name, help), labels).unwrap_or_else(|_| unreachable_metric())
         };
-        Metrics {
+        Registered {
             http_requests: register(
                 &r,
                 counter_vec(
                     "http_requests_total",
-                    "HTTP requests by method, route template and status.",
+                    "HTTP requests by method (standard ones, else OTHER), route template and status.",
                     &["method", "route", "status"],
                 ),
             ),
@@ -134,15 +278,6 @@ impl Metrics {
             registry: r,
         }
     }
-
-    /// The registry in the Prometheus text exposition format.
-    pub fn render(&self) -> String {
-        let mut out = Vec::new();
-        if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut out) {
-            log::error!("metrics: encoding failed: {e}");
-        }
-        String::from_utf8(out).unwrap_or_default()
-    }
 }
 
 fn int_counter(name: &str, help: &str) -> IntCounter {
@@ -152,4 +287,31 @@ fn int_counter(name: &str, help: &str) -> IntCounter {
 /// The options above are constants the tests scrape; they cannot fail at run time.
 fn unreachable_metric<T>() -> T {
     panic!("a metric's constant options were refused")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_standard_methods_are_labels() {
+        assert_eq!(MethodLabel::of("PATCH").as_str(), "PATCH");
+        for invented in ["get", "PROPFIND", "", &"X".repeat(4000)] {
+            assert_eq!(MethodLabel::of(invented), MethodLabel::Other, "{invented:.10}");
+        }
+        assert_eq!(status_label(404), "404");
+        assert_eq!(status_label(999), "other");
+    }
+
+    #[test]
+    fn off_counts_nothing_and_each_registry_is_its_own() {
+        let off = Metrics::off();
+        off.request(MethodLabel::Get, None, 200, Duration::ZERO);
+        assert_eq!(off.render(&[], 0), "");
+        let (a, b) = (Metrics::on(), Metrics::on());
+        a.key_cache_hit();
+        let line = "provisiond_key_cache_hits_total 1";
+        assert!(a.render(&[], 0).contains(line));
+        assert!(!b.render(&[], 0).contains(line), "another application's registry");
+    }
 }

@@ -1,13 +1,16 @@
 //! `/metrics` (parsed with the official Prometheus Python client's parser, pinned and installed
-//! into tests/metrics/.venv on first run), `X-Request-Id`, and LOG_FORMAT=json.
+//! into tests/metrics/.venv on first run), its labels bounded whatever clients send,
+//! `X-Request-Id`, and LOG_FORMAT=json.
 
 mod common;
 
 use common::*;
 use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 const PROMETHEUS_CLIENT: &str = "prometheus-client==0.21.1";
 
@@ -54,11 +57,13 @@ async fn scrape(app: &TestApp, token: Option<&str>) -> reqwest::Response {
     req.send().await.unwrap()
 }
 
-/// The value of the sample `name` whose labels include `labels` (0 when there is none).
+/// The value of the sample `name` whose labels include `labels` (0 when there is none: a family
+/// with labels is not written until something is counted under them, and each server has a
+/// registry of its own).
 fn sample(families: &Value, family: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
     families[family]["samples"]
         .as_array()
-        .unwrap_or_else(|| panic!("no family {family}: {families}"))
+        .map_or(&[][..], Vec::as_slice)
         .iter()
         .filter(|s| s["name"] == name && labels.iter().all(|(k, v)| s["labels"][k] == *v))
         .map(|s| s["value"].as_f64().unwrap())
@@ -114,6 +119,27 @@ engine_tests! {
         assert_eq!(now["provisiond_webhook_deliveries_pending"]["type"], "gauge");
         assert!(now.get("provisiond_webhook_delivery_failures").is_some());
         assert!(now.get("provisiond_webhook_deliveries_delivered").is_some());
+    }
+
+    /// Each server has a registry of its own: two in one process (as tests run) never count
+    /// into each other, and one's scrape sets no gauge of the other's.
+    #[tokio::test]
+    async fn each_server_counts_only_its_own() {
+        let a = spawn_with(|s| s.metrics = true).await;
+        let b = spawn_with(|s| s.metrics = true).await;
+        let org = a.create_org("Acme", None, "owner@acme.com");
+        a.provision(&org.owner.api_key).await;
+        a.get("/v1/user", &org.owner.api_key).await;
+        let on_a = parse(&scrape(&a, None).await.text().await.unwrap());
+        let on_b = parse(&scrape(&b, None).await.text().await.unwrap());
+        let users = |f: &Value| sample(f, "provisiond_http_requests", "provisiond_http_requests_total", &[("route", "/v1/user")]);
+        assert_eq!(users(&on_a), 1.0);
+        assert_eq!(users(&on_b), 0.0, "b answered no /v1/user");
+        let pending = |f: &Value| sample(f, "provisiond_provisions", "provisiond_provisions", &[("status", "pending")]);
+        assert_eq!(pending(&on_a), 1.0);
+        assert_eq!(pending(&on_b), 0.0);
+        let again = parse(&scrape(&a, None).await.text().await.unwrap());
+        assert_eq!(pending(&again), 1.0, "b's scrape did not reset a's gauges");
     }
 
     #[tokio::test]
@@ -221,4 +247,176 @@ async fn json_logs_carry_the_request_id() {
         .output()
         .unwrap();
     assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("LOG_FORMAT"));
+}
+
+/// The real binary on a fresh SQLite file, killed when dropped (a failing test leaves nothing
+/// running).
+struct Binary {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Binary {
+    fn start(envs: &[(&str, &str)]) -> Binary {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("log");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_provisiond"));
+        command
+            .env_clear()
+            .env("DATABASE_PATH", dir.path().join("p.db"))
+            .env("BIND", "127.0.0.1:0")
+            // The port from the start-up line; no access lines (a flood's would be 80 MB).
+            .env("RUST_LOG", "info,access=warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(std::fs::File::create(&log).unwrap()));
+        for (k, v) in envs {
+            command.env(k, v);
+        }
+        let mut child = command.spawn().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let port = loop {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            if let Some(p) = text
+                .split("(port ")
+                .nth(1)
+                .and_then(|r| r.split(')').next())
+                .and_then(|p| p.parse::<u16>().ok())
+            {
+                break p;
+            }
+            if Instant::now() > deadline || child.try_wait().unwrap().is_some() {
+                let _ = child.kill();
+                panic!("the server did not start within 30 s: {text}");
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        };
+        Binary { child, port, _dir: dir }
+    }
+
+    /// Resident memory now, in bytes.
+    fn rss(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let kib: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or_else(|| panic!("no VmRSS in {status}"));
+        kib * 1024
+    }
+
+    /// Sends each request of `requests` in turn over kept-alive connections (a new one when the
+    /// server closes one) and returns the answers' status codes and bodies. Raw TCP: an HTTP
+    /// client library may refuse the methods the flood sends.
+    fn send_all(&self, requests: impl Iterator<Item = String>) -> Vec<(u16, Vec<u8>)> {
+        let connect = || {
+            let s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+            s.set_write_timeout(Some(Duration::from_secs(30))).unwrap();
+            BufReader::new(s)
+        };
+        let mut conn = connect();
+        let mut answers = Vec::new();
+        for request in requests {
+            conn.get_mut().write_all(request.as_bytes()).unwrap();
+            let (status, body, close) = read_response(&mut conn);
+            answers.push((status, body));
+            if close {
+                conn = connect();
+            }
+        }
+        answers
+    }
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One HTTP/1.1 response: status, body (Content-Length framed) and whether the server closes.
+fn read_response(conn: &mut BufReader<TcpStream>) -> (u16, Vec<u8>, bool) {
+    let mut line = String::new();
+    conn.read_line(&mut line).expect("a response within 30 s");
+    let status: u16 =
+        line.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("status line {line:?}"));
+    let (mut length, mut close) = (None, false);
+    loop {
+        line.clear();
+        conn.read_line(&mut line).unwrap();
+        let header = line.trim_end();
+        if header.is_empty() {
+            break;
+        }
+        let (name, value) = header.split_once(':').unwrap_or((header, ""));
+        match name.to_ascii_lowercase().as_str() {
+            "content-length" => length = value.trim().parse::<usize>().ok(),
+            "connection" => close = value.trim().eq_ignore_ascii_case("close"),
+            _ => {}
+        }
+    }
+    let mut body = vec![0; length.unwrap_or_else(|| panic!("no Content-Length with {status}"))];
+    conn.read_exact(&mut body).unwrap();
+    (status, body, close)
+}
+
+/// A request to `path` with a method of its own: about 4,000 characters, unique to `n`.
+fn odd_method(n: usize, path: &str) -> String {
+    format!("M{n:08}{} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", "X".repeat(3991))
+}
+
+/// Floods `server` with 20,000 requests to /healthz, each with a method of its own, from four
+/// connections at once; returns how much resident memory grew.
+fn flood(server: &Binary) -> u64 {
+    // Warm up first: the workers' buffers, the database's pool and caches are not the flood's.
+    let warm =
+        server.send_all((0..200).map(|_| "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".to_string()));
+    assert!(warm.iter().all(|(s, _)| *s == 200));
+    let before = server.rss();
+    std::thread::scope(|scope| {
+        for part in 0..4 {
+            scope.spawn(move || {
+                let answers =
+                    server.send_all((part * 5_000..(part + 1) * 5_000).map(|n| odd_method(n, "/healthz")));
+                assert!(answers.iter().all(|(s, _)| *s == 405), "GET only");
+            });
+        }
+    });
+    server.rss().saturating_sub(before)
+}
+
+const MIB: u64 = 1024 * 1024;
+
+/// No client-sent string becomes a label: with METRICS off, a flood of invented methods costs
+/// nothing that stays (it was 444 MiB for good when every request was counted by its method).
+#[test]
+fn a_flood_of_invented_methods_leaves_memory_alone() {
+    let server = Binary::start(&[]);
+    let grew = flood(&server);
+    assert!(grew < 32 * MIB, "resident memory grew by {} MiB", grew / MIB);
+    let (status, _) = &server.send_all(std::iter::once("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n".into()))[0];
+    assert_eq!(*status, 404, "metrics are off");
+}
+
+/// With METRICS on, methods outside the standard set count as one label, `OTHER`: the scrape
+/// stays small and memory with it.
+#[test]
+fn invented_methods_count_as_other() {
+    let server = Binary::start(&[("METRICS", "true")]);
+    let grew = flood(&server);
+    assert!(grew < 32 * MIB, "resident memory grew by {} MiB", grew / MIB);
+    let scrape = server.send_all(std::iter::once("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n".into()));
+    let (status, body) = &scrape[0];
+    assert_eq!(*status, 200);
+    assert!(body.len() < 64 * 1024, "the scrape is {} bytes", body.len());
+    let text = String::from_utf8_lossy(body);
+    assert!(
+        text.contains(
+            r#"provisiond_http_requests_total{method="OTHER",route="/healthz",status="405"} 20000"#
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("M0000"), "no invented method is a label");
 }

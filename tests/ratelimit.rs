@@ -84,3 +84,36 @@ engine_tests! {
         assert_eq!(web.login("owner@acme.com", "owner password").await.status, StatusCode::SEE_OTHER);
     }
 }
+
+engine_tests! {
+    /// The throttle's keys are structured: an address typed to look like another address's key
+    /// from one client (its separators included) counts only against itself, so failures under
+    /// it, from many addresses, never hold up the owner's own client.
+    #[tokio::test]
+    async fn a_crafted_address_does_not_share_the_owners_throttle() {
+        let app = spawn().await;
+        app.org_with_password("Acme", "owner@acme.test", "owner password");
+        let crafted = [
+            "pair:owner@acme.test\u{0}127.0.0.1",
+            "owner@acme.test\u{0}127.0.0.1",
+            "pair:owner@acme.test:127.0.0.1",
+            "address:owner@acme.test",
+        ];
+        let mut from = 2;
+        for email in crafted {
+            for _ in 0..12 {
+                let mut web = WebClient::from_address(&app, &format!("127.0.0.{from}"));
+                from += 1;
+                let r = web.login(email, "a wrong guess").await;
+                assert!(matches!(r.status.as_u16(), 401 | 429), "{email:?}: {} {}", r.status, r.body);
+            }
+        }
+        let r = WebClient::new(&app).login("owner@acme.test", "owner password").await;
+        assert_eq!(
+            r.status,
+            StatusCode::SEE_OTHER,
+            "the owner, from 127.0.0.1, is not throttled (retry-after {:?})",
+            r.headers.get("retry-after")
+        );
+    }
+}

@@ -13,6 +13,7 @@ mod writer;
 
 pub use conn::{Conn, DbError, DbResult, Engine, Param, Row, Tx};
 
+use crate::metrics::Metrics;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
@@ -44,9 +45,18 @@ pub struct KeyGeneration {
     generation: AtomicU64,
     /// The database's key epoch (see schema.sql, key_epoch) last seen.
     db_epoch: AtomicI64,
+    /// The application's metrics, where commits are counted (off unless METRICS). Held here
+    /// because this is what each engine's commit path (SQLite's writer thread, a PostgreSQL
+    /// write) is handed.
+    metrics: Metrics,
 }
 
 impl KeyGeneration {
+    /// Counts one commit of `writes` writes that took `took`.
+    fn committed(&self, writes: usize, took: std::time::Duration) {
+        self.metrics.committed(writes, took);
+    }
+
     fn changed(&self, db_epoch: i64) {
         self.db_epoch.fetch_max(db_epoch, Ordering::AcqRel);
         self.generation.fetch_add(1, Ordering::AcqRel);
@@ -79,7 +89,12 @@ impl Db {
     /// make a new one (`create`); any other command refuses a missing database, naming the path
     /// it looked at, instead of quietly working on an empty one.
     pub fn open(settings: &DbSettings, create: bool) -> Result<Db, String> {
-        let keys = Arc::new(KeyGeneration::default());
+        Self::open_with_metrics(settings, create, Metrics::off())
+    }
+
+    /// As `open`, counting commits into the application's `metrics`.
+    pub fn open_with_metrics(settings: &DbSettings, create: bool, metrics: Metrics) -> Result<Db, String> {
+        let keys = Arc::new(KeyGeneration { metrics, ..KeyGeneration::default() });
         let backend = match &settings.url {
             Some(url) => Backend::Postgres(Arc::new(postgres::Postgres::open(url, create)?)),
             None => Backend::Sqlite(sqlite::Sqlite::open(
@@ -120,6 +135,11 @@ impl Db {
             Backend::Postgres(p) => p.refresh_keys(&self.keys).await?,
         }
         Ok(self.keys.current())
+    }
+
+    /// The application's metrics this database counts its commits into.
+    pub fn metrics(&self) -> Metrics {
+        self.keys.metrics.clone()
     }
 
     /// The key generation as this process knows it, without looking for other processes'

@@ -201,9 +201,7 @@ impl Postgres {
         let session = tx.into_conn().into_postgres().ok_or(DbError::NoRow)?;
         let started = std::time::Instant::now();
         session.commit().map_err(|e| DbError::Commit(e.to_string()))?;
-        let m = crate::metrics::get();
-        m.commit_seconds.observe(started.elapsed().as_secs_f64());
-        m.write_batch_size.observe(1.0);
+        keys.committed(1, started.elapsed());
         if let Some(epoch) = epoch {
             keys.changed(epoch);
         }

@@ -102,7 +102,7 @@ pub(super) fn write_loop(mut conn: Connection, jobs: mpsc::Receiver<Box<dyn Job>
                 Err(_) => break,
             }
         }
-        let commit = run_batch(&mut conn, &mut batch);
+        let commit = run_batch(&mut conn, &mut batch, keys);
         if let Ok(Some(epoch)) = commit {
             keys.changed(epoch);
         }
@@ -114,7 +114,11 @@ pub(super) fn write_loop(mut conn: Connection, jobs: mpsc::Receiver<Box<dyn Job>
 }
 
 /// Commits the batch; returns the new key epoch when a job in it changed what keys mean.
-fn run_batch(conn: &mut Connection, batch: &mut [Box<dyn Job>]) -> Result<Option<i64>, String> {
+fn run_batch(
+    conn: &mut Connection,
+    batch: &mut [Box<dyn Job>],
+    keys: &KeyGeneration,
+) -> Result<Option<i64>, String> {
     // IMMEDIATE takes SQLite's write lock up front, waiting (busy timeout) for another process.
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| e.to_string())?;
     let run = |sql: &str| {
@@ -140,9 +144,7 @@ fn run_batch(conn: &mut Connection, batch: &mut [Box<dyn Job>]) -> Result<Option
     };
     let started = std::time::Instant::now();
     tx.commit().map_err(|e| e.to_string())?;
-    let m = crate::metrics::get();
-    m.commit_seconds.observe(started.elapsed().as_secs_f64());
-    m.write_batch_size.observe(batch.len() as f64);
+    keys.committed(batch.len(), started.elapsed());
     Ok(epoch)
 }
 

@@ -112,10 +112,10 @@ async fn resolve(ctx: &Ctx, key: &str, looked: Option<u64>) -> Result<Option<Arc
         None => ctx.db.refresh_keys().await?,
     };
     if let Some(e) = ctx.keys.cache.get(&hash, generation) {
-        crate::metrics::get().key_cache_hits.inc();
+        ctx.metrics.key_cache_hit();
         return Ok(Some(e));
     }
-    crate::metrics::get().key_cache_misses.inc();
+    ctx.metrics.key_cache_miss();
     let Some(row) = ctx.db.read(move |c| store::keys::lookup(c, &hash)).await? else {
         return Ok(None);
     };

@@ -42,6 +42,29 @@ impl Limits {
     }
 }
 
+/// Whose budget a token bucket is. Each part is ours (a form's name, a user id) or a parsed client
+/// address, and each kind has its own prefix, so no two buckets share a key (in memory, or in the
+/// one table replicas share).
+enum Bucket<'a> {
+    /// A sign-in form (a name in our code, without ':') from one client address.
+    Form(&'static str, &'a Client),
+    User(&'a UserId),
+    Address(&'a Client),
+}
+
+impl Bucket<'_> {
+    fn key(&self) -> String {
+        match self {
+            Bucket::Form(form, client) => {
+                debug_assert!(!form.contains(':'), "a form's name ends at the first ':'");
+                format!("form:{form}:{}", client.ip)
+            }
+            Bucket::User(person) => format!("user:{person}"),
+            Bucket::Address(client) => format!("ip:{}", client.ip),
+        }
+    }
+}
+
 /// A token bucket of `per_minute` in the database; Err with the seconds to wait when empty.
 fn take_shared(tx: &Tx, key: &str, per_minute: u32, now: Millis) -> Result<()> {
     if per_minute == 0 {
@@ -57,8 +80,8 @@ fn take_shared(tx: &Tx, key: &str, per_minute: u32, now: Millis) -> Result<()> {
 
 impl Ctx {
     /// One more try at a sign-in form (`form` names it) from `client`, or the seconds to wait.
-    pub async fn allow_form(&self, form: &str, client: &Client) -> Result<()> {
-        let key = format!("form:{form}:{}", client.ip);
+    pub async fn allow_form(&self, form: &'static str, client: &Client) -> Result<()> {
+        let key = Bucket::Form(form, client).key();
         let now = self.now();
         match &self.limits.memory {
             Some(m) => m.forms.take(&key, now).map_err(Error::RateLimited),
@@ -73,7 +96,7 @@ impl Ctx {
 /// Counts one provision against the person and the client address, or says when to retry.
 /// Nothing is spent when either is out.
 pub(super) async fn allow_provision(ctx: &Ctx, person: &UserId, client: &Client) -> Result<()> {
-    let (who, ip, now) = (format!("user:{person}"), format!("ip:{}", client.ip), ctx.now());
+    let (who, ip, now) = (Bucket::User(person).key(), Bucket::Address(client).key(), ctx.now());
     match &ctx.limits.memory {
         Some(m) => {
             m.provisions.peek(&who, now).map_err(Error::RateLimited)?;
@@ -158,7 +181,28 @@ pub(super) fn forget_idle(tx: &Tx, now: Millis) -> Result<()> {
 /// both counts.
 #[derive(Default)]
 pub struct LoginThrottle {
-    failures: Mutex<HashMap<String, (u32, Millis)>>,
+    failures: Mutex<HashMap<Failures, (u32, Millis)>>,
+}
+
+/// Whose failures a count holds. A typed address is anything at all (any length, any
+/// character), so counts are told apart by their kind, never by a joined string: no address,
+/// however crafted, names another address's count from one client.
+#[derive(Hash, PartialEq, Eq)]
+enum Failures {
+    /// One address from one client.
+    Pair { address: String, client: String },
+    /// One address from all clients together.
+    Address(String),
+}
+
+impl Failures {
+    fn pair(address: &str, client: &str) -> Failures {
+        Failures::Pair { address: address.to_string(), client: client.to_string() }
+    }
+
+    fn address(address: &str) -> Failures {
+        Failures::Address(address.to_string())
+    }
 }
 
 /// Free failures for one address from one client.
@@ -169,15 +213,17 @@ const MAX_WAIT_MS: Millis = 15 * 60_000;
 /// Beyond this many tracked entries, those idle for an hour are dropped.
 const MAX_TRACKED: usize = 100_000;
 
-/// The database's names for an address's failures, and the address's from one client: hashed,
-/// because the address is whatever was typed into the form (any length, any character).
+/// The database's names for an address's failures from one client, and from all: hashed,
+/// because the address is whatever was typed into the form (any length, any character). The
+/// pair's hash covers the address's length before the address and the client, so two different
+/// pairs never hash the same input; the prefixes keep the two kinds apart.
 fn shared_keys(address: &str, client: &str) -> (String, String) {
-    let hex = |s: &str| blake3::hash(s.as_bytes()).to_hex().to_string();
-    (format!("pair:{}", hex(&pair(address, client))), format!("address:{}", hex(address)))
-}
-
-fn pair(address: &str, client: &str) -> String {
-    format!("pair:{address}\u{0}{client}")
+    let mut pair = blake3::Hasher::new();
+    pair.update(&(address.len() as u64).to_le_bytes()).update(address.as_bytes()).update(client.as_bytes());
+    (
+        format!("pair:{}", pair.finalize().to_hex()),
+        format!("address:{}", blake3::hash(address.as_bytes()).to_hex()),
+    )
 }
 
 fn wait_after(failures: u32, free: u32, last: Millis, now: Millis) -> Option<Millis> {
@@ -193,9 +239,9 @@ impl LoginThrottle {
     /// Milliseconds `client` must wait before trying `address` again, or None when it may now.
     pub fn wait(&self, address: &str, client: &str, now: Millis) -> Option<Millis> {
         let map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        let for_pair =
-            map.get(&pair(address, client)).and_then(|&(n, last)| wait_after(n, FREE_PER_CLIENT, last, now));
-        let for_address = map.get(address).and_then(|&(n, last)| wait_after(n, FREE_PER_ADDRESS, last, now));
+        let after = |key: Failures, free| map.get(&key).and_then(|&(n, last)| wait_after(n, free, last, now));
+        let for_pair = after(Failures::pair(address, client), FREE_PER_CLIENT);
+        let for_address = after(Failures::address(address), FREE_PER_ADDRESS);
         for_pair.max(for_address)
     }
 
@@ -204,7 +250,7 @@ impl LoginThrottle {
         if map.len() >= MAX_TRACKED {
             map.retain(|_, (_, last)| now - *last < 3_600_000);
         }
-        for key in [pair(address, client), address.to_string()] {
+        for key in [Failures::pair(address, client), Failures::address(address)] {
             let e = map.entry(key).or_insert((0, now));
             e.0 += 1;
             e.1 = now;
@@ -213,8 +259,8 @@ impl LoginThrottle {
 
     pub fn succeeded(&self, address: &str, client: &str) {
         let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        map.remove(&pair(address, client));
-        map.remove(address);
+        map.remove(&Failures::pair(address, client));
+        map.remove(&Failures::address(address));
     }
 }
 
@@ -247,5 +293,19 @@ mod tests {
         }
         assert_eq!(t.wait("a", "fresh", 0), Some(1000));
         assert_eq!(t.wait("b", "fresh", 0), None);
+    }
+
+    #[test]
+    fn no_address_names_another_count() {
+        let t = LoginThrottle::default();
+        for i in 0..12 {
+            t.failed("pair:a\u{0}ip1", &format!("ip{i}"), 0);
+            t.failed("a\u{0}ip1", "x", 0);
+        }
+        assert_eq!(t.wait("a", "ip1", 0), None);
+        assert_eq!(t.wait("a", "ip1\u{0}x", 0), None);
+        // In the database: where the address ends is part of the pair's key.
+        assert_ne!(shared_keys("a\u{0}b", "c").0, shared_keys("a", "b\u{0}c").0);
+        assert_ne!(shared_keys("ab", "c").0, shared_keys("a", "bc").0);
     }
 }

@@ -18,7 +18,7 @@ pub const EVENTS_KEPT_MS: Millis = 30 * 86_400_000;
 pub fn sweep(ctx: &Ctx, now: Millis) -> Result<usize> {
     let started = std::time::Instant::now();
     let swept = sweep_all(ctx, now);
-    crate::metrics::get().sweep_seconds.observe(started.elapsed().as_secs_f64());
+    ctx.metrics.swept(started.elapsed());
     swept
 }
 
@@ -45,10 +45,13 @@ fn sweep_all(ctx: &Ctx, now: Millis) -> Result<usize> {
     Ok(total)
 }
 
-/// The metrics in the Prometheus text format, with the gauges that live in the database (the
-/// provisions by status, the webhook deliveries waiting) read now: two small queries per
-/// scrape rather than bookkeeping on every write.
+/// The application's metrics in the Prometheus text format, with the gauges that live in the
+/// database (the provisions by status, the webhook deliveries waiting) read now: two small
+/// queries per scrape rather than bookkeeping on every write.
 pub async fn metrics(ctx: &Ctx) -> Result<String> {
+    if !ctx.metrics.is_on() {
+        return Ok(String::new());
+    }
     let now = ctx.now();
     let (by_status, pending) = ctx
         .db
@@ -56,13 +59,10 @@ pub async fn metrics(ctx: &Ctx) -> Result<String> {
             Ok::<_, Error>((store::provisions::count_by_status(c, now)?, store::webhooks::pending(c)?))
         })
         .await?;
-    let m = crate::metrics::get();
-    for status in ["pending", "claimed", "cancelled", "expired"] {
-        let n = by_status.iter().find(|(s, _)| s == status).map_or(0, |(_, n)| *n);
-        m.provisions.with_label_values(&[status]).set(n);
-    }
-    m.webhook_pending.set(pending);
-    Ok(m.render())
+    // Our four statuses, each given (0 when none): the labels are ours, not the rows'.
+    let provisions = ["pending", "claimed", "cancelled", "expired"]
+        .map(|status| (status, by_status.iter().find(|(s, _)| s == status).map_or(0, |(_, n)| *n)));
+    Ok(ctx.metrics.render(&provisions, pending))
 }
 
 /// The periodic work of the cleanup thread: the sweep, then the key uses noted since last time.

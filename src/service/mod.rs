@@ -27,6 +27,7 @@ use crate::db::{Conn, Db};
 use crate::domain::{OrgId, UserId};
 use crate::error::{Error, Result};
 use crate::mail::Mailer;
+use crate::metrics::Metrics;
 use crate::serverkey::ServerKey;
 use crate::store;
 use std::sync::Arc;
@@ -79,12 +80,16 @@ pub struct Ctx {
     mailer: Mailer,
     /// Seals the webhooks' signing secrets; None for commands that never touch them.
     pub server_key: Option<Arc<ServerKey>>,
+    /// The application's metrics (off unless METRICS): the same handle the database counts
+    /// its commits into.
+    pub metrics: Metrics,
 }
 
 impl Ctx {
     pub fn new(db: Db, clock: Clock, rules: Rules, mailer: Mailer) -> Ctx {
         let limits = limits::Limits::new(db.engine(), rules.provision_rate_limit, rules.form_rate_limit);
         Ctx {
+            metrics: db.metrics(),
             db,
             clock,
             rules: Arc::new(rules),
