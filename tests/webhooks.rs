@@ -343,6 +343,56 @@ engine_tests! {
     }
 
     #[tokio::test]
+    async fn special_purpose_addresses_are_refused_and_the_refusal_names_no_resolved_address() {
+        let app = spawn().await;
+        let org = app.create_org("Acme", None, "owner@acme.com");
+        let k = org.owner.api_key.clone();
+        // A public address, written as one (the tests resolve no public name).
+        let (s, made) = app.post("/v1/webhooks", &k, json!({"url": "https://93.184.216.34/hook", "events": ["*"]})).await;
+        assert_eq!(s, StatusCode::CREATED, "{made}");
+        let id = s_of(&made["id"]);
+        // Issue 20, finding 11: each was accepted. Refused on creation and on a change of URL,
+        // and the message shows no address (the literal is not repeated back either).
+        for (url, address) in [
+            ("http://[::127.0.0.1]/hook", "7f00:1"),
+            ("http://[::ffff:0:7f00:1]/hook", "7f00:1"),
+            ("http://[2002:7f00:1::1]/hook", "2002:7f00:1::1"),
+            ("http://[fec0::1]/hook", "fec0::1"),
+            ("http://198.18.0.1/hook", "198.18.0.1"),
+            ("http://[64:ff9b:1::a00:1]/hook", "64:ff9b:1::a00:1"),
+            ("http://[2001::1]/hook", "2001::1"),
+            ("http://[2001:db8::5]/hook", "2001:db8::5"),
+            ("http://[100::1]/hook", "100::1"),
+            ("http://203.0.113.9/hook", "203.0.113.9"),
+            ("http://240.0.0.1/hook", "240.0.0.1"),
+            ("http://224.0.0.251/hook", "224.0.0.251"),
+        ] {
+            for got in [
+                app.post("/v1/webhooks", &k, json!({"url": url, "events": ["*"]})).await,
+                app.call(Method::PATCH, &format!("/v1/webhooks/{id}"), Some(&k), Some(json!({"url": url}))).await,
+            ] {
+                assert_eq!(got.0, StatusCode::BAD_REQUEST, "{url}: {}", got.1);
+                let message = s_of(&got.1["error"]["message"]);
+                assert_error(got, 400, "url_not_allowed");
+                assert!(!message.contains(address) && !message.contains("127.0.0.1"), "{url}: {message}");
+            }
+        }
+        // A name that resolves to loopback: the refusal names the host the client gave, never
+        // the address it resolved to.
+        let got = app.post("/v1/webhooks", &k, json!({"url": "http://localhost:8080/hook", "events": ["*"]})).await;
+        let message = s_of(&got.1["error"]["message"]);
+        assert_error(got, 400, "url_not_allowed");
+        assert!(message.contains("localhost"), "{message}");
+        for address in ["127.0.0.1", "::1", "0:0:0:0:0:0:0:1"] {
+            assert!(!message.contains(address), "{message}");
+        }
+        let (_, still) = app.get(&format!("/v1/webhooks/{id}"), &k).await;
+        assert_eq!(still["url"], "https://93.184.216.34/hook");
+        let (_, list) = app.get("/v1/webhooks", &k).await;
+        assert_eq!(list["webhooks"].as_array().map(Vec::len), Some(1), "{list}");
+    }
+
+    #[tokio::test]
     async fn after_a_secret_rotation_both_secrets_sign_for_a_day() {
         let app = spawn_allowing_private().await;
         let rx = Receiver::start();
