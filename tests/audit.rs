@@ -208,6 +208,56 @@ engine_tests! {
     }
 
     #[tokio::test]
+    async fn webhook_urls_are_recorded_without_their_query_fragment_or_credentials() {
+        // Issue 20, finding 9: a receiver's token in its URL was kept in webhook.created and
+        // webhook.updated, readable with the `audit` scope long after the endpoint was gone.
+        let app = spawn_with(|s| s.webhook_allow_private = true).await;
+        let org = app.create_org("Acme", None, "owner@acme.com");
+        let k = org.owner.api_key.clone();
+        let (s, made) = app
+            .post("/v1/webhooks", &k, json!({"url": "http://127.0.0.1:9/hook/a?token=SECRET-1#SECRET-2", "events": ["*"]}))
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{made}");
+        let id = s_of(&made["id"]);
+        // The endpoint keeps its whole URL (deliveries carry the token); only the record is cut.
+        assert!(s_of(&made["url"]).contains("token=SECRET-1"), "{made}");
+        let path = format!("/v1/webhooks/{id}");
+        let (s, b) = app
+            .call(Method::PATCH, &path, Some(&k), Some(json!({"url": "http://127.0.0.1:9/hook/b?token=SECRET-3&x=1"})))
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        // Credentials in a URL are refused, on creation and on change, and recorded nowhere.
+        let with_credentials = "http://user:pass@127.0.0.1:9/hook/c?token=SECRET-4";
+        assert_error(app.post("/v1/webhooks", &k, json!({"url": with_credentials, "events": ["*"]})).await, 400, "invalid_field");
+        assert_error(app.call(Method::PATCH, &path, Some(&k), Some(json!({"url": with_credentials}))).await, 400, "invalid_field");
+        let (s, b) = app.post(&format!("{path}/test"), &k, json!({})).await;
+        assert_eq!(s, StatusCode::ACCEPTED, "{b}");
+
+        // What the log shows: where, without what rides along.
+        let created = audit(&app, &k, "?action=webhook.created").await;
+        assert_eq!(created[0]["details"]["url"], "http://127.0.0.1:9/hook/a", "{created:?}");
+        let updated = audit(&app, &k, "?action=webhook.updated").await;
+        assert_eq!(updated[0]["details"]["url"], "http://127.0.0.1:9/hook/b", "{updated:?}");
+        let (s, _) = app.delete(&path, &k).await;
+        assert_eq!(s, StatusCode::NO_CONTENT);
+
+        // Nowhere a record is kept: audit rows (database and API), events, the export.
+        let events = app
+            .db
+            .read_blocking(|c| c.query_all("SELECT type || ' ' || data FROM events", &[], |r| r.get::<String>(0)))
+            .unwrap()
+            .join("\n");
+        assert!(events.contains("webhook.test"), "{events}");
+        let (_, api) = app.get("/v1/audit-logs?limit=100", &k).await;
+        let export = app.cli(&["audit", "export", "--org", &org.id], None);
+        assert!(export.ok, "{}", export.stderr);
+        assert!(export.stdout.contains("/hook/b"), "{}", export.stdout);
+        for (what, text) in [("audit rows", every_row(&app)), ("events", events), ("API", api.to_string()), ("export", export.stdout)] {
+            assert!(!text.contains("SECRET") && !text.contains("pass"), "{what}: {text}");
+        }
+    }
+
+    #[tokio::test]
     async fn changes_made_on_the_pages_name_the_signed_in_person() {
         let app = spawn().await;
         let org = app.org_with_password("Acme", "owner@acme.com", "owner password");

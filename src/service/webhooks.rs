@@ -6,7 +6,7 @@ use super::audit::{self, Action, By, Change};
 use super::{authority, Actor, Authority, Ctx};
 use crate::clock::Millis;
 use crate::db::Conn;
-use crate::domain::{Cursor, EventFilter, OrgId, Page, PageRequest, Scope, WebhookId};
+use crate::domain::{Cursor, EventFilter, OrgId, Page, PageRequest, Scope, WebhookId, WebhookUrl};
 use crate::error::{Error, Result};
 use crate::store;
 use crate::store::webhooks::{DeliveryRow, WebhookChange, WebhookRow};
@@ -28,7 +28,6 @@ const LEASE_MS: Millis = 60_000;
 /// 2 h, 5 h, 10 h, 10 h); after the last, the delivery has failed.
 pub const RETRY_AFTER_MS: [Millis; 7] =
     [5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000];
-const URL_MAX: usize = 2048;
 const DESCRIPTION_MAX: usize = 500;
 
 /// An endpoint as the API shows it.
@@ -134,14 +133,14 @@ pub async fn create(ctx: &Ctx, actor: Actor, input: WebhookInput) -> Result<Crea
                 &store::webhooks::NewWebhook {
                     id: &id,
                     org: &who.org,
-                    url: &url,
+                    url: url.as_sent(),
                     events: &stored_events,
                     description: description.as_deref(),
                     sealed_secret: &sealed,
                 },
                 now,
             )?;
-            record(tx, &by, &who.org, "webhook.created", &id, audit::data([("url", url.clone().into()), ("events", events.names().into())]), now)?;
+            record(tx, &by, &who.org, "webhook.created", &id, audit::data([("url", (&url).into()), ("events", events.names().into())]), now)?;
             store::webhooks::get(tx, &who.org, &id)?.ok_or_else(not_found)
         })
         .await?;
@@ -202,7 +201,7 @@ pub async fn update(ctx: &Ctx, actor: Actor, id: &str, input: WebhookInput) -> R
             let who = manager(tx, &actor)?;
             let events = input.events.as_ref().map(EventFilter::to_stored);
             let change = WebhookChange {
-                url: url.as_deref(),
+                url: url.as_ref().map(WebhookUrl::as_sent),
                 events: events.as_deref(),
                 description: input.description.as_ref().map(|d| d.as_deref()),
                 enabled: input.enabled,
@@ -212,7 +211,7 @@ pub async fn update(ctx: &Ctx, actor: Actor, id: &str, input: WebhookInput) -> R
             }
             let mut data = serde_json::Map::new();
             if let Some(u) = &url {
-                data.insert("url".into(), u.clone().into());
+                data.insert("url".into(), u.into());
             }
             if let Some(e) = &input.events {
                 data.insert("events".into(), e.names().into());
@@ -393,30 +392,17 @@ pub fn address_allowed(ip: IpAddr) -> bool {
     }
 }
 
-/// A webhook URL a client gave: http(s), with a host, no credentials, and (unless
-/// WEBHOOK_ALLOW_PRIVATE) a host that resolves only to public addresses now. The worker checks
-/// again the address it actually connects to, at every delivery (a name can change).
-async fn check_url(ctx: &Ctx, text: &str) -> Result<String> {
-    let text = text.trim();
-    let bad =
-        |why: &str| Error::InvalidField(format!("'url' {why}, e.g. https://hooks.example.com/provisiond."));
-    if text.len() > URL_MAX {
-        return Err(bad(&format!("must be at most {URL_MAX} characters")));
-    }
-    let url = url::Url::parse(text).map_err(|_| bad("must be an absolute http or https URL"))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(bad("must start with http:// or https://"));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(bad("must not hold a user name or password (deliveries are signed instead)"));
-    }
-    let host = url.host().ok_or_else(|| bad("must name a host"))?;
+/// A webhook URL a client gave (see `WebhookUrl::parse`) whose host, unless
+/// WEBHOOK_ALLOW_PRIVATE, resolves only to public addresses now. The worker checks again the
+/// address it actually connects to, at every delivery (a name can change).
+async fn check_url(ctx: &Ctx, text: &str) -> Result<WebhookUrl> {
+    let url = WebhookUrl::parse(text).map_err(Error::InvalidField)?;
     if !ctx.rules.webhook_allow_private {
         let port = url.port_or_known_default().unwrap_or(443);
-        let addrs: Vec<IpAddr> = match host {
-            url::Host::Ipv4(ip) => vec![IpAddr::V4(ip)],
-            url::Host::Ipv6(ip) => vec![IpAddr::V6(ip)],
-            url::Host::Domain(name) => match tokio::net::lookup_host((name, port)).await {
+        let addrs: Vec<IpAddr> = match url.host() {
+            Some(url::Host::Ipv4(ip)) => vec![IpAddr::V4(ip)],
+            Some(url::Host::Ipv6(ip)) => vec![IpAddr::V6(ip)],
+            Some(url::Host::Domain(name)) => match tokio::net::lookup_host((name, port)).await {
                 Ok(found) => found.map(|a| a.ip()).collect(),
                 Err(_) => {
                     return Err(Error::UrlRefused(format!(
@@ -424,11 +410,12 @@ async fn check_url(ctx: &Ctx, text: &str) -> Result<String> {
                     )))
                 }
             },
+            None => Vec::new(),
         };
         // Which address a name resolved to is not told: it maps the server's own network.
         if addrs.iter().any(|ip| !address_allowed(*ip)) {
-            let what = match host {
-                url::Host::Domain(name) => format!("The host '{name}' resolves to"),
+            let what = match url.host() {
+                Some(url::Host::Domain(name)) => format!("The host '{name}' resolves to"),
                 _ => "The URL's host is".to_string(),
             };
             return Err(Error::UrlRefused(format!(
@@ -439,7 +426,7 @@ async fn check_url(ctx: &Ctx, text: &str) -> Result<String> {
             return Err(Error::UrlRefused("The URL's host resolves to no address.".into()));
         }
     }
-    Ok(url.to_string())
+    Ok(url)
 }
 
 // ---- The delivery worker's side --------------------------------------------------------
