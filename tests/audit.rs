@@ -258,6 +258,68 @@ engine_tests! {
     }
 
     #[tokio::test]
+    async fn the_upgrade_cuts_tokens_out_of_webhook_urls_already_in_the_log() {
+        let app = spawn().await;
+        let org = app.create_org("Acme", None, "owner@acme.com");
+        // Rows as the releases before issue 20 wrote them.
+        let rows = [
+            ("webhook.created", r#"{"url":"https://h.example/in?token=SECRET-1&a=b#c","events":["*"]}"#),
+            ("webhook.updated", r#"{"url":"http://127.0.0.1:9/in#SECRET-2","enabled":true}"#),
+            ("webhook.updated", r#"{"url":"https://h.example/x?SECRET-3","events":["credits.low"]}"#),
+            ("webhook.updated", r#"{"enabled":false}"#),
+            ("webhook.created", r#"{"url":"https://h.example/plain","events":["*"]}"#),
+            ("member.updated", r#"{"note":"kept? as it was#"}"#),
+        ];
+        for (i, (action, details)) in rows.iter().enumerate() {
+            let (id, org_id) = (format!("old-{i}"), org.id.clone());
+            app.db
+                .write_blocking(move |tx| {
+                    tx.execute(
+                        "INSERT INTO audit_log (id, org_id, action, actor_type, target_type, target_id, details, created_at)
+                         VALUES (?1, ?2, ?3, 'system', 'webhook', 'w', ?4, 0)",
+                        &[&id, &org_id, action, details],
+                    )
+                })
+                .unwrap();
+        }
+        // The upgrade's statements that rewrite the log (the rest of the script made the schema
+        // this server already has).
+        let script = match engine() {
+            Engine::Sqlite => include_str!("../migrations/8.sql"),
+            Engine::Postgres => include_str!("../migrations/pg/8.sql"),
+        };
+        let rewrites: Vec<String> = script
+            .split(';')
+            .map(|s| s.lines().filter(|l| !l.starts_with("--")).collect::<Vec<_>>().join("\n"))
+            .filter(|s| s.contains("UPDATE audit_log"))
+            .collect();
+        assert_eq!(rewrites.len(), 1);
+        app.db.write_blocking(|tx| tx.execute_batch(&rewrites[0])).unwrap();
+
+        let details: Vec<Value> = app
+            .db
+            .read_blocking(|c| {
+                c.query_all("SELECT details FROM audit_log WHERE id LIKE 'old-%' ORDER BY id", &[], |r| r.get::<String>(0))
+            })
+            .unwrap()
+            .iter()
+            .map(|d| serde_json::from_str(d).unwrap())
+            .collect();
+        assert_eq!(
+            details,
+            [
+                json!({"url": "https://h.example/in", "events": ["*"]}),
+                json!({"url": "http://127.0.0.1:9/in", "enabled": true}),
+                json!({"url": "https://h.example/x", "events": ["credits.low"]}),
+                json!({"enabled": false}),
+                json!({"url": "https://h.example/plain", "events": ["*"]}),
+                json!({"note": "kept? as it was#"}),
+            ]
+        );
+        assert!(!every_row(&app).contains("SECRET"));
+    }
+
+    #[tokio::test]
     async fn changes_made_on_the_pages_name_the_signed_in_person() {
         let app = spawn().await;
         let org = app.org_with_password("Acme", "owner@acme.com", "owner password");
