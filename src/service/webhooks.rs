@@ -21,6 +21,11 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 pub const MAX_ENDPOINTS: i64 = 50;
 /// After a rotation the previous secret signs too, for this long (contract: 24 h).
 const OVERLAP_MS: Millis = 24 * 3_600_000;
+/// Deliveries in flight at once, on every replica together (contract part three, "Fair
+/// delivery"): an endpoint that hangs holds at most 4 of them, an organization at most 8, and
+/// organizations take turns for what is free, so one organization's slow or failing receivers
+/// cannot hold back another's deliveries.
+pub const IN_FLIGHT: store::webhooks::InFlight = store::webhooks::InFlight { per_endpoint: 4, per_org: 8 };
 /// A delivery taken by a worker is not taken again for this long: longer than an attempt can
 /// take (the 15 s timeout), so only a worker that died leaves one to be taken again.
 const LEASE_MS: Millis = 60_000;
@@ -463,16 +468,18 @@ pub async fn any_due(ctx: &Ctx) -> Result<bool> {
         return Ok(false);
     }
     let now = ctx.now();
-    ctx.db.read(move |c| Ok::<_, Error>(store::webhooks::any_due(c, now)?)).await
+    ctx.db.read(move |c| Ok::<_, Error>(store::webhooks::any_due(c, now, IN_FLIGHT)?)).await
 }
 
-/// Takes up to `limit` due deliveries for this worker (see `store::webhooks::take_due`), signed
-/// and ready to send.
+/// Takes up to `limit` due deliveries for this worker, fairly and within `IN_FLIGHT` (see
+/// `store::webhooks::take_due`), signed and ready to send.
 pub async fn take_due(ctx: &Ctx, limit: u32) -> Result<Vec<Outgoing>> {
     let now = ctx.now();
     let due = ctx
         .db
-        .write(move |tx| Ok::<_, Error>(store::webhooks::take_due(tx, now, now + LEASE_MS, limit)?))
+        .write(move |tx| {
+            Ok::<_, Error>(store::webhooks::take_due(tx, now, now + LEASE_MS, limit, IN_FLIGHT)?)
+        })
         .await?;
     let key = ctx.server_key.as_ref().ok_or_else(|| Error::Internal("no server key (SECRET_KEY)".into()))?;
     let timestamp = now.div_euclid(1000);
