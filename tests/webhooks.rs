@@ -1,8 +1,9 @@
 //! Events and webhooks (contract, Webhooks and events): every event type delivered for its
 //! action and verified by the official `standardwebhooks` package (tests/common/receiver.rs),
 //! retries with one `webhook-id`, 410, the SSRF guard at creation and at connection, secret
-//! rotation, the events feed, the low-credit events, and deliveries that survive `kill -9` and
-//! are sent once by two replicas.
+//! rotation, the events feed, the low-credit events, fair delivery (in-flight limits per endpoint
+//! and organization, round robin, with a receiver that hangs and across replicas), and
+//! deliveries that survive `kill -9` and are sent once by two replicas.
 
 mod common;
 
