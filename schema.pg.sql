@@ -1,4 +1,4 @@
--- provisiond schema for PostgreSQL, version 7: the same tables, columns and version numbers as
+-- provisiond schema for PostgreSQL, version 8: the same tables, columns and version numbers as
 -- schema.sql (SQLite), in PostgreSQL's native types: identity bigints for the internal row
 -- numbers, BOOLEAN flags, BYTEA hashes. Emails are stored lowercase (the application lowercases
 -- every address it stores or looks up; the CHECK keeps it so) instead of SQLite's NOCASE. Times
@@ -254,10 +254,12 @@ CREATE TABLE webhook_deliveries (
     last_status BIGINT,
     last_error  TEXT,
     last_at     BIGINT,
-    created_at  BIGINT NOT NULL
+    created_at  BIGINT NOT NULL,
+    leased_until BIGINT
 );
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries(next_at) WHERE status = 'pending';
+CREATE INDEX webhook_deliveries_leased ON webhook_deliveries(webhook_n) WHERE leased_until IS NOT NULL;
 CREATE INDEX webhook_deliveries_webhook ON webhook_deliveries(webhook_n, n);
 CREATE INDEX webhook_deliveries_event ON webhook_deliveries(event_n);
 
-INSERT INTO schema_version (version) VALUES (7);
+INSERT INTO schema_version (version) VALUES (8);

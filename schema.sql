@@ -1,4 +1,4 @@
--- provisiond schema, version 7. Applied in one transaction on first start; `PRAGMA user_version`
+-- provisiond schema, version 8. Applied in one transaction on first start; `PRAGMA user_version`
 -- records the version, and src/db.rs upgrades older databases step by step (migrations/).
 -- Times are integer milliseconds since the Unix epoch (UTC): compact, indexable, and compared
 -- without parsing. The API formats them as RFC 3339 with milliseconds.
@@ -333,10 +333,15 @@ CREATE TABLE webhook_deliveries (
     last_status INTEGER,
     last_error  TEXT,
     last_at     INTEGER,
-    created_at  INTEGER NOT NULL
+    created_at  INTEGER NOT NULL,
+    -- When the lease of the worker that took it ends; cleared when the attempt is recorded. A
+    -- pending row whose lease runs is in flight, on whichever replica: the per-endpoint and
+    -- per-organization limits count those (src/store/webhooks.rs, take_due).
+    leased_until INTEGER
 );
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries(next_at) WHERE status = 'pending';
+CREATE INDEX webhook_deliveries_leased ON webhook_deliveries(webhook_n) WHERE leased_until IS NOT NULL;
 CREATE INDEX webhook_deliveries_webhook ON webhook_deliveries(webhook_n, n);
 CREATE INDEX webhook_deliveries_event ON webhook_deliveries(event_n);
 
-PRAGMA user_version = 7;
+PRAGMA user_version = 8;

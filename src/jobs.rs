@@ -54,8 +54,11 @@ impl Drop for Cleanup {
 }
 
 /// Deliveries in flight at once, per server. A slow receiver holds one of them, never a
-/// request or the database writer.
-const CONCURRENT_DELIVERIES: usize = 16;
+/// request or the database writer. What is taken is fair (`webhooks::take_due`: at most 8 per
+/// organization, counted on every replica together, organizations taking turns), so one
+/// organization holds at most 8 of these; 64 leaves room for others while several
+/// organizations' receivers hang at once (each holds a socket and a small task, no thread).
+const CONCURRENT_DELIVERIES: usize = 64;
 /// How often an idle worker looks for due deliveries (other replicas' events included).
 const POLL: Duration = Duration::from_millis(500);
 /// An attempt that takes longer has failed (contract: 15 s).

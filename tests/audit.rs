@@ -208,6 +208,118 @@ engine_tests! {
     }
 
     #[tokio::test]
+    async fn webhook_urls_are_recorded_without_their_query_fragment_or_credentials() {
+        // Issue 20, finding 9: a receiver's token in its URL was kept in webhook.created and
+        // webhook.updated, readable with the `audit` scope long after the endpoint was gone.
+        let app = spawn_with(|s| s.webhook_allow_private = true).await;
+        let org = app.create_org("Acme", None, "owner@acme.com");
+        let k = org.owner.api_key.clone();
+        let (s, made) = app
+            .post("/v1/webhooks", &k, json!({"url": "http://127.0.0.1:9/hook/a?token=SECRET-1#SECRET-2", "events": ["*"]}))
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{made}");
+        let id = s_of(&made["id"]);
+        // The endpoint keeps its whole URL (deliveries carry the token); only the record is cut.
+        assert!(s_of(&made["url"]).contains("token=SECRET-1"), "{made}");
+        let path = format!("/v1/webhooks/{id}");
+        let (s, b) = app
+            .call(Method::PATCH, &path, Some(&k), Some(json!({"url": "http://127.0.0.1:9/hook/b?token=SECRET-3&x=1"})))
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        // Credentials in a URL are refused, on creation and on change, and recorded nowhere.
+        let with_credentials = "http://user:pass@127.0.0.1:9/hook/c?token=SECRET-4";
+        assert_error(app.post("/v1/webhooks", &k, json!({"url": with_credentials, "events": ["*"]})).await, 400, "invalid_field");
+        assert_error(app.call(Method::PATCH, &path, Some(&k), Some(json!({"url": with_credentials}))).await, 400, "invalid_field");
+        let (s, b) = app.post(&format!("{path}/test"), &k, json!({})).await;
+        assert_eq!(s, StatusCode::ACCEPTED, "{b}");
+
+        // What the log shows: where, without what rides along.
+        let created = audit(&app, &k, "?action=webhook.created").await;
+        assert_eq!(created[0]["details"]["url"], "http://127.0.0.1:9/hook/a", "{created:?}");
+        let updated = audit(&app, &k, "?action=webhook.updated").await;
+        assert_eq!(updated[0]["details"]["url"], "http://127.0.0.1:9/hook/b", "{updated:?}");
+        let (s, _) = app.delete(&path, &k).await;
+        assert_eq!(s, StatusCode::NO_CONTENT);
+
+        // Nowhere a record is kept: audit rows (database and API), events, the export.
+        let events = app
+            .db
+            .read_blocking(|c| c.query_all("SELECT type || ' ' || data FROM events", &[], |r| r.get::<String>(0)))
+            .unwrap()
+            .join("\n");
+        assert!(events.contains("webhook.test"), "{events}");
+        let (_, api) = app.get("/v1/audit-logs?limit=100", &k).await;
+        let export = app.cli(&["audit", "export", "--org", &org.id], None);
+        assert!(export.ok, "{}", export.stderr);
+        assert!(export.stdout.contains("/hook/b"), "{}", export.stdout);
+        for (what, text) in [("audit rows", every_row(&app)), ("events", events), ("API", api.to_string()), ("export", export.stdout)] {
+            assert!(!text.contains("SECRET") && !text.contains("pass"), "{what}: {text}");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_upgrade_cuts_tokens_out_of_webhook_urls_already_in_the_log() {
+        let app = spawn().await;
+        let org = app.create_org("Acme", None, "owner@acme.com");
+        // Rows as the releases before issue 20 wrote them.
+        let rows = [
+            ("webhook.created", r#"{"url":"https://h.example/in?token=SECRET-1&a=b#c","events":["*"]}"#),
+            ("webhook.updated", r#"{"url":"http://127.0.0.1:9/in#SECRET-2","enabled":true}"#),
+            ("webhook.updated", r#"{"url":"https://h.example/x?SECRET-3","events":["credits.low"]}"#),
+            ("webhook.updated", r#"{"enabled":false}"#),
+            ("webhook.created", r#"{"url":"https://h.example/plain","events":["*"]}"#),
+            ("member.updated", r#"{"note":"kept? as it was#"}"#),
+        ];
+        for (i, (action, details)) in rows.iter().enumerate() {
+            let (id, org_id) = (format!("old-{i}"), org.id.clone());
+            app.db
+                .write_blocking(move |tx| {
+                    tx.execute(
+                        "INSERT INTO audit_log (id, org_id, action, actor_type, target_type, target_id, details, created_at)
+                         VALUES (?1, ?2, ?3, 'system', 'webhook', 'w', ?4, 0)",
+                        &[&id, &org_id, action, details],
+                    )
+                })
+                .unwrap();
+        }
+        // The upgrade's statements that rewrite the log (the rest of the script made the schema
+        // this server already has).
+        let script = match engine() {
+            Engine::Sqlite => include_str!("../migrations/8.sql"),
+            Engine::Postgres => include_str!("../migrations/pg/8.sql"),
+        };
+        let rewrites: Vec<String> = script
+            .split(';')
+            .map(|s| s.lines().filter(|l| !l.starts_with("--")).collect::<Vec<_>>().join("\n"))
+            .filter(|s| s.contains("UPDATE audit_log"))
+            .collect();
+        assert_eq!(rewrites.len(), 1);
+        app.db.write_blocking(|tx| tx.execute_batch(&rewrites[0])).unwrap();
+
+        let details: Vec<Value> = app
+            .db
+            .read_blocking(|c| {
+                c.query_all("SELECT details FROM audit_log WHERE id LIKE 'old-%' ORDER BY id", &[], |r| r.get::<String>(0))
+            })
+            .unwrap()
+            .iter()
+            .map(|d| serde_json::from_str(d).unwrap())
+            .collect();
+        assert_eq!(
+            details,
+            [
+                json!({"url": "https://h.example/in", "events": ["*"]}),
+                json!({"url": "http://127.0.0.1:9/in", "enabled": true}),
+                json!({"url": "https://h.example/x", "events": ["credits.low"]}),
+                json!({"enabled": false}),
+                json!({"url": "https://h.example/plain", "events": ["*"]}),
+                json!({"note": "kept? as it was#"}),
+            ]
+        );
+        assert!(!every_row(&app).contains("SECRET"));
+    }
+
+    #[tokio::test]
     async fn changes_made_on_the_pages_name_the_signed_in_person() {
         let app = spawn().await;
         let org = app.org_with_password("Acme", "owner@acme.com", "owner password");

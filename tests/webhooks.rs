@@ -1,12 +1,13 @@
 //! Events and webhooks (contract, Webhooks and events): every event type delivered for its
 //! action and verified by the official `standardwebhooks` package (tests/common/receiver.rs),
 //! retries with one `webhook-id`, 410, the SSRF guard at creation and at connection, secret
-//! rotation, the events feed, the low-credit events, and deliveries that survive `kill -9` and
-//! are sent once by two replicas.
+//! rotation, the events feed, the low-credit events, fair delivery (in-flight limits per endpoint
+//! and organization, round robin, with a receiver that hangs and across replicas), and
+//! deliveries that survive `kill -9` and are sent once by two replicas.
 
 mod common;
 
-use common::receiver::Receiver;
+use common::receiver::{Hanging, Receiver};
 use common::*;
 use provisiond::domain::{OrgId, Role, WebhookId};
 use reqwest::{Method, StatusCode};
@@ -88,6 +89,94 @@ async fn feed(app: &TestApp, key: &str, query: &str) -> Vec<Value> {
     let (s, b) = app.get(&format!("/v1/events{query}"), key).await;
     assert_eq!(s, StatusCode::OK, "{b}");
     b["events"].as_array().unwrap().clone()
+}
+
+/// Deliveries queued directly for a time `later` than the server's own worker has reached, so
+/// only the test takes them (as a worker would at that time): `counts[i]` for the organization's
+/// i-th endpoint. Returns the endpoints' row numbers.
+async fn backlog(app: &TestApp, org: &Org, counts: &[usize], later: i64) -> Vec<i64> {
+    let org_id = OrgId::parse(&org.id).unwrap();
+    let mut rows = Vec::new();
+    for &count in counts {
+        // An event type nothing in these tests fires: only what is queued here is due.
+        let (s, w) = app
+            .post(
+                "/v1/webhooks",
+                &org.owner.api_key,
+                json!({"url": "http://127.0.0.1:9/hook", "events": ["credits.depleted"]}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{w}");
+        let id = WebhookId::parse(w["id"].as_str().unwrap()).unwrap();
+        let org_id = org_id.clone();
+        let n = app
+            .db
+            .write_blocking(move |tx| {
+                let n = provisiond::store::webhooks::get(tx, &org_id, &id)?.unwrap().n;
+                for i in 0..count {
+                    let event = format!("evt_{}", uuid::Uuid::new_v4().simple());
+                    // Queued a millisecond apart, oldest first.
+                    provisiond::store::webhooks::queue_for(
+                        tx,
+                        n,
+                        &event,
+                        &org_id,
+                        "webhook.test",
+                        "{}",
+                        later - 1000 + i as i64,
+                    )?;
+                }
+                Ok::<_, provisiond::db::DbError>(n)
+            })
+            .unwrap();
+        rows.push(n);
+    }
+    rows
+}
+
+/// Takes up to `limit` deliveries due at `at`, as a worker does.
+fn take(app: &TestApp, at: i64, limit: u32) -> Vec<provisiond::store::webhooks::Due> {
+    app.db
+        .write_blocking(|tx| {
+            provisiond::store::webhooks::take_due(
+                tx,
+                at,
+                at + 60_000,
+                limit,
+                provisiond::service::webhooks::IN_FLIGHT,
+            )
+        })
+        .unwrap()
+}
+
+/// Deliveries in flight at `at` (taken, lease running, not finished): per endpoint row and per
+/// organization.
+fn in_flight(app: &TestApp, at: i64) -> (HashMap<i64, i64>, HashMap<String, i64>) {
+    let rows: Vec<(i64, String)> = app
+        .db
+        .read_blocking(|c| {
+            c.query_all(
+                "SELECT d.webhook_n, w.org_id FROM webhook_deliveries d JOIN webhooks w ON w.n = d.webhook_n
+                  WHERE d.status = 'pending' AND d.leased_until > ?1",
+                &[&at],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+        })
+        .unwrap();
+    let (mut per_endpoint, mut per_org) = (HashMap::new(), HashMap::new());
+    for (w, o) in rows {
+        *per_endpoint.entry(w).or_default() += 1;
+        *per_org.entry(o).or_default() += 1;
+    }
+    (per_endpoint, per_org)
+}
+
+#[track_caller]
+fn within_limits(app: &TestApp, at: i64) -> HashMap<String, i64> {
+    let (per_endpoint, per_org) = in_flight(app, at);
+    assert!(per_endpoint.values().all(|&n| n <= 4), "more than 4 for an endpoint: {per_endpoint:?}");
+    assert!(per_org.values().all(|&n| n <= 8), "more than 8 for an organization: {per_org:?}");
+    per_org
 }
 
 engine_tests! {
@@ -343,6 +432,56 @@ engine_tests! {
     }
 
     #[tokio::test]
+    async fn special_purpose_addresses_are_refused_and_the_refusal_names_no_resolved_address() {
+        let app = spawn().await;
+        let org = app.create_org("Acme", None, "owner@acme.com");
+        let k = org.owner.api_key.clone();
+        // A public address, written as one (the tests resolve no public name).
+        let (s, made) = app.post("/v1/webhooks", &k, json!({"url": "https://93.184.216.34/hook", "events": ["*"]})).await;
+        assert_eq!(s, StatusCode::CREATED, "{made}");
+        let id = s_of(&made["id"]);
+        // Issue 20, finding 11: each was accepted. Refused on creation and on a change of URL,
+        // and the message shows no address (the literal is not repeated back either).
+        for (url, address) in [
+            ("http://[::127.0.0.1]/hook", "7f00:1"),
+            ("http://[::ffff:0:7f00:1]/hook", "7f00:1"),
+            ("http://[2002:7f00:1::1]/hook", "2002:7f00:1::1"),
+            ("http://[fec0::1]/hook", "fec0::1"),
+            ("http://198.18.0.1/hook", "198.18.0.1"),
+            ("http://[64:ff9b:1::a00:1]/hook", "64:ff9b:1::a00:1"),
+            ("http://[2001::1]/hook", "2001::1"),
+            ("http://[2001:db8::5]/hook", "2001:db8::5"),
+            ("http://[100::1]/hook", "100::1"),
+            ("http://203.0.113.9/hook", "203.0.113.9"),
+            ("http://240.0.0.1/hook", "240.0.0.1"),
+            ("http://224.0.0.251/hook", "224.0.0.251"),
+        ] {
+            for got in [
+                app.post("/v1/webhooks", &k, json!({"url": url, "events": ["*"]})).await,
+                app.call(Method::PATCH, &format!("/v1/webhooks/{id}"), Some(&k), Some(json!({"url": url}))).await,
+            ] {
+                assert_eq!(got.0, StatusCode::BAD_REQUEST, "{url}: {}", got.1);
+                let message = s_of(&got.1["error"]["message"]);
+                assert_error(got, 400, "url_not_allowed");
+                assert!(!message.contains(address) && !message.contains("127.0.0.1"), "{url}: {message}");
+            }
+        }
+        // A name that resolves to loopback: the refusal names the host the client gave, never
+        // the address it resolved to.
+        let got = app.post("/v1/webhooks", &k, json!({"url": "http://localhost:8080/hook", "events": ["*"]})).await;
+        let message = s_of(&got.1["error"]["message"]);
+        assert_error(got, 400, "url_not_allowed");
+        assert!(message.contains("localhost"), "{message}");
+        for address in ["127.0.0.1", "::1", "0:0:0:0:0:0:0:1"] {
+            assert!(!message.contains(address), "{message}");
+        }
+        let (_, still) = app.get(&format!("/v1/webhooks/{id}"), &k).await;
+        assert_eq!(still["url"], "https://93.184.216.34/hook");
+        let (_, list) = app.get("/v1/webhooks", &k).await;
+        assert_eq!(list["webhooks"].as_array().map(Vec::len), Some(1), "{list}");
+    }
+
+    #[tokio::test]
     async fn after_a_secret_rotation_both_secrets_sign_for_a_day() {
         let app = spawn_allowing_private().await;
         let rx = Receiver::start();
@@ -412,6 +551,145 @@ engine_tests! {
         let (_, audit) = app.get(&format!("/v1/audit-logs?targetId={id}"), &k).await;
         let actions: Vec<&str> = audit["auditLogs"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
         assert_eq!(actions, ["webhook.deleted", "webhook.updated", "webhook.created"]);
+    }
+
+    #[tokio::test]
+    async fn an_organization_whose_receivers_hang_does_not_delay_another_organizations_delivery() {
+        // Issue 20, finding 5: 40 endpoints at a receiver that hangs past the 15 s timeout, and a
+        // few events, kept another organization's delivery waiting for minutes.
+        let app = spawn_allowing_private().await;
+        let hang = Hanging::start();
+        let rx = Receiver::start();
+        let a = app.create_org("Acme", None, "owner@acme.com");
+        for i in 0..40 {
+            let (s, b) = app.post("/v1/webhooks", &a.owner.api_key, json!({"url": hang.url(&format!("a{i}")), "events": ["*"]})).await;
+            assert_eq!(s, StatusCode::CREATED, "{b}");
+        }
+        for _ in 0..3 {
+            app.provision(&a.owner.api_key).await;
+        }
+        // Acme's deliveries hang, as many as it may have in flight.
+        hang.wait_until_holding(8).await;
+
+        let b = app.create_org("Bco", None, "owner@bco.com");
+        let (id, _) = endpoint(&app, &b.owner.api_key, &rx, "b", json!(["*"]), &[]).await;
+        let (s, t) = app.post(&format!("/v1/webhooks/{id}/test"), &b.owner.api_key, json!({})).await;
+        assert_eq!(s, StatusCode::ACCEPTED, "{t}");
+        // Well within the 15 s an attempt may take: arriving, it did not wait for Acme's to end.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        let mut got = rx.deliveries("b").await;
+        while got.is_empty() && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            got = rx.deliveries("b").await;
+        }
+        assert_eq!(got.len(), 1, "Bco's delivery did not arrive within 5 s while Acme's receivers hang");
+        assert_eq!(got[0]["id"], t["eventId"]);
+        all_verified(&got);
+        // Acme's still hang (none timed out to make room), and never more than its share did.
+        assert_eq!(hang.holding(), 8);
+        assert_eq!(hang.most_at_once(), (8, 1), "at most 8 for the organization, here 1 per endpoint");
+    }
+
+    #[tokio::test]
+    async fn no_endpoint_has_more_than_4_deliveries_in_flight_nor_an_organization_more_than_8() {
+        let app = spawn_allowing_private().await;
+        let hang = Hanging::start();
+        // One endpoint with a backlog: 4 of its deliveries hang, the rest wait their turn.
+        let a = app.create_org("Acme", None, "owner@acme.com");
+        let k = a.owner.api_key.clone();
+        let (s, one) = app.post("/v1/webhooks", &k, json!({"url": hang.url("one"), "events": ["*"]})).await;
+        assert_eq!(s, StatusCode::CREATED, "{one}");
+        for _ in 0..10 {
+            app.post(&format!("/v1/webhooks/{}/test", s_of(&one["id"])), &k, json!({})).await;
+        }
+        hang.wait_until_holding(4).await;
+        // Three more endpoints, each with a backlog: the organization reaches 8, no more.
+        for i in 0..3 {
+            let (s, w) = app.post("/v1/webhooks", &k, json!({"url": hang.url(&format!("more{i}")), "events": ["*"]})).await;
+            assert_eq!(s, StatusCode::CREATED, "{w}");
+            for _ in 0..6 {
+                app.post(&format!("/v1/webhooks/{}/test", s_of(&w["id"])), &k, json!({})).await;
+            }
+        }
+        hang.wait_until_holding(8).await;
+        // The database agrees: 8 leased, and that many is all the worker will take however often
+        // it looks (another organization's test delivery, sent meanwhile, is the witness that it
+        // looked again).
+        let rx = Receiver::start();
+        let b = app.create_org("Bco", None, "owner@bco.com");
+        let (id, _) = endpoint(&app, &b.owner.api_key, &rx, "b", json!(["*"]), &[]).await;
+        for n in 1..=3 {
+            app.post(&format!("/v1/webhooks/{id}/test"), &b.owner.api_key, json!({})).await;
+            rx.wait_for("b", n).await;
+        }
+        assert_eq!(hang.arrived(), 8, "no delivery beyond the limits was sent");
+        assert_eq!(hang.most_at_once(), (8, 4));
+        let leased = app.count(
+            "SELECT COUNT(*) FROM webhook_deliveries d JOIN webhooks w ON w.n = d.webhook_n
+              WHERE d.status = 'pending' AND d.leased_until IS NOT NULL AND w.org_id = ?1",
+            &a.id,
+        );
+        assert_eq!(leased, 8);
+    }
+
+    #[tokio::test]
+    async fn due_deliveries_are_taken_round_robin_between_organizations_within_the_limits() {
+        let app = spawn_allowing_private().await;
+        let later = app.clock.now() + 10 * 86_400_000;
+        let (a, b, c) = (
+            app.create_org("Acme", None, "owner@acme.com"),
+            app.create_org("Bco", None, "owner@bco.com"),
+            app.create_org("Cco", None, "owner@cco.com"),
+        );
+        // Acme's backlog is the oldest: queued first.
+        let acme = backlog(&app, &a, &[20, 20, 3], later).await;
+        let bco = backlog(&app, &b, &[5], later).await;
+        let cco = backlog(&app, &c, &[2, 30], later).await;
+        // One each, oldest organization first: a turn each, not Acme's backlog first.
+        let first = take(&app, later, 3);
+        let orgs: HashSet<&str> = first.iter().map(|d| d.event_org.as_str()).collect();
+        assert_eq!(orgs.len(), 3, "one per organization: {:?}", first.iter().map(|d| &d.event_org).collect::<Vec<_>>());
+        // Then, a few at a time, up to the limits and never past them.
+        let mut taken: Vec<i64> = first.iter().map(|d| d.delivery).collect();
+        loop {
+            let more = take(&app, later, 2);
+            within_limits(&app, later);
+            if more.is_empty() {
+                break;
+            }
+            taken.extend(more.iter().map(|d| d.delivery));
+        }
+        let per_org = within_limits(&app, later);
+        assert_eq!((per_org[&a.id], per_org[&b.id], per_org[&c.id]), (8, 4, 6), "{per_org:?}");
+        let (per_endpoint, _) = in_flight(&app, later);
+        assert_eq!(per_endpoint[&bco[0]], 4);
+        assert_eq!((per_endpoint[&cco[0]], per_endpoint[&cco[1]]), (2, 4));
+        assert_eq!(acme.iter().map(|w| per_endpoint.get(w).copied().unwrap_or(0)).sum::<i64>(), 8);
+        assert_eq!(taken.len(), 18);
+        assert_eq!(taken.iter().collect::<HashSet<_>>().len(), 18, "none taken twice");
+        assert!(take(&app, later, 10).is_empty(), "nothing more while the 18 are in flight");
+
+        // A finished delivery frees its place, for its own organization's next.
+        let done = first.iter().find(|d| d.event_org == a.id).unwrap().delivery;
+        let attempt = |delivery, next_at| provisiond::store::webhooks::Attempt {
+            delivery,
+            status: Some(500),
+            error: Some("failed"),
+            delivered: false,
+            next_at,
+        };
+        app.db.write_blocking(|tx| provisiond::store::webhooks::finish(tx, &attempt(done, Some(later + 5_000)), later)).unwrap();
+        let next = take(&app, later, 10);
+        assert_eq!(next.len(), 1, "one place freed");
+        assert_eq!(next[0].event_org, a.id);
+        within_limits(&app, later);
+        // A lease that ran out (its worker died) holds no place: at its end, its delivery is
+        // due again and the limits count it once.
+        let after_lease = later + 60_001;
+        let again = take(&app, after_lease, 100);
+        let per_org = within_limits(&app, after_lease);
+        assert_eq!(per_org.values().sum::<i64>(), again.len() as i64);
+        assert_eq!((per_org[&a.id], per_org[&b.id], per_org[&c.id]), (8, 4, 6), "{per_org:?}");
     }
 
     #[tokio::test]
@@ -488,4 +766,35 @@ async fn two_replicas_deliver_each_event_once() {
     }
     assert_eq!(a.count("SELECT COUNT(*) FROM webhook_deliveries WHERE attempts = 1 AND status = 'delivered' AND ?1 <> ''", "x"), 30);
     assert_eq!(rx.deliveries("both").await.len(), 30, "no event sent twice");
+}
+
+/// Two replicas, each with several workers taking at the same moment: together they keep the
+/// limits (the count of what is in flight is the database's, not a replica's).
+#[tokio::test]
+async fn replicas_taking_at_once_keep_the_limits_together() {
+    let (a, b) = spawn_replicas(|s| s.webhook_allow_private = true).await;
+    let later = a.clock.now() + 10 * 86_400_000;
+    let acme = a.create_org("Acme", None, "owner@acme.com");
+    let bco = a.create_org("Bco", None, "owner@bco.com");
+    backlog(&a, &acme, &[10, 10, 10, 10, 10], later).await;
+    backlog(&a, &bco, &[10], later).await;
+    for _ in 0..3 {
+        let start = std::sync::Barrier::new(8);
+        let taken: Vec<Vec<i64>> = std::thread::scope(|s| {
+            let workers: Vec<_> = (0..8)
+                .map(|i| {
+                    let (app, start) = (if i % 2 == 0 { &a } else { &b }, &start);
+                    s.spawn(move || {
+                        start.wait();
+                        take(app, later, 8).iter().map(|d| d.delivery).collect::<Vec<i64>>()
+                    })
+                })
+                .collect();
+            workers.into_iter().map(|w| w.join().unwrap()).collect()
+        });
+        let all: Vec<i64> = taken.into_iter().flatten().collect();
+        assert_eq!(all.iter().collect::<HashSet<_>>().len(), all.len(), "none taken twice");
+        let per_org = within_limits(&a, later);
+        assert_eq!((per_org[&acme.id], per_org[&bco.id]), (8, 4), "{per_org:?}");
+    }
 }

@@ -7,20 +7,26 @@ use super::authority::{authorize, principal, Act, Grant};
 use super::{Actor, Ctx};
 use crate::clock::Millis;
 use crate::db::Conn;
-use crate::domain::{Cursor, EventFilter, OrgId, Page, PageRequest, WebhookId};
+use crate::domain::{Cursor, EventFilter, OrgId, Page, PageRequest, WebhookId, WebhookUrl};
 use crate::error::{Error, Result};
 use crate::store;
 use crate::store::webhooks::{DeliveryRow, WebhookChange, WebhookRow};
 use base64::Engine as _;
 use hmac::{KeyInit, Mac};
+use ipnet::{Ipv4Net, Ipv6Net};
 use serde_json::Value;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// Endpoints per organization: enough for any real platform, and a bound on the fan-out of
 /// every event.
 pub const MAX_ENDPOINTS: i64 = 50;
 /// After a rotation the previous secret signs too, for this long (contract: 24 h).
 const OVERLAP_MS: Millis = 24 * 3_600_000;
+/// Deliveries in flight at once, on every replica together (contract part three, "Fair
+/// delivery"): an endpoint that hangs holds at most 4 of them, an organization at most 8, and
+/// organizations take turns for what is free, so one organization's slow or failing receivers
+/// cannot hold back another's deliveries.
+pub const IN_FLIGHT: store::webhooks::InFlight = store::webhooks::InFlight { per_endpoint: 4, per_org: 8 };
 /// A delivery taken by a worker is not taken again for this long: longer than an attempt can
 /// take (the 15 s timeout), so only a worker that died leaves one to be taken again.
 const LEASE_MS: Millis = 60_000;
@@ -28,7 +34,6 @@ const LEASE_MS: Millis = 60_000;
 /// 2 h, 5 h, 10 h, 10 h); after the last, the delivery has failed.
 pub const RETRY_AFTER_MS: [Millis; 7] =
     [5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000];
-const URL_MAX: usize = 2048;
 const DESCRIPTION_MAX: usize = 500;
 
 /// An endpoint as the API shows it.
@@ -131,14 +136,14 @@ pub async fn create(ctx: &Ctx, actor: Actor, input: WebhookInput) -> Result<Crea
                 &store::webhooks::NewWebhook {
                     id: &id,
                     org: &who.org,
-                    url: &url,
+                    url: url.as_sent(),
                     events: &stored_events,
                     description: description.as_deref(),
                     sealed_secret: &sealed,
                 },
                 now,
             )?;
-            record(tx, by, &who.org, "webhook.created", &id, audit::data([("url", url.clone().into()), ("events", events.names().into())]), now)?;
+            record(tx, by, &who.org, "webhook.created", &id, audit::data([("url", (&url).into()), ("events", events.names().into())]), now)?;
             store::webhooks::get(tx, &who.org, &id)?.ok_or_else(not_found)
         })
         .await?;
@@ -199,7 +204,7 @@ pub async fn update(ctx: &Ctx, actor: Actor, id: &str, input: WebhookInput) -> R
             let by = who.by();
             let events = input.events.as_ref().map(EventFilter::to_stored);
             let change = WebhookChange {
-                url: url.as_deref(),
+                url: url.as_ref().map(WebhookUrl::as_sent),
                 events: events.as_deref(),
                 description: input.description.as_ref().map(|d| d.as_deref()),
                 enabled: input.enabled,
@@ -209,7 +214,7 @@ pub async fn update(ctx: &Ctx, actor: Actor, id: &str, input: WebhookInput) -> R
             }
             let mut data = serde_json::Map::new();
             if let Some(u) = &url {
-                data.insert("url".into(), u.clone().into());
+                data.insert("url".into(), u.into());
             }
             if let Some(e) = &input.events {
                 data.insert("events".into(), e.names().into());
@@ -303,65 +308,104 @@ pub async fn test(ctx: &Ctx, actor: Actor, id: &str) -> Result<String> {
 
 // ---- The SSRF guard ----------------------------------------------------------------------
 
-/// Whether deliveries may go to `ip` when private addresses are not allowed: not loopback,
-/// private, link-local (where cloud metadata services live), unique-local, carrier-grade NAT,
-/// multicast, broadcast or unspecified, nor an IPv6 form of one of those IPv4 addresses.
-pub fn address_allowed(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            let o = v4.octets();
-            !(v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_multicast()
-                || v4.is_documentation()
-                || o[0] == 0
-                || (o[0] == 100 && (64..128).contains(&o[1]))
-                || (o[0] == 192 && o[1] == 0 && o[2] == 0)
-                || o[0] >= 240)
+const fn v4(a: u8, b: u8, c: u8, d: u8, len: u8) -> Ipv4Net {
+    Ipv4Net::new_assert(Ipv4Addr::new(a, b, c, d), len)
+}
+
+const fn v6(s: [u16; 8], len: u8) -> Ipv6Net {
+    Ipv6Net::new_assert(Ipv6Addr::new(s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]), len)
+}
+
+/// IPv4 blocks no delivery goes to: every block of the IANA IPv4 Special-Purpose Address
+/// Registry (also the few marked globally reachable: anycast relays and DNS sinks are no
+/// webhook receivers, and a whole block is easier to get right than its exceptions), multicast,
+/// and the reserved 240/4 with the broadcast address.
+const REFUSED_V4: [Ipv4Net; 18] = [
+    v4(0, 0, 0, 0, 8),       // "this network"
+    v4(10, 0, 0, 0, 8),      // private
+    v4(100, 64, 0, 0, 10),   // shared address space (carrier-grade NAT)
+    v4(127, 0, 0, 0, 8),     // loopback
+    v4(169, 254, 0, 0, 16),  // link-local, where cloud metadata services answer
+    v4(172, 16, 0, 0, 12),   // private
+    v4(192, 0, 0, 0, 24),    // IETF protocol assignments
+    v4(192, 0, 2, 0, 24),    // documentation (TEST-NET-1)
+    v4(192, 31, 196, 0, 24), // AS112
+    v4(192, 52, 193, 0, 24), // AMT
+    v4(192, 88, 99, 0, 24),  // 6to4 relay anycast (deprecated)
+    v4(192, 168, 0, 0, 16),  // private
+    v4(192, 175, 48, 0, 24), // AS112 direct delegation
+    v4(198, 18, 0, 0, 15),   // benchmarking
+    v4(198, 51, 100, 0, 24), // documentation (TEST-NET-2)
+    v4(203, 0, 113, 0, 24),  // documentation (TEST-NET-3)
+    v4(224, 0, 0, 0, 4),     // multicast
+    v4(240, 0, 0, 0, 4),     // reserved, with 255.255.255.255 (broadcast)
+];
+
+/// Global unicast: the only IPv6 space the internet routes. Everything outside it is refused,
+/// which covers what the registries add there later.
+const GLOBAL_V6: Ipv6Net = v6([0x2000, 0, 0, 0, 0, 0, 0, 0], 3);
+
+/// IPv6 blocks no delivery goes to: the IANA IPv6 Special-Purpose Address Registry (as for IPv4,
+/// whole blocks), site-local and multicast. Those outside global unicast are refused by that
+/// rule too; they are listed so the list can be read against the registry.
+const REFUSED_V6: [Ipv6Net; 14] = [
+    v6([0x64, 0xff9b, 0, 0, 0, 0, 0, 0], 96), // NAT64: reaches any IPv4 address through a gateway
+    v6([0x64, 0xff9b, 1, 0, 0, 0, 0, 0], 48), // NAT64 for local use
+    v6([0x100, 0, 0, 0, 0, 0, 0, 0], 64),     // discard-only
+    v6([0x100, 0, 0, 1, 0, 0, 0, 0], 64),     // dummy prefix
+    v6([0x2001, 0, 0, 0, 0, 0, 0, 0], 23),    // IETF protocol assignments: Teredo, benchmarking, ORCHID
+    v6([0x2001, 0xdb8, 0, 0, 0, 0, 0, 0], 32), // documentation
+    v6([0x2620, 0x4f, 0x8000, 0, 0, 0, 0, 0], 48), // AS112 direct delegation
+    v6([0x3fff, 0, 0, 0, 0, 0, 0, 0], 20),    // documentation
+    v6([0x5f00, 0, 0, 0, 0, 0, 0, 0], 16),    // segment routing (SRv6) SIDs
+    v6([0xfc00, 0, 0, 0, 0, 0, 0, 0], 7),     // unique local, incl. fd00:ec2::254 (AWS metadata)
+    v6([0xfe80, 0, 0, 0, 0, 0, 0, 0], 10),    // link-local
+    v6([0xfec0, 0, 0, 0, 0, 0, 0, 0], 10),    // site-local (deprecated, still routed inside sites)
+    v6([0xff00, 0, 0, 0, 0, 0, 0, 0], 8),     // multicast
+    v6([0, 0, 0, 0, 0, 0, 0, 1], 128),        // loopback (also refused as ::0.0.0.1)
+];
+
+/// The IPv4 address an IPv6 address carries, where a host or a relay may deliver to that IPv4
+/// address: IPv4-mapped (::ffff:0:0/96), IPv4-translated (::ffff:0:0:0/96), IPv4-compatible
+/// (::/96, deprecated; `::` and `::1` are 0.0.0.0 and 0.0.0.1 there) and 6to4 (2002::/16, the
+/// relay's IPv4 address in bits 16 to 48).
+fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
+    let s = ip.segments();
+    let v4 = |hi: u16, lo: u16| Some(Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo)));
+    match s {
+        [0, 0, 0, 0, 0, 0xffff, hi, lo] | [0, 0, 0, 0, 0xffff, 0, hi, lo] | [0, 0, 0, 0, 0, 0, hi, lo] => {
+            v4(hi, lo)
         }
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return address_allowed(IpAddr::V4(v4));
-            }
-            let s = v6.segments();
-            !(v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (s[0] & 0xfe00) == 0xfc00 // unique local, incl. fd00:ec2::254 (AWS metadata)
-                || (s[0] & 0xffc0) == 0xfe80 // link-local
-                || (s[0] == 0x64 && s[1] == 0xff9b) // NAT64 of any IPv4 address
-                || (s[0] == 0x2001 && s[1] == 0xdb8)) // documentation
-        }
+        [0x2002, hi, lo, ..] => v4(hi, lo),
+        _ => None,
     }
 }
 
-/// A webhook URL a client gave: http(s), with a host, no credentials, and (unless
-/// WEBHOOK_ALLOW_PRIVATE) a host that resolves only to public addresses now. The worker checks
-/// again the address it actually connects to, at every delivery (a name can change).
-async fn check_url(ctx: &Ctx, text: &str) -> Result<String> {
-    let text = text.trim();
-    let bad =
-        |why: &str| Error::InvalidField(format!("'url' {why}, e.g. https://hooks.example.com/provisiond."));
-    if text.len() > URL_MAX {
-        return Err(bad(&format!("must be at most {URL_MAX} characters")));
+/// Whether deliveries may go to `ip` when private addresses are not allowed: not in any block of
+/// the IANA special-purpose registries (loopback, private, link-local where cloud metadata lives,
+/// unique-local, shared, documentation, benchmarking, ...), multicast, broadcast or reserved; an
+/// IPv6 address that carries an IPv4 one is judged by that; other IPv6 only in global unicast.
+pub fn address_allowed(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => !REFUSED_V4.iter().any(|net| net.contains(&v4)),
+        IpAddr::V6(v6) => match embedded_v4(v6) {
+            Some(v4) => address_allowed(IpAddr::V4(v4)),
+            None => GLOBAL_V6.contains(&v6) && !REFUSED_V6.iter().any(|net| net.contains(&v6)),
+        },
     }
-    let url = url::Url::parse(text).map_err(|_| bad("must be an absolute http or https URL"))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(bad("must start with http:// or https://"));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(bad("must not hold a user name or password (deliveries are signed instead)"));
-    }
-    let host = url.host().ok_or_else(|| bad("must name a host"))?;
+}
+
+/// A webhook URL a client gave (see `WebhookUrl::parse`) whose host, unless
+/// WEBHOOK_ALLOW_PRIVATE, resolves only to public addresses now. The worker checks again the
+/// address it actually connects to, at every delivery (a name can change).
+async fn check_url(ctx: &Ctx, text: &str) -> Result<WebhookUrl> {
+    let url = WebhookUrl::parse(text).map_err(Error::InvalidField)?;
     if !ctx.rules.webhook_allow_private {
         let port = url.port_or_known_default().unwrap_or(443);
-        let addrs: Vec<IpAddr> = match host {
-            url::Host::Ipv4(ip) => vec![IpAddr::V4(ip)],
-            url::Host::Ipv6(ip) => vec![IpAddr::V6(ip)],
-            url::Host::Domain(name) => match tokio::net::lookup_host((name, port)).await {
+        let addrs: Vec<IpAddr> = match url.host() {
+            Some(url::Host::Ipv4(ip)) => vec![IpAddr::V4(ip)],
+            Some(url::Host::Ipv6(ip)) => vec![IpAddr::V6(ip)],
+            Some(url::Host::Domain(name)) => match tokio::net::lookup_host((name, port)).await {
                 Ok(found) => found.map(|a| a.ip()).collect(),
                 Err(_) => {
                     return Err(Error::UrlRefused(format!(
@@ -369,17 +413,23 @@ async fn check_url(ctx: &Ctx, text: &str) -> Result<String> {
                     )))
                 }
             },
+            None => Vec::new(),
         };
-        if let Some(ip) = addrs.iter().find(|ip| !address_allowed(**ip)) {
+        // Which address a name resolved to is not told: it maps the server's own network.
+        if addrs.iter().any(|ip| !address_allowed(*ip)) {
+            let what = match url.host() {
+                Some(url::Host::Domain(name)) => format!("The host '{name}' resolves to"),
+                _ => "The URL's host is".to_string(),
+            };
             return Err(Error::UrlRefused(format!(
-                "The URL resolves to {ip}, a loopback, private, link-local or metadata address, where webhooks are not sent. Operators with internal receivers set WEBHOOK_ALLOW_PRIVATE=true."
+                "{what} a loopback, private, link-local, metadata or other special-purpose address, where webhooks are not sent. Operators with internal receivers set WEBHOOK_ALLOW_PRIVATE=true."
             )));
         }
         if addrs.is_empty() {
             return Err(Error::UrlRefused("The URL's host resolves to no address.".into()));
         }
     }
-    Ok(url.to_string())
+    Ok(url)
 }
 
 // ---- The delivery worker's side --------------------------------------------------------
@@ -416,16 +466,18 @@ pub async fn any_due(ctx: &Ctx) -> Result<bool> {
         return Ok(false);
     }
     let now = ctx.now();
-    ctx.db.read(move |c| Ok::<_, Error>(store::webhooks::any_due(c, now)?)).await
+    ctx.db.read(move |c| Ok::<_, Error>(store::webhooks::any_due(c, now, IN_FLIGHT)?)).await
 }
 
-/// Takes up to `limit` due deliveries for this worker (see `store::webhooks::take_due`), signed
-/// and ready to send.
+/// Takes up to `limit` due deliveries for this worker, fairly and within `IN_FLIGHT` (see
+/// `store::webhooks::take_due`), signed and ready to send.
 pub async fn take_due(ctx: &Ctx, limit: u32) -> Result<Vec<Outgoing>> {
     let now = ctx.now();
     let due = ctx
         .db
-        .write(move |tx| Ok::<_, Error>(store::webhooks::take_due(tx, now, now + LEASE_MS, limit)?))
+        .write(move |tx| {
+            Ok::<_, Error>(store::webhooks::take_due(tx, now, now + LEASE_MS, limit, IN_FLIGHT)?)
+        })
         .await?;
     let key = ctx.server_key.as_ref().ok_or_else(|| Error::Internal("no server key (SECRET_KEY)".into()))?;
     let timestamp = now.div_euclid(1000);
@@ -549,6 +601,108 @@ mod tests {
         }
         for good in ["93.184.216.34", "1.1.1.1", "2606:4700:4700::1111", "::ffff:1.1.1.1"] {
             assert!(address_allowed(good.parse().unwrap()), "{good}");
+        }
+    }
+
+    #[test]
+    fn every_special_purpose_range_is_refused_and_embedded_ipv4_is_judged_as_ipv4() {
+        // Each range of issue 20, finding 11, and the rest of the IANA special-purpose
+        // registries: an address inside each, and its first and last address.
+        for bad in [
+            // The finding's own addresses.
+            "::127.0.0.1",     // IPv4-compatible, ::/96
+            "::ffff:0:7f00:1", // IPv4-translated, ::ffff:0:0:0/96
+            "2002:7f00:1::1",  // 6to4 of 127.0.0.1
+            "fec0::1",         // site-local
+            "198.18.0.1",      // benchmarking
+            // IPv4 special-purpose registry.
+            "0.1.2.3",
+            "0.255.255.255",
+            "10.255.255.255",
+            "100.64.0.0",
+            "100.127.255.255",
+            "127.255.255.254",
+            "169.254.0.1",
+            "172.31.255.255",
+            "192.0.0.0",
+            "192.0.0.9",
+            "192.0.0.255",
+            "192.0.2.1",
+            "192.31.196.1",
+            "192.52.193.1",
+            "192.88.99.1",
+            "192.168.255.255",
+            "192.175.48.1",
+            "198.18.0.0",
+            "198.19.255.255",
+            "198.51.100.7",
+            "203.0.113.200",
+            "224.0.0.0",
+            "239.255.255.250",
+            "240.0.0.1",
+            "254.1.2.3",
+            "255.255.255.255",
+            // The same behind every IPv6 form that carries an IPv4 address.
+            "::ffff:198.18.0.1",
+            "::ffff:0:a00:1",
+            "::10.0.0.1",
+            "::0.0.0.0",
+            "2002:a9fe:a9fe::1",
+            "2002:c612:1::",
+            "2002:0:1::1",
+            // IPv6 special-purpose registry, and what lies outside global unicast.
+            "64:ff9b::101:101",
+            "64:ff9b::ffff:ffff",
+            "64:ff9b:1::1",
+            "64:ff9b:1:ffff:ffff:ffff:ffff:ffff",
+            "100::1",
+            "100::ffff:ffff:ffff:ffff",
+            "100:0:0:1::1",
+            "2001::1",            // Teredo
+            "2001:0:4136:e378::", // Teredo
+            "2001:2::1",          // benchmarking
+            "2001:20::1",         // ORCHIDv2
+            "2001:1ff:ffff::1",
+            "2001:db8::1",
+            "2001:db8:ffff:ffff::1",
+            "2620:4f:8000::1",
+            "3fff::1",
+            "3fff:fff::1",
+            "5f00::1",
+            "fc00::",
+            "fdff:ffff::1",
+            "fe80::",
+            "febf:ffff::1",
+            "fec0::",
+            "feff:ffff::1",
+            "ff00::",
+            "ff02::1",
+            "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+            "4000::1",
+            "1000::1",
+        ] {
+            assert!(!address_allowed(bad.parse().unwrap()), "{bad} must be refused");
+        }
+        for good in [
+            "8.8.8.8",
+            "1.0.0.1",
+            "100.63.255.255",
+            "100.128.0.0",
+            "172.32.0.1",
+            "192.0.1.1",
+            "192.0.3.1",
+            "198.17.255.255",
+            "198.20.0.0",
+            "223.255.255.254",
+            "::ffff:8.8.8.8",
+            "::ffff:0:808:808",
+            "2002:808:808::1", // 6to4 of 8.8.8.8
+            "2001:200::1",     // just past 2001::/23
+            "2001:4860:4860::8888",
+            "2a00:1450:4001::1",
+            "2620:4f:8001::1",
+        ] {
+            assert!(address_allowed(good.parse().unwrap()), "{good} must be allowed");
         }
     }
 }

@@ -301,6 +301,7 @@ pub const TABLES: &[Table] = &[
             ("last_error", Text),
             ("last_at", Int),
             ("created_at", Int),
+            ("leased_until", Int),
         ],
         key: 1,
         identity: Some("n"),

@@ -143,28 +143,75 @@ pub struct Due {
     pub previous_until: Option<Millis>,
 }
 
-/// Takes up to `limit` deliveries due at `now` by moving them to `lease_until`: the lease. A
-/// worker that dies holding them leaves them due again when it ends; one that finishes records
-/// the outcome (`finish`). On PostgreSQL, `SKIP LOCKED`: replicas taking deliveries at the same
-/// moment take different ones, so none is sent twice.
-pub fn take_due(tx: &Tx, now: Millis, lease_until: Millis, limit: u32) -> DbResult<Vec<Due>> {
-    let pick = match tx.engine() {
-        Engine::Sqlite => {
-            "SELECT n FROM webhook_deliveries WHERE status = 'pending' AND next_at <= ?1 ORDER BY next_at, n LIMIT ?3"
-        }
+/// How many deliveries may be in flight at once (contract part three, "Fair delivery"), on all
+/// replicas together.
+#[derive(Clone, Copy, Debug)]
+pub struct InFlight {
+    pub per_endpoint: i64,
+    pub per_org: i64,
+}
+
+/// Serializes taking across replicas (PostgreSQL): each taker counts what the others hold only
+/// once they have committed. Any fixed number unlike the others (src/db/postgres.rs).
+const TAKE_LOCK: i64 = 0x7072_6f76_7768;
+
+/// The due deliveries a worker may take at `?1`, in the order to take them, at most `?2`: per
+/// endpoint, in order of due time, as many as leave it at most `?3` in flight (`?3` minus the
+/// pending rows whose lease still runs); per organization, the endpoints taking turns, as many as
+/// leave it at most `?4`; and between organizations round robin: every organization's first
+/// place before anyone's second, those with less in flight first (a place is counted after what
+/// the organization already has in flight), then the oldest.
+/// One SQL for both engines (window functions: SQLite 3.25, PostgreSQL 8.4).
+const FAIR_PICK: &str = "
+    WITH busy AS (
+        SELECT d.webhook_n, w.org_id
+          FROM webhook_deliveries d JOIN webhooks w ON w.n = d.webhook_n
+         WHERE d.leased_until IS NOT NULL AND d.leased_until > ?1 AND d.status = 'pending'
+    ),
+    due AS (
+        SELECT d.n, d.webhook_n, w.org_id, d.next_at,
+               ROW_NUMBER() OVER (PARTITION BY d.webhook_n ORDER BY d.next_at, d.n)
+                 + (SELECT COUNT(*) FROM busy b WHERE b.webhook_n = d.webhook_n) AS endpoint_place
+          FROM webhook_deliveries d JOIN webhooks w ON w.n = d.webhook_n
+         WHERE d.status = 'pending' AND d.next_at <= ?1
+    ),
+    placed AS (
+        SELECT due.n, due.next_at,
+               ROW_NUMBER() OVER (PARTITION BY due.org_id ORDER BY due.endpoint_place, due.next_at, due.n)
+                 + (SELECT COUNT(*) FROM busy b WHERE b.org_id = due.org_id) AS org_place
+          FROM due
+         WHERE due.endpoint_place <= ?3
+    )
+    SELECT n FROM placed WHERE org_place <= ?4 ORDER BY org_place, next_at, n LIMIT ?2";
+
+/// Takes up to `limit` deliveries due at `now`, fairly and within `caps` (`FAIR_PICK`), by
+/// moving them to `lease_until`: the lease. A worker that dies holding them leaves them due
+/// again, and no longer counted in flight, when it ends; one that finishes records the outcome
+/// (`finish`), which ends the lease. On PostgreSQL takers on every replica go one at a time (an
+/// advisory lock for the transaction), so what one takes the next counts; rows another
+/// transaction is changing right now (an attempt being recorded) are skipped, not waited for.
+pub fn take_due(tx: &Tx, now: Millis, lease_until: Millis, limit: u32, caps: InFlight) -> DbResult<Vec<Due>> {
+    let sql = match tx.engine() {
+        Engine::Sqlite => format!(
+            "UPDATE webhook_deliveries SET next_at = ?5, leased_until = ?5
+              WHERE n IN ({FAIR_PICK}) AND status = 'pending' AND next_at <= ?1
+             RETURNING n, webhook_n, attempts, event_n"
+        ),
         Engine::Postgres => {
-            "SELECT n FROM webhook_deliveries WHERE status = 'pending' AND next_at <= ?1 ORDER BY next_at, n LIMIT ?3
-             FOR UPDATE SKIP LOCKED"
+            tx.execute("SELECT pg_advisory_xact_lock(?1)", &[&TAKE_LOCK])?;
+            format!(
+                "UPDATE webhook_deliveries SET next_at = ?5, leased_until = ?5
+                  WHERE n IN (SELECT n FROM webhook_deliveries WHERE n IN ({FAIR_PICK}) FOR UPDATE SKIP LOCKED)
+                    AND status = 'pending' AND next_at <= ?1
+                 RETURNING n, webhook_n, attempts, event_n"
+            )
         }
     };
-    let sql = format!(
-        "UPDATE webhook_deliveries SET next_at = ?2 WHERE n IN ({pick})
-         RETURNING n, webhook_n, attempts, event_n"
-    );
-    let taken: Vec<(i64, i64, i64, i64)> =
-        tx.query_all(&sql, &[&now, &lease_until, &i64::from(limit)], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-        })?;
+    let taken: Vec<(i64, i64, i64, i64)> = tx.query_all(
+        &sql,
+        &[&now, &i64::from(limit), &caps.per_endpoint, &caps.per_org, &lease_until],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+    )?;
     let mut out = Vec::with_capacity(taken.len());
     for (delivery, webhook, attempts, event) in taken {
         let due = tx.query_opt(
@@ -198,7 +245,8 @@ pub fn take_due(tx: &Tx, now: Millis, lease_until: Millis, limit: u32) -> DbResu
             // Its endpoint was disabled after the event: not sent, kept in the log as failed.
             _ => {
                 tx.execute(
-                    "UPDATE webhook_deliveries SET status = 'failed', last_error = 'endpoint disabled' WHERE n = ?1",
+                    "UPDATE webhook_deliveries SET status = 'failed', last_error = 'endpoint disabled', leased_until = NULL
+                      WHERE n = ?1",
                     &[&delivery],
                 )?;
             }
@@ -228,7 +276,7 @@ pub fn finish(tx: &Tx, a: &Attempt, now: Millis) -> DbResult<()> {
     tx.execute(
         "UPDATE webhook_deliveries
             SET status = ?2, attempts = attempts + 1, last_status = ?3, last_error = ?4, last_at = ?5,
-                next_at = COALESCE(CAST(?6 AS BIGINT), next_at)
+                next_at = COALESCE(CAST(?6 AS BIGINT), next_at), leased_until = NULL
           WHERE n = ?1",
         &[&a.delivery, &status, &a.status, &a.error, &now, &a.next_at],
     )?;
@@ -242,7 +290,7 @@ pub fn disable(tx: &Tx, webhook: i64, reason: &str, now: Millis) -> DbResult<()>
         &[&webhook, &reason, &now],
     )?;
     tx.execute(
-        "UPDATE webhook_deliveries SET status = 'failed', last_error = 'endpoint disabled'
+        "UPDATE webhook_deliveries SET status = 'failed', last_error = 'endpoint disabled', leased_until = NULL
           WHERE webhook_n = ?1 AND status = 'pending'",
         &[&webhook],
     )?;
@@ -315,15 +363,11 @@ pub fn deliveries(conn: &Conn, webhook: i64, before: Option<i64>, limit: u32) ->
     )
 }
 
-/// Whether any delivery is due at `now`.
-pub fn any_due(conn: &Conn, now: Millis) -> DbResult<bool> {
-    Ok(conn
-        .query_opt(
-            "SELECT 1 FROM webhook_deliveries WHERE status = 'pending' AND next_at <= ?1 LIMIT 1",
-            &[&now],
-            |_| Ok(()),
-        )?
-        .is_some())
+/// Whether any delivery is due at `now` that `take_due` would take (one whose endpoint and
+/// organization are below their limits): a read, so a worker waiting on busy receivers asks
+/// for no write.
+pub fn any_due(conn: &Conn, now: Millis, caps: InFlight) -> DbResult<bool> {
+    Ok(conn.query_opt(FAIR_PICK, &[&now, &1i64, &caps.per_endpoint, &caps.per_org], |_| Ok(()))?.is_some())
 }
 
 /// How many deliveries wait (for metrics and the worker's log).

@@ -10,13 +10,20 @@
 //! tolerance against this machine's clock), `timestampSkewSeconds` (the delivery's timestamp minus
 //! the real time it arrived), `status` (what it was answered, 0 for a hang), `headers` and `body`
 //! (the JSON body, or null).
+//!
+//! Also `Hanging`, a receiver in this process that reads each request and never answers: a
+//! receiver hanging past the delivery timeout, counting the requests it holds.
 #![allow(dead_code)]
 
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read};
+use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{mpsc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -196,5 +203,132 @@ impl Drop for Receiver {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// A receiver on 127.0.0.1 that accepts every connection, reads the request's head and then
+/// never answers, until it is dropped (or the sender gives up and closes). It counts the
+/// requests it holds open per hook name (`/hook/<name>`), and the most it ever held at once, in
+/// total and for any one name.
+pub struct Hanging {
+    pub port: u16,
+    held: Arc<Mutex<Held>>,
+    stop: Arc<AtomicBool>,
+    streams: Arc<Mutex<Vec<TcpStream>>>,
+    accept: Option<JoinHandle<()>>,
+}
+
+#[derive(Default)]
+struct Held {
+    now: HashMap<String, usize>,
+    total: usize,
+    most_total: usize,
+    most_one: usize,
+    arrived: usize,
+}
+
+impl Hanging {
+    pub fn start() -> Hanging {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the hanging receiver");
+        let port = listener.local_addr().unwrap().port();
+        let held = Arc::new(Mutex::new(Held::default()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let streams = Arc::new(Mutex::new(Vec::new()));
+        let (h, st, ss) = (held.clone(), stop.clone(), streams.clone());
+        let accept = std::thread::Builder::new()
+            .name("hanging-receiver".into())
+            .spawn(move || {
+                for conn in listener.incoming() {
+                    if st.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    let Ok(conn) = conn else { continue };
+                    if let Ok(copy) = conn.try_clone() {
+                        ss.lock().unwrap().push(copy);
+                    }
+                    let h = h.clone();
+                    std::thread::spawn(move || hold(conn, &h));
+                }
+            })
+            .expect("spawn the hanging receiver");
+        Hanging { port, held, stop, streams, accept: Some(accept) }
+    }
+
+    pub fn url(&self, name: &str) -> String {
+        format!("http://127.0.0.1:{}/hook/{name}", self.port)
+    }
+
+    /// Requests held open now.
+    pub fn holding(&self) -> usize {
+        self.held.lock().unwrap().total
+    }
+
+    /// Requests that ever arrived.
+    pub fn arrived(&self) -> usize {
+        self.held.lock().unwrap().arrived
+    }
+
+    /// The most requests held at once: in total, and for any one name.
+    pub fn most_at_once(&self) -> (usize, usize) {
+        let h = self.held.lock().unwrap();
+        (h.most_total, h.most_one)
+    }
+
+    /// Waits (polling, up to 30 s of real time) until `n` requests are held at once.
+    pub async fn wait_until_holding(&self, n: usize) {
+        let deadline = Instant::now() + WAIT_TIMEOUT;
+        while self.holding() < n {
+            assert!(
+                Instant::now() < deadline,
+                "waited {WAIT_TIMEOUT:?} for {n} requests held, got {}",
+                self.holding()
+            );
+            tokio::time::sleep(POLL_INTERVAL).await;
+        }
+    }
+}
+
+/// Reads a request's head, counts it under its hook name, and reads on (never answering) until
+/// the sender closes or the receiver is dropped.
+fn hold(mut conn: TcpStream, held: &Mutex<Held>) {
+    let mut head = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        match conn.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+        }
+    }
+    let line = String::from_utf8_lossy(&head).lines().next().unwrap_or_default().to_string();
+    let name = line.split(' ').nth(1).and_then(|p| p.strip_prefix("/hook/")).unwrap_or("").to_string();
+    {
+        let mut h = held.lock().unwrap();
+        h.arrived += 1;
+        h.total += 1;
+        let one = h.now.entry(name.clone()).or_default();
+        *one += 1;
+        let one = *one;
+        h.most_one = h.most_one.max(one);
+        h.most_total = h.most_total.max(h.total);
+    }
+    while matches!(conn.read(&mut buf), Ok(n) if n > 0) {}
+    let mut h = held.lock().unwrap();
+    h.total -= 1;
+    if let Some(one) = h.now.get_mut(&name) {
+        *one -= 1;
+    }
+}
+
+impl Drop for Hanging {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        for s in self.streams.lock().unwrap().drain(..) {
+            let _ = s.shutdown(Shutdown::Both);
+        }
+        // Wakes the accepting thread, which then sees `stop`.
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+        if let Some(t) = self.accept.take() {
+            let _ = t.join();
+        }
     }
 }
