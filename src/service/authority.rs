@@ -193,7 +193,7 @@ pub fn principal(conn: &Conn, actor: &Actor) -> Result<Principal> {
     match &actor.who {
         Who::Key(c) => Ok(Principal { by: By::key(c).from(actor.origin()), ..Principal::of_key(c) }),
         Who::Person { user, org } => {
-            let m = store::orgs::membership(conn, user, org)?
+            let m = store::memberships::membership(conn, user, org)?
                 .ok_or_else(|| Error::NotFound("You are not a member of that organization.".into()))?;
             Ok(Principal {
                 user: user.clone(),
@@ -214,7 +214,7 @@ pub fn principal(conn: &Conn, actor: &Actor) -> Result<Principal> {
 pub fn principal_now(conn: &Conn, actor: &Actor) -> Result<Principal> {
     let mut p = principal(conn, actor)?;
     if let Some(caller) = actor.caller() {
-        let m = store::orgs::membership(conn, &p.user, &p.org)?.ok_or(Error::InvalidApiKey(
+        let m = store::memberships::membership(conn, &p.user, &p.org)?.ok_or(Error::InvalidApiKey(
             "The API key is not valid; check it, or ask an admin for a new one.",
         ))?;
         p.strength.role = m.role.min(caller.ceiling);

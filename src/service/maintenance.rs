@@ -108,7 +108,7 @@ pub fn migrate_to_postgres(from: &Db, to: &Db) -> Result<Copied> {
         return Err(Error::Internal("DATABASE_URL must name the PostgreSQL database to copy into".into()));
     }
     let empty = to.read_blocking(|c| -> Result<bool> {
-        Ok(store::orgs::count_orgs(c)? == 0 && store::orgs::count_users(c)? == 0)
+        Ok(store::orgs::count_orgs(c)? == 0 && store::users::count_users(c)? == 0)
     })?;
     if !empty {
         return Err(Error::Internal(format!(

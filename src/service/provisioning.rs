@@ -260,8 +260,8 @@ pub async fn provision_with(
             };
             let work = |tx: &Tx| {
                 let row = row_of(auth.org.clone(), auth.user.clone());
-                let user_n = store::orgs::insert_placeholder(tx, &row.user_id, row.expires_at, now)?;
-                store::orgs::insert_membership(tx, user_n, &row.org_id, role, false, now)?;
+                let user_n = store::users::insert_placeholder(tx, &row.user_id, row.expires_at, now)?;
+                store::memberships::insert_membership(tx, user_n, &row.org_id, role, false, now)?;
                 let project_n = store::projects::insert_project(
                     tx,
                     &row.project_id,
@@ -502,7 +502,7 @@ fn end(tx: &Tx, p: &ProvisionRow, status: ProvisionStatus) -> DbResult<bool> {
     if !store::provisions::end(tx, &p.id, status)? {
         return Ok(false);
     }
-    store::orgs::delete_placeholder(tx, &p.user_id)?;
+    store::users::delete_placeholder(tx, &p.user_id)?;
     tx.keys_changed();
     Ok(true)
 }
@@ -578,15 +578,15 @@ pub async fn create_api_user(
         .write(move |tx| {
             let work = |tx: &Tx| {
                 let address = email.as_string();
-                if store::orgs::user_id_by_email(tx, &address)?.is_some() {
+                if store::users::user_id_by_email(tx, &address)?.is_some() {
                     return Err(Error::UserExists(format!(
                         "A user with the email {address} already exists."
                     )));
                 }
                 let user_id = UserId::new();
                 // Verified: the orchestrator owns the domain it maps addresses onto.
-                let user_n = store::orgs::insert_user(tx, &user_id, &address, true, true, now)?;
-                store::orgs::insert_membership(tx, user_n, &org, Role::Member, false, now)?;
+                let user_n = store::users::insert_user(tx, &user_id, &address, true, true, now)?;
+                store::memberships::insert_membership(tx, user_n, &org, Role::Member, false, now)?;
                 // Its key is worth at most the provisioner's (`authority`).
                 let access = project_and_key(tx, &prefix, &org, user_id, user_n, grant.ceiling, now)?;
                 let key = store::keys::list(tx, &org, Some(&access.user_id), None, 1)?
