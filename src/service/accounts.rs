@@ -9,9 +9,9 @@ use crate::clock::Millis;
 use crate::db::Tx;
 use crate::domain::{DisplayName, Email, OrgId, UserId};
 use crate::error::{Error, Result};
-use crate::keys as secrets;
 use crate::mail::Outgoing;
 use crate::passwords;
+use crate::secrets;
 use crate::store;
 use crate::store::email_tokens::Purpose;
 

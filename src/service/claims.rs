@@ -8,7 +8,7 @@ use crate::db::Conn;
 use crate::domain::{EventType, ProvisionStatus};
 use crate::domain::{OrgId, ProjectId, UserId};
 use crate::error::{Error, Result};
-use crate::keys as secrets;
+use crate::secrets;
 use crate::store;
 use crate::store::provisions::ProvisionRow;
 

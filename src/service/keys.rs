@@ -12,7 +12,7 @@ use crate::domain::{
 };
 use crate::error::{Error, Result};
 use crate::keycache::KeyCache;
-use crate::keys as secrets;
+use crate::secrets;
 use crate::store;
 use crate::store::credits::Balance;
 use crate::store::keys::{KeyItem, KeyRow};

@@ -14,8 +14,8 @@ use crate::domain::{
     ProvisionRole, ProvisionStatus, Role, UserId,
 };
 use crate::error::{Error, Result};
-use crate::keys as secrets;
 use crate::mail::Outgoing;
+use crate::secrets;
 use crate::store;
 use crate::store::projects::AgentRow;
 use crate::store::provisions::{ListFilter, ProvisionRow};
