@@ -12,7 +12,7 @@
 //! one `match`, and the records of a change (`audit::By`) can only come from a `Grant`.
 
 use super::audit::By;
-use super::keys::Caller;
+use super::auth::Caller;
 use super::{Actor, Who};
 use crate::clock::Millis;
 use crate::db::Conn;

@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod agents;
 pub mod audit;
+pub mod auth;
 pub mod authority;
 pub mod claims;
 pub mod credits;
@@ -20,6 +21,7 @@ pub mod organizations;
 pub mod provisioning;
 pub mod shown;
 pub mod team;
+pub mod verify;
 pub mod webhooks;
 
 use crate::clock::{Clock, Millis};
@@ -32,8 +34,8 @@ use crate::serverkey::ServerKey;
 use crate::store;
 use std::sync::Arc;
 
+pub use auth::Caller;
 pub use authority::{authorize, principal, Act, Grant, KeyAction, KeyTarget, Principal, Strength};
-pub use keys::Caller;
 
 /// Who may create an account on the web pages.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -75,7 +77,7 @@ pub struct Ctx {
     pub db: Db,
     pub clock: Clock,
     pub rules: Arc<Rules>,
-    keys: Arc<keys::KeyState>,
+    keys: Arc<auth::KeyState>,
     limits: Arc<limits::Limits>,
     mailer: Mailer,
     /// Seals the webhooks' signing secrets; None for commands that never touch them.

@@ -512,7 +512,7 @@ fn end(tx: &Tx, p: &ProvisionRow, status: ProvisionStatus) -> DbResult<bool> {
 pub const SWEEP_BATCH: u32 = 500;
 
 /// One batch of the sweep: marks pending provisions past their expiry `expired` and deletes what
-/// they created. Their keys already failed (see `keys::authenticate`); this only tidies up.
+/// they created. Their keys already failed (see `auth::authenticate`); this only tidies up.
 pub(super) fn expire_batch(tx: &Tx, now: Millis) -> Result<usize> {
     let ended = store::provisions::expire_batch(tx, now, SWEEP_BATCH)?;
     if !ended.is_empty() {
