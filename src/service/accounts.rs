@@ -394,8 +394,6 @@ pub async fn verify_email(ctx: &Ctx, client: &Client, token: &str) -> Result<()>
         .write(move |tx| {
             let user = take_link(tx, &token, Purpose::Verify, now)?;
             store::users::set_verified(tx, &user)?;
-            // Keys carry whether their owner's address is verified (X-User-ID).
-            tx.keys_changed();
             Ok(())
         })
         .await
@@ -423,7 +421,6 @@ pub async fn reset_password(ctx: &Ctx, client: &Client, token: &str, password: S
             let user = take_link(tx, &token, Purpose::Reset, now)?;
             new_password(tx, &user, &hash, None)?;
             store::users::set_verified(tx, &user)?;
-            tx.keys_changed();
             start_session(tx, &user, now)
         })
         .await
@@ -476,8 +473,6 @@ pub async fn vouch(ctx: &Ctx, email: &Email) -> Result<()> {
             let user = store::users::user_id_by_email(tx, &address)?
                 .ok_or_else(|| Error::NotFound(format!("No account has the email {address}.")))?;
             store::users::set_verified(tx, &user)?;
-            // Keys carry whether their owner's address is verified (X-User-ID).
-            tx.keys_changed();
             Ok(())
         })
         .await

@@ -132,8 +132,6 @@ pub async fn claim(
                 store::users::delete_placeholder(tx, &p.user_id)?;
                 claimer.id.clone()
             };
-            // The provisioned key now belongs to someone else (or is no longer a placeholder's).
-            tx.keys_changed();
             if !store::provisions::mark_claimed(tx, &p.id, &user_id, now)? {
                 return Err(Error::AlreadyClaimed);
             }

@@ -61,7 +61,6 @@ pub(super) fn reissue(tx: &Tx, prefix: &str, key: KeyN, now: Millis) -> Result<S
             "What this Idempotency-Key made is gone (cancelled, claimed or deleted); send the request with a new key.".into(),
         ));
     }
-    tx.keys_changed();
     Ok(new.secret)
 }
 
@@ -91,7 +90,6 @@ pub async fn regenerate(ctx: &Ctx, caller: &Caller) -> Result<String> {
                 // Revoked by a concurrent regenerate: that one's key is the live one.
                 return Err(Error::InvalidApiKey("This API key was just replaced; use the new one."));
             }
-            tx.keys_changed();
             let spec =
                 KeySpec { user, org: &org, project, ceiling, name: name.as_deref(), scopes, expires_at };
             let (_, new_id, api_key) = issue_key(tx, &prefix, &spec, now)?;
@@ -318,7 +316,6 @@ pub async fn revoke(ctx: &Ctx, actor: Actor, id: &str) -> Result<()> {
             if store::keys::revoke(tx, item.n, now)? == 0 {
                 return Err(Error::KeyRevoked);
             }
-            tx.keys_changed();
             let data = audit::data([("userId", item.user_id.as_str().into())]);
             audit::event(
                 tx,
@@ -364,7 +361,6 @@ pub async fn rotate(ctx: &Ctx, actor: Actor, id: &str, grace_ms: Millis) -> Resu
                 // Revoked or rotated by a concurrent request on another replica.
                 return Err(Error::KeyRevoked);
             }
-            tx.keys_changed();
             let Strength { role: ceiling, scopes, ends_at: expires_at } = grant.ceiling;
             let spec = KeySpec {
                 user: old.user_n,

@@ -92,7 +92,6 @@ fn change_in(
         store::memberships::set_provisioner(tx, org, target.user_n, on)?;
         target.is_provisioner = on;
     }
-    tx.keys_changed();
     let mut data = audit::data([
         ("userId", target.user_id.as_str().into()),
         ("role", target.role.as_str().into()),
@@ -118,7 +117,6 @@ fn remove_in(tx: &Tx, by: &By, org: &OrgId, target: MemberItem, now: Millis) -> 
     store::memberships::delete(tx, org, target.user_n)?;
     let keys_revoked = store::keys::revoke_all_of(tx, target.user_n, org, now)?;
     store::credits::remove_limit(tx, org, &target.user_id)?;
-    tx.keys_changed();
     let data = audit::data([
         ("userId", target.user_id.as_str().into()),
         ("role", target.role.as_str().into()),

@@ -1,7 +1,7 @@
 //! Every rule and use case, one file per capability. The edges (the JSON API, the pages, the
 //! command line, the background jobs) parse their input, call one function here and render its
-//! result; this layer decides who may do what, what is valid, what commits together, and when
-//! the key cache must stop trusting itself (`Tx::keys_changed`). It is the only caller of the
+//! result; this layer decides who may do what, what is valid and what commits together (the
+//! store marks the key cache stale itself, see `store`). It is the only caller of the
 //! store and names no database engine.
 
 pub mod accounts;

@@ -204,8 +204,6 @@ pub async fn set_domain(ctx: &Ctx, org: String, domain: Domain) -> Result<OrgId>
                 return Err(Error::DomainTaken(domain.as_str().to_string()));
             }
             store::orgs::set_domain(tx, &org, &domain)?;
-            // Keys carry their organization's domain (create-user maps onto it).
-            tx.keys_changed();
             let data = audit::data([("domain", domain.as_str().into())]);
             audit::only(
                 tx,
@@ -226,7 +224,6 @@ pub async fn set_domain(ctx: &Ctx, org: String, domain: Domain) -> Result<OrgId>
 fn set_provisioner_in(tx: &Tx, by: &By, org: &OrgId, who: &str, on: bool, now: Millis) -> Result<MemberRow> {
     let mut m = member_named(tx, org, who, on)?;
     store::memberships::set_provisioner(tx, org, m.user_n, on)?;
-    tx.keys_changed();
     let data = audit::data([
         ("userId", m.user_id.as_str().into()),
         ("isProvisioner", on.into()),

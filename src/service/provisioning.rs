@@ -469,8 +469,6 @@ pub async fn renew_claim_link(
             }
             if expires_at != p.expires_at {
                 store::provisions::set_placeholder_until(tx, &p.user_id, expires_at)?;
-                // The placeholder's key now fails at another time.
-                tx.keys_changed();
             }
             let data =
                 audit::data([("expiresAt", clock::format(expires_at).into()), ("mailed", send_email.into())]);
@@ -503,7 +501,6 @@ fn end(tx: &Tx, p: &ProvisionRow, status: ProvisionStatus) -> DbResult<bool> {
         return Ok(false);
     }
     store::users::delete_placeholder(tx, &p.user_id)?;
-    tx.keys_changed();
     Ok(true)
 }
 
@@ -515,9 +512,6 @@ pub const SWEEP_BATCH: u32 = 500;
 /// they created. Their keys already failed (see `auth::authenticate`); this only tidies up.
 pub(super) fn expire_batch(tx: &Tx, now: Millis) -> Result<usize> {
     let ended = store::provisions::expire_batch(tx, now, SWEEP_BATCH)?;
-    if !ended.is_empty() {
-        tx.keys_changed();
-    }
     let system = By::system();
     for p in &ended {
         let data = audit::data([

@@ -120,6 +120,7 @@ pub fn members(conn: &Conn, org: &OrgId, now: Millis) -> DbResult<Vec<MemberList
 
 /// Moves a placeholder's membership of `org` to `to`. Used when `to` is not a member yet.
 pub fn move_membership(tx: &Tx, from: &UserId, to: &UserId, org: &OrgId) -> DbResult<()> {
+    tx.keys_changed();
     tx.execute(
         "UPDATE memberships SET user_n = (SELECT n FROM users WHERE id = ?2)
           WHERE user_n = (SELECT n FROM users WHERE id = ?1) AND org_id = ?3",
@@ -241,10 +242,12 @@ pub fn count_owners(conn: &Conn, org: &OrgId) -> DbResult<i64> {
 }
 
 pub fn set_role(tx: &Tx, org: &OrgId, user: UserN, role: Role) -> DbResult<usize> {
+    tx.keys_changed();
     tx.execute("UPDATE memberships SET role = ?3 WHERE org_id = ?1 AND user_n = ?2", &[org, &user, &role])
 }
 
 pub fn set_provisioner(tx: &Tx, org: &OrgId, user: UserN, on: bool) -> DbResult<usize> {
+    tx.keys_changed();
     tx.execute(
         "UPDATE memberships SET is_provisioner = ?3 WHERE org_id = ?1 AND user_n = ?2",
         &[org, &user, &on],
@@ -254,5 +257,6 @@ pub fn set_provisioner(tx: &Tx, org: &OrgId, user: UserN, on: bool) -> DbResult<
 /// Ends the membership; the person's projects in the organization stay (their keys are revoked
 /// by the caller, and a key without a membership is refused anyway).
 pub fn delete(tx: &Tx, org: &OrgId, user: UserN) -> DbResult<usize> {
+    tx.keys_changed();
     tx.execute("DELETE FROM memberships WHERE org_id = ?1 AND user_n = ?2", &[org, &user])
 }

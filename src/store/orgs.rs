@@ -51,6 +51,8 @@ pub fn org_name(conn: &Conn, org: &OrgId) -> DbResult<Option<String>> {
 }
 
 pub fn set_domain(tx: &Tx, org: &OrgId, domain: &Domain) -> DbResult<usize> {
+    // Keys carry their organization's domain (create-user maps onto it).
+    tx.keys_changed();
     tx.execute("UPDATE organizations SET domain = ?2 WHERE id = ?1", &[org, domain])
 }
 

@@ -32,6 +32,8 @@ pub fn insert_placeholder(tx: &Tx, id: &UserId, pending_until: Millis, now: Mill
 
 /// Marks the user's address as reaching them (see schema.sql, users.email_verified).
 pub fn set_verified(tx: &Tx, user: &UserId) -> DbResult<usize> {
+    // Keys carry whether their owner's address is verified (X-User-ID).
+    tx.keys_changed();
     tx.execute("UPDATE users SET email_verified = TRUE WHERE id = ?1 AND status = 'active'", &[user])
 }
 
@@ -100,6 +102,8 @@ pub fn set_name(tx: &Tx, user: &UserId, name: Option<&str>) -> DbResult<()> {
 /// A placeholder becomes a person: their email (verified or not), password and name, status
 /// active.
 pub fn activate_placeholder(tx: &Tx, user: &UserId, person: &UserRow) -> DbResult<usize> {
+    // Its keys are no longer a placeholder's, and carry the person's address.
+    tx.keys_changed();
     tx.execute(
         "UPDATE users SET email = ?2, password_hash = ?3, name = ?4, email_verified = ?5,
                           status = 'active', pending_until = NULL
@@ -111,10 +115,13 @@ pub fn activate_placeholder(tx: &Tx, user: &UserId, person: &UserRow) -> DbResul
 /// Deletes a placeholder user; the foreign keys take its membership, projects, keys and agents
 /// with it. Never touches a real (claimed) user.
 pub fn delete_placeholder(tx: &Tx, user: &UserId) -> DbResult<usize> {
+    tx.keys_changed();
     tx.execute("DELETE FROM users WHERE id = ?1 AND status = 'placeholder'", &[user])
 }
 
 pub fn delete_user(tx: &Tx, id: &UserId) -> DbResult<()> {
+    // Its keys go with it.
+    tx.keys_changed();
     tx.execute("DELETE FROM users WHERE id = ?1", &[id])?;
     Ok(())
 }
