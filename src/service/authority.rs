@@ -9,10 +9,10 @@
 //!
 //! Why one function: when each route checked authority itself, every new route (rotation,
 //! idempotent replays, ...) was a new place to forget a case; here a new action is a new arm of
-//! one `match`, and the records of a change (`audit::By`) can only come from a `Grant`.
+//! one `match`, and the records of a change (`author::By`) can only come from a `Grant`.
 
-use super::audit::By;
 use super::auth::Caller;
+use super::author::By;
 use super::{Actor, Who};
 use crate::clock::Millis;
 use crate::db::Conn;

@@ -8,6 +8,7 @@ pub mod accounts;
 pub mod agents;
 pub mod audit;
 pub mod auth;
+pub mod author;
 pub mod authority;
 pub mod claims;
 pub mod credits;
