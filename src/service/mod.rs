@@ -21,6 +21,7 @@ pub mod members;
 pub mod organizations;
 pub mod provisioning;
 pub mod shown;
+pub mod ssrf;
 pub mod team;
 pub mod verify;
 pub mod webhooks;
