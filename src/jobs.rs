@@ -3,7 +3,7 @@
 //! thread, which sends what the outbox holds.
 
 use crate::service::webhooks::{self, Outcome, Outgoing};
-use crate::service::{maintenance, Ctx};
+use crate::service::{maintenance, ssrf, Ctx};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -188,8 +188,7 @@ impl reqwest::dns::Resolve for PublicOnly {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
         Box::pin(async move {
             let found = tokio::net::lookup_host((name.as_str(), 0)).await?;
-            let public: Vec<std::net::SocketAddr> =
-                found.filter(|a| webhooks::address_allowed(a.ip())).collect();
+            let public: Vec<std::net::SocketAddr> = found.filter(|a| ssrf::address_allowed(a.ip())).collect();
             if public.is_empty() {
                 return Err(Box::new(Refused) as Box<dyn std::error::Error + Send + Sync>);
             }
@@ -209,7 +208,7 @@ async fn send(client: &reqwest::Client, sent: &Outgoing, allow_private: bool) ->
         Some(url::Host::Ipv6(ip)) => Some(std::net::IpAddr::V6(ip)),
         _ => None,
     };
-    if !allow_private && literal.is_some_and(|ip| !webhooks::address_allowed(ip)) {
+    if !allow_private && literal.is_some_and(|ip| !ssrf::address_allowed(ip)) {
         return failed(None, Refused.to_string());
     }
     let answer = client

@@ -100,7 +100,7 @@ fn make_v1(path: &Path) -> Connection {
         c.execute(
             "INSERT INTO api_keys (id, hash, hint, user_id, org_id, project_id, created_at)
              VALUES (?1, ?2, 'oc_…', ?3, ?4, ?5, ?6)",
-            params![format!("{user}-key"), &provisiond::keys::hash(&key(k))[..], user, ORG, project, at],
+            params![format!("{user}-key"), &provisiond::secrets::hash(&key(k))[..], user, ORG, project, at],
         )
         .unwrap();
         c.execute(
@@ -118,7 +118,7 @@ fn make_v1(path: &Path) -> Connection {
                 user,
                 project,
                 agent,
-                &provisiond::keys::hash(&token.to_string().repeat(64))[..],
+                &provisiond::secrets::hash(&token.to_string().repeat(64))[..],
                 OWNER,
                 at,
                 until
@@ -128,7 +128,7 @@ fn make_v1(path: &Path) -> Connection {
     }
     c.execute(
         "INSERT INTO api_keys (id, hash, hint, user_id, org_id, project_id, created_at) VALUES ('owner-key', ?1, 'oc_…', ?2, ?3, ?4, ?5)",
-        params![&provisiond::keys::hash(&key('a'))[..], OWNER, ORG, OWNER_PROJECT, now - 10_000],
+        params![&provisiond::secrets::hash(&key('a'))[..], OWNER, ORG, OWNER_PROJECT, now - 10_000],
     )
     .unwrap();
     c
@@ -231,7 +231,7 @@ fn an_upgrade_that_would_lose_rows_leaves_the_database_as_it_was() {
     // over (keys now link to their project's row).
     c.execute(
         "INSERT INTO api_keys (id, hash, hint, user_id, org_id, project_id, created_at) VALUES ('stray', ?1, 'oc_…', ?2, ?3, 'no-such-project', 0)",
-        params![&provisiond::keys::hash(&key('f'))[..], OWNER, ORG],
+        params![&provisiond::secrets::hash(&key('f'))[..], OWNER, ORG],
     )
     .unwrap();
     drop(c);
@@ -281,7 +281,7 @@ engine_tests! {
     async fn a_version_6_database_forgets_typed_addresses_and_person_idempotency() {
         let key = format!("oc_{}", "5".repeat(64));
         let hex = |b: [u8; 32]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
-        let (hash_a, hash_key) = (hex([0xaa; 32]), hex(provisiond::keys::hash(&key)));
+        let (hash_a, hash_key) = (hex([0xaa; 32]), hex(provisiond::secrets::hash(&key)));
         let rows = |blob: &dyn Fn(&str) -> String| {
             V6_ROWS
                 .replace("HASH_A", &blob(&hash_a))

@@ -329,10 +329,11 @@ impl<'a> Conn<'a> {
     }
 }
 
-/// A write in progress: everything done through it commits together or not at all. Whoever
-/// changes what an existing API key means (revokes, moves, demotes it, ends its provision) says
-/// so with `keys_changed`; the database then moves the key epoch in this same transaction and
-/// empties the key cache after the commit, before anyone is answered.
+/// A write in progress: everything done through it commits together or not at all. The store
+/// function whose statement changes what an existing API key means (revokes, moves, demotes it,
+/// ends its provision) says so with `keys_changed` (store/key_meaning.rs checks that each does);
+/// the database then moves the key epoch in this same transaction and empties the key cache
+/// after the commit, before anyone is answered.
 pub struct Tx<'a> {
     conn: Conn<'a>,
     keys_changed: Cell<bool>,

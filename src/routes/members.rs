@@ -9,7 +9,7 @@ use crate::error::ApiError;
 use crate::http::AppState;
 use crate::service::members::{self, MemberChange};
 use crate::service::Actor;
-use crate::store::members::MemberItem;
+use crate::store::memberships::MemberItem;
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 

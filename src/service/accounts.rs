@@ -9,9 +9,9 @@ use crate::clock::Millis;
 use crate::db::Tx;
 use crate::domain::{DisplayName, Email, OrgId, UserId};
 use crate::error::{Error, Result};
-use crate::keys as secrets;
 use crate::mail::Outgoing;
 use crate::passwords;
+use crate::secrets;
 use crate::store;
 use crate::store::email_tokens::Purpose;
 
@@ -40,7 +40,7 @@ pub struct SignedIn {
 
 /// Starts a session for `user`; returns the cookie token.
 fn start_session(tx: &Tx, user: &UserId, now: Millis) -> Result<SignedIn> {
-    let first_org = store::orgs::orgs_of_user(tx, user)?.into_iter().next().map(|o| o.org_id);
+    let first_org = store::memberships::orgs_of_user(tx, user)?.into_iter().next().map(|o| o.org_id);
     let token = secrets::new_claim_token()?;
     store::sessions::insert(tx, &token.hash, user, first_org.as_ref(), now, now + SESSION_TTL_MS)?;
     Ok(SignedIn { token: token.secret })
@@ -138,7 +138,7 @@ pub async fn sign_up(
                 _ => None,
             };
             let address = email.as_string();
-            if store::orgs::user_id_by_email(tx, &address)?.is_some() {
+            if store::users::user_id_by_email(tx, &address)?.is_some() {
                 if mode == SignupMode::Open {
                     return Ok(None);
                 }
@@ -157,8 +157,8 @@ pub async fn sign_up(
                     ));
                 }
             }
-            store::orgs::insert_user(tx, &id, &address, false, false, now)?;
-            store::orgs::set_password(tx, &id, &hash)?;
+            store::users::insert_user(tx, &id, &address, false, false, now)?;
+            store::users::set_password(tx, &id, &hash)?;
             let signed_in = match mode {
                 SignupMode::Open => None,
                 _ => Some(start_session(tx, &id, now)?),
@@ -192,7 +192,7 @@ pub async fn log_in(ctx: &Ctx, client: &Client, email: &str, password: String) -
     let lookup = Email::parse(&who).ok().map(|e| e.as_string());
     let found = match lookup {
         Some(address) => {
-            ctx.db.read(move |c| Ok::<_, Error>(store::orgs::login_by_email(c, &address)?)).await?
+            ctx.db.read(move |c| Ok::<_, Error>(store::users::login_by_email(c, &address)?)).await?
         }
         None => None,
     };
@@ -228,7 +228,7 @@ pub async fn set_name(ctx: &Ctx, user: &UserId, name: &str) -> Result<()> {
         n => Some(DisplayName::parse("Your name", n, 100).map_err(Error::InvalidField)?.as_str().to_string()),
     };
     let user = user.clone();
-    ctx.db.write(move |tx| Ok(store::orgs::set_name(tx, &user, name.as_deref())?)).await
+    ctx.db.write(move |tx| Ok(store::users::set_name(tx, &user, name.as_deref())?)).await
 }
 
 /// The mails with links in them.
@@ -323,7 +323,7 @@ fn issue_link(
 pub fn send_verification(ctx: &Ctx, user: &UserId) -> bool {
     let (user, now) = (user.clone(), ctx.now());
     mail_link(ctx, LinkMail::Verify, move |tx| {
-        let Some(u) = store::orgs::user(tx, &user)? else { return Ok(None) };
+        let Some(u) = store::users::user(tx, &user)? else { return Ok(None) };
         match u.email.filter(|_| !u.email_verified && !u.placeholder && !u.api_only) {
             Some(email) => Ok(Some(issue_link(tx, &user, &email, Purpose::Verify, VERIFY_LINK_TTL_MS, now)?)),
             None => Ok(None),
@@ -348,7 +348,7 @@ pub async fn request_reset(ctx: &Ctx, client: &Client, email: &str) -> Result<()
     let email = Email::parse(email.trim()).map_err(Error::InvalidEmail)?.as_string();
     let now = ctx.now();
     mail_link(ctx, LinkMail::Reset, move |tx| {
-        let Some(login) = store::orgs::login_by_email(tx, &email)? else { return Ok(None) };
+        let Some(login) = store::users::login_by_email(tx, &email)? else { return Ok(None) };
         if login.api_only {
             return Ok(None);
         }
@@ -379,7 +379,7 @@ fn take_link(tx: &Tx, token: &str, purpose: Purpose, now: Millis) -> Result<User
     let row = store::email_tokens::take(tx, &secrets::hash(&token.to_ascii_lowercase()), purpose)?
         .filter(|r| r.expires_at > now)
         .ok_or_else(|| link_refused(what))?;
-    let user = store::orgs::user(tx, &row.user_id)?.ok_or_else(|| link_refused(what))?;
+    let user = store::users::user(tx, &row.user_id)?.ok_or_else(|| link_refused(what))?;
     if user.email.as_deref() != Some(row.email.as_str()) || user.placeholder {
         return Err(link_refused(what));
     }
@@ -393,9 +393,7 @@ pub async fn verify_email(ctx: &Ctx, client: &Client, token: &str) -> Result<()>
     ctx.db
         .write(move |tx| {
             let user = take_link(tx, &token, Purpose::Verify, now)?;
-            store::orgs::set_verified(tx, &user)?;
-            // Keys carry whether their owner's address is verified (X-User-ID).
-            tx.keys_changed();
+            store::users::set_verified(tx, &user)?;
             Ok(())
         })
         .await
@@ -422,8 +420,7 @@ pub async fn reset_password(ctx: &Ctx, client: &Client, token: &str, password: S
         .write(move |tx| {
             let user = take_link(tx, &token, Purpose::Reset, now)?;
             new_password(tx, &user, &hash, None)?;
-            store::orgs::set_verified(tx, &user)?;
-            tx.keys_changed();
+            store::users::set_verified(tx, &user)?;
             start_session(tx, &user, now)
         })
         .await
@@ -431,7 +428,7 @@ pub async fn reset_password(ctx: &Ctx, client: &Client, token: &str, password: S
 
 /// A new password: every session but `keep` ends, and so does every reset link.
 fn new_password(tx: &Tx, user: &UserId, hash: &str, keep: Option<&[u8; 32]>) -> Result<()> {
-    store::orgs::set_password(tx, user, hash)?;
+    store::users::set_password(tx, user, hash)?;
     store::sessions::delete_of_user(tx, user, keep)?;
     store::email_tokens::delete_of_user(tx, user, Purpose::Reset)?;
     Ok(())
@@ -441,7 +438,7 @@ fn new_password(tx: &Tx, user: &UserId, hash: &str, keep: Option<&[u8; 32]>) -> 
 pub async fn change_password(ctx: &Ctx, session: &Session, current: String, password: String) -> Result<()> {
     passwords::acceptable(&password).map_err(Error::InvalidField)?;
     let user = session.user_id.clone();
-    let found = ctx.db.read(move |c| Ok::<_, Error>(store::orgs::user(c, &user)?)).await?;
+    let found = ctx.db.read(move |c| Ok::<_, Error>(store::users::user(c, &user)?)).await?;
     let old = found.and_then(|u| u.password_hash);
     if !passwords::verify_bounded(current, old).await.map_err(|_| Error::Busy)? {
         return Err(Error::WrongPassword);
@@ -458,7 +455,7 @@ pub async fn set_password_by_operator(ctx: &Ctx, email: &Email, password: String
     let hash = passwords::hash_bounded(password).await.map_err(|_| Error::Busy)?.map_err(Error::Internal)?;
     ctx.db
         .write(move |tx| {
-            let login = store::orgs::login_by_email(tx, &address)?
+            let login = store::users::login_by_email(tx, &address)?
                 .ok_or_else(|| Error::NotFound(format!("No active account has the email {address}.")))?;
             if login.api_only {
                 return Err(Error::ApiOnlyUser("An API-only user never signs in; it has no password."));
@@ -473,11 +470,9 @@ pub async fn vouch(ctx: &Ctx, email: &Email) -> Result<()> {
     let address = email.as_string();
     ctx.db
         .write(move |tx| {
-            let user = store::orgs::user_id_by_email(tx, &address)?
+            let user = store::users::user_id_by_email(tx, &address)?
                 .ok_or_else(|| Error::NotFound(format!("No account has the email {address}.")))?;
-            store::orgs::set_verified(tx, &user)?;
-            // Keys carry whether their owner's address is verified (X-User-ID).
-            tx.keys_changed();
+            store::users::set_verified(tx, &user)?;
             Ok(())
         })
         .await

@@ -9,10 +9,10 @@
 //!
 //! Why one function: when each route checked authority itself, every new route (rotation,
 //! idempotent replays, ...) was a new place to forget a case; here a new action is a new arm of
-//! one `match`, and the records of a change (`audit::By`) can only come from a `Grant`.
+//! one `match`, and the records of a change (`author::By`) can only come from a `Grant`.
 
-use super::audit::By;
-use super::keys::Caller;
+use super::auth::Caller;
+use super::author::By;
 use super::{Actor, Who};
 use crate::clock::Millis;
 use crate::db::Conn;
@@ -193,7 +193,7 @@ pub fn principal(conn: &Conn, actor: &Actor) -> Result<Principal> {
     match &actor.who {
         Who::Key(c) => Ok(Principal { by: By::key(c).from(actor.origin()), ..Principal::of_key(c) }),
         Who::Person { user, org } => {
-            let m = store::orgs::membership(conn, user, org)?
+            let m = store::memberships::membership(conn, user, org)?
                 .ok_or_else(|| Error::NotFound("You are not a member of that organization.".into()))?;
             Ok(Principal {
                 user: user.clone(),
@@ -214,7 +214,7 @@ pub fn principal(conn: &Conn, actor: &Actor) -> Result<Principal> {
 pub fn principal_now(conn: &Conn, actor: &Actor) -> Result<Principal> {
     let mut p = principal(conn, actor)?;
     if let Some(caller) = actor.caller() {
-        let m = store::orgs::membership(conn, &p.user, &p.org)?.ok_or(Error::InvalidApiKey(
+        let m = store::memberships::membership(conn, &p.user, &p.org)?.ok_or(Error::InvalidApiKey(
             "The API key is not valid; check it, or ask an admin for a new one.",
         ))?;
         p.strength.role = m.role.min(caller.ceiling);

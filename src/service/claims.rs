@@ -8,7 +8,7 @@ use crate::db::Conn;
 use crate::domain::{EventType, ProvisionStatus};
 use crate::domain::{OrgId, ProjectId, UserId};
 use crate::error::{Error, Result};
-use crate::keys as secrets;
+use crate::secrets;
 use crate::store;
 use crate::store::provisions::ProvisionRow;
 
@@ -94,7 +94,7 @@ pub async fn claim(
     ctx.db
         .write(move |tx| {
             let (p, org_name) = claimable_in(tx, &token, now)?;
-            let claimer = store::orgs::user(tx, &claimer_id)?
+            let claimer = store::users::user(tx, &claimer_id)?
                 .ok_or(Error::InvalidApiKey("Your account no longer exists; sign up again."))?;
             if claimer.api_only {
                 return Err(Error::ApiOnlyUser("An API-only user cannot claim an account."));
@@ -107,7 +107,7 @@ pub async fn claim(
             if !address_may_claim(p.email.as_deref(), claimer.email.as_deref()) {
                 return Err(Error::EmailMismatch);
             }
-            let new_person = store::orgs::orgs_of_user(tx, &claimer.id)?.is_empty()
+            let new_person = store::memberships::orgs_of_user(tx, &claimer.id)?.is_empty()
                 && store::projects::count_projects_of(tx, &claimer.id)? == 0;
             // A claim never verifies the address (CONTRACT part three): whoever made the
             // provision typed it and holds the same link, so signing up through it proves
@@ -121,19 +121,17 @@ pub async fn claim(
                 store::sessions::move_to_user(tx, &claimer.id, &p.user_id)?;
                 store::email_tokens::move_to_user(tx, &claimer.id, &p.user_id)?;
                 // Free the email before the placeholder takes it.
-                store::orgs::delete_user(tx, &claimer.id)?;
-                store::orgs::activate_placeholder(tx, &p.user_id, &claimer)?;
+                store::users::delete_user(tx, &claimer.id)?;
+                store::users::activate_placeholder(tx, &p.user_id, &claimer)?;
                 p.user_id.clone()
             } else {
                 store::projects::move_projects_and_keys(tx, &p.user_id, &claimer.id)?;
-                if store::orgs::membership(tx, &claimer.id, &p.org_id)?.is_none() {
-                    store::orgs::move_membership(tx, &p.user_id, &claimer.id, &p.org_id)?;
+                if store::memberships::membership(tx, &claimer.id, &p.org_id)?.is_none() {
+                    store::memberships::move_membership(tx, &p.user_id, &claimer.id, &p.org_id)?;
                 }
-                store::orgs::delete_placeholder(tx, &p.user_id)?;
+                store::users::delete_placeholder(tx, &p.user_id)?;
                 claimer.id.clone()
             };
-            // The provisioned key now belongs to someone else (or is no longer a placeholder's).
-            tx.keys_changed();
             if !store::provisions::mark_claimed(tx, &p.id, &user_id, now)? {
                 return Err(Error::AlreadyClaimed);
             }

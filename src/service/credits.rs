@@ -257,7 +257,7 @@ pub async fn set_limit(
             // Whether the caller may manage the organization's limits at all comes first: a
             // member is told so, not whether someone is a member.
             authorize(&p, Act::SetCreditLimit { target_role: crate::domain::Role::Member })?;
-            let target = store::orgs::membership(tx, &user, &p.org)?.ok_or_else(not_member)?;
+            let target = store::memberships::membership(tx, &user, &p.org)?.ok_or_else(not_member)?;
             let auth = authorize(&p, Act::SetCreditLimit { target_role: target.role })?;
             let author = auth.by();
             let data = match &limit {

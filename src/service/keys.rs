@@ -1,159 +1,24 @@
-//! API keys: turning a presented key into a caller (through the key cache), verifying keys for
-//! the platform's services, issuing, listing, revoking and rotating keys, and recording their use.
+//! API keys: issuing them (for callers, people and provisions), listing, revoking, rotating and
+//! regenerating them.
 
 use super::audit;
 use super::authority::{authorize, principal, Act, KeyAction, KeyTarget, Principal, Strength};
 use super::idempotency::{self, Idem};
-use super::{credits, Actor, Ctx};
+use super::{Actor, Caller, Ctx};
 use crate::clock::{self, Millis};
-use crate::db::{DbResult, Tx};
+use crate::db::Tx;
 use crate::domain::{
-    Credits, EventType, KeyId, KeyN, OrgId, Page, PageRequest, ProjectN, Role, Scope, Scopes, UserId, UserN,
+    EventType, KeyId, KeyN, OrgId, Page, PageRequest, ProjectN, Role, Scopes, UserId, UserN,
 };
 use crate::error::{Error, Result};
-use crate::keycache::KeyCache;
-use crate::keys as secrets;
+use crate::secrets;
 use crate::store;
-use crate::store::credits::Balance;
-use crate::store::keys::{KeyItem, KeyRow};
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex};
+use crate::store::keys::KeyItem;
 
-/// Who is calling, as their key says: the key's user, organization, project, and the role it
-/// acts as (the lesser of the member's role and the key's ceiling).
-#[derive(Debug)]
-pub struct Caller {
-    holder: KeyRow,
-    pub role: Role,
-}
-
-/// Everything the key's row says (ids, organization, email and whether it is verified, ...).
-impl std::ops::Deref for Caller {
-    type Target = KeyRow;
-    fn deref(&self) -> &KeyRow {
-        &self.holder
-    }
-}
-
-impl Caller {
-    /// When the key stops working by itself, if it does: its expiry, the end of a rotation's
-    /// grace period, or (a placeholder's) its provision's expiry, whichever comes first.
-    pub fn ends_at(&self) -> Option<Millis> {
-        let provision_ends = if self.placeholder { self.pending_until } else { None };
-        [self.expires_at, self.revoked_at, provision_ends].into_iter().flatten().min()
-    }
-
-    /// When the key ends whatever happens to its holder: its expiry or the end of a rotation's
-    /// grace period (a placeholder's provision may still be claimed, which lifts its end).
-    pub fn ends_by_itself(&self) -> Option<Millis> {
-        [self.expires_at, self.revoked_at].into_iter().flatten().min()
-    }
-
-    /// Why the key does not work at `now`, if it does not.
-    fn fault(&self, now: Millis) -> Option<Fault> {
-        if self.member_role.is_none() || self.revoked_at.is_some_and(|at| at <= now) {
-            return Some(Fault::Revoked);
-        }
-        if self.placeholder {
-            let until = self.pending_until.unwrap_or(Millis::MIN);
-            if now >= until {
-                return Some(Fault::ProvisionEnded);
-            }
-        }
-        match self.expires_at {
-            Some(at) if now >= at => Some(Fault::Expired(at)),
-            _ => None,
-        }
-    }
-}
-
-enum Fault {
-    /// Revoked (or rotated past its grace period, or its holder left the organization).
-    Revoked,
-    /// Its own expiry passed.
-    Expired(Millis),
-    /// An unclaimed provision's key, past the provision's expiry.
-    ProvisionEnded,
-}
-
-/// A cached key row.
-struct Entry {
-    caller: Arc<Caller>,
-    /// When this key's use was last noted for `lastUsedAt`.
-    last_noted: AtomicI64,
-}
-
-/// The key cache and the key uses waiting to be written.
-#[derive(Default)]
-pub(super) struct KeyState {
-    cache: KeyCache<Entry>,
-    usage: Mutex<HashMap<KeyN, Millis>>,
-}
-
-/// Note a key's use for `lastUsedAt` at most this often; the notes are written in bulk later.
-const NOTE_USE_EVERY_MS: Millis = 60_000;
-
-fn invalid_key() -> Error {
-    Error::InvalidApiKey("The API key is not valid; check it, or ask an admin for a new one.")
-}
-
-/// The key's row, from the cache after checking that no process changed what keys mean since
-/// it was cached, else from the database. Revoked and expired keys are cached too (a flood of
-/// them reads no database); what they mean is decided at each use, against the clock.
-///
-/// `looked`: the generation as of a look for other processes' changes made moments ago in this
-/// same request (verification: authenticating the caller looked), so it is not made twice; on
-/// PostgreSQL each look is a round trip.
-async fn resolve(ctx: &Ctx, key: &str, looked: Option<u64>) -> Result<Option<Arc<Entry>>> {
-    let hash = secrets::hash(key);
-    let generation = match looked {
-        Some(g) => g,
-        None => ctx.db.refresh_keys().await?,
-    };
-    if let Some(e) = ctx.keys.cache.get(&hash, generation) {
-        ctx.metrics.key_cache_hit();
-        return Ok(Some(e));
-    }
-    ctx.metrics.key_cache_miss();
-    let Some(row) = ctx.db.read(move |c| store::keys::lookup(c, &hash)).await? else {
-        return Ok(None);
-    };
-    let role = row.member_role.unwrap_or(Role::Member).min(row.ceiling);
-    let last_noted = AtomicI64::new(row.last_used_at.unwrap_or(0));
-    let entry = Arc::new(Entry { caller: Arc::new(Caller { holder: row, role }), last_noted });
-    ctx.keys.cache.insert(hash, entry.clone(), generation, ctx.db.key_generation());
-    Ok(Some(entry))
-}
-
-fn note_use(ctx: &Ctx, entry: &Entry, now: Millis) {
-    let last = entry.last_noted.load(Ordering::Relaxed);
-    if now - last >= NOTE_USE_EVERY_MS
-        && entry.last_noted.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()
-    {
-        ctx.keys.usage.lock().unwrap_or_else(|p| p.into_inner()).insert(entry.caller.key, now);
-    }
-}
-
-/// The one place a key becomes a caller. A revoked key, an expired one, a removed member's, or
-/// a placeholder's whose provision is no longer pending and unexpired all fail here, whether or
-/// not the sweep has run. This path never writes.
-pub async fn authenticate(ctx: &Ctx, key: &str) -> Result<Arc<Caller>> {
-    let now = ctx.now();
-    let entry = resolve(ctx, key, None).await?.ok_or_else(invalid_key)?;
-    match entry.caller.fault(now) {
-        None => {}
-        Some(Fault::Expired(at)) => return Err(Error::ExpiredApiKey(at)),
-        Some(Fault::Revoked | Fault::ProvisionEnded) => return Err(invalid_key()),
-    }
-    note_use(ctx, &entry, now);
-    Ok(entry.caller.clone())
-}
-
-/// Keys the cache holds in the current generation (for tests).
-pub async fn cached_keys(ctx: &Ctx) -> Result<usize> {
-    Ok(ctx.keys.cache.len(ctx.db.refresh_keys().await?))
-}
+// What the edges and tests named `service::keys::…` before authentication and verification had
+// files of their own.
+pub use super::auth::{authenticate, cached_keys, flush_key_usage};
+pub use super::verify::{verify, Verification, VerifyCode, VerifyInput};
 
 /// What a new key is, apart from its secret.
 pub struct KeySpec<'a> {
@@ -196,7 +61,6 @@ pub(super) fn reissue(tx: &Tx, prefix: &str, key: KeyN, now: Millis) -> Result<S
             "What this Idempotency-Key made is gone (cancelled, claimed or deleted); send the request with a new key.".into(),
         ));
     }
-    tx.keys_changed();
     Ok(new.secret)
 }
 
@@ -226,7 +90,6 @@ pub async fn regenerate(ctx: &Ctx, caller: &Caller) -> Result<String> {
                 // Revoked by a concurrent regenerate: that one's key is the live one.
                 return Err(Error::InvalidApiKey("This API key was just replaced; use the new one."));
             }
-            tx.keys_changed();
             let spec =
                 KeySpec { user, org: &org, project, ceiling, name: name.as_deref(), scopes, expires_at };
             let (_, new_id, api_key) = issue_key(tx, &prefix, &spec, now)?;
@@ -453,7 +316,6 @@ pub async fn revoke(ctx: &Ctx, actor: Actor, id: &str) -> Result<()> {
             if store::keys::revoke(tx, item.n, now)? == 0 {
                 return Err(Error::KeyRevoked);
             }
-            tx.keys_changed();
             let data = audit::data([("userId", item.user_id.as_str().into())]);
             audit::event(
                 tx,
@@ -499,7 +361,6 @@ pub async fn rotate(ctx: &Ctx, actor: Actor, id: &str, grace_ms: Millis) -> Resu
                 // Revoked or rotated by a concurrent request on another replica.
                 return Err(Error::KeyRevoked);
             }
-            tx.keys_changed();
             let Strength { role: ceiling, scopes, ends_at: expires_at } = grant.ceiling;
             let spec = KeySpec {
                 user: old.user_n,
@@ -529,166 +390,4 @@ pub async fn rotate(ctx: &Ctx, actor: Actor, id: &str, grace_ms: Millis) -> Resu
             Ok(IssuedKey { item, api_key })
         })
         .await
-}
-
-/// What a verification answers (contract, Verification).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum VerifyCode {
-    Valid,
-    NotFound,
-    Revoked,
-    Expired,
-    MissingScope,
-    CreditsExceeded,
-    UserLimitExceeded,
-}
-
-impl VerifyCode {
-    const ALL: [VerifyCode; 7] = [
-        VerifyCode::Valid,
-        VerifyCode::NotFound,
-        VerifyCode::Revoked,
-        VerifyCode::Expired,
-        VerifyCode::MissingScope,
-        VerifyCode::CreditsExceeded,
-        VerifyCode::UserLimitExceeded,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            VerifyCode::Valid => "valid",
-            VerifyCode::NotFound => "not_found",
-            VerifyCode::Revoked => "revoked",
-            VerifyCode::Expired => "expired",
-            VerifyCode::MissingScope => "missing_scope",
-            VerifyCode::CreditsExceeded => "credits_exceeded",
-            VerifyCode::UserLimitExceeded => "user_limit_exceeded",
-        }
-    }
-}
-
-pub struct VerifyInput {
-    pub key: String,
-    pub scope: Option<Scope>,
-    pub consume: Option<(Credits, Option<String>)>,
-    /// Honoured only with `consume` (a plain check changes nothing to repeat).
-    pub idem: Option<Idem>,
-}
-
-/// What a verification with `consume` records for a replay.
-#[derive(serde::Serialize, serde::Deserialize)]
-struct Consumed {
-    code: String,
-    granted: i64,
-    used: i64,
-}
-
-pub struct Verification {
-    pub code: VerifyCode,
-    /// The key as found (None: not found, or another organization's).
-    pub key: Option<Arc<Caller>>,
-    /// The pool after a consumption was asked for (debited or not).
-    pub credits: Option<Balance>,
-}
-
-/// Checks a key for the platform's services, from the key cache (exact: see `resolve`), and with
-/// `consume` debits the key's user in the same write that confirms the key is still live.
-pub async fn verify(ctx: &Ctx, caller: &Caller, input: VerifyInput) -> Result<Verification> {
-    let grant = authorize(&Principal::of_key(caller), Act::Verify)?;
-    let now = ctx.now();
-    // The caller was authenticated just now, which looked for changes; this lookup is as exact.
-    let looked = Some(ctx.db.key_generation());
-    let found = resolve(ctx, &input.key, looked).await?.filter(|e| e.caller.org_id == caller.org_id);
-    let Some(entry) = found else {
-        return Ok(Verification { code: VerifyCode::NotFound, key: None, credits: None });
-    };
-    let key = entry.caller.clone();
-    let answer = |code, credits| Ok(Verification { code, key: Some(key.clone()), credits });
-    match key.fault(now) {
-        None => {}
-        Some(Fault::Revoked) => return answer(VerifyCode::Revoked, None),
-        Some(Fault::Expired(_) | Fault::ProvisionEnded) => return answer(VerifyCode::Expired, None),
-    }
-    if input.scope.is_some_and(|s| !key.scopes.has(s)) {
-        return answer(VerifyCode::MissingScope, None);
-    }
-    note_use(ctx, &entry, now);
-    let Some((amount, reason)) = input.consume else {
-        return answer(VerifyCode::Valid, None);
-    };
-    if !key.scopes.has(Scope::CreditsConsume) {
-        return answer(VerifyCode::MissingScope, None);
-    }
-    let (n, org, user) = (key.key, key.org_id.clone(), key.user_id.clone());
-    let idem = input.idem;
-    let low = ctx.rules.credits_low_percent;
-    let outcome = ctx
-        .db
-        .write(move |tx| {
-            let work = |tx: &Tx| {
-                // The debit happens only while the key is live (one statement); a refusal asks
-                // whether the key was revoked since the cache answered, which says why.
-                let (code, b) = match credits::debit_in(
-                    tx,
-                    grant.by(),
-                    low,
-                    &org,
-                    &user,
-                    amount,
-                    reason.as_deref(),
-                    now,
-                    Some(n),
-                ) {
-                    Ok(b) => (VerifyCode::Valid, Some(b)),
-                    Err(Error::CreditsExceeded { .. } | Error::UserLimitExceeded { .. })
-                        if !store::keys::is_live(tx, n, now)? =>
-                    {
-                        (VerifyCode::Revoked, None)
-                    }
-                    Err(Error::CreditsExceeded { .. }) => {
-                        (VerifyCode::CreditsExceeded, Some(store::credits::balance(tx, &org)?))
-                    }
-                    Err(Error::UserLimitExceeded { .. }) => {
-                        (VerifyCode::UserLimitExceeded, Some(store::credits::balance(tx, &org)?))
-                    }
-                    Err(e) => return Err(e),
-                };
-                let record = Consumed {
-                    code: code.as_str().to_string(),
-                    granted: b.as_ref().map_or(0, |b| b.granted.thousandths()),
-                    used: b.as_ref().map_or(0, |b| b.used.thousandths()),
-                };
-                Ok((record, (code, b)))
-            };
-            let replay = |_: &Tx, r: Consumed| {
-                let code =
-                    VerifyCode::ALL.into_iter().find(|c| c.as_str() == r.code).unwrap_or(VerifyCode::Valid);
-                let b = Balance {
-                    granted: Credits::from_thousandths(r.granted),
-                    used: Credits::from_thousandths(r.used),
-                    alert: 0,
-                };
-                Ok((code, (code != VerifyCode::Revoked).then_some(b)))
-            };
-            idempotency::once(tx, idem.as_ref(), &grant, "POST /v1/keys/verify", now, work, replay)
-        })
-        .await?;
-    answer(outcome.0, outcome.1)
-}
-
-/// Writes the noted key uses (`lastUsedAt`) in one transaction; returns how many.
-pub fn flush_key_usage(ctx: &Ctx) -> Result<usize> {
-    let uses: Vec<(KeyN, Millis)> =
-        std::mem::take(&mut *ctx.keys.usage.lock().unwrap_or_else(|p| p.into_inner())).into_iter().collect();
-    if uses.is_empty() {
-        return Ok(0);
-    }
-    let n = uses.len();
-    ctx.db.write_blocking(move |tx| -> DbResult<()> {
-        for (key, at) in &uses {
-            store::keys::touch(tx, *key, *at)?;
-        }
-        Ok(())
-    })?;
-    Ok(n)
 }

@@ -1,7 +1,7 @@
 //! Keeping the database tidy and whole: the sweep of expired provisions, links and sessions;
 //! backups; the health check.
 
-use super::{audit, idempotency, keys, limits, provisioning, shown, Ctx};
+use super::{audit, auth, idempotency, limits, provisioning, shown, Ctx};
 use crate::clock::Millis;
 use crate::db::{Db, Engine};
 use crate::error::{Error, Result};
@@ -68,7 +68,7 @@ pub async fn metrics(ctx: &Ctx) -> Result<String> {
 /// The periodic work of the cleanup thread: the sweep, then the key uses noted since last time.
 pub fn tidy(ctx: &Ctx) -> Result<usize> {
     let ended = sweep(ctx, ctx.now())?;
-    keys::flush_key_usage(ctx)?;
+    auth::flush_key_usage(ctx)?;
     Ok(ended)
 }
 
@@ -85,7 +85,7 @@ pub async fn health(ctx: &Ctx) -> Result<()> {
 /// At a clean stop: the key uses noted so far are written, and the database is made complete on
 /// its own.
 pub fn shut_down(ctx: &Ctx) {
-    if let Err(e) = keys::flush_key_usage(ctx) {
+    if let Err(e) = auth::flush_key_usage(ctx) {
         log::warn!("could not record API key use at shutdown: {e}");
     }
     if let Err(e) = ctx.db.checkpoint() {
@@ -108,7 +108,7 @@ pub fn migrate_to_postgres(from: &Db, to: &Db) -> Result<Copied> {
         return Err(Error::Internal("DATABASE_URL must name the PostgreSQL database to copy into".into()));
     }
     let empty = to.read_blocking(|c| -> Result<bool> {
-        Ok(store::orgs::count_orgs(c)? == 0 && store::orgs::count_users(c)? == 0)
+        Ok(store::orgs::count_orgs(c)? == 0 && store::users::count_users(c)? == 0)
     })?;
     if !empty {
         return Err(Error::Internal(format!(

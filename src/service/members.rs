@@ -11,7 +11,7 @@ use crate::db::Tx;
 use crate::domain::{Cursor, EventType, OrgId, Page, PageRequest, Role, UserId, UserN};
 use crate::error::{Error, Result};
 use crate::store;
-use crate::store::members::MemberItem;
+use crate::store::memberships::MemberItem;
 
 /// What a PATCH asks to change; at least one of the two.
 #[derive(Clone, Copy, Debug, Default)]
@@ -45,7 +45,7 @@ pub async fn list(ctx: &Ctx, actor: Actor, page: PageRequest) -> Result<Page<Mem
         .db
         .read(move |c| {
             let auth = authorize(&principal(c, &actor)?, Act::ListMembers)?;
-            Ok::<_, Error>(store::members::list(c, &auth.org, now, after, limit + 1)?)
+            Ok::<_, Error>(store::memberships::list(c, &auth.org, now, after, limit + 1)?)
         })
         .await?;
     Ok(Page::from_rows(rows, limit, |m| Cursor::new(vec![m.joined_at.to_string(), m.user_n.0.to_string()])))
@@ -59,9 +59,9 @@ fn pending_provision() -> Error {
 }
 
 /// Refuses a change that would leave the organization without an owner. The caller holds the
-/// organization's lock (`store::members::lock_org`), so the count cannot move underneath.
+/// organization's lock (`store::orgs::lock_org`), so the count cannot move underneath.
 fn keep_an_owner(tx: &Tx, org: &OrgId, target: &MemberItem) -> Result<()> {
-    if target.role == Role::Owner && store::members::count_owners(tx, org)? <= 1 {
+    if target.role == Role::Owner && store::memberships::count_owners(tx, org)? <= 1 {
         return Err(Error::LastOwner);
     }
     Ok(())
@@ -85,14 +85,13 @@ fn change_in(
         if role != Role::Owner {
             keep_an_owner(tx, org, &target)?;
         }
-        store::members::set_role(tx, org, target.user_n, role)?;
+        store::memberships::set_role(tx, org, target.user_n, role)?;
         target.role = role;
     }
     if let Some(on) = change.is_provisioner {
-        store::members::set_provisioner(tx, org, target.user_n, on)?;
+        store::memberships::set_provisioner(tx, org, target.user_n, on)?;
         target.is_provisioner = on;
     }
-    tx.keys_changed();
     let mut data = audit::data([
         ("userId", target.user_id.as_str().into()),
         ("role", target.role.as_str().into()),
@@ -115,10 +114,9 @@ fn remove_in(tx: &Tx, by: &By, org: &OrgId, target: MemberItem, now: Millis) -> 
         return Err(pending_provision());
     }
     keep_an_owner(tx, org, &target)?;
-    store::members::delete(tx, org, target.user_n)?;
+    store::memberships::delete(tx, org, target.user_n)?;
     let keys_revoked = store::keys::revoke_all_of(tx, target.user_n, org, now)?;
-    store::members::delete_credit_limit(tx, org, &target.user_id)?;
-    tx.keys_changed();
+    store::credits::remove_limit(tx, org, &target.user_id)?;
     let data = audit::data([
         ("userId", target.user_id.as_str().into()),
         ("role", target.role.as_str().into()),
@@ -140,10 +138,10 @@ pub async fn update(ctx: &Ctx, actor: Actor, user: &str, change: MemberChange) -
             // Refused before anything is read for those who may not change members at all.
             let p = principal(tx, &actor)?;
             authorize(&p, Act::ListMembers)?;
-            store::members::lock_org(tx, &p.org)?;
+            store::orgs::lock_org(tx, &p.org)?;
             let p = principal_now(tx, &actor)?;
             let target = match &user {
-                Some(u) => store::members::get(tx, &p.org, u, now)?.ok_or_else(no_such_member)?,
+                Some(u) => store::memberships::get(tx, &p.org, u, now)?.ok_or_else(no_such_member)?,
                 None => return Err(no_such_member()),
             };
             let act = Act::ChangeMember {
@@ -166,10 +164,10 @@ pub async fn remove(ctx: &Ctx, actor: Actor, user: &str) -> Result<Removed> {
     ctx.db
         .write(move |tx| {
             let p = principal(tx, &actor)?;
-            store::members::lock_org(tx, &p.org)?;
+            store::orgs::lock_org(tx, &p.org)?;
             let p = principal_now(tx, &actor)?;
             let target = match &user {
-                Some(u) => store::members::get(tx, &p.org, u, now)?,
+                Some(u) => store::memberships::get(tx, &p.org, u, now)?,
                 None => None,
             };
             let Some(target) = target else {
@@ -188,9 +186,9 @@ pub async fn remove(ctx: &Ctx, actor: Actor, user: &str) -> Result<Removed> {
 /// The member an operator names (user id or email) in the organization they name.
 fn named(tx: &Tx, org: &str, who: &str, vouched: bool, now: Millis) -> Result<(OrgId, MemberItem)> {
     let org = resolve_org(tx, org)?;
-    store::members::lock_org(tx, &org)?;
+    store::orgs::lock_org(tx, &org)?;
     let m = member_named(tx, &org, who, vouched)?;
-    let target = store::members::get(tx, &org, &m.user_id, now)?.ok_or_else(no_such_member)?;
+    let target = store::memberships::get(tx, &org, &m.user_id, now)?.ok_or_else(no_such_member)?;
     Ok((org, target))
 }
 

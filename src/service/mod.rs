@@ -1,12 +1,14 @@
 //! Every rule and use case, one file per capability. The edges (the JSON API, the pages, the
 //! command line, the background jobs) parse their input, call one function here and render its
-//! result; this layer decides who may do what, what is valid, what commits together, and when
-//! the key cache must stop trusting itself (`Tx::keys_changed`). It is the only caller of the
+//! result; this layer decides who may do what, what is valid and what commits together (the
+//! store marks the key cache stale itself, see `store`). It is the only caller of the
 //! store and names no database engine.
 
 pub mod accounts;
 pub mod agents;
 pub mod audit;
+pub mod auth;
+pub mod author;
 pub mod authority;
 pub mod claims;
 pub mod credits;
@@ -19,7 +21,9 @@ pub mod members;
 pub mod organizations;
 pub mod provisioning;
 pub mod shown;
+pub mod ssrf;
 pub mod team;
+pub mod verify;
 pub mod webhooks;
 
 use crate::clock::{Clock, Millis};
@@ -32,8 +36,8 @@ use crate::serverkey::ServerKey;
 use crate::store;
 use std::sync::Arc;
 
+pub use auth::Caller;
 pub use authority::{authorize, principal, Act, Grant, KeyAction, KeyTarget, Principal, Strength};
-pub use keys::Caller;
 
 /// Who may create an account on the web pages.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -75,7 +79,7 @@ pub struct Ctx {
     pub db: Db,
     pub clock: Clock,
     pub rules: Arc<Rules>,
-    keys: Arc<keys::KeyState>,
+    keys: Arc<auth::KeyState>,
     limits: Arc<limits::Limits>,
     mailer: Mailer,
     /// Seals the webhooks' signing secrets; None for commands that never touch them.

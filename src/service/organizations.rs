@@ -11,7 +11,7 @@ use crate::domain::{
 };
 use crate::error::{Error, Result};
 use crate::store;
-use crate::store::orgs::{MemberListRow, MemberRow, OrgOfUser};
+use crate::store::memberships::{MemberListRow, MemberRow, OrgOfUser};
 use crate::store::provisions::ProvisionRow;
 
 pub const DEFAULT_PROJECT_NAME: &str = "Default";
@@ -88,7 +88,7 @@ pub async fn start(ctx: &Ctx, user: &UserId, session: [u8; 32], name: String) ->
     let user = user.clone();
     ctx.db
         .write(move |tx| {
-            let u = store::orgs::user(tx, &user)?
+            let u = store::users::user(tx, &user)?
                 .ok_or_else(|| Error::NotFound("Your account no longer exists.".into()))?;
             let email = u.email.filter(|_| u.email_verified).ok_or_else(|| {
                 Error::EmailUnverified(
@@ -119,9 +119,9 @@ fn add_in(
     now: Millis,
 ) -> Result<Access> {
     let address = email.as_string();
-    let (user_id, user_n, new_account) = match store::orgs::user_id_by_email(tx, &address)? {
+    let (user_id, user_n, new_account) = match store::users::user_id_by_email(tx, &address)? {
         Some(id) => {
-            let u = store::orgs::user(tx, &id)?.ok_or_else(|| Error::Internal("user vanished".into()))?;
+            let u = store::users::user(tx, &id)?.ok_or_else(|| Error::Internal("user vanished".into()))?;
             if !u.email_verified {
                 return Err(Error::AddressUnverified(address));
             }
@@ -130,11 +130,11 @@ fn add_in(
         None => {
             let id = UserId::new();
             // Verified: an operator (or an owner) names the address.
-            let n = store::orgs::insert_user(tx, &id, &address, false, true, now)?;
+            let n = store::users::insert_user(tx, &id, &address, false, true, now)?;
             (id, n, true)
         }
     };
-    store::orgs::insert_membership(tx, user_n, org, role, provisioner, now).map_err(|e| {
+    store::memberships::insert_membership(tx, user_n, org, role, provisioner, now).map_err(|e| {
         if e.is_unique_violation() {
             Error::UserExists(format!("{address} is already a member of this organization."))
         } else {
@@ -204,8 +204,6 @@ pub async fn set_domain(ctx: &Ctx, org: String, domain: Domain) -> Result<OrgId>
                 return Err(Error::DomainTaken(domain.as_str().to_string()));
             }
             store::orgs::set_domain(tx, &org, &domain)?;
-            // Keys carry their organization's domain (create-user maps onto it).
-            tx.keys_changed();
             let data = audit::data([("domain", domain.as_str().into())]);
             audit::only(
                 tx,
@@ -225,8 +223,7 @@ pub async fn set_domain(ctx: &Ctx, org: String, domain: Domain) -> Result<OrgId>
 /// email only when verified: it must name the person it reaches).
 fn set_provisioner_in(tx: &Tx, by: &By, org: &OrgId, who: &str, on: bool, now: Millis) -> Result<MemberRow> {
     let mut m = member_named(tx, org, who, on)?;
-    store::orgs::set_provisioner(tx, org, &m.user_id, on)?;
-    tx.keys_changed();
+    store::memberships::set_provisioner(tx, org, m.user_n, on)?;
     let data = audit::data([
         ("userId", m.user_id.as_str().into()),
         ("isProvisioner", on.into()),
@@ -246,7 +243,7 @@ pub(super) fn member_named(tx: &Tx, org: &OrgId, who: &str, vouched: bool) -> Re
     if who.chars().any(char::is_control) {
         return Err(Error::NotFound("No member of this organization has that user id or email.".into()));
     }
-    let m = store::orgs::find_member(tx, org, &who)?
+    let m = store::memberships::find_member(tx, org, &who)?
         .ok_or_else(|| Error::NotFound("No member of this organization has that user id or email.".into()))?;
     if vouched && m.user_id.as_str() != who && !m.email_verified {
         return Err(Error::MemberUnverified);
@@ -296,7 +293,7 @@ pub async fn dashboard(ctx: &Ctx, user: &UserId, wanted: Option<OrgId>) -> Resul
     let (user, now) = (user.clone(), ctx.now());
     ctx.db
         .read(move |conn| {
-            let orgs = store::orgs::orgs_of_user(conn, &user)?;
+            let orgs = store::memberships::orgs_of_user(conn, &user)?;
             let active = wanted
                 .and_then(|w| orgs.iter().position(|o| o.org_id == w))
                 .or(if orgs.is_empty() { None } else { Some(0) });
@@ -308,7 +305,7 @@ pub async fn dashboard(ctx: &Ctx, user: &UserId, wanted: Option<OrgId>) -> Resul
                     } else {
                         Vec::new()
                     };
-                    (store::orgs::members(conn, &org.org_id, now)?, pending)
+                    (store::memberships::members(conn, &org.org_id, now)?, pending)
                 }
                 None => (Vec::new(), Vec::new()),
             };
@@ -323,7 +320,7 @@ pub async fn switch(ctx: &Ctx, user: &UserId, session: [u8; 32], org: Option<Org
     ctx.db
         .write(move |tx| {
             let member = match &org {
-                Some(o) => store::orgs::membership(tx, &user, o)?.is_some(),
+                Some(o) => store::memberships::membership(tx, &user, o)?.is_some(),
                 None => false,
             };
             match org.filter(|_| member) {

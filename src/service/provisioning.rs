@@ -14,8 +14,8 @@ use crate::domain::{
     ProvisionRole, ProvisionStatus, Role, UserId,
 };
 use crate::error::{Error, Result};
-use crate::keys as secrets;
 use crate::mail::Outgoing;
+use crate::secrets;
 use crate::store;
 use crate::store::projects::AgentRow;
 use crate::store::provisions::{ListFilter, ProvisionRow};
@@ -260,8 +260,8 @@ pub async fn provision_with(
             };
             let work = |tx: &Tx| {
                 let row = row_of(auth.org.clone(), auth.user.clone());
-                let user_n = store::orgs::insert_placeholder(tx, &row.user_id, row.expires_at, now)?;
-                store::orgs::insert_membership(tx, user_n, &row.org_id, role, false, now)?;
+                let user_n = store::users::insert_placeholder(tx, &row.user_id, row.expires_at, now)?;
+                store::memberships::insert_membership(tx, user_n, &row.org_id, role, false, now)?;
                 let project_n = store::projects::insert_project(
                     tx,
                     &row.project_id,
@@ -469,8 +469,6 @@ pub async fn renew_claim_link(
             }
             if expires_at != p.expires_at {
                 store::provisions::set_placeholder_until(tx, &p.user_id, expires_at)?;
-                // The placeholder's key now fails at another time.
-                tx.keys_changed();
             }
             let data =
                 audit::data([("expiresAt", clock::format(expires_at).into()), ("mailed", send_email.into())]);
@@ -502,8 +500,7 @@ fn end(tx: &Tx, p: &ProvisionRow, status: ProvisionStatus) -> DbResult<bool> {
     if !store::provisions::end(tx, &p.id, status)? {
         return Ok(false);
     }
-    store::orgs::delete_placeholder(tx, &p.user_id)?;
-    tx.keys_changed();
+    store::users::delete_placeholder(tx, &p.user_id)?;
     Ok(true)
 }
 
@@ -512,12 +509,9 @@ fn end(tx: &Tx, p: &ProvisionRow, status: ProvisionStatus) -> DbResult<bool> {
 pub const SWEEP_BATCH: u32 = 500;
 
 /// One batch of the sweep: marks pending provisions past their expiry `expired` and deletes what
-/// they created. Their keys already failed (see `keys::authenticate`); this only tidies up.
+/// they created. Their keys already failed (see `auth::authenticate`); this only tidies up.
 pub(super) fn expire_batch(tx: &Tx, now: Millis) -> Result<usize> {
     let ended = store::provisions::expire_batch(tx, now, SWEEP_BATCH)?;
-    if !ended.is_empty() {
-        tx.keys_changed();
-    }
     let system = By::system();
     for p in &ended {
         let data = audit::data([
@@ -578,15 +572,15 @@ pub async fn create_api_user(
         .write(move |tx| {
             let work = |tx: &Tx| {
                 let address = email.as_string();
-                if store::orgs::user_id_by_email(tx, &address)?.is_some() {
+                if store::users::user_id_by_email(tx, &address)?.is_some() {
                     return Err(Error::UserExists(format!(
                         "A user with the email {address} already exists."
                     )));
                 }
                 let user_id = UserId::new();
                 // Verified: the orchestrator owns the domain it maps addresses onto.
-                let user_n = store::orgs::insert_user(tx, &user_id, &address, true, true, now)?;
-                store::orgs::insert_membership(tx, user_n, &org, Role::Member, false, now)?;
+                let user_n = store::users::insert_user(tx, &user_id, &address, true, true, now)?;
+                store::memberships::insert_membership(tx, user_n, &org, Role::Member, false, now)?;
                 // Its key is worth at most the provisioner's (`authority`).
                 let access = project_and_key(tx, &prefix, &org, user_id, user_n, grant.ceiling, now)?;
                 let key = store::keys::list(tx, &org, Some(&access.user_id), None, 1)?

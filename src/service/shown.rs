@@ -9,7 +9,7 @@ use crate::clock::Millis;
 use crate::db::Tx;
 use crate::domain::UserId;
 use crate::error::{Error, Result};
-use crate::keys as secrets;
+use crate::secrets;
 use crate::store;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};

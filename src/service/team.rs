@@ -6,7 +6,7 @@ use super::{Actor, Ctx};
 use crate::domain::ProvisionStatus;
 use crate::error::{Error, Result};
 use crate::store;
-use crate::store::members::MemberItem;
+use crate::store::memberships::MemberItem;
 use crate::store::provisions::ProvisionRow;
 
 /// The tabs: claimed accounts, and provisions by status.
@@ -76,7 +76,7 @@ pub async fn page(ctx: &Ctx, actor: Actor, tab: Tab, search: Option<String>, pag
             "Search for at most 200 characters, without control characters.".into(),
         ));
     }
-    let pattern = search.as_deref().map(store::members::like_pattern);
+    let pattern = search.as_deref().map(store::memberships::like_pattern);
     let offset = page.saturating_sub(1).saturating_mul(PAGE);
     let now = ctx.now();
     ctx.db
@@ -95,7 +95,7 @@ pub async fn page(ctx: &Ctx, actor: Actor, tab: Tab, search: Option<String>, pag
                 let (take, skip) = if t == tab { (PAGE, offset) } else { (0, 0) };
                 let (rows, total) = match t.status() {
                     None => {
-                        let (rows, total) = store::members::search_active(c, &who.org, p, skip, take)?;
+                        let (rows, total) = store::memberships::search_active(c, &who.org, p, skip, take)?;
                         (Rows::Members(rows), total)
                     }
                     Some(status) => {

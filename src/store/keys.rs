@@ -203,6 +203,7 @@ pub fn touch(tx: &Tx, key: KeyN, at: Millis) -> DbResult<()> {
 /// Revokes a live key from `at` on (now, or when a rotation's grace period ends); a key already
 /// set to stop sooner keeps its time. 0 when it was revoked already.
 pub fn revoke(tx: &Tx, key: KeyN, at: Millis) -> DbResult<usize> {
+    tx.keys_changed();
     tx.execute(
         "UPDATE api_keys SET revoked_at = ?2 WHERE n = ?1 AND (revoked_at IS NULL OR revoked_at > ?2)",
         &[&key, &at],
@@ -232,6 +233,7 @@ pub fn live_count(tx: &Tx, user: UserN, org: &OrgId, now: Millis) -> DbResult<i6
 
 /// Revokes every live key a user holds in an organization (removed from it); returns how many.
 pub fn revoke_all_of(tx: &Tx, user: UserN, org: &OrgId, now: Millis) -> DbResult<usize> {
+    tx.keys_changed();
     tx.execute(
         "UPDATE api_keys SET revoked_at = ?3 WHERE user_n = ?1 AND org_id = ?2 AND (revoked_at IS NULL OR revoked_at > ?3)",
         &[&user, org, &now],
@@ -242,6 +244,8 @@ pub fn revoke_all_of(tx: &Tx, user: UserN, org: &OrgId, now: Millis) -> DbResult
 /// fresh key. The old secret stops working with this write.
 /// A key no longer live (revoked, rotated past its grace, expired) is left alone: 0.
 pub fn replace_secret(tx: &Tx, key: KeyN, hash: &[u8; 32], hint: &str, now: Millis) -> DbResult<usize> {
+    // The old secret, cached, must stop working.
+    tx.keys_changed();
     tx.execute(
         "UPDATE api_keys SET hash = ?2, hint = ?3 WHERE n = ?1
             AND (revoked_at IS NULL OR revoked_at > ?4) AND (expires_at IS NULL OR expires_at > ?4)",

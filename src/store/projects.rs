@@ -89,6 +89,8 @@ pub fn delete_agent(tx: &Tx, project: ProjectN, agent: &AgentId) -> DbResult<boo
 
 /// Hands every project of one user (with its agents) and every key of that user to another.
 pub fn move_projects_and_keys(tx: &Tx, from: &UserId, to: &UserId) -> DbResult<()> {
+    // The keys now belong to someone else.
+    tx.keys_changed();
     for sql in [
         "UPDATE projects SET user_n = (SELECT n FROM users WHERE id = ?2)
           WHERE user_n = (SELECT n FROM users WHERE id = ?1)",

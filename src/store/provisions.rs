@@ -250,6 +250,10 @@ pub fn expire_batch(tx: &Tx, now: Millis, limit: u32) -> DbResult<Vec<Expired>> 
         &[],
         expired,
     )?;
+    if !ended.is_empty() {
+        // The placeholders' keys are gone (they failed already, by their provision's expiry).
+        tx.keys_changed();
+    }
     for sql in [
         "UPDATE provisions SET status = 'expired' WHERE n IN (SELECT p FROM temp.sweep_batch)",
         "DELETE FROM agents WHERE project_n IN
@@ -269,7 +273,7 @@ pub fn expire_batch(tx: &Tx, now: Millis, limit: u32) -> DbResult<Vec<Expired>> 
 /// placeholder's membership, projects, keys and agents go with it by the foreign keys' cascades.
 /// (A data-modifying WITH clause runs to completion whether or not the query reads it.)
 fn expire_batch_postgres(tx: &Tx, now: Millis, limit: u32) -> DbResult<Vec<Expired>> {
-    tx.query_all(
+    let ended = tx.query_all(
         "WITH batch AS (
               SELECT n, user_id FROM provisions WHERE status = 'pending' AND expires_at <= ?1
                ORDER BY expires_at, n LIMIT ?2 FOR UPDATE SKIP LOCKED),
@@ -281,7 +285,11 @@ fn expire_batch_postgres(tx: &Tx, now: Millis, limit: u32) -> DbResult<Vec<Expir
          SELECT id, org_id, user_id, expires_at FROM ended",
         &[&now, &i64::from(limit)],
         expired,
-    )
+    )?;
+    if !ended.is_empty() {
+        tx.keys_changed();
+    }
+    Ok(ended)
 }
 
 macro_rules! by_token_sql {
@@ -344,6 +352,8 @@ pub fn take_signup(tx: &Tx, id: &ProvisionId, user: &UserId) -> DbResult<bool> {
 
 /// Moves a placeholder's key deadline with its provision's expiry (see schema.sql, users).
 pub fn set_placeholder_until(tx: &Tx, user: &UserId, until: Millis) -> DbResult<()> {
+    // The placeholder's keys now fail at another time.
+    tx.keys_changed();
     tx.execute(
         "UPDATE users SET pending_until = ?2 WHERE id = ?1 AND status = 'placeholder'",
         &[user, &until],

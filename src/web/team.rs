@@ -15,7 +15,7 @@ use crate::service::team::{self, Rows, Tab, TeamPage};
 use crate::service::Actor;
 use crate::service::SignupMode;
 use crate::service::{organizations, shown};
-use crate::store::members::MemberItem;
+use crate::store::memberships::MemberItem;
 use crate::store::provisions::ProvisionRow;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};

@@ -1,9 +1,133 @@
-//! Memberships as the members API sees them: listing, changing and removing them, and what
-//! keeps an organization from losing its last owner.
+//! Memberships: who belongs to which organization, with what role and whether they may
+//! provision; the lists the members API and the dashboard show, and what keeps an organization
+//! from losing its last owner.
 
 use crate::clock::Millis;
-use crate::db::{Conn, DbResult, Engine, Row, Tx};
+use crate::db::{Conn, DbResult, Row, Tx};
 use crate::domain::{OrgId, Role, UserId, UserN};
+
+pub fn insert_membership(
+    tx: &Tx,
+    user: UserN,
+    org: &OrgId,
+    role: Role,
+    is_provisioner: bool,
+    now: Millis,
+) -> DbResult<()> {
+    tx.execute(
+        "INSERT INTO memberships (user_n, org_id, role, is_provisioner, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        &[&user, org, &role, &is_provisioner, &now],
+    )?;
+    Ok(())
+}
+
+/// A person's standing in one organization.
+pub struct Membership {
+    pub role: Role,
+    pub is_provisioner: bool,
+}
+
+pub fn membership(conn: &Conn, user: &UserId, org: &OrgId) -> DbResult<Option<Membership>> {
+    conn.query_opt(
+        "SELECT role, is_provisioner FROM memberships
+          WHERE user_n = (SELECT n FROM users WHERE id = ?1) AND org_id = ?2",
+        &[user, org],
+        |r| Ok(Membership { role: r.get(0)?, is_provisioner: r.get(1)? }),
+    )
+}
+
+/// A member as the provisioner and role rules see them.
+pub struct MemberRow {
+    pub user_id: UserId,
+    pub user_n: UserN,
+    pub email: Option<String>,
+    pub email_verified: bool,
+    pub role: Role,
+    pub is_provisioner: bool,
+}
+
+/// A member of `org` by user id or email (lowercase).
+pub fn find_member(conn: &Conn, org: &OrgId, user_id_or_email: &str) -> DbResult<Option<MemberRow>> {
+    conn.query_opt(
+        "SELECT u.id, u.email, m.role, m.is_provisioner, u.email_verified, u.n
+           FROM memberships m JOIN users u ON u.n = m.user_n
+          WHERE m.org_id = ?1 AND (u.id = ?2 OR u.email = ?2)",
+        &[org, &user_id_or_email],
+        |r| {
+            Ok(MemberRow {
+                user_id: r.get(0)?,
+                email: r.get(1)?,
+                role: r.get(2)?,
+                is_provisioner: r.get(3)?,
+                email_verified: r.get(4)?,
+                user_n: r.get(5)?,
+            })
+        },
+    )
+}
+
+/// An organization a person belongs to, for the dashboard's switcher.
+pub struct OrgOfUser {
+    pub org_id: OrgId,
+    pub name: String,
+    pub role: Role,
+}
+
+pub fn orgs_of_user(conn: &Conn, user: &UserId) -> DbResult<Vec<OrgOfUser>> {
+    conn.query_all(
+        "SELECT o.id, o.name, m.role FROM memberships m JOIN organizations o ON o.id = m.org_id
+          WHERE m.user_n = (SELECT n FROM users WHERE id = ?1) ORDER BY o.name, o.id",
+        &[user],
+        |r| Ok(OrgOfUser { org_id: r.get(0)?, name: r.get(1)?, role: r.get(2)? }),
+    )
+}
+
+pub struct MemberListRow {
+    pub user_id: UserId,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub role: Role,
+    pub placeholder: bool,
+    pub api_only: bool,
+    pub is_provisioner: bool,
+}
+
+fn member_list_row(r: &Row) -> DbResult<MemberListRow> {
+    Ok(MemberListRow {
+        user_id: r.get(0)?,
+        email: r.get(1)?,
+        name: r.get(2)?,
+        role: r.get(3)?,
+        placeholder: r.get::<String>(4)? == "placeholder",
+        api_only: r.get(5)?,
+        is_provisioner: r.get(6)?,
+    })
+}
+
+/// The organization's members; placeholders only while their provision is live (an expired one
+/// the sweep has not reached yet is already gone for every reader).
+pub fn members(conn: &Conn, org: &OrgId, now: Millis) -> DbResult<Vec<MemberListRow>> {
+    conn.query_all(
+        "SELECT u.id, u.email, u.name, m.role, u.status, u.api_only, m.is_provisioner
+           FROM memberships m JOIN users u ON u.n = m.user_n
+          WHERE m.org_id = ?1
+            AND (u.status = 'active' OR u.pending_until > ?2)
+          ORDER BY u.email IS NULL, u.email, m.created_at",
+        &[org, &now],
+        member_list_row,
+    )
+}
+
+/// Moves a placeholder's membership of `org` to `to`. Used when `to` is not a member yet.
+pub fn move_membership(tx: &Tx, from: &UserId, to: &UserId, org: &OrgId) -> DbResult<()> {
+    tx.keys_changed();
+    tx.execute(
+        "UPDATE memberships SET user_n = (SELECT n FROM users WHERE id = ?2)
+          WHERE user_n = (SELECT n FROM users WHERE id = ?1) AND org_id = ?3",
+        &[from, to, org],
+    )?;
+    Ok(())
+}
 
 /// A member of an organization, placeholders included.
 #[derive(Debug, Clone)]
@@ -113,25 +237,17 @@ pub fn get(conn: &Conn, org: &OrgId, user: &UserId, now: Millis) -> DbResult<Opt
     )
 }
 
-/// Holds the organization's row until the transaction ends, so that changes to its owners
-/// happen one at a time (PostgreSQL; SQLite's single writer does that already). Concurrent
-/// demotions then each count the owners the other left.
-pub fn lock_org(tx: &Tx, org: &OrgId) -> DbResult<()> {
-    if tx.engine() == Engine::Postgres {
-        tx.query_opt("SELECT id FROM organizations WHERE id = ?1 FOR UPDATE", &[org], |_| Ok(()))?;
-    }
-    Ok(())
-}
-
 pub fn count_owners(conn: &Conn, org: &OrgId) -> DbResult<i64> {
     conn.value("SELECT COUNT(*) FROM memberships WHERE org_id = ?1 AND role = 'owner'", &[org])
 }
 
 pub fn set_role(tx: &Tx, org: &OrgId, user: UserN, role: Role) -> DbResult<usize> {
+    tx.keys_changed();
     tx.execute("UPDATE memberships SET role = ?3 WHERE org_id = ?1 AND user_n = ?2", &[org, &user, &role])
 }
 
 pub fn set_provisioner(tx: &Tx, org: &OrgId, user: UserN, on: bool) -> DbResult<usize> {
+    tx.keys_changed();
     tx.execute(
         "UPDATE memberships SET is_provisioner = ?3 WHERE org_id = ?1 AND user_n = ?2",
         &[org, &user, &on],
@@ -141,10 +257,6 @@ pub fn set_provisioner(tx: &Tx, org: &OrgId, user: UserN, on: bool) -> DbResult<
 /// Ends the membership; the person's projects in the organization stay (their keys are revoked
 /// by the caller, and a key without a membership is refused anyway).
 pub fn delete(tx: &Tx, org: &OrgId, user: UserN) -> DbResult<usize> {
+    tx.keys_changed();
     tx.execute("DELETE FROM memberships WHERE org_id = ?1 AND user_n = ?2", &[org, &user])
-}
-
-/// A removed member's credit limit in the organization, which would otherwise outlive them.
-pub fn delete_credit_limit(tx: &Tx, org: &OrgId, user: &UserId) -> DbResult<usize> {
-    tx.execute("DELETE FROM credit_limits WHERE org_id = ?1 AND user_id = ?2", &[org, user])
 }
