@@ -5,7 +5,7 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::Db;
 use crate::domain::Email;
-use crate::error::json_error_net;
+use crate::http::error::json_error_net;
 use crate::http::{wire, AppState};
 use crate::jobs::{Cleanup, Webhooks};
 use crate::mail::Mailer;
@@ -79,7 +79,7 @@ impl Application {
             let (metrics, route_metrics) = (metrics.clone(), metrics.is_on());
             App::new()
                 .app_data(state.clone())
-                .app_data(web::PayloadConfig::new(routes::body::MAX_BODY))
+                .app_data(web::PayloadConfig::new(crate::http::json::MAX_BODY))
                 .wrap(ErrorHandlers::new().default_handler(json_error_net))
                 .app_data(pages::form_config())
                 // Where each request came from, for the audit rows its changes write; its id,
@@ -117,7 +117,10 @@ impl Application {
                         Ok(res)
                     })
                 })
-                .configure(routes::configure)
+                .service(crate::openapi::get)
+                .configure(|cfg| {
+                    routes::configure(&mut utoipa_actix_web::service_config::ServiceConfig::new(cfg))
+                })
                 .configure(|cfg| {
                     if route_metrics {
                         routes::metrics::configure(cfg)
@@ -167,10 +170,7 @@ async fn not_found(req: actix_web::HttpRequest) -> actix_web::HttpResponse {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains("text/html"));
     if api || !browser {
-        match routes::not_found().await {
-            Ok(r) => r,
-            Err(e) => actix_web::ResponseError::error_response(&e),
-        }
+        actix_web::ResponseError::error_response(&crate::openapi::unmatched(&req))
     } else {
         pages::not_found_page(req).await
     }

@@ -2,80 +2,85 @@
 //! annotations and the response types themselves. Errors every route can give (bad input,
 //! credentials, limits, faults) are added to every operation in one place below.
 
+use crate::http::error::{ErrorBody, ErrorDetail};
 use crate::routes;
 use actix_web::HttpResponse;
-use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
 use utoipa::openapi::path::Operation;
-use utoipa::openapi::schema::{AnyOfBuilder, Schema};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, RefOr, ResponseBuilder};
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::{Modify, OpenApi};
+use utoipa_actix_web::AppExt;
 
-/// Every non-2xx response of the API.
-#[derive(Serialize, Deserialize, ToSchema)]
-pub struct ErrorBody {
-    pub error: ErrorDetail,
-}
-
-#[derive(Serialize, Deserialize, ToSchema)]
-pub struct ErrorDetail {
-    /// `invalid_request_error`, `authentication_error`, `credits_error`, `permission_error`,
-    /// `not_found_error`, `conflict_error`, `rate_limit_error` or `api_error`.
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// A stable snake_case code, e.g. `invalid_api_key`.
-    pub code: String,
-    /// A sentence a person can act on.
-    pub message: String,
-}
-
+/// What the document says beyond its paths, which come from the routes themselves.
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "provisiond", description = "Provisions users, projects and API keys for AI-agent platforms."),
-    paths(
-        routes::health::get,
-        routes::keys::list,
-        routes::keys::create,
-        routes::keys::revoke,
-        routes::keys::rotate,
-        routes::keys::verify,
-        routes::provisions::create,
-        routes::provisions::list,
-        routes::provisions::get,
-        routes::provisions::cancel,
-        routes::provisions::claim_link,
-        routes::agents::create,
-        routes::agents::list,
-        routes::agents::delete,
-        routes::members::list,
-        routes::members::update,
-        routes::members::remove,
-        routes::audit::list,
-        routes::events::list,
-        routes::webhooks::create,
-        routes::webhooks::list,
-        routes::webhooks::get,
-        routes::webhooks::update,
-        routes::webhooks::delete,
-        routes::webhooks::rotate_secret,
-        routes::webhooks::deliveries,
-        routes::webhooks::test,
-        routes::user::get,
-        routes::user::regenerate_key,
-        routes::claims::claim,
-        routes::orchestrator::create_user,
-        routes::orchestrator::set_provisioner,
-        routes::credits::balance,
-        routes::credits::consume,
-        routes::credits::usage,
-        routes::credits::grant,
-        routes::credits::ledger,
-        routes::credits::set_limit,
+    info(
+        title = "provisiond",
+        description = "Provisions users, projects and API keys for AI-agent platforms."
     ),
-    components(schemas(ErrorBody, ErrorDetail)),
-    modifiers(&Security, &CommonErrors, &OptionalBodies)
+    components(schemas(ErrorBody, ErrorDetail))
 )]
 pub struct ApiDoc;
+
+/// The document: the paths `routes::configure` registers (collected by utoipa-actix-web from
+/// the same calls that serve them), then the modifiers. Built once; it changes only with the code.
+pub fn document() -> &'static utoipa::openapi::OpenApi {
+    static DOC: OnceLock<utoipa::openapi::OpenApi> = OnceLock::new();
+    DOC.get_or_init(|| {
+        let (_, paths) =
+            actix_web::App::new().into_utoipa_app().configure(routes::configure).split_for_parts();
+        let mut doc = ApiDoc::openapi();
+        doc.merge(paths);
+        for m in [&Security as &dyn Modify, &CommonErrors, &OptionalBodies] {
+            m.modify(&mut doc);
+        }
+        doc
+    })
+}
+
+/// The methods a path of the API accepts (`Allow`), when it is one: the document's templates
+/// matched segment by segment, `{name}` standing for any one segment.
+pub fn allowed_methods(path: &str) -> Option<&'static str> {
+    static ROUTES: OnceLock<Vec<(Vec<String>, &'static str)>> = OnceLock::new();
+    let routes = ROUTES.get_or_init(|| {
+        let mut by_path: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for (template, item) in &document().paths.paths {
+            let methods = by_path.entry(template).or_default();
+            for (has, name) in [
+                (item.get.is_some(), "GET"),
+                (item.post.is_some(), "POST"),
+                (item.put.is_some(), "PUT"),
+                (item.patch.is_some(), "PATCH"),
+                (item.delete.is_some(), "DELETE"),
+            ] {
+                if has {
+                    methods.push(name);
+                }
+            }
+        }
+        let mut routes: Vec<(Vec<String>, &'static str)> = by_path
+            .into_iter()
+            .map(|(t, m)| {
+                let segments = t.split('/').map(str::to_string).collect();
+                (segments, &*Box::leak(m.join(", ").into_boxed_str()))
+            })
+            .collect();
+        routes.push((vec![String::new(), "openapi.json".into()], "GET"));
+        routes
+    });
+    let segments: Vec<&str> = path.split('/').collect();
+    // A literal segment beats a `{name}` (`/v1/keys/verify` before `/v1/keys/{id}`).
+    routes
+        .iter()
+        .filter(|(t, _)| {
+            t.len() == segments.len()
+                && t.iter().zip(&segments).all(|(t, s)| t == s || (t.starts_with('{') && !s.is_empty()))
+        })
+        .min_by_key(|(t, _)| t.iter().filter(|s| s.starts_with('{')).count())
+        .map(|(_, allow)| *allow)
+}
 
 struct Security;
 
@@ -151,29 +156,24 @@ impl Modify for OptionalBodies {
                 body.required = Some(utoipa::openapi::Required::False);
             }
         }
-        // A member named by both email and user id is fine (email wins), and a member patch may
-        // carry both fields: any of, not one of.
-        for name in ["SetProvisionerRequest", "MemberPatch"] {
-            let Some(slot) = doc.components.as_mut().and_then(|c| c.schemas.get_mut(name)) else {
-                continue;
-            };
-            if let RefOr::T(Schema::OneOf(one)) = slot {
-                let mut any = AnyOfBuilder::new();
-                for item in one.items.drain(..) {
-                    any = any.item(item);
-                }
-                let mut any = any.build();
-                any.description = one.description.take();
-                *slot = RefOr::T(Schema::AnyOf(any));
-            }
-        }
     }
 }
 
-/// Built once: the document only changes with the code.
+/// What no route of the API answered: 405 with `Allow` when the path is a route of ours (the
+/// methods come from this document, the one list of routes), else 404.
+pub fn unmatched(req: &actix_web::HttpRequest) -> crate::http::error::ApiError {
+    use crate::http::error::ApiError;
+    match allowed_methods(req.path()) {
+        Some(allow) => ApiError::method_not_allowed_for(allow),
+        None => ApiError::not_found("No such route; see docs/api.md for the routes provisiond serves."),
+    }
+}
+
+/// `GET /openapi.json`: the document, rendered once.
+#[actix_web::get("/openapi.json")]
 pub async fn get() -> HttpResponse {
-    static DOC: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let doc =
-        DOC.get_or_init(|| ApiDoc::openapi().to_json().unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}")));
-    HttpResponse::Ok().content_type("application/json").body(doc.clone())
+    static TEXT: OnceLock<String> = OnceLock::new();
+    let text =
+        TEXT.get_or_init(|| document().to_json().unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}")));
+    HttpResponse::Ok().content_type("application/json").body(text.clone())
 }

@@ -1,6 +1,10 @@
 //! What the two HTTP edges (the JSON API in `routes`, the pages in `web`) share: the state every
 //! handler reaches, who the client is, and the server on the wire (`wire`).
 
+pub mod error;
+pub mod json;
+pub mod paging;
+pub mod schema;
 pub mod wire;
 
 use crate::config::Settings;

@@ -1,29 +1,29 @@
 //! `/v1/agents`: agents of the key's project (the SDK's `createAgent` / `ensureAgent`).
 
 use super::auth::Authed;
-use super::body::JsonBody;
-use super::list::{next_cursor, PageQuery};
 use crate::clock;
 use crate::domain::{AgentIdentifier, AgentName};
-use crate::error::ApiError;
+use crate::http::error::ApiError;
+use crate::http::json::Body;
+use crate::http::paging::{next_cursor, PageQuery};
 use crate::http::AppState;
 use crate::service::agents::{self, NewAgent};
 use crate::store::projects::AgentRow;
-use actix_web::{web, HttpResponse};
+use actix_web::{delete, get, post, web, HttpResponse};
 use serde::{Deserialize, Serialize};
 
+/// Body of `POST /v1/agents` (the SDK's; other fields it may send are ignored).
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-#[allow(dead_code)]
 pub struct AgentRequest {
     /// 1-255 characters after trimming, no control characters.
     #[schema(min_length = 1, max_length = 255, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$")]
-    name: String,
+    pub name: String,
     #[schema(pattern = "^[a-z0-9][a-z0-9-]{0,49}$")]
-    identifier: String,
+    pub identifier: String,
     /// The identifier of the parent agent (recorded as given).
     #[schema(pattern = "^[a-z0-9][a-z0-9-]{0,49}$")]
-    parent_identifier: Option<String>,
+    pub parent_identifier: Option<String>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -56,33 +56,35 @@ impl From<AgentRow> for AgentView {
     }
 }
 
-#[utoipa::path(post, path = "/v1/agents", tag = "agents", request_body = AgentRequest,
+#[utoipa::path(tag = "agents", request_body = AgentRequest,
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 201, body = AgentView),
-        (status = 409, description = "The identifier is taken in this project.", body = crate::openapi::ErrorBody)))]
+        (status = 409, description = "The identifier is taken in this project.", body = crate::http::error::ErrorBody)))]
+#[post("/v1/agents")]
 pub async fn create(
     state: web::Data<AppState>,
     caller: Authed,
-    body: JsonBody,
+    body: Body<AgentRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let fields = body.fields()?;
-    let name = AgentName::parse(fields.str("name")?).map_err(ApiError::invalid_field)?;
+    let body = body.into_inner()?;
+    let name = AgentName::parse(&body.name).map_err(ApiError::invalid_field)?;
     let identifier =
-        AgentIdentifier::parse("identifier", fields.str("identifier")?).map_err(ApiError::invalid_field)?;
-    let parent = fields
-        .opt_str("parentIdentifier")?
-        .map(|p| AgentIdentifier::parse("parentIdentifier", p))
+        AgentIdentifier::parse("identifier", &body.identifier).map_err(ApiError::invalid_field)?;
+    let parent = body
+        .parent_identifier
+        .map(|p| AgentIdentifier::parse("parentIdentifier", &p))
         .transpose()
         .map_err(ApiError::invalid_field)?;
     let agent = agents::create(&state.ctx, &caller, NewAgent { name, identifier, parent }).await?;
     Ok(HttpResponse::Created().json(AgentView::from(agent)))
 }
 
-#[utoipa::path(get, path = "/v1/agents", tag = "agents", params(PageQuery),
+#[utoipa::path(tag = "agents", params(PageQuery),
     security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, description = "Agents of the key's project, oldest first.", body = AgentList),
-        (status = 400, description = "A bad limit or cursor.", body = crate::openapi::ErrorBody)))]
+        (status = 400, description = "A bad limit or cursor.", body = crate::http::error::ErrorBody)))]
+#[get("/v1/agents")]
 pub async fn list(
     state: web::Data<AppState>,
     caller: Authed,
@@ -95,10 +97,11 @@ pub async fn list(
         .json(AgentList { agents: page.items.into_iter().map(Into::into).collect(), next_cursor }))
 }
 
-#[utoipa::path(delete, path = "/v1/agents/{id}", tag = "agents",
+#[utoipa::path(tag = "agents",
     params(("id" = String, Path, description = "Agent id")),
     security(("bearer" = []), ("api_key" = [])),
-    responses((status = 204, description = "Deleted."), (status = 404, body = crate::openapi::ErrorBody)))]
+    responses((status = 204, description = "Deleted."), (status = 404, body = crate::http::error::ErrorBody)))]
+#[delete("/v1/agents/{id}")]
 pub async fn delete(
     state: web::Data<AppState>,
     caller: Authed,

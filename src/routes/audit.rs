@@ -1,11 +1,12 @@
 //! `/v1/audit-logs`: who did what in the caller's organization (admins and owners).
 
 use super::auth::Authed;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
+use crate::http::paging::{next_cursor, PageQuery};
 use crate::http::AppState;
 use crate::service::{audit, Actor};
 use crate::store::audit::Filter;
-use actix_web::{web, HttpResponse};
+use actix_web::{get, web, HttpResponse};
 use serde::{Deserialize, Serialize};
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -26,10 +27,6 @@ pub struct AuditQuery {
     /// Before this time (RFC 3339).
     #[param(value_type = String, required = false)]
     until: Option<String>,
-    #[param(value_type = u32, required = false, minimum = 1, maximum = 1000)]
-    limit: Option<String>,
-    #[param(value_type = String, required = false)]
-    cursor: Option<String>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -44,7 +41,7 @@ pub struct AuditList {
 }
 
 /// An RFC 3339 time from a query, in milliseconds.
-pub fn time_param(name: &str, value: Option<&str>) -> Result<Option<i64>, ApiError> {
+fn time_param(name: &str, value: Option<&str>) -> Result<Option<i64>, ApiError> {
     match value {
         None => Ok(None),
         Some(v) => {
@@ -69,16 +66,18 @@ fn text_param(name: &str, value: &Option<String>) -> Result<Option<String>, ApiE
     }
 }
 
-#[utoipa::path(get, path = "/v1/audit-logs", tag = "audit", params(AuditQuery),
+#[utoipa::path(tag = "audit", params(AuditQuery, PageQuery),
     security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, description = "The organization's audit log, newest first.", body = AuditList),
-        (status = 400, body = crate::openapi::ErrorBody), (status = 403, body = crate::openapi::ErrorBody)))]
+        (status = 400, body = crate::http::error::ErrorBody), (status = 403, body = crate::http::error::ErrorBody)))]
+#[get("/v1/audit-logs")]
 pub async fn list(
     state: web::Data<AppState>,
     caller: Authed,
     query: web::Query<AuditQuery>,
+    paging: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let page = super::list::page_request(query.limit.as_deref(), query.cursor.as_deref())?;
+    let page = paging.request()?;
     let filter = Filter {
         action: text_param("action", &query.action)?,
         actor_id: text_param("actorId", &query.actor_id)?,
@@ -87,7 +86,7 @@ pub async fn list(
         until: time_param("until", query.until.as_deref())?,
     };
     let page = audit::list(&state.ctx, Actor::key(caller.0), filter, page).await?;
-    let next_cursor = super::list::next_cursor(&page);
+    let next_cursor = next_cursor(&page);
     Ok(HttpResponse::Ok()
         .json(AuditList { audit_logs: page.items.iter().map(audit::entry_json).collect(), next_cursor }))
 }

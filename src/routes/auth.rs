@@ -1,6 +1,7 @@
 //! Credentials to caller: `Authorization: Bearer <key>` or `X-API-Key: <key>`, on every route.
 
-use crate::error::{ApiError, Error};
+use crate::error::Error;
+use crate::http::error::ApiError;
 use crate::http::AppState;
 use crate::service::{keys, Caller};
 use actix_web::dev::Payload;

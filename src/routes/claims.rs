@@ -2,20 +2,21 @@
 //! cookie) or the key of an active, non-placeholder, non-API-only user.
 
 use super::auth::{has_key, Authed};
-use super::body::JsonBody;
 use crate::domain::UserId;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
+use crate::http::json::Body;
 use crate::http::AppState;
 use crate::service::claims;
 use crate::web::session;
-use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
+use actix_web::{post, web, FromRequest, HttpRequest, HttpResponse};
 use serde::Serialize;
 
+/// Body of `POST /v1/provisions/claim`.
 #[derive(serde::Deserialize, utoipa::ToSchema)]
-#[allow(dead_code)]
 pub struct ClaimRequest {
     /// The 64 hex characters after `?token=` in the claim link.
-    token: String,
+    #[schema(required)]
+    pub token: Option<String>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -52,26 +53,27 @@ async fn claimer(req: &HttpRequest) -> Result<UserId, ApiError> {
     }
 }
 
-#[utoipa::path(post, path = "/v1/provisions/claim", tag = "team provisioning", request_body = ClaimRequest,
+#[utoipa::path(tag = "team provisioning", request_body = ClaimRequest,
     security(("bearer" = []), ("api_key" = []), ("session" = [])),
     responses(
         (status = 200, body = ClaimedView),
-        (status = 403, description = "An API-only user or a placeholder.", body = crate::openapi::ErrorBody),
-        (status = 409, description = "Already claimed.", body = crate::openapi::ErrorBody)))]
+        (status = 403, description = "An API-only user or a placeholder.", body = crate::http::error::ErrorBody),
+        (status = 409, description = "Already claimed.", body = crate::http::error::ErrorBody)))]
+#[post("/v1/provisions/claim")]
 pub async fn claim(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: JsonBody,
+    body: Body<ClaimRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let user_id = claimer(&req).await?;
-    let fields = body.fields()?;
-    let token = fields.opt_str("token")?.ok_or_else(|| {
+    // A missing token is a bad token (its own code), not a malformed body.
+    let token = body.into_inner()?.token.ok_or_else(|| {
         ApiError::bad_request(
             "invalid_token",
             "'token' is required: the 64 hex characters after ?token= in the claim link.",
         )
     })?;
-    let c = claims::claim(&state.ctx, token, &user_id, None).await?;
+    let c = claims::claim(&state.ctx, &token, &user_id, None).await?;
     Ok(HttpResponse::Ok().json(ClaimedView {
         organization_id: c.org_id.to_string(),
         organization_name: c.org_name,

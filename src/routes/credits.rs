@@ -2,16 +2,16 @@
 //! its users.
 
 use super::auth::Authed;
-use super::body::{idempotency, Fields, JsonBody};
-use super::list::{next_cursor, page_request, PageQuery};
 use crate::clock;
 use crate::domain::{Credits, LimitPeriod};
-use crate::error::ApiError;
+use crate::http::error::ApiError;
+use crate::http::json::{present, Body, IdempotencyHeader};
+use crate::http::paging::{next_cursor, PageQuery};
 use crate::http::AppState;
 use crate::service::credits::Limit;
 use crate::service::{credits, Actor};
 use crate::store::credits::{Balance, LedgerRow};
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{get, post, put, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -24,15 +24,16 @@ pub struct BalanceView {
     pub credits_left: Credits,
 }
 
+/// An amount of credits with an optional reason (a grant, a consumption, verify's `consume`).
 #[derive(serde::Deserialize, utoipa::ToSchema)]
-#[allow(dead_code)]
 pub struct AmountRequest {
-    /// Greater than 0, at most 3 decimals, at most `Credits::MAX`.
-    #[schema(exclusive_minimum = 0, maximum = 1_000_000_000_000f64, multiple_of = 0.001)]
-    amount: f64,
+    /// Greater than 0, at most 3 decimals, at most `Credits::MAX` (its exact decimal text
+    /// counts, hence a JSON number rather than a float).
+    #[schema(value_type = f64, required = true, exclusive_minimum = 0, maximum = 1_000_000_000_000f64, multiple_of = 0.001)]
+    pub amount: Option<serde_json::Number>,
     /// No control characters or line breaks.
     #[schema(max_length = 500, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$")]
-    reason: Option<String>,
+    pub reason: Option<String>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -53,13 +54,21 @@ impl From<Balance> for BalanceView {
     }
 }
 
-/// `amount` (required, > 0, at most 3 decimals) and `reason` (optional, up to 500 characters).
-pub fn amount_and_reason(fields: &Fields) -> Result<(Credits, Option<String>), ApiError> {
-    let amount = fields
-        .opt_number("amount")?
-        .ok_or_else(|| ApiError::invalid_field("'amount' is required, e.g. {\"amount\": 2.5}."))?;
+impl AmountRequest {
+    /// `amount` (required, > 0, at most 3 decimals) and `reason` (optional, up to 500 characters).
+    pub fn parse(&self) -> Result<(Credits, Option<String>), ApiError> {
+        amount_and_reason(self.amount.as_ref(), self.reason.as_deref())
+    }
+}
+
+fn amount_and_reason(
+    amount: Option<&serde_json::Number>,
+    reason: Option<&str>,
+) -> Result<(Credits, Option<String>), ApiError> {
+    let amount =
+        amount.ok_or_else(|| ApiError::invalid_field("'amount' is required, e.g. {\"amount\": 2.5}."))?;
     let amount = Credits::from_json(amount).map_err(|m| ApiError::invalid_field(format!("'amount': {m}")))?;
-    let reason = fields.opt_str("reason")?.map(str::trim).filter(|r| !r.is_empty());
+    let reason = reason.map(str::trim).filter(|r| !r.is_empty());
     if reason.is_some_and(|r| r.chars().count() > 500) {
         return Err(ApiError::invalid_field("'reason' must be at most 500 characters."));
     }
@@ -69,28 +78,29 @@ pub fn amount_and_reason(fields: &Fields) -> Result<(Credits, Option<String>), A
     Ok((amount, reason.map(str::to_string)))
 }
 
-#[utoipa::path(get, path = "/api/v1/credits/balance", tag = "credits", security(("bearer" = []), ("api_key" = [])),
+#[utoipa::path(tag = "credits", security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, body = BalanceView)))]
+#[get("/api/v1/credits/balance")]
 pub async fn balance(state: web::Data<AppState>, caller: Authed) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(BalanceView::from(credits::balance(&state.ctx, &caller).await?)))
 }
 
-#[utoipa::path(post, path = "/api/v1/credits/consume", tag = "credits", request_body = AmountRequest,
-    params(super::body::IdempotencyHeader),
+#[utoipa::path(tag = "credits", request_body = AmountRequest,
+    params(IdempotencyHeader),
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "Debited; the new balance.", body = BalanceView),
-        (status = 402, description = "The pool does not cover it; nothing debited.", body = crate::openapi::ErrorBody),
-        (status = 409, description = "The Idempotency-Key was used with another body.", body = crate::openapi::ErrorBody)))]
+        (status = 402, description = "The pool does not cover it; nothing debited.", body = crate::http::error::ErrorBody),
+        (status = 409, description = "The Idempotency-Key was used with another body.", body = crate::http::error::ErrorBody)))]
+#[post("/api/v1/credits/consume")]
 pub async fn consume(
     state: web::Data<AppState>,
     req: HttpRequest,
     caller: Authed,
-    body: JsonBody,
+    body: Body<AmountRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let fields = body.fields()?;
-    let idem = idempotency(&req, &fields)?;
-    let (amount, reason) = amount_and_reason(&fields)?;
+    let (body, idem) = body.with_idempotency(&req)?;
+    let (amount, reason) = body.parse()?;
     let b = credits::consume(&state.ctx, &caller, amount, reason, idem).await?;
     Ok(HttpResponse::Ok().json(BalanceView::from(b)))
 }
@@ -118,11 +128,12 @@ pub struct UsageLimit {
     pub used: Credits,
 }
 
-#[utoipa::path(get, path = "/api/v1/credits/usage", tag = "credits", params(PageQuery),
+#[utoipa::path(tag = "credits", params(PageQuery),
     security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, body = UsageList),
-        (status = 400, description = "A bad limit or cursor.", body = crate::openapi::ErrorBody),
-        (status = 403, body = crate::openapi::ErrorBody)))]
+        (status = 400, description = "A bad limit or cursor.", body = crate::http::error::ErrorBody),
+        (status = 403, body = crate::http::error::ErrorBody)))]
+#[get("/api/v1/credits/usage")]
 pub async fn usage(
     state: web::Data<AppState>,
     caller: Authed,
@@ -144,18 +155,13 @@ pub async fn usage(
     Ok(HttpResponse::Ok().json(UsageList { credits_used: b.used, users, next_cursor }))
 }
 
+/// What the ledger is narrowed to (paging comes with `PageQuery`).
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase")]
 pub struct LedgerQuery {
     /// Only this user's entries (a user id; anything else is 400).
     #[param(value_type = String, required = false, pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
     user_id: Option<String>,
-    /// 1 to 1000, default 100
-    #[param(value_type = u32, required = false, minimum = 1, maximum = 1000)]
-    limit: Option<String>,
-    /// `nextCursor` of the previous page
-    #[param(value_type = String, required = false)]
-    cursor: Option<String>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -194,32 +200,36 @@ impl From<LedgerRow> for LedgerView {
     }
 }
 
-#[utoipa::path(get, path = "/api/v1/credits/ledger", tag = "credits", params(LedgerQuery),
+#[utoipa::path(tag = "credits", params(LedgerQuery, PageQuery),
     security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, description = "Grants and consumptions, newest first.", body = LedgerList),
-        (status = 400, description = "A bad userId, limit or cursor.", body = crate::openapi::ErrorBody),
-        (status = 403, body = crate::openapi::ErrorBody)))]
+        (status = 400, description = "A bad userId, limit or cursor.", body = crate::http::error::ErrorBody),
+        (status = 403, body = crate::http::error::ErrorBody)))]
+#[get("/api/v1/credits/ledger")]
 pub async fn ledger(
     state: web::Data<AppState>,
     caller: Authed,
     query: web::Query<LedgerQuery>,
+    paging: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let page = page_request(query.limit.as_deref(), query.cursor.as_deref())?;
+    let page = paging.request()?;
     let page = credits::ledger(&state.ctx, Actor::key(caller.0), query.user_id.as_deref(), page).await?;
     let next_cursor = next_cursor(&page);
     Ok(HttpResponse::Ok()
         .json(LedgerList { entries: page.items.into_iter().map(Into::into).collect(), next_cursor }))
 }
 
+/// Body of `PUT /api/v1/admin/credit-limits/{userId}`.
 #[derive(Deserialize, utoipa::ToSchema)]
-#[allow(dead_code)]
+#[serde(deny_unknown_fields)]
 pub struct LimitRequest {
     /// At least 0, at most 3 decimals; null removes the limit (required either way).
-    #[schema(required, minimum = 0, maximum = 1_000_000_000_000f64, multiple_of = 0.001)]
-    amount: Option<f64>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<f64>, required = true, minimum = 0, maximum = 1_000_000_000_000f64, multiple_of = 0.001)]
+    pub amount: Option<Option<serde_json::Number>>,
     /// `day` or `month` (UTC calendar) or `total`; required with an amount.
     #[schema(value_type = Option<String>, pattern = "^(day|month|total)$")]
-    period: Option<String>,
+    pub period: Option<String>,
 }
 
 /// A user's credit limit; `amount`, `period` and `used` are null when there is none.
@@ -237,28 +247,30 @@ pub struct LimitView {
     pub window_start: Option<String>,
 }
 
-#[utoipa::path(put, path = "/api/v1/admin/credit-limits/{userId}", tag = "credits",
+#[utoipa::path(tag = "credits",
     params(("userId" = String, Path, description = "A member's user id")),
     request_body = LimitRequest,
     security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, description = "The limit now in force (or none).", body = LimitView),
-        (status = 403, description = "Not an owner or admin, or a key without every scope.", body = crate::openapi::ErrorBody),
-        (status = 404, description = "No member of this organization has that user id.", body = crate::openapi::ErrorBody)))]
+        (status = 403, description = "Not an owner or admin, or a key without every scope.", body = crate::http::error::ErrorBody),
+        (status = 404, description = "No member of this organization has that user id.", body = crate::http::error::ErrorBody)))]
+#[put("/api/v1/admin/credit-limits/{userId}")]
 pub async fn set_limit(
     state: web::Data<AppState>,
     caller: Authed,
     user_id: web::Path<String>,
-    body: JsonBody,
+    body: Body<LimitRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let fields = body.fields()?;
-    if !fields.is_present("amount") {
+    let body = body.into_inner()?;
+    let Some(amount) = body.amount else {
         return Err(ApiError::invalid_field(
             "'amount' is required: a number of credits (0 or more), or null to remove the limit.",
         ));
-    }
-    let limit = match fields.opt_number("amount")? {
+    };
+    let limit = match amount {
         None => None,
         Some(n) => {
+            let n = &n;
             let amount = if n.as_f64() == Some(0.0) {
                 Credits::from_thousandths(0)
             } else if n.as_f64().is_some_and(|f| f < 0.0) {
@@ -266,7 +278,7 @@ pub async fn set_limit(
             } else {
                 Credits::from_json(n).map_err(|m| ApiError::invalid_field(format!("'amount': {m}")))?
             };
-            let period = fields.opt_str("period")?.and_then(LimitPeriod::parse).ok_or_else(|| {
+            let period = body.period.as_deref().and_then(LimitPeriod::parse).ok_or_else(|| {
                 ApiError::invalid_field("'period' must be \"day\", \"month\" or \"total\".")
             })?;
             Some((amount, period))
@@ -289,20 +301,20 @@ fn limit_view(user_id: String, limit: Option<Limit>) -> LimitView {
     }
 }
 
-#[utoipa::path(post, path = "/api/v1/admin/credits", tag = "credits", request_body = AmountRequest,
-    params(super::body::IdempotencyHeader),
+#[utoipa::path(tag = "credits", request_body = AmountRequest,
+    params(IdempotencyHeader),
     security(("bearer" = []), ("api_key" = [])),
-    responses((status = 200, body = BalanceView), (status = 403, description = "Not an owner.", body = crate::openapi::ErrorBody),
-        (status = 409, description = "The pool would go over the largest amount a pool holds; nothing granted. Or the Idempotency-Key was used with another body.", body = crate::openapi::ErrorBody)))]
+    responses((status = 200, body = BalanceView), (status = 403, description = "Not an owner.", body = crate::http::error::ErrorBody),
+        (status = 409, description = "The pool would go over the largest amount a pool holds; nothing granted. Or the Idempotency-Key was used with another body.", body = crate::http::error::ErrorBody)))]
+#[post("/api/v1/admin/credits")]
 pub async fn grant(
     state: web::Data<AppState>,
     req: HttpRequest,
     caller: Authed,
-    body: JsonBody,
+    body: Body<AmountRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let fields = body.fields()?;
-    let idem = idempotency(&req, &fields)?;
-    let (amount, reason) = amount_and_reason(&fields)?;
+    let (body, idem) = body.with_idempotency(&req)?;
+    let (amount, reason) = body.parse()?;
     let b = credits::grant(&state.ctx, Actor::key(caller.0), amount, reason, idem).await?;
     Ok(HttpResponse::Ok().json(BalanceView::from(b)))
 }

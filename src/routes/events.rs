@@ -1,10 +1,10 @@
 //! `/v1/events`: the organization's events, oldest first, for polling.
 
 use super::auth::Authed;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::http::AppState;
 use crate::service::{audit, events, Actor};
-use actix_web::{web, HttpResponse};
+use actix_web::{get, web, HttpResponse};
 use serde::{Deserialize, Serialize};
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -30,16 +30,17 @@ pub struct EventList {
     pub next_cursor: Option<String>,
 }
 
-#[utoipa::path(get, path = "/v1/events", tag = "events", params(EventsQuery),
+#[utoipa::path(tag = "events", params(EventsQuery),
     security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, description = "Events after `after`, oldest first.", body = EventList),
-        (status = 400, body = crate::openapi::ErrorBody), (status = 403, body = crate::openapi::ErrorBody)))]
+        (status = 400, body = crate::http::error::ErrorBody), (status = 403, body = crate::http::error::ErrorBody)))]
+#[get("/v1/events")]
 pub async fn list(
     state: web::Data<AppState>,
     caller: Authed,
     query: web::Query<EventsQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let limit = super::list::page_request(query.limit.as_deref(), None)?.limit;
+    let limit = crate::http::paging::page_request(query.limit.as_deref(), None)?.limit;
     let after = match query.after.as_deref() {
         None => None,
         Some(a)

@@ -2,16 +2,17 @@
 //! own services.
 
 use super::auth::Authed;
-use super::body::{idempotency, Fields, JsonBody};
-use super::list::next_cursor;
 use crate::clock;
 use crate::domain::{Role, Scope, Scopes, UserId};
-use crate::error::ApiError;
+use crate::http::error::ApiError;
+use crate::http::json::{Body, IdempotencyHeader};
+use crate::http::paging::{next_cursor, PageQuery};
+use crate::http::schema::ScopeName;
 use crate::http::AppState;
 use crate::service::keys::{self, IssuedKey, NewKeyInput, VerifyInput};
 use crate::service::Actor;
 use crate::store::keys::KeyItem;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{delete, get, post, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -72,28 +73,27 @@ fn issued(k: IssuedKey) -> HttpResponse {
     super::secret(HttpResponse::Created()).json(NewKeyView { key: k.item.into(), api_key: k.api_key })
 }
 
+/// What the key list is narrowed to (paging comes with `PageQuery`).
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase")]
 pub struct KeysQuery {
     /// Only this user's keys (admins and owners).
     #[param(value_type = String, required = false)]
     user_id: Option<String>,
-    #[param(value_type = u32, required = false, minimum = 1, maximum = 1000)]
-    limit: Option<String>,
-    #[param(value_type = String, required = false)]
-    cursor: Option<String>,
 }
 
-#[utoipa::path(get, path = "/v1/keys", tag = "keys", params(KeysQuery),
+#[utoipa::path(tag = "keys", params(KeysQuery, PageQuery),
     security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, description = "Admins and owners: the organization's keys; anyone else: their own. Newest first.", body = KeyList),
-        (status = 400, body = crate::openapi::ErrorBody), (status = 403, body = crate::openapi::ErrorBody)))]
+        (status = 400, body = crate::http::error::ErrorBody), (status = 403, body = crate::http::error::ErrorBody)))]
+#[get("/v1/keys")]
 pub async fn list(
     state: web::Data<AppState>,
     caller: Authed,
     query: web::Query<KeysQuery>,
+    paging: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let page = super::list::page_request(query.limit.as_deref(), query.cursor.as_deref())?;
+    let page = paging.request()?;
     let user = match query.user_id.as_deref() {
         None => None,
         Some(u) => Some(
@@ -109,8 +109,7 @@ pub async fn list(
 
 /// Body of `POST /v1/keys`.
 #[derive(Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-#[allow(dead_code)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewKeyRequest {
     /// A label: 1–100 characters after trimming, no control, invisible or text-direction
     /// characters.
@@ -119,20 +118,21 @@ pub struct NewKeyRequest {
         max_length = 100,
         pattern = "^[^\\s\\u0000-\\u001f\\u007f-\\u009f\\u061c\\u200b\\u200e\\u200f\\u202a-\\u202e\\u2060\\u2066-\\u2069\\ufeff][^\\u0000-\\u001f\\u007f-\\u009f\\u061c\\u200b\\u200e\\u200f\\u202a-\\u202e\\u2060\\u2066-\\u2069\\ufeff]*$"
     )]
-    name: Option<String>,
-    #[schema(minimum = 60, maximum = 31_536_000)]
-    expires_in_seconds: Option<u32>,
+    pub name: Option<String>,
+    /// A whole number of seconds (120.0 counts as 120).
+    #[schema(value_type = Option<u32>, minimum = 60, maximum = 31_536_000)]
+    pub expires_in_seconds: Option<serde_json::Number>,
     /// At most the caller's own role.
     #[schema(value_type = Option<String>, pattern = "^(owner|admin|member)$")]
-    role: Option<String>,
+    pub role: Option<Role>,
     /// Absent: the caller's own scopes. At least one; at most the caller's.
-    #[schema(min_items = 1)]
-    scopes: Option<Vec<ScopeName>>,
+    #[schema(min_items = 1, value_type = Option<Vec<ScopeName>>)]
+    pub scopes: Option<Vec<String>>,
 }
 
 /// An optional whole number of seconds within `range`, as milliseconds.
-fn seconds(fields: &Fields, name: &str, min: u64, max: u64) -> Result<Option<i64>, ApiError> {
-    let Some(n) = fields.opt_number(name)? else {
+fn seconds(n: Option<&serde_json::Number>, name: &str, min: u64, max: u64) -> Result<Option<i64>, ApiError> {
+    let Some(n) = n else {
         return Ok(None);
     };
     // JSON has one kind of number: 120.0 is the whole number 120.
@@ -145,34 +145,30 @@ fn seconds(fields: &Fields, name: &str, min: u64, max: u64) -> Result<Option<i64
     }
 }
 
-fn scopes_field(fields: &Fields) -> Result<Option<Scopes>, ApiError> {
-    let Some(value) = fields.opt_value("scopes") else {
+fn scopes(names: Option<Vec<String>>) -> Result<Option<Scopes>, ApiError> {
+    let Some(names) = names else {
         return Ok(None);
     };
-    let names = value
-        .as_array()
-        .and_then(|a| a.iter().map(|v| v.as_str()).collect::<Option<Vec<&str>>>())
-        .ok_or_else(|| {
-            ApiError::invalid_field("'scopes' must be a list of scope names, e.g. [\"keys:verify\"].")
-        })?;
-    Scopes::parse(names).map(Some).map_err(|m| ApiError::invalid_field(format!("'scopes': {m}")))
+    Scopes::parse(names.iter().map(String::as_str))
+        .map(Some)
+        .map_err(|m| ApiError::invalid_field(format!("'scopes': {m}")))
 }
 
-#[utoipa::path(post, path = "/v1/keys", tag = "keys", request_body = NewKeyRequest,
-    params(super::body::IdempotencyHeader),
+#[utoipa::path(tag = "keys", request_body = NewKeyRequest,
+    params(IdempotencyHeader),
     security(("bearer" = []), ("api_key" = [])),
     responses((status = 201, description = "The key, shown once.", body = NewKeyView),
-        (status = 400, body = crate::openapi::ErrorBody), (status = 403, body = crate::openapi::ErrorBody),
-        (status = 409, body = crate::openapi::ErrorBody)))]
+        (status = 400, body = crate::http::error::ErrorBody), (status = 403, body = crate::http::error::ErrorBody),
+        (status = 409, body = crate::http::error::ErrorBody)))]
+#[post("/v1/keys")]
 pub async fn create(
     state: web::Data<AppState>,
     req: HttpRequest,
     caller: Authed,
-    body: JsonBody,
+    body: Body<NewKeyRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let fields = body.fields()?;
-    let idem = idempotency(&req, &fields)?;
-    let name = match fields.opt_str("name")?.map(str::trim) {
+    let (body, idem) = body.with_idempotency(&req)?;
+    let name = match body.name.as_deref().map(str::trim) {
         None => None,
         Some(n) => Some(
             crate::domain::DisplayName::parse("name", n, 100)
@@ -181,27 +177,21 @@ pub async fn create(
                 .to_string(),
         ),
     };
-    let role =
-        match fields.opt_str("role")? {
-            None => None,
-            Some(r) => Some(Role::parse(r).ok_or_else(|| {
-                ApiError::invalid_field("'role' must be \"owner\", \"admin\" or \"member\".")
-            })?),
-        };
     let input = NewKeyInput {
         name,
-        expires_in_ms: seconds(&fields, "expiresInSeconds", 60, 31_536_000)?,
-        role,
-        scopes: scopes_field(&fields)?,
+        expires_in_ms: seconds(body.expires_in_seconds.as_ref(), "expiresInSeconds", 60, 31_536_000)?,
+        role: body.role,
+        scopes: scopes(body.scopes)?,
     };
     Ok(issued(keys::create(&state.ctx, &caller, input, idem).await?))
 }
 
-#[utoipa::path(delete, path = "/v1/keys/{id}", tag = "keys",
+#[utoipa::path(tag = "keys",
     params(("id" = String, Path, description = "Key id")),
     security(("bearer" = []), ("api_key" = [])),
     responses((status = 204, description = "Revoked: the key fails from the next request."),
-        (status = 404, body = crate::openapi::ErrorBody), (status = 409, description = "Revoked already.", body = crate::openapi::ErrorBody)))]
+        (status = 404, body = crate::http::error::ErrorBody), (status = 409, description = "Revoked already.", body = crate::http::error::ErrorBody)))]
+#[delete("/v1/keys/{id}")]
 pub async fn revoke(
     state: web::Data<AppState>,
     caller: Authed,
@@ -213,66 +203,43 @@ pub async fn revoke(
 
 /// Body of `POST /v1/keys/{id}/rotate`.
 #[derive(Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-#[allow(dead_code)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RotateRequest {
     /// How long the old key keeps working; default 0.
-    #[schema(minimum = 0, maximum = 86_400)]
-    grace_period_seconds: Option<u32>,
+    #[schema(value_type = Option<u32>, minimum = 0, maximum = 86_400)]
+    pub grace_period_seconds: Option<serde_json::Number>,
 }
 
-#[utoipa::path(post, path = "/v1/keys/{id}/rotate", tag = "keys", request_body = RotateRequest,
+#[utoipa::path(tag = "keys", request_body = RotateRequest,
     params(("id" = String, Path, description = "Key id")),
     security(("bearer" = []), ("api_key" = [])),
     responses((status = 201, description = "The new key, shown once.", body = NewKeyView),
-        (status = 400, body = crate::openapi::ErrorBody), (status = 404, body = crate::openapi::ErrorBody),
-        (status = 409, body = crate::openapi::ErrorBody)))]
+        (status = 400, body = crate::http::error::ErrorBody), (status = 404, body = crate::http::error::ErrorBody),
+        (status = 409, body = crate::http::error::ErrorBody)))]
+#[post("/v1/keys/{id}/rotate")]
 pub async fn rotate(
     state: web::Data<AppState>,
     caller: Authed,
     id: web::Path<String>,
-    body: JsonBody,
+    body: Body<RotateRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let fields = body.fields()?;
-    let grace = seconds(&fields, "gracePeriodSeconds", 0, 86_400)?.unwrap_or(0);
+    let body = body.into_inner()?;
+    let grace = seconds(body.grace_period_seconds.as_ref(), "gracePeriodSeconds", 0, 86_400)?.unwrap_or(0);
     Ok(issued(keys::rotate(&state.ctx, Actor::key(caller.0), &id, grace).await?))
-}
-
-/// A scope's name.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[allow(dead_code)]
-pub enum ScopeName {
-    #[serde(rename = "provisions")]
-    Provisions,
-    #[serde(rename = "members")]
-    Members,
-    #[serde(rename = "agents")]
-    Agents,
-    #[serde(rename = "credits:read")]
-    CreditsRead,
-    #[serde(rename = "credits:consume")]
-    CreditsConsume,
-    #[serde(rename = "keys")]
-    Keys,
-    #[serde(rename = "keys:verify")]
-    KeysVerify,
-    #[serde(rename = "audit")]
-    Audit,
-    #[serde(rename = "webhooks")]
-    Webhooks,
 }
 
 /// Body of `POST /v1/keys/verify`.
 #[derive(Deserialize, utoipa::ToSchema)]
-#[allow(dead_code)]
+#[serde(deny_unknown_fields)]
 pub struct VerifyRequest {
     /// The key to check, as the platform's user presented it.
     #[schema(min_length = 1, max_length = 128)]
-    key: String,
+    pub key: String,
     /// Also debit the organization's pool for the key's user, atomically with the check.
-    consume: Option<crate::routes::credits::AmountRequest>,
+    pub consume: Option<crate::routes::credits::AmountRequest>,
     /// Also require this scope of the key.
-    scope: Option<ScopeName>,
+    #[schema(value_type = Option<ScopeName>)]
+    pub scope: Option<String>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -294,35 +261,34 @@ pub struct VerifyView<'a> {
     pub credits: Option<super::credits::BalanceView>,
 }
 
-#[utoipa::path(post, path = "/v1/keys/verify", tag = "keys", request_body = VerifyRequest,
-    params(super::body::IdempotencyHeader),
+#[utoipa::path(tag = "keys", request_body = VerifyRequest,
+    params(IdempotencyHeader),
     security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, description = "Whether the key is good (always 200 for a well-formed request).", body = VerifyView),
-        (status = 400, body = crate::openapi::ErrorBody), (status = 403, description = "The calling key lacks keys:verify.", body = crate::openapi::ErrorBody),
-        (status = 409, description = "With consume: the Idempotency-Key was used with another body.", body = crate::openapi::ErrorBody)))]
+        (status = 400, body = crate::http::error::ErrorBody), (status = 403, description = "The calling key lacks keys:verify.", body = crate::http::error::ErrorBody),
+        (status = 409, description = "With consume: the Idempotency-Key was used with another body.", body = crate::http::error::ErrorBody)))]
+#[post("/v1/keys/verify")]
 pub async fn verify(
     state: web::Data<AppState>,
     req: HttpRequest,
     caller: Authed,
-    body: JsonBody,
+    body: Body<VerifyRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let fields = body.fields()?;
-    let key = fields.str("key")?.to_string();
+    // The header is checked either way (a malformed one is a client's mistake), used only with
+    // a debit.
+    let (body, idem) = body.with_idempotency(&req)?;
+    let key = body.key;
     if key.is_empty() || key.len() > 128 {
         return Err(ApiError::invalid_field("'key' must be an API key (1 to 128 characters)."));
     }
-    let scope = match fields.opt_str("scope")? {
+    let scope = match body.scope.as_deref() {
         None => None,
         Some(s) => Some(Scope::parse(s).ok_or_else(|| {
-            ApiError::invalid_field(format!("'scope': '{s}' is not a scope; see the README, Keys."))
+            ApiError::invalid_field(format!("'scope': '{s}' is not a scope; see docs/api.md, Keys."))
         })?),
     };
-    let consume = match fields.opt_object("consume")? {
-        None => None,
-        Some(c) => Some(super::credits::amount_and_reason(&c)?),
-    };
-    // Checked either way (a malformed header is a client's mistake), used only with a debit.
-    let idem = idempotency(&req, &fields)?.filter(|_| consume.is_some());
+    let consume = body.consume.as_ref().map(|c| c.parse()).transpose()?;
+    let idem = idem.filter(|_| consume.is_some());
     let v = keys::verify(&state.ctx, &caller, VerifyInput { key, scope, consume, idem }).await?;
     let k = v.key.as_deref();
     let ends = k.and_then(|k| k.ends_at());

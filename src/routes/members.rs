@@ -1,16 +1,16 @@
 //! `/v1/members`: the caller's organization's members, their roles and provisioner access.
 
 use super::auth::Authed;
-use super::body::JsonBody;
-use super::list::{next_cursor, PageQuery};
 use crate::clock;
 use crate::domain::Role;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
+use crate::http::json::Body;
+use crate::http::paging::{next_cursor, PageQuery};
 use crate::http::AppState;
 use crate::service::members::{self, MemberChange};
 use crate::service::Actor;
 use crate::store::memberships::MemberItem;
-use actix_web::{web, HttpResponse};
+use actix_web::{delete, get, patch, web, HttpResponse};
 use serde::{Deserialize, Serialize};
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -52,39 +52,22 @@ impl From<MemberItem> for MemberItemView {
     }
 }
 
-/// `role`, `isProvisioner`, or both (documented as any of the two shapes).
+/// Body of `PATCH /v1/members/{userId}`: `role`, `isProvisioner`, or both.
 #[derive(Deserialize, utoipa::ToSchema)]
-#[serde(untagged)]
-#[allow(dead_code)]
-pub enum MemberPatch {
-    Role {
-        role: RoleName,
-        /// Owners only.
-        #[serde(rename = "isProvisioner")]
-        is_provisioner: Option<bool>,
-    },
-    Provisioner {
-        role: Option<RoleName>,
-        /// Owners only.
-        #[serde(rename = "isProvisioner")]
-        is_provisioner: bool,
-    },
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MemberPatch {
+    /// `owner`, `admin` or `member`; admins may not grant `owner`.
+    #[schema(value_type = Option<String>, pattern = "^(owner|admin|member)$")]
+    pub role: Option<Role>,
+    /// Owners only.
+    pub is_provisioner: Option<bool>,
 }
 
-/// Admins may not grant `owner`.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
-#[allow(dead_code)]
-pub enum RoleName {
-    Owner,
-    Admin,
-    Member,
-}
-
-#[utoipa::path(get, path = "/v1/members", tag = "members", params(PageQuery),
+#[utoipa::path(tag = "members", params(PageQuery),
     security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, description = "The organization's members, in the order they joined.", body = MemberList),
-        (status = 403, description = "Not an admin or owner, or the key lacks the `members` scope.", body = crate::openapi::ErrorBody)))]
+        (status = 403, description = "Not an admin or owner, or the key lacks the `members` scope.", body = crate::http::error::ErrorBody)))]
+#[get("/v1/members")]
 pub async fn list(
     state: web::Data<AppState>,
     caller: Authed,
@@ -99,40 +82,35 @@ pub async fn list(
 
 /// Owners change anyone; admins change members only, and neither grant `owner` nor change
 /// provisioner access. Every key of the member acts with the change from its next request.
-#[utoipa::path(patch, path = "/v1/members/{userId}", tag = "members", request_body = MemberPatch,
+#[utoipa::path(tag = "members", request_body = MemberPatch,
     params(("userId" = String, Path, description = "The member's user id")),
     security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, body = MemberItemView),
-        (status = 403, description = "The caller may not change this member.", body = crate::openapi::ErrorBody),
-        (status = 404, description = "No such member in this organization.", body = crate::openapi::ErrorBody),
-        (status = 409, description = "`last_owner`: the organization would have no owner; `pending_provision`: an unclaimed placeholder.", body = crate::openapi::ErrorBody)))]
+        (status = 403, description = "The caller may not change this member.", body = crate::http::error::ErrorBody),
+        (status = 404, description = "No such member in this organization.", body = crate::http::error::ErrorBody),
+        (status = 409, description = "`last_owner`: the organization would have no owner; `pending_provision`: an unclaimed placeholder.", body = crate::http::error::ErrorBody)))]
+#[patch("/v1/members/{userId}")]
 pub async fn update(
     state: web::Data<AppState>,
     caller: Authed,
     user: web::Path<String>,
-    body: JsonBody,
+    body: Body<MemberPatch>,
 ) -> Result<HttpResponse, ApiError> {
-    let fields = body.fields()?;
-    let role = fields
-        .opt_str("role")?
-        .map(|r| {
-            Role::parse(r).ok_or_else(|| ApiError::invalid_field("'role' must be owner, admin or member."))
-        })
-        .transpose()?;
-    let is_provisioner = fields.opt_bool("isProvisioner")?;
+    let MemberPatch { role, is_provisioner } = body.into_inner()?;
     let change = MemberChange { role, is_provisioner };
     let member = members::update(&state.ctx, Actor::key(caller.0), &user, change).await?;
     Ok(HttpResponse::Ok().json(MemberItemView::from(member)))
 }
 
 /// Removes the membership and revokes every key the person holds in the organization, at once.
-#[utoipa::path(delete, path = "/v1/members/{userId}", tag = "members",
+#[utoipa::path(tag = "members",
     params(("userId" = String, Path, description = "The member's user id")),
     security(("bearer" = []), ("api_key" = [])),
     responses((status = 204, description = "Removed; their keys fail from now on."),
-        (status = 403, description = "The caller may not remove this member.", body = crate::openapi::ErrorBody),
-        (status = 404, description = "No such member in this organization.", body = crate::openapi::ErrorBody),
-        (status = 409, description = "`last_owner`: the organization's last owner; `pending_provision`: cancel the provision instead.", body = crate::openapi::ErrorBody)))]
+        (status = 403, description = "The caller may not remove this member.", body = crate::http::error::ErrorBody),
+        (status = 404, description = "No such member in this organization.", body = crate::http::error::ErrorBody),
+        (status = 409, description = "`last_owner`: the organization's last owner; `pending_provision`: cancel the provision instead.", body = crate::http::error::ErrorBody)))]
+#[delete("/v1/members/{userId}")]
 pub async fn remove(
     state: web::Data<AppState>,
     caller: Authed,

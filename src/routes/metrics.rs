@@ -1,7 +1,7 @@
 //! `/metrics` (METRICS=true): the Prometheus text format, behind `METRICS_TOKEN` when set. Not
 //! in the OpenAPI document: it is for the operator's scraper, not for API clients.
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::http::AppState;
 use crate::service::maintenance;
 use actix_web::{web, HttpRequest, HttpResponse};

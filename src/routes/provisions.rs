@@ -1,48 +1,48 @@
 //! `/v1/team/provisions`: pre-create users (OneCLI-compatible).
 
 use super::auth::Authed;
-use super::body::{idempotency, JsonBody};
-use super::list::{next_cursor, page_request};
 use crate::clock;
 use crate::domain::{ProvisionRole, ProvisionStatus};
-use crate::error::ApiError;
+use crate::http::error::ApiError;
+use crate::http::json::{Body, IdempotencyHeader};
+use crate::http::paging::{next_cursor, PageQuery};
 use crate::http::{client, AppState};
 use crate::service::provisioning::{self, ProvisionFilter, ProvisionInput, ProvisionOptions};
 use crate::service::Actor;
 use crate::store::provisions::ProvisionRow;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{delete, get, post, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
-/// Body of `POST /v1/team/provisions`; every field optional, an empty body means the defaults.
+/// Body of `POST /v1/team/provisions` (the OneCLI SDK's); every field optional, an empty body
+/// means the defaults; fields the SDK may add are ignored.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-#[allow(dead_code)]
 pub struct ProvisionRequest {
     /// `member` (default) or `admin`.
     #[schema(value_type = Option<String>, pattern = "^(member|admin)$")]
-    role: Option<String>,
+    pub role: Option<ProvisionRole>,
     /// Default true.
-    skip_onboarding: Option<bool>,
+    pub skip_onboarding: Option<bool>,
     /// Seconds until the provision (its claim link and, while unclaimed, its key) expires;
     /// default `PROVISION_TTL`.
-    #[schema(minimum = 60, maximum = 2592000)]
-    expires_in_seconds: Option<u32>,
-    /// Only an account with this address may claim; a person signing up through the link with
-    /// it gets it verified. Stored lowercase.
+    #[schema(value_type = Option<u32>, minimum = 60, maximum = 2592000)]
+    pub expires_in_seconds: Option<serde_json::Number>,
+    /// Only an account with this address may claim. Typed by whoever provisions, it proves
+    /// nothing: claiming does not verify it. Stored lowercase.
     #[schema(format = "email", max_length = 254)]
-    email: Option<String>,
+    pub email: Option<String>,
     /// A label shown in lists: 1-100 characters after trimming, no control, invisible or
     /// text-direction characters.
     #[schema(min_length = 1, max_length = 100, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$")]
-    name: Option<String>,
+    pub name: Option<String>,
     /// Your own reference, matched exactly by `?externalId=`: 1-255 characters, no control characters.
     #[schema(min_length = 1, max_length = 255, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$")]
-    external_id: Option<String>,
+    pub external_id: Option<String>,
     /// A JSON object of at most 4096 bytes (compact JSON), returned with the provision.
     #[schema(value_type = Option<Object>)]
-    metadata: Option<serde_json::Value>,
+    pub metadata: Option<serde_json::Value>,
     /// true: mail the claim link to `email` (needs `email` and SMTP, else 400).
-    send_email: Option<bool>,
+    pub send_email: Option<bool>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -116,37 +116,34 @@ impl From<ProvisionRow> for ProvisionView {
     }
 }
 
-#[utoipa::path(post, path = "/v1/team/provisions", tag = "team provisioning",
+#[utoipa::path(tag = "team provisioning",
     request_body = ProvisionRequest,
-    params(super::body::IdempotencyHeader),
+    params(IdempotencyHeader),
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 201, description = "Provisioned; the key works at once.", body = Created),
-        (status = 400, description = "A field of the wrong type or value (the message names it); `sendEmail` without `email` or without SMTP.", body = crate::openapi::ErrorBody),
-        (status = 403, description = "Not an admin or owner.", body = crate::openapi::ErrorBody),
-        (status = 409, description = "The Idempotency-Key was used with another body, or what it made has ended.", body = crate::openapi::ErrorBody)))]
+        (status = 400, description = "A field of the wrong type or value (the message names it); `sendEmail` without `email` or without SMTP.", body = crate::http::error::ErrorBody),
+        (status = 403, description = "Not an admin or owner.", body = crate::http::error::ErrorBody),
+        (status = 409, description = "The Idempotency-Key was used with another body, or what it made has ended.", body = crate::http::error::ErrorBody)))]
+#[post("/v1/team/provisions")]
 pub async fn create(
     state: web::Data<AppState>,
     req: HttpRequest,
     caller: Authed,
-    body: JsonBody,
+    body: Body<ProvisionRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let fields = body.fields()?;
-    let idem = idempotency(&req, &fields)?;
-    let role = match fields.opt_str("role")? {
-        None | Some("member") => ProvisionRole::Member,
-        Some("admin") => ProvisionRole::Admin,
-        Some(_) => return Err(ApiError::invalid_field("'role' must be \"member\" or \"admin\".")),
+    let (body, idem) = body.with_idempotency(&req)?;
+    let input = ProvisionInput {
+        role: body.role.unwrap_or_default(),
+        skip_onboarding: body.skip_onboarding.unwrap_or(true),
     };
-    let skip_onboarding = fields.opt_bool("skipOnboarding")?.unwrap_or(true);
-    let input = ProvisionInput { role, skip_onboarding };
     let options = ProvisionOptions {
-        expires_in_seconds: fields.opt_number("expiresInSeconds")?.cloned(),
-        email: fields.opt_str("email")?.map(str::to_string),
-        name: fields.opt_str("name")?.map(str::to_string),
-        external_id: fields.opt_str("externalId")?.map(str::to_string),
-        metadata: fields.opt_value("metadata").cloned(),
-        send_email: fields.opt_bool("sendEmail")?.unwrap_or(false),
+        expires_in_seconds: body.expires_in_seconds,
+        email: body.email,
+        name: body.name,
+        external_id: body.external_id,
+        metadata: body.metadata,
+        send_email: body.send_email.unwrap_or(false),
     };
     let p =
         provisioning::provision_with(&state.ctx, Actor::key(caller.0), &client(&req), input, options, idem)
@@ -162,6 +159,7 @@ pub async fn create(
     }))
 }
 
+/// What the provision list is narrowed to (paging comes with `PageQuery`).
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase")]
 pub struct ListQuery {
@@ -171,24 +169,20 @@ pub struct ListQuery {
     /// Only provisions made with this `externalId` (exact match).
     #[param(value_type = String, required = false, max_length = 255)]
     external_id: Option<String>,
-    /// 1 to 1000, default 100
-    #[param(value_type = u32, required = false, minimum = 1, maximum = 1000)]
-    limit: Option<String>,
-    /// `nextCursor` of the previous page
-    #[param(value_type = String, required = false)]
-    cursor: Option<String>,
 }
 
-#[utoipa::path(get, path = "/v1/team/provisions", tag = "team provisioning", params(ListQuery),
+#[utoipa::path(tag = "team provisioning", params(ListQuery, PageQuery),
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "This organization's provisions, newest first, a page at a time.", body = ProvisionList),
-        (status = 400, description = "A bad status, externalId, limit or cursor.", body = crate::openapi::ErrorBody),
-        (status = 403, description = "Not an admin or owner.", body = crate::openapi::ErrorBody)))]
+        (status = 400, description = "A bad status, externalId, limit or cursor.", body = crate::http::error::ErrorBody),
+        (status = 403, description = "Not an admin or owner.", body = crate::http::error::ErrorBody)))]
+#[get("/v1/team/provisions")]
 pub async fn list(
     state: web::Data<AppState>,
     caller: Authed,
     query: web::Query<ListQuery>,
+    paging: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let status = match query.status.as_deref() {
         None => None,
@@ -196,7 +190,7 @@ pub async fn list(
             ApiError::invalid_field("'status' must be one of pending, claimed, cancelled, expired.")
         })?),
     };
-    let page = page_request(query.limit.as_deref(), query.cursor.as_deref())?;
+    let page = paging.request()?;
     let filter = ProvisionFilter { status, external_id: query.external_id.clone() };
     let page = provisioning::list(&state.ctx, &caller, filter, page).await?;
     let next_cursor = next_cursor(&page);
@@ -204,13 +198,14 @@ pub async fn list(
     Ok(HttpResponse::Ok().json(ProvisionList { provisions, next_cursor }))
 }
 
-#[utoipa::path(get, path = "/v1/team/provisions/{id}", tag = "team provisioning",
+#[utoipa::path(tag = "team provisioning",
     params(("id" = String, Path, description = "Provision id")),
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, body = ProvisionView),
-        (status = 403, body = crate::openapi::ErrorBody),
-        (status = 404, description = "No such provision in this organization.", body = crate::openapi::ErrorBody)))]
+        (status = 403, body = crate::http::error::ErrorBody),
+        (status = 404, description = "No such provision in this organization.", body = crate::http::error::ErrorBody)))]
+#[get("/v1/team/provisions/{id}")]
 pub async fn get(
     state: web::Data<AppState>,
     caller: Authed,
@@ -220,14 +215,15 @@ pub async fn get(
     Ok(HttpResponse::Ok().json(ProvisionView::from(row)))
 }
 
-#[utoipa::path(delete, path = "/v1/team/provisions/{id}", tag = "team provisioning",
+#[utoipa::path(tag = "team provisioning",
     params(("id" = String, Path, description = "Provision id")),
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 204, description = "Cancelled; what it created is deleted."),
-        (status = 403, body = crate::openapi::ErrorBody),
-        (status = 404, body = crate::openapi::ErrorBody),
-        (status = 409, description = "Not pending.", body = crate::openapi::ErrorBody)))]
+        (status = 403, body = crate::http::error::ErrorBody),
+        (status = 404, body = crate::http::error::ErrorBody),
+        (status = 409, description = "Not pending.", body = crate::http::error::ErrorBody)))]
+#[delete("/v1/team/provisions/{id}")]
 pub async fn cancel(
     state: web::Data<AppState>,
     caller: Authed,
@@ -239,14 +235,13 @@ pub async fn cancel(
 
 /// Body of `POST /v1/team/provisions/{id}/claim-link`; every field optional.
 #[derive(Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-#[allow(dead_code)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ClaimLinkRequest {
     /// A new expiry, counted from now; default: the provision keeps its expiry.
-    #[schema(minimum = 60, maximum = 2592000)]
-    expires_in_seconds: Option<u32>,
+    #[schema(value_type = Option<u32>, minimum = 60, maximum = 2592000)]
+    pub expires_in_seconds: Option<serde_json::Number>,
     /// true: mail the new link to the provision's `email` (needs one, and SMTP).
-    send_email: Option<bool>,
+    pub send_email: Option<bool>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -256,24 +251,24 @@ pub struct ClaimLink {
     pub expires_at: String,
 }
 
-#[utoipa::path(post, path = "/v1/team/provisions/{id}/claim-link", tag = "team provisioning",
+#[utoipa::path(tag = "team provisioning",
     params(("id" = String, Path, description = "Provision id")),
     request_body = ClaimLinkRequest,
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "A new claim link; the old one stopped working.", body = ClaimLink),
-        (status = 403, body = crate::openapi::ErrorBody),
-        (status = 404, body = crate::openapi::ErrorBody),
-        (status = 409, description = "Not pending (`not_pending`).", body = crate::openapi::ErrorBody)))]
+        (status = 403, body = crate::http::error::ErrorBody),
+        (status = 404, body = crate::http::error::ErrorBody),
+        (status = 409, description = "Not pending (`not_pending`).", body = crate::http::error::ErrorBody)))]
+#[post("/v1/team/provisions/{id}/claim-link")]
 pub async fn claim_link(
     state: web::Data<AppState>,
     caller: Authed,
     id: web::Path<String>,
-    body: JsonBody,
+    body: Body<ClaimLinkRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let fields = body.fields()?;
-    let expires_in = fields.opt_number("expiresInSeconds")?.cloned();
-    let send_email = fields.opt_bool("sendEmail")?.unwrap_or(false);
+    let body = body.into_inner()?;
+    let (expires_in, send_email) = (body.expires_in_seconds, body.send_email.unwrap_or(false));
     let link =
         provisioning::renew_claim_link(&state.ctx, Actor::key(caller.0), &id, expires_in, send_email).await?;
     Ok(super::secret(HttpResponse::Ok()).json(ClaimLink {

@@ -1,10 +1,10 @@
 //! `/v1/user`: the caller as its key sees it, and key rotation.
 
 use super::auth::Authed;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::http::AppState;
 use crate::service::keys;
-use actix_web::{web, HttpResponse};
+use actix_web::{get, post, web, HttpResponse};
 use serde::Serialize;
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -28,8 +28,9 @@ pub struct UserView {
     pub project_id: String,
 }
 
-#[utoipa::path(get, path = "/v1/user", tag = "caller", security(("bearer" = []), ("api_key" = [])),
+#[utoipa::path(tag = "caller", security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, body = UserView)))]
+#[get("/v1/user")]
 pub async fn get(caller: Authed) -> HttpResponse {
     let c = &*caller;
     HttpResponse::Ok().json(UserView {
@@ -47,8 +48,9 @@ pub async fn get(caller: Authed) -> HttpResponse {
 
 /// Replaces the calling key with a new one for the same user, organization and project. The
 /// old key is revoked in the same transaction, so it fails from the very next request.
-#[utoipa::path(post, path = "/v1/user/api-key/regenerate", tag = "caller", security(("bearer" = []), ("api_key" = [])),
+#[utoipa::path(tag = "caller", security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, description = "The new key; the calling key is revoked.", body = NewKey)))]
+#[post("/v1/user/api-key/regenerate")]
 pub async fn regenerate_key(state: web::Data<AppState>, caller: Authed) -> Result<HttpResponse, ApiError> {
     let api_key = keys::regenerate(&state.ctx, &caller).await?;
     Ok(super::secret(HttpResponse::Ok()).json(NewKey { api_key }))

@@ -1,16 +1,17 @@
 //! `/v1/webhooks`: endpoints that receive the organization's events (admins and owners).
 
 use super::auth::Authed;
-use super::body::{Fields, JsonBody};
-use super::list::{next_cursor, PageQuery};
 use crate::clock;
 use crate::domain::EventFilter;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
+use crate::http::json::{present, Body};
+use crate::http::paging::{next_cursor, PageQuery};
+use crate::http::schema::EventName;
 use crate::http::AppState;
 use crate::service::webhooks::{self, Created, Endpoint, WebhookInput};
 use crate::service::Actor;
 use crate::store::webhooks::DeliveryRow;
-use actix_web::{web, HttpResponse};
+use actix_web::{delete, get, patch, post, web, HttpResponse};
 use serde::{Deserialize, Serialize};
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -65,114 +66,73 @@ pub struct WebhookList {
 
 /// Body of `POST /v1/webhooks`.
 #[derive(Deserialize, utoipa::ToSchema)]
-#[allow(dead_code)]
+#[serde(deny_unknown_fields)]
 pub struct NewWebhookRequest {
     /// http(s); not a loopback, private or link-local address unless WEBHOOK_ALLOW_PRIVATE.
     #[schema(max_length = 2048, pattern = "^https?://[^/?#@\\s]+")]
-    url: String,
+    pub url: String,
     /// Event types, or `["*"]` alone.
-    #[schema(min_items = 1)]
-    events: Vec<EventName>,
+    #[schema(min_items = 1, value_type = Vec<EventName>)]
+    pub events: Vec<String>,
     #[schema(max_length = 500)]
-    description: Option<String>,
+    pub description: Option<String>,
 }
 
 /// Body of `PATCH /v1/webhooks/{id}`: at least one field.
 #[derive(Deserialize, utoipa::ToSchema)]
-#[allow(dead_code)]
+#[serde(deny_unknown_fields)]
 pub struct WebhookPatch {
     #[schema(max_length = 2048, pattern = "^https?://[^/?#@\\s]+")]
-    url: Option<String>,
-    #[schema(min_items = 1)]
-    events: Option<Vec<EventName>>,
+    pub url: Option<String>,
+    #[schema(min_items = 1, value_type = Option<Vec<EventName>>)]
+    pub events: Option<Vec<String>>,
     /// `null` removes it.
-    #[schema(max_length = 500)]
-    description: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, max_length = 500)]
+    pub description: Option<Option<String>>,
     /// Turn the endpoint off, or on again (after a 410 disabled it).
-    enabled: Option<bool>,
+    pub enabled: Option<bool>,
 }
 
-/// An event type's name, or `*` for every type.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[allow(dead_code)]
-pub enum EventName {
-    #[serde(rename = "*")]
-    All,
-    #[serde(rename = "provision.created")]
-    ProvisionCreated,
-    #[serde(rename = "provision.claimed")]
-    ProvisionClaimed,
-    #[serde(rename = "provision.cancelled")]
-    ProvisionCancelled,
-    #[serde(rename = "provision.expired")]
-    ProvisionExpired,
-    #[serde(rename = "user.created")]
-    UserCreated,
-    #[serde(rename = "member.updated")]
-    MemberUpdated,
-    #[serde(rename = "member.removed")]
-    MemberRemoved,
-    #[serde(rename = "api_key.created")]
-    ApiKeyCreated,
-    #[serde(rename = "api_key.revoked")]
-    ApiKeyRevoked,
-    #[serde(rename = "api_key.rotated")]
-    ApiKeyRotated,
-    #[serde(rename = "credits.granted")]
-    CreditsGranted,
-    #[serde(rename = "credits.low")]
-    CreditsLow,
-    #[serde(rename = "credits.depleted")]
-    CreditsDepleted,
+fn events(names: Option<Vec<String>>) -> Result<Option<EventFilter>, ApiError> {
+    let Some(names) = names else { return Ok(None) };
+    EventFilter::parse(names.iter().map(String::as_str))
+        .map(Some)
+        .map_err(|m| ApiError::invalid_field(format!("'events': {m}")))
 }
 
-fn events_field(fields: &Fields) -> Result<Option<EventFilter>, ApiError> {
-    let Some(value) = fields.opt_value("events") else {
-        return Ok(None);
-    };
-    let names = value
-        .as_array()
-        .and_then(|a| a.iter().map(|v| v.as_str()).collect::<Option<Vec<&str>>>())
-        .ok_or_else(|| ApiError::invalid_field("'events' must be a list of event types, or [\"*\"]."))?;
-    EventFilter::parse(names).map(Some).map_err(|m| ApiError::invalid_field(format!("'events': {m}")))
+/// An empty or blank description is none.
+fn description(d: Option<String>) -> Option<String> {
+    d.map(|d| d.trim().to_string()).filter(|d| !d.is_empty())
 }
 
-fn input(fields: &Fields) -> Result<WebhookInput, ApiError> {
-    let description = if fields.is_present("description") {
-        Some(fields.opt_str("description")?.map(|d| d.trim().to_string()).filter(|d| !d.is_empty()))
-    } else {
-        None
-    };
-    Ok(WebhookInput {
-        url: fields.opt_str("url")?.map(str::to_string),
-        events: events_field(fields)?,
-        description,
-        enabled: fields.opt_bool("enabled")?,
-    })
-}
-
-#[utoipa::path(post, path = "/v1/webhooks", tag = "webhooks", request_body = NewWebhookRequest,
+#[utoipa::path(tag = "webhooks", request_body = NewWebhookRequest,
     security(("bearer" = []), ("api_key" = [])),
     responses((status = 201, description = "The endpoint and its signing secret, shown once.", body = WebhookWithSecret),
-        (status = 400, description = "`invalid_field`; `url_not_allowed`: a private address.", body = crate::openapi::ErrorBody),
-        (status = 403, body = crate::openapi::ErrorBody), (status = 409, body = crate::openapi::ErrorBody)))]
+        (status = 400, description = "`invalid_field`; `url_not_allowed`: a private address.", body = crate::http::error::ErrorBody),
+        (status = 403, body = crate::http::error::ErrorBody), (status = 409, body = crate::http::error::ErrorBody)))]
+#[post("/v1/webhooks")]
 pub async fn create(
     state: web::Data<AppState>,
     caller: Authed,
-    body: JsonBody,
+    body: Body<NewWebhookRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let fields = body.fields()?;
-    if fields.opt_value("enabled").is_some() {
-        return Err(ApiError::invalid_field("'enabled' is for PATCH; a new endpoint starts enabled."));
-    }
-    let created = webhooks::create(&state.ctx, Actor::key(caller.0), input(&fields)?).await?;
+    let body = body.into_inner()?;
+    let input = WebhookInput {
+        url: Some(body.url),
+        events: events(Some(body.events))?,
+        description: Some(description(body.description)),
+        enabled: None,
+    };
+    let created = webhooks::create(&state.ctx, Actor::key(caller.0), input).await?;
     Ok(with_secret(created, HttpResponse::Created()))
 }
 
-#[utoipa::path(get, path = "/v1/webhooks", tag = "webhooks", params(PageQuery),
+#[utoipa::path(tag = "webhooks", params(PageQuery),
     security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, description = "Newest first.", body = WebhookList),
-        (status = 400, body = crate::openapi::ErrorBody), (status = 403, body = crate::openapi::ErrorBody)))]
+        (status = 400, body = crate::http::error::ErrorBody), (status = 403, body = crate::http::error::ErrorBody)))]
+#[get("/v1/webhooks")]
 pub async fn list(
     state: web::Data<AppState>,
     caller: Authed,
@@ -184,11 +144,12 @@ pub async fn list(
         .json(WebhookList { webhooks: page.items.into_iter().map(Into::into).collect(), next_cursor }))
 }
 
-#[utoipa::path(get, path = "/v1/webhooks/{id}", tag = "webhooks",
+#[utoipa::path(tag = "webhooks",
     params(("id" = String, Path, description = "Endpoint id")),
     security(("bearer" = []), ("api_key" = [])),
-    responses((status = 200, body = WebhookView), (status = 403, body = crate::openapi::ErrorBody),
-        (status = 404, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, body = WebhookView), (status = 403, body = crate::http::error::ErrorBody),
+        (status = 404, body = crate::http::error::ErrorBody)))]
+#[get("/v1/webhooks/{id}")]
 pub async fn get(
     state: web::Data<AppState>,
     caller: Authed,
@@ -198,19 +159,25 @@ pub async fn get(
     Ok(HttpResponse::Ok().json(WebhookView::from(e)))
 }
 
-#[utoipa::path(patch, path = "/v1/webhooks/{id}", tag = "webhooks", request_body = WebhookPatch,
+#[utoipa::path(tag = "webhooks", request_body = WebhookPatch,
     params(("id" = String, Path, description = "Endpoint id")),
     security(("bearer" = []), ("api_key" = [])),
-    responses((status = 200, body = WebhookView), (status = 400, body = crate::openapi::ErrorBody),
-        (status = 403, body = crate::openapi::ErrorBody), (status = 404, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, body = WebhookView), (status = 400, body = crate::http::error::ErrorBody),
+        (status = 403, body = crate::http::error::ErrorBody), (status = 404, body = crate::http::error::ErrorBody)))]
+#[patch("/v1/webhooks/{id}")]
 pub async fn update(
     state: web::Data<AppState>,
     caller: Authed,
     id: web::Path<String>,
-    body: JsonBody,
+    body: Body<WebhookPatch>,
 ) -> Result<HttpResponse, ApiError> {
-    let fields = body.fields()?;
-    let change = input(&fields)?;
+    let body = body.into_inner()?;
+    let change = WebhookInput {
+        url: body.url,
+        events: events(body.events)?,
+        description: body.description.map(description),
+        enabled: body.enabled,
+    };
     if change.url.is_none()
         && change.events.is_none()
         && change.description.is_none()
@@ -224,11 +191,12 @@ pub async fn update(
     Ok(HttpResponse::Ok().json(WebhookView::from(e)))
 }
 
-#[utoipa::path(delete, path = "/v1/webhooks/{id}", tag = "webhooks",
+#[utoipa::path(tag = "webhooks",
     params(("id" = String, Path, description = "Endpoint id")),
     security(("bearer" = []), ("api_key" = [])),
     responses((status = 204, description = "Deleted, with its delivery log; nothing more is sent to it."),
-        (status = 403, body = crate::openapi::ErrorBody), (status = 404, body = crate::openapi::ErrorBody)))]
+        (status = 403, body = crate::http::error::ErrorBody), (status = 404, body = crate::http::error::ErrorBody)))]
+#[delete("/v1/webhooks/{id}")]
 pub async fn delete(
     state: web::Data<AppState>,
     caller: Authed,
@@ -238,11 +206,12 @@ pub async fn delete(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[utoipa::path(post, path = "/v1/webhooks/{id}/rotate-secret", tag = "webhooks",
+#[utoipa::path(tag = "webhooks",
     params(("id" = String, Path, description = "Endpoint id")),
     security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, description = "The new secret, shown once; for 24 hours deliveries carry signatures by both.", body = WebhookWithSecret),
-        (status = 403, body = crate::openapi::ErrorBody), (status = 404, body = crate::openapi::ErrorBody)))]
+        (status = 403, body = crate::http::error::ErrorBody), (status = 404, body = crate::http::error::ErrorBody)))]
+#[post("/v1/webhooks/{id}/rotate-secret")]
 pub async fn rotate_secret(
     state: web::Data<AppState>,
     caller: Authed,
@@ -293,12 +262,13 @@ pub struct DeliveryList {
     pub next_cursor: Option<String>,
 }
 
-#[utoipa::path(get, path = "/v1/webhooks/{id}/deliveries", tag = "webhooks",
+#[utoipa::path(tag = "webhooks",
     params(("id" = String, Path, description = "Endpoint id"), PageQuery),
     security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, description = "The delivery log, newest first.", body = DeliveryList),
-        (status = 400, body = crate::openapi::ErrorBody), (status = 403, body = crate::openapi::ErrorBody),
-        (status = 404, body = crate::openapi::ErrorBody)))]
+        (status = 400, body = crate::http::error::ErrorBody), (status = 403, body = crate::http::error::ErrorBody),
+        (status = 404, body = crate::http::error::ErrorBody)))]
+#[get("/v1/webhooks/{id}/deliveries")]
 pub async fn deliveries(
     state: web::Data<AppState>,
     caller: Authed,
@@ -318,12 +288,13 @@ pub struct TestQueued {
     pub event_id: String,
 }
 
-#[utoipa::path(post, path = "/v1/webhooks/{id}/test", tag = "webhooks",
+#[utoipa::path(tag = "webhooks",
     params(("id" = String, Path, description = "Endpoint id")),
     security(("bearer" = []), ("api_key" = [])),
     responses((status = 202, description = "A `webhook.test` event is queued for this endpoint.", body = TestQueued),
-        (status = 403, body = crate::openapi::ErrorBody), (status = 404, body = crate::openapi::ErrorBody),
-        (status = 409, description = "`webhook_disabled`.", body = crate::openapi::ErrorBody)))]
+        (status = 403, body = crate::http::error::ErrorBody), (status = 404, body = crate::http::error::ErrorBody),
+        (status = 409, description = "`webhook_disabled`.", body = crate::http::error::ErrorBody)))]
+#[post("/v1/webhooks/{id}/test")]
 pub async fn test(
     state: web::Data<AppState>,
     caller: Authed,

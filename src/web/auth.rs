@@ -2,6 +2,7 @@
 //! Each handler reads its form and calls one function of `service::accounts`, which holds the
 //! rules (who may sign up, throttles, limits, bounded hashing).
 
+use super::forms::{self, login_form, signup_form};
 use super::session::{self, check_origin, safe_next, Session};
 use super::{layout, page, redirect, WebError};
 use crate::error::Error;
@@ -11,7 +12,7 @@ use crate::service::accounts;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use maud::{html, Markup};
+use maud::html;
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -31,36 +32,6 @@ pub async fn home(req: HttpRequest) -> Result<HttpResponse, WebError> {
         Some(_) => redirect("/team"),
         None => redirect("/login"),
     })
-}
-
-/// The log-in form; `next` is where to go afterwards (a local path).
-pub fn login_form(next: &str, email: &str, error: Option<&str>) -> Markup {
-    html! {
-        form method="post" action="/login" {
-            @if let Some(e) = error { p.error #login-error role="alert" { (e) } }
-            input type="hidden" name="next" value=(next);
-            label for="login-email" { "Email" }
-            input #login-email type="email" name="email" value=(email) required autocomplete="username" aria-describedby=[error.map(|_| "login-error")] aria-invalid=[error.map(|_| "true")];
-            label for="login-password" { "Password" }
-            input #login-password type="password" name="password" required autocomplete="current-password" aria-describedby=[error.map(|_| "login-error")] aria-invalid=[error.map(|_| "true")];
-            button #login-submit type="submit" { "Log in" }
-            p.muted { a href="/password/forgot" { "Forgot your password?" } }
-        }
-    }
-}
-
-pub fn signup_form(next: &str, email: &str, error: Option<&str>) -> Markup {
-    html! {
-        form method="post" action="/signup" {
-            @if let Some(e) = error { p.error #signup-error role="alert" { (e) } }
-            input type="hidden" name="next" value=(next);
-            label for="signup-email" { "Email" }
-            input #signup-email type="email" name="email" value=(email) required autocomplete="username" aria-describedby=[error.map(|_| "signup-error")] aria-invalid=[error.map(|_| "true")];
-            label for="signup-password" { "Password (at least " (passwords::MIN_LEN) " characters)" }
-            input #signup-password type="password" name="password" required minlength=(passwords::MIN_LEN) autocomplete="new-password" aria-describedby=[error.map(|_| "signup-error")] aria-invalid=[error.map(|_| "true")];
-            button #signup-submit type="submit" { "Sign up" }
-        }
-    }
 }
 
 fn login_view(status: StatusCode, next: &str, email: &str, error: Option<&str>) -> HttpResponse {
@@ -133,7 +104,7 @@ fn refused(
         Error::Busy => (Some(2), None),
         _ => (None, None),
     };
-    let api = crate::error::ApiError::from(e);
+    let api = crate::http::error::ApiError::from(e);
     if api.status().is_server_error() && retry.is_none() {
         return Err(api.into());
     }
@@ -180,18 +151,13 @@ pub async fn login(
         Err(e) => {
             // On the claim path the claim page comes back, organization and link kept.
             let org = match claim_token_in(&next) {
-                Some(token) => super::claim::org_of(&state, &req, token).await,
+                Some(token) => forms::org_of(&state, &req, token).await,
                 None => None,
             };
             refused(e, |status, m| match &org {
-                Some(claim) => super::claim::signed_out(
-                    status,
-                    &state,
-                    claim,
-                    &next,
-                    &email,
-                    super::claim::Failed::LogIn(m),
-                ),
+                Some(claim) => {
+                    forms::signed_out(status, &state, claim, &next, &email, forms::Failed::LogIn(m))
+                }
                 None => login_view(status, &next, &email, Some(m)),
             })
         }
@@ -230,18 +196,13 @@ pub async fn signup(
         )),
         Err(e) => {
             let org = match claim.as_deref() {
-                Some(token) => super::claim::org_of(&state, &req, token).await,
+                Some(token) => forms::org_of(&state, &req, token).await,
                 None => None,
             };
             refused(e, |status, m| match &org {
-                Some(claim) => super::claim::signed_out(
-                    status,
-                    &state,
-                    claim,
-                    &next,
-                    &email,
-                    super::claim::Failed::SignUp(m),
-                ),
+                Some(claim) => {
+                    forms::signed_out(status, &state, claim, &next, &email, forms::Failed::SignUp(m))
+                }
                 None => signup_view(status, &next, &email, Some(m)),
             })
         }

@@ -1,12 +1,12 @@
 //! The claim page: a provisioned person takes over their account through the link an admin sent.
 
-use super::auth::{login_form, signup_form};
+use super::forms::{signed_out, Claim, Failed};
 use super::session::{self, Session};
 use super::{layout, page, redirect, WebError};
 use crate::clock;
-use crate::error::{ApiError, Error};
+use crate::error::Error;
+use crate::http::error::ApiError;
 use crate::http::{client, AppState};
-use crate::service::SignupMode;
 use crate::service::{accounts, claims, organizations};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -100,60 +100,6 @@ pub async fn show(
         }
     };
     Ok(page(StatusCode::OK, layout("Claim your account", session.as_ref(), body)))
-}
-
-/// What the signed-out claim page shows of the link.
-pub struct Claim {
-    org_name: String,
-    bound: Option<String>,
-}
-
-/// The link's organization, for the claim page shown again after a failed log-in or sign-up;
-/// None when the link itself no longer works (the plain form is shown then).
-pub async fn org_of(state: &AppState, req: &HttpRequest, token: &str) -> Option<Claim> {
-    let c = claims::claimable(&state.ctx, &client(req), token).await.ok()?;
-    Some(Claim { org_name: c.org_name, bound: c.email })
-}
-
-/// Which of the claim page's forms failed, and why.
-pub enum Failed<'a> {
-    Nothing,
-    LogIn(&'a str),
-    SignUp(&'a str),
-}
-
-/// The claim page for someone signed out: sign up or log in, then back here. After a failed
-/// try it keeps the organization, the link, the address typed, and the error by its form.
-pub fn signed_out(
-    status: StatusCode,
-    state: &AppState,
-    claim: &Claim,
-    here: &str,
-    email: &str,
-    failed: Failed,
-) -> HttpResponse {
-    let (login_error, signup_error) = match failed {
-        Failed::Nothing => (None, None),
-        Failed::LogIn(m) => (Some(m), None),
-        Failed::SignUp(m) => (None, Some(m)),
-    };
-    let email = if email.is_empty() { claim.bound.as_deref().unwrap_or("") } else { email };
-    let body = html! {
-        section.card {
-            h1 { "Claim your account" }
-            p { "You have been given an account in " strong #claim-org { (claim.org_name) } ". Sign up or log in first; you will come back here to claim it." }
-            @if let Some(b) = &claim.bound {
-                p #claim-bound { "Only the account with the address " strong { (b) } " can claim it: sign up or log in with that address." }
-            }
-            div.columns {
-                @if state.settings.signup != SignupMode::Off {
-                    div { h2 { "New here? Sign up" } (signup_form(here, email, signup_error)) }
-                }
-                div { h2 { "Have an account? Log in" } (login_form(here, email, login_error)) }
-            }
-        }
-    };
-    page(status, layout("Claim your account", None, body))
 }
 
 pub async fn submit(

@@ -6,12 +6,14 @@ pub mod audit;
 pub mod auth;
 pub mod claim;
 pub mod credits;
+pub mod forms;
 pub mod keys;
 pub mod session;
 pub mod team;
 pub mod webhooks;
 
-use crate::error::{ApiError, Error};
+use crate::error::Error;
+use crate::http::error::ApiError;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpResponse, ResponseError};
 use maud::{html, Markup, DOCTYPE};

@@ -4,7 +4,7 @@
 //! our own origin.
 
 use super::WebError;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::http::AppState;
 use crate::service::accounts::{self, SESSION_TTL_MS};
 use crate::service::shown;

@@ -1,7 +1,8 @@
 //! The query every list takes (contract, Lists): `limit` (1–1000, default 100) and `cursor`.
 
 use crate::domain::{Cursor, Page, PageRequest};
-use crate::error::{ApiError, Error};
+use crate::error::Error;
+use crate::http::error::ApiError;
 use serde::Deserialize;
 
 pub const DEFAULT: u32 = 100;
