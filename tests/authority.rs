@@ -478,7 +478,7 @@ engine_tests! {
         app.db
             .write_blocking(move |tx| {
                     for i in 0..999 {
-                        let agent = provisiond::store::projects::AgentRow {
+                        let agent = provisiond::domain::Agent {
                             id: provisiond::domain::AgentId::new(),
                             name: format!("a{i}"),
                             identifier: format!("a{i}"),

@@ -12,6 +12,7 @@ mod ids;
 mod names;
 mod paging;
 mod provisions;
+mod records;
 mod webhooks;
 
 pub use access::*;
@@ -23,6 +24,7 @@ pub use ids::*;
 pub use names::*;
 pub use paging::*;
 pub use provisions::*;
+pub use records::*;
 pub use webhooks::*;
 
 /// Echoing a 10 KB "email" back in an error helps nobody.

@@ -2,13 +2,13 @@
 
 use super::auth::Authed;
 use crate::clock;
+use crate::domain::Agent;
 use crate::domain::{AgentIdentifier, AgentName};
 use crate::http::error::ApiError;
 use crate::http::json::Body;
 use crate::http::paging::{next_cursor, PageQuery};
 use crate::http::AppState;
 use crate::service::agents::{self, NewAgent};
-use crate::store::projects::AgentRow;
 use actix_web::{delete, get, post, web, HttpResponse};
 use serde::{Deserialize, Serialize};
 
@@ -44,8 +44,8 @@ pub struct AgentView {
     pub created_at: String,
 }
 
-impl From<AgentRow> for AgentView {
-    fn from(a: AgentRow) -> Self {
+impl From<Agent> for AgentView {
+    fn from(a: Agent) -> Self {
         AgentView {
             id: a.id.to_string(),
             name: a.name,

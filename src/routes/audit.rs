@@ -1,11 +1,11 @@
 //! `/v1/audit-logs`: who did what in the caller's organization (admins and owners).
 
 use super::auth::Authed;
+use crate::domain::AuditFilter;
 use crate::http::error::ApiError;
 use crate::http::paging::{next_cursor, PageQuery};
 use crate::http::AppState;
 use crate::service::{audit, Actor};
-use crate::store::audit::Filter;
 use actix_web::{get, web, HttpResponse};
 use serde::{Deserialize, Serialize};
 
@@ -78,7 +78,7 @@ pub async fn list(
     paging: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let page = paging.request()?;
-    let filter = Filter {
+    let filter = AuditFilter {
         action: text_param("action", &query.action)?,
         actor_id: text_param("actorId", &query.actor_id)?,
         target_id: text_param("targetId", &query.target_id)?,

@@ -3,6 +3,7 @@
 
 use super::auth::Authed;
 use crate::clock;
+use crate::domain::{Balance, LedgerEntry};
 use crate::domain::{Credits, LimitPeriod};
 use crate::http::error::ApiError;
 use crate::http::json::{present, Body, IdempotencyHeader};
@@ -10,7 +11,6 @@ use crate::http::paging::{next_cursor, PageQuery};
 use crate::http::AppState;
 use crate::service::credits::Limit;
 use crate::service::{credits, Actor};
-use crate::store::credits::{Balance, LedgerRow};
 use actix_web::{get, post, put, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
@@ -187,8 +187,8 @@ pub struct LedgerView {
     pub created_at: String,
 }
 
-impl From<LedgerRow> for LedgerView {
-    fn from(r: LedgerRow) -> Self {
+impl From<LedgerEntry> for LedgerView {
+    fn from(r: LedgerEntry) -> Self {
         LedgerView {
             id: r.id.to_string(),
             kind: r.kind,

@@ -3,6 +3,7 @@
 
 use super::auth::Authed;
 use crate::clock;
+use crate::domain::KeyRecord;
 use crate::domain::{Role, Scope, Scopes, UserId};
 use crate::http::error::ApiError;
 use crate::http::json::{Body, IdempotencyHeader};
@@ -11,7 +12,6 @@ use crate::http::schema::ScopeName;
 use crate::http::AppState;
 use crate::service::keys::{self, IssuedKey, NewKeyInput, VerifyInput};
 use crate::service::Actor;
-use crate::store::keys::KeyItem;
 use actix_web::{delete, get, post, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
@@ -34,8 +34,8 @@ pub struct KeyView {
     pub revoked_at: Option<String>,
 }
 
-impl From<KeyItem> for KeyView {
-    fn from(k: KeyItem) -> Self {
+impl From<KeyRecord> for KeyView {
+    fn from(k: KeyRecord) -> Self {
         KeyView {
             id: k.id.to_string(),
             name: k.name,

@@ -2,6 +2,7 @@
 
 use super::auth::Authed;
 use crate::clock;
+use crate::domain::Member;
 use crate::domain::Role;
 use crate::http::error::ApiError;
 use crate::http::json::Body;
@@ -9,7 +10,6 @@ use crate::http::paging::{next_cursor, PageQuery};
 use crate::http::AppState;
 use crate::service::members::{self, MemberChange};
 use crate::service::Actor;
-use crate::store::memberships::MemberItem;
 use actix_web::{delete, get, patch, web, HttpResponse};
 use serde::{Deserialize, Serialize};
 
@@ -37,8 +37,8 @@ pub struct MemberItemView {
     pub joined_at: String,
 }
 
-impl From<MemberItem> for MemberItemView {
-    fn from(m: MemberItem) -> Self {
+impl From<Member> for MemberItemView {
+    fn from(m: Member) -> Self {
         MemberItemView {
             user_id: m.user_id.to_string(),
             email: m.email,

@@ -2,6 +2,7 @@
 
 use super::auth::Authed;
 use crate::clock;
+use crate::domain::Provision;
 use crate::domain::{ProvisionRole, ProvisionStatus};
 use crate::http::error::ApiError;
 use crate::http::json::{Body, IdempotencyHeader};
@@ -9,7 +10,6 @@ use crate::http::paging::{next_cursor, PageQuery};
 use crate::http::{client, AppState};
 use crate::service::provisioning::{self, ProvisionFilter, ProvisionInput, ProvisionOptions};
 use crate::service::Actor;
-use crate::store::provisions::ProvisionRow;
 use actix_web::{delete, get, post, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
@@ -93,8 +93,8 @@ fn metadata(text: Option<&str>) -> Option<serde_json::Value> {
     text.and_then(|m| serde_json::from_str(m).ok())
 }
 
-impl From<ProvisionRow> for ProvisionView {
-    fn from(p: ProvisionRow) -> Self {
+impl From<Provision> for ProvisionView {
+    fn from(p: Provision) -> Self {
         ProvisionView {
             id: p.id.to_string(),
             user_id: p.user_id.to_string(),

@@ -2,6 +2,7 @@
 
 use super::auth::Authed;
 use crate::clock;
+use crate::domain::Delivery;
 use crate::domain::EventFilter;
 use crate::http::error::ApiError;
 use crate::http::json::{present, Body};
@@ -10,7 +11,6 @@ use crate::http::schema::EventName;
 use crate::http::AppState;
 use crate::service::webhooks::{self, Created, Endpoint, WebhookInput};
 use crate::service::Actor;
-use crate::store::webhooks::DeliveryRow;
 use actix_web::{delete, get, patch, post, web, HttpResponse};
 use serde::{Deserialize, Serialize};
 
@@ -238,8 +238,8 @@ pub struct DeliveryView {
     pub created_at: String,
 }
 
-impl From<DeliveryRow> for DeliveryView {
-    fn from(d: DeliveryRow) -> Self {
+impl From<Delivery> for DeliveryView {
+    fn from(d: Delivery) -> Self {
         let pending = d.status == "pending";
         DeliveryView {
             event_id: d.event_id,

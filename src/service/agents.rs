@@ -3,10 +3,10 @@
 use super::audit;
 use super::authority::{authorize, Act, Principal};
 use super::{Caller, Ctx};
+use crate::domain::Agent;
 use crate::domain::{AgentId, AgentIdentifier, AgentName, Cursor, Page, PageRequest};
 use crate::error::{Error, Result};
 use crate::store;
-use crate::store::projects::AgentRow;
 
 /// Agents one project may hold (CONTRACT part three, caps): agents are rows, and without a cap
 /// one key could grow the database without end.
@@ -20,9 +20,9 @@ pub struct NewAgent {
 
 /// A new agent in the caller's project; 409 `agent_exists` when the identifier is taken there
 /// (the SDK's `ensureAgent` depends on exactly that).
-pub async fn create(ctx: &Ctx, caller: &Caller, new: NewAgent) -> Result<AgentRow> {
+pub async fn create(ctx: &Ctx, caller: &Caller, new: NewAgent) -> Result<Agent> {
     let grant = authorize(&Principal::of_key(caller), Act::UseAgents)?;
-    let agent = AgentRow {
+    let agent = Agent {
         id: AgentId::new(),
         name: new.name.as_str().to_string(),
         identifier: new.identifier.as_str().to_string(),
@@ -69,7 +69,7 @@ pub async fn create(ctx: &Ctx, caller: &Caller, new: NewAgent) -> Result<AgentRo
 }
 
 /// The agents of the caller's project, oldest first.
-pub async fn list(ctx: &Ctx, caller: &Caller, page: PageRequest) -> Result<Page<AgentRow>> {
+pub async fn list(ctx: &Ctx, caller: &Caller, page: PageRequest) -> Result<Page<Agent>> {
     authorize(&Principal::of_key(caller), Act::UseAgents)?;
     let after = match &page.after {
         None => None,

@@ -7,10 +7,10 @@ use super::authority::{authorize, principal, Act};
 use super::{Actor, Ctx};
 use crate::clock::Millis;
 use crate::db::{DbResult, Tx};
+use crate::domain::{AuditEntry, AuditFilter};
 use crate::domain::{Cursor, EventType, OrgId, Page, PageRequest};
 use crate::error::{Error, Result};
 use crate::store;
-use crate::store::audit::{Entry, Filter};
 use serde_json::{Map, Value};
 
 // A record's author, which `authority` makes from a grant (its own file, so that neither needs
@@ -146,7 +146,12 @@ pub fn data<const N: usize>(pairs: [(&str, Value); N]) -> Map<String, Value> {
 }
 
 /// The audit log of the actor's organization, newest first (admins and owners).
-pub async fn list(ctx: &Ctx, actor: Actor, filter: Filter, page: PageRequest) -> Result<Page<Entry>> {
+pub async fn list(
+    ctx: &Ctx,
+    actor: Actor,
+    filter: AuditFilter,
+    page: PageRequest,
+) -> Result<Page<AuditEntry>> {
     let limit = page.limit;
     let before = match &page.after {
         None => None,
@@ -168,7 +173,7 @@ pub fn export(
     ctx: &Ctx,
     org: &str,
     since: Option<Millis>,
-    mut each: impl FnMut(&Entry) -> std::io::Result<()>,
+    mut each: impl FnMut(&AuditEntry) -> std::io::Result<()>,
 ) -> Result<u64> {
     let org = org.to_string();
     let org = ctx.db.read_blocking(move |c| super::resolve_org(c, &org))?;
@@ -193,7 +198,7 @@ pub(super) fn prune(tx: &Tx, now: Millis, retention_ms: Millis) -> Result<usize>
 }
 
 /// An entry as the API shows it (contract, Audit log).
-pub fn entry_json(e: &Entry) -> Value {
+pub fn entry_json(e: &AuditEntry) -> Value {
     let mut actor = Map::new();
     actor.insert("type".into(), Value::String(e.actor_type.clone()));
     actor.insert("id".into(), e.actor_id.clone().map_or(Value::Null, Value::String));

@@ -76,7 +76,7 @@ pub struct Principal {
     pub org: OrgId,
     /// The role it acts as (a key: the lesser of the member's role and the key's ceiling), the
     /// scopes it reaches (a person: all) and when it ends (a person's session makes keys that
-    /// outlive it, as a person's own; a key: its expiry, grace period or provision's end).
+    /// outlive it, as a person's own; a key: its expiry or the end of a rotation's grace period; a placeholder's keys end with its provision by other means).
     pub strength: Strength,
     pub is_provisioner: bool,
     /// An unclaimed account's key: it uses its own project and manages nothing.
@@ -349,7 +349,12 @@ pub fn authorize(p: &Principal, act: Act<'_>) -> Result<Grant> {
         Act::UseAgents => p.scope(Scope::Agents)?,
         Act::ReadBalance => p.scope(Scope::CreditsRead)?,
         Act::Consume => p.scope(Scope::CreditsConsume)?,
-        Act::Verify => p.scope(Scope::KeysVerify)?,
+        Act::Verify => {
+            // Verification answers who holds any key of the organization: not an unclaimed
+            // account's business.
+            p.scope(Scope::KeysVerify)?;
+            p.claimed()?;
+        }
         Act::ReadUsage => {
             p.scope(Scope::CreditsRead)?;
             if p.placeholder || !(p.role().is_admin() || p.is_provisioner) {

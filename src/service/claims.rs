@@ -5,12 +5,12 @@ use super::SignupMode;
 use super::{Client, Ctx};
 use crate::clock::Millis;
 use crate::db::Conn;
+use crate::domain::Provision;
 use crate::domain::{EventType, ProvisionStatus};
 use crate::domain::{OrgId, ProjectId, UserId};
 use crate::error::{Error, Result};
 use crate::secrets;
 use crate::store;
-use crate::store::provisions::ProvisionRow;
 
 /// A claim link that can be claimed now.
 pub struct Claimable {
@@ -42,7 +42,7 @@ pub fn address_may_claim(bound: Option<&str>, email: Option<&str>) -> bool {
 }
 
 /// What a claim token points at, or why it cannot be claimed.
-pub(super) fn claimable_in(conn: &Conn, token: &str, now: Millis) -> Result<(ProvisionRow, String)> {
+pub(super) fn claimable_in(conn: &Conn, token: &str, now: Millis) -> Result<(Provision, String)> {
     if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(invalid());
     }

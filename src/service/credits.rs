@@ -7,10 +7,11 @@ use super::idempotency::{self, Idem};
 use super::{resolve_org, Actor, Caller, Ctx};
 use crate::clock::Millis;
 use crate::db::Tx;
+use crate::domain::{Balance, LedgerEntry};
 use crate::domain::{Credits, Cursor, EventType, KeyN, LimitPeriod, OrgId, Page, PageRequest, UserId};
 use crate::error::{Error, Result};
 use crate::store;
-use crate::store::credits::{Balance, LedgerRow, LimitRow};
+use crate::store::credits::LimitRow;
 
 pub async fn balance(ctx: &Ctx, caller: &Caller) -> Result<Balance> {
     authorize(&Principal::of_key(caller), Act::ReadBalance)?;
@@ -217,7 +218,7 @@ pub async fn ledger(
     actor: Actor,
     user: Option<&str>,
     page: PageRequest,
-) -> Result<Page<LedgerRow>> {
+) -> Result<Page<LedgerEntry>> {
     let user = user
         .map(|u| {
             UserId::parse(u).ok_or_else(|| Error::InvalidField("'userId' must be a user id (a UUID).".into()))

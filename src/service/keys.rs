@@ -7,13 +7,13 @@ use super::idempotency::{self, Idem};
 use super::{Actor, Caller, Ctx};
 use crate::clock::{self, Millis};
 use crate::db::Tx;
+use crate::domain::KeyRecord;
 use crate::domain::{
     EventType, KeyId, KeyN, OrgId, Page, PageRequest, ProjectN, Role, Scopes, UserId, UserN,
 };
 use crate::error::{Error, Result};
 use crate::secrets;
 use crate::store;
-use crate::store::keys::KeyItem;
 
 // What the edges and tests named `service::keys::…` before authentication and verification had
 // files of their own.
@@ -123,7 +123,7 @@ pub struct NewKeyInput {
 
 /// A key just made: its listing and the key itself (shown once).
 pub struct IssuedKey {
-    pub item: KeyItem,
+    pub item: KeyRecord,
     pub api_key: String,
 }
 
@@ -244,7 +244,7 @@ pub async fn create_as_person(
 }
 
 /// What the record of a new key says of it (never the key).
-fn key_data(item: &KeyItem) -> serde_json::Map<String, serde_json::Value> {
+fn key_data(item: &KeyRecord) -> serde_json::Map<String, serde_json::Value> {
     let mut data = audit::data([
         ("userId", item.user_id.as_str().into()),
         ("role", item.ceiling.as_str().into()),
@@ -272,7 +272,7 @@ fn key_not_found() -> Error {
 }
 
 /// A key as the authority rule weighs it.
-fn target(item: &KeyItem) -> KeyTarget<'_> {
+fn target(item: &KeyRecord) -> KeyTarget<'_> {
     KeyTarget {
         holder: &item.user_id,
         holder_role: item.holder_role,
@@ -282,7 +282,12 @@ fn target(item: &KeyItem) -> KeyTarget<'_> {
 
 /// The organization's keys for admins and owners (optionally one user's), else the caller's own;
 /// newest first.
-pub async fn list(ctx: &Ctx, actor: Actor, user: Option<UserId>, page: PageRequest) -> Result<Page<KeyItem>> {
+pub async fn list(
+    ctx: &Ctx,
+    actor: Actor,
+    user: Option<UserId>,
+    page: PageRequest,
+) -> Result<Page<KeyRecord>> {
     let before = match &page.after {
         None => None,
         Some(c) => Some(KeyN(c.number(0, 1).ok_or(Error::InvalidCursor)?)),

@@ -8,10 +8,10 @@ use super::organizations::member_named;
 use super::{resolve_org, Actor, Ctx};
 use crate::clock::Millis;
 use crate::db::Tx;
+use crate::domain::Member;
 use crate::domain::{Cursor, EventType, OrgId, Page, PageRequest, Role, UserId, UserN};
 use crate::error::{Error, Result};
 use crate::store;
-use crate::store::memberships::MemberItem;
 
 /// What a PATCH asks to change; at least one of the two.
 #[derive(Clone, Copy, Debug, Default)]
@@ -22,7 +22,7 @@ pub struct MemberChange {
 
 /// A member who was removed, and how many live keys of theirs were revoked with it.
 pub struct Removed {
-    pub member: MemberItem,
+    pub member: Member,
     pub keys_revoked: usize,
 }
 
@@ -32,7 +32,7 @@ fn no_such_member() -> Error {
 
 /// The organization's members, placeholders included, in the order they joined. Admins and
 /// owners only.
-pub async fn list(ctx: &Ctx, actor: Actor, page: PageRequest) -> Result<Page<MemberItem>> {
+pub async fn list(ctx: &Ctx, actor: Actor, page: PageRequest) -> Result<Page<Member>> {
     let after = match &page.after {
         None => None,
         Some(c) => {
@@ -60,7 +60,7 @@ fn pending_provision() -> Error {
 
 /// Refuses a change that would leave the organization without an owner. The caller holds the
 /// organization's lock (`store::orgs::lock_org`), so the count cannot move underneath.
-fn keep_an_owner(tx: &Tx, org: &OrgId, target: &MemberItem) -> Result<()> {
+fn keep_an_owner(tx: &Tx, org: &OrgId, target: &Member) -> Result<()> {
     if target.role == Role::Owner && store::memberships::count_owners(tx, org)? <= 1 {
         return Err(Error::LastOwner);
     }
@@ -73,10 +73,10 @@ fn change_in(
     tx: &Tx,
     by: &By,
     org: &OrgId,
-    mut target: MemberItem,
+    mut target: Member,
     change: MemberChange,
     now: Millis,
-) -> Result<MemberItem> {
+) -> Result<Member> {
     if target.placeholder {
         return Err(pending_provision());
     }
@@ -109,7 +109,7 @@ fn change_in(
 
 /// Ends the membership, revokes every key the person holds in the organization and drops their
 /// credit limit there, in one transaction.
-fn remove_in(tx: &Tx, by: &By, org: &OrgId, target: MemberItem, now: Millis) -> Result<Removed> {
+fn remove_in(tx: &Tx, by: &By, org: &OrgId, target: Member, now: Millis) -> Result<Removed> {
     if target.placeholder {
         return Err(pending_provision());
     }
@@ -127,7 +127,7 @@ fn remove_in(tx: &Tx, by: &By, org: &OrgId, target: MemberItem, now: Millis) -> 
 }
 
 /// An owner or admin changes a member's role or provisioner access (the API).
-pub async fn update(ctx: &Ctx, actor: Actor, user: &str, change: MemberChange) -> Result<MemberItem> {
+pub async fn update(ctx: &Ctx, actor: Actor, user: &str, change: MemberChange) -> Result<Member> {
     if change.role.is_none() && change.is_provisioner.is_none() {
         return Err(Error::InvalidField("Give 'role', 'isProvisioner' or both.".into()));
     }
@@ -184,7 +184,7 @@ pub async fn remove(ctx: &Ctx, actor: Actor, user: &str) -> Result<Removed> {
 }
 
 /// The member an operator names (user id or email) in the organization they name.
-fn named(tx: &Tx, org: &str, who: &str, vouched: bool, now: Millis) -> Result<(OrgId, MemberItem)> {
+fn named(tx: &Tx, org: &str, who: &str, vouched: bool, now: Millis) -> Result<(OrgId, Member)> {
     let org = resolve_org(tx, org)?;
     store::orgs::lock_org(tx, &org)?;
     let m = member_named(tx, &org, who, vouched)?;
@@ -194,7 +194,7 @@ fn named(tx: &Tx, org: &str, who: &str, vouched: bool, now: Millis) -> Result<(O
 
 /// An operator sets a member's role (command line). Named by email, the address must be
 /// verified, as for provisioner access.
-pub async fn set_role_by_operator(ctx: &Ctx, org: String, who: String, role: Role) -> Result<MemberItem> {
+pub async fn set_role_by_operator(ctx: &Ctx, org: String, who: String, role: Role) -> Result<Member> {
     let now = ctx.now();
     ctx.db
         .write(move |tx| {

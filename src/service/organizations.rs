@@ -6,13 +6,13 @@ use super::authority::{authorize, principal, Act, Strength};
 use super::{keys, resolve_org, Actor, Ctx, Rules, SignupMode};
 use crate::clock::Millis;
 use crate::db::Tx;
+use crate::domain::Provision;
 use crate::domain::{
     Credits, DisplayName, Domain, Email, EventType, OrgId, ProjectId, ProvisionStatus, Role, UserId, UserN,
 };
 use crate::error::{Error, Result};
 use crate::store;
 use crate::store::memberships::{MemberListRow, MemberRow, OrgOfUser};
-use crate::store::provisions::ProvisionRow;
 
 pub const DEFAULT_PROJECT_NAME: &str = "Default";
 
@@ -280,7 +280,7 @@ pub struct Dashboard {
     /// Index into `orgs` of the organization shown.
     pub active: Option<usize>,
     pub members: Vec<MemberListRow>,
-    pub pending: Vec<ProvisionRow>,
+    pub pending: Vec<Provision>,
 }
 
 impl Dashboard {

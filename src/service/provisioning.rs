@@ -9,6 +9,8 @@ use super::organizations::{project_and_key, Access, DEFAULT_PROJECT_NAME};
 use super::{keys, limits, Actor, Caller, Client, Ctx, Who};
 use crate::clock::{self, Millis};
 use crate::db::{DbResult, Tx};
+use crate::domain::Agent;
+use crate::domain::Provision;
 use crate::domain::{
     AgentId, Cursor, DisplayName, Email, EventType, KeyId, OrgId, Page, PageRequest, ProjectId, ProvisionId,
     ProvisionRole, ProvisionStatus, Role, UserId,
@@ -17,8 +19,7 @@ use crate::error::{Error, Result};
 use crate::mail::Outgoing;
 use crate::secrets;
 use crate::store;
-use crate::store::projects::AgentRow;
-use crate::store::provisions::{ListFilter, ProvisionRow};
+use crate::store::provisions::ListFilter;
 
 pub struct ProvisionInput {
     pub role: ProvisionRole,
@@ -158,7 +159,7 @@ fn mail_claim_link(ctx: &Ctx, to: String, org_name: &str, token: &str, expires_a
 /// A provision just made: its record, the key (works at once) and the claim token, each shown
 /// only this once.
 pub struct Provisioned {
-    pub row: ProvisionRow,
+    pub row: Provision,
     pub api_key: String,
     pub claim_token: String,
 }
@@ -207,7 +208,7 @@ pub async fn provision_with(
         (input.skip_onboarding, now.saturating_add(options.ttl_ms.unwrap_or(ctx.rules.provision_ttl_ms)));
     let send_to = options.email.clone().filter(|_| options.send_email);
     let Options { email, name, external_id, metadata, .. } = options;
-    let row_of = move |org_id: OrgId, created_by: UserId| ProvisionRow {
+    let row_of = move |org_id: OrgId, created_by: UserId| Provision {
         id: ProvisionId::new(),
         org_id,
         user_id: UserId::new(),
@@ -286,7 +287,7 @@ pub async fn provision_with(
                     expires_at: auth.ceiling.ends_at,
                 };
                 store::keys::insert_key(tx, &new_key, now)?;
-                let agent = AgentRow {
+                let agent = Agent {
                     id: row.agent_id.clone(),
                     name: "Default Agent".into(),
                     identifier: "default".into(),
@@ -352,7 +353,7 @@ pub async fn list(
     caller: &Caller,
     filter: ProvisionFilter,
     page: PageRequest,
-) -> Result<Page<ProvisionRow>> {
+) -> Result<Page<Provision>> {
     authorize(&Principal::of_key(caller), Act::ReadProvisions)?;
     let after = match &page.after {
         None => None,
@@ -372,7 +373,7 @@ pub async fn list(
 }
 
 /// One provision of this organization (admins and owners); another organization's is not found.
-pub async fn get(ctx: &Ctx, caller: &Caller, id: &str) -> Result<ProvisionRow> {
+pub async fn get(ctx: &Ctx, caller: &Caller, id: &str) -> Result<Provision> {
     authorize(&Principal::of_key(caller), Act::ReadProvisions)?;
     let id = ProvisionId::parse(id).ok_or_else(not_found)?;
     let (org, now) = (caller.org_id.clone(), ctx.now());
@@ -496,7 +497,7 @@ pub async fn renew_claim_link(
 
 /// Ends a pending provision with `status` and deletes its placeholder user; the foreign keys
 /// delete the membership, project, keys and agents with it. False when it was no longer pending.
-fn end(tx: &Tx, p: &ProvisionRow, status: ProvisionStatus) -> DbResult<bool> {
+fn end(tx: &Tx, p: &Provision, status: ProvisionStatus) -> DbResult<bool> {
     if !store::provisions::end(tx, &p.id, status)? {
         return Ok(false);
     }

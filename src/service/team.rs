@@ -3,11 +3,11 @@
 
 use super::authority::{authorize, principal, Act};
 use super::{Actor, Ctx};
+use crate::domain::Member;
+use crate::domain::Provision;
 use crate::domain::ProvisionStatus;
 use crate::error::{Error, Result};
 use crate::store;
-use crate::store::memberships::MemberItem;
-use crate::store::provisions::ProvisionRow;
 
 /// The tabs: claimed accounts, and provisions by status.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,8 +49,8 @@ impl Tab {
 }
 
 pub enum Rows {
-    Members(Vec<MemberItem>),
-    Provisions(Vec<ProvisionRow>),
+    Members(Vec<Member>),
+    Provisions(Vec<Provision>),
 }
 
 /// One page of one tab, with how many rows the tab has in all and every tab's count (for the

@@ -6,10 +6,10 @@ use super::authority::{authorize, Act, Principal};
 use super::idempotency::{self, Idem};
 use super::{credits, Caller, Ctx};
 use crate::db::Tx;
+use crate::domain::Balance;
 use crate::domain::{Credits, Scope};
 use crate::error::{Error, Result};
 use crate::store;
-use crate::store::credits::Balance;
 use std::sync::Arc;
 
 /// What a verification answers (contract, Verification).

@@ -9,10 +9,11 @@ use super::ssrf::address_allowed;
 use super::{Actor, Ctx};
 use crate::clock::Millis;
 use crate::db::Conn;
+use crate::domain::Delivery;
 use crate::domain::{Cursor, EventFilter, OrgId, Page, PageRequest, WebhookId, WebhookUrl};
 use crate::error::{Error, Result};
 use crate::store;
-use crate::store::webhooks::{DeliveryRow, WebhookChange, WebhookRow};
+use crate::store::webhooks::{WebhookChange, WebhookRow};
 use base64::Engine as _;
 use hmac::{KeyInit, Mac};
 use serde_json::Value;
@@ -266,7 +267,7 @@ pub async fn rotate_secret(ctx: &Ctx, actor: Actor, id: &str) -> Result<Created>
     Ok(Created { endpoint: row.into(), secret })
 }
 
-pub async fn deliveries(ctx: &Ctx, actor: Actor, id: &str, page: PageRequest) -> Result<Page<DeliveryRow>> {
+pub async fn deliveries(ctx: &Ctx, actor: Actor, id: &str, page: PageRequest) -> Result<Page<Delivery>> {
     let id = parse_id(id)?;
     let before = match &page.after {
         None => None,

@@ -2,6 +2,7 @@
 
 use crate::clock::Millis;
 use crate::db::{Conn, DbResult, Row, Tx};
+use crate::domain::{AuditEntry, AuditFilter};
 use crate::domain::{AuditId, OrgId, UserId};
 
 /// A row to write. `actor_user`: whose address to record beside the actor (read in the same
@@ -42,24 +43,8 @@ pub fn insert(tx: &Tx, e: &NewEntry, now: Millis) -> DbResult<()> {
     Ok(())
 }
 
-pub struct Entry {
-    pub n: i64,
-    pub id: String,
-    pub org_id: String,
-    pub action: String,
-    pub actor_type: String,
-    pub actor_id: Option<String>,
-    pub actor_email: Option<String>,
-    pub target_type: String,
-    pub target_id: String,
-    pub ip: Option<String>,
-    pub user_agent: Option<String>,
-    pub details: Option<String>,
-    pub created_at: Millis,
-}
-
-fn entry(r: &Row) -> DbResult<Entry> {
-    Ok(Entry {
+fn entry(r: &Row) -> DbResult<AuditEntry> {
+    Ok(AuditEntry {
         n: r.get(0)?,
         id: r.get(1)?,
         org_id: r.get(2)?,
@@ -76,18 +61,14 @@ fn entry(r: &Row) -> DbResult<Entry> {
     })
 }
 
-/// What a list asks for; every filter is optional.
-#[derive(Default)]
-pub struct Filter {
-    pub action: Option<String>,
-    pub actor_id: Option<String>,
-    pub target_id: Option<String>,
-    pub since: Option<Millis>,
-    pub until: Option<Millis>,
-}
-
 /// Newest first, before row `before` (a cursor), at most `limit`.
-pub fn list(conn: &Conn, org: &OrgId, f: &Filter, before: Option<i64>, limit: u32) -> DbResult<Vec<Entry>> {
+pub fn list(
+    conn: &Conn,
+    org: &OrgId,
+    f: &AuditFilter,
+    before: Option<i64>,
+    limit: u32,
+) -> DbResult<Vec<AuditEntry>> {
     conn.query_all(
         "SELECT n, id, org_id, action, actor_type, actor_id, actor_email, target_type, target_id, ip, user_agent,
                 details, created_at
@@ -112,7 +93,7 @@ pub fn export(
     since: Option<Millis>,
     after: i64,
     limit: u32,
-) -> DbResult<Vec<Entry>> {
+) -> DbResult<Vec<AuditEntry>> {
     conn.query_all(
         "SELECT n, id, org_id, action, actor_type, actor_id, actor_email, target_type, target_id, ip, user_agent,
                 details, created_at

@@ -2,20 +2,8 @@
 
 use crate::clock::Millis;
 use crate::db::{Conn, DbResult, Tx};
+use crate::domain::{Balance, LedgerEntry};
 use crate::domain::{Credits, KeyN, OrgId, UserId};
-
-pub struct Balance {
-    pub granted: Credits,
-    pub used: Credits,
-    /// How low the pool was last recorded to be (see schema.sql, `credits_alert`).
-    pub alert: i64,
-}
-
-impl Balance {
-    pub fn left(&self) -> Credits {
-        Credits::from_thousandths(self.granted.thousandths() - self.used.thousandths())
-    }
-}
 
 pub fn balance(conn: &Conn, org: &OrgId) -> DbResult<Balance> {
     conn.query_one(
@@ -211,15 +199,6 @@ pub fn usage(conn: &Conn, org: &OrgId, after: Option<&UserId>, limit: u32) -> Db
     )
 }
 
-pub struct LedgerRow {
-    pub id: i64,
-    pub kind: String,
-    pub amount: Credits,
-    pub user_id: Option<UserId>,
-    pub reason: Option<String>,
-    pub created_at: Millis,
-}
-
 /// A page of the organization's ledger, newest first (by entry number), entries numbered below
 /// `before` when given; only one user's when `user` is given.
 pub fn ledger(
@@ -228,7 +207,7 @@ pub fn ledger(
     user: Option<&UserId>,
     before: Option<i64>,
     limit: u32,
-) -> DbResult<Vec<LedgerRow>> {
+) -> DbResult<Vec<LedgerEntry>> {
     macro_rules! ledger_sql {
         ($before:literal) => {
             concat!(
@@ -245,7 +224,7 @@ pub fn ledger(
         Some(_) => ledger_sql!(" AND id < CAST(?3 AS BIGINT)"),
     };
     conn.query_all(sql, &[org, &user, &before, &i64::from(limit)], |r| {
-        Ok(LedgerRow {
+        Ok(LedgerEntry {
             id: r.get(0)?,
             kind: r.get(1)?,
             amount: r.get(2)?,

@@ -3,6 +3,7 @@
 
 use crate::clock::Millis;
 use crate::db::{Conn, DbResult, Row, Tx};
+use crate::domain::KeyRecord;
 use crate::domain::{Domain, KeyId, KeyN, OrgId, ProjectId, ProjectN, Role, Scopes, UserId, UserN};
 
 /// A key to store: only its hash and hint, never the key.
@@ -112,27 +113,6 @@ pub fn lookup(conn: &Conn, hash: &[u8; 32]) -> DbResult<Option<KeyRow>> {
     )
 }
 
-/// A key as listings show it (never the key itself).
-#[derive(Debug, Clone)]
-pub struct KeyItem {
-    pub n: KeyN,
-    pub id: KeyId,
-    pub name: Option<String>,
-    pub hint: String,
-    pub user_id: UserId,
-    pub user_n: UserN,
-    pub project_id: ProjectId,
-    pub project_n: ProjectN,
-    pub ceiling: Role,
-    pub scopes: Scopes,
-    pub created_at: Millis,
-    pub last_used_at: Option<Millis>,
-    pub expires_at: Option<Millis>,
-    pub revoked_at: Option<Millis>,
-    /// The holder's role in the key's organization; None once they left it.
-    pub holder_role: Option<Role>,
-}
-
 macro_rules! item_sql {
     ($where:literal) => {
         concat!(
@@ -146,8 +126,8 @@ macro_rules! item_sql {
     };
 }
 
-fn item(r: &Row) -> DbResult<KeyItem> {
-    Ok(KeyItem {
+fn item(r: &Row) -> DbResult<KeyRecord> {
+    Ok(KeyRecord {
         n: r.get(0)?,
         id: r.get(1)?,
         name: r.get(2)?,
@@ -167,7 +147,7 @@ fn item(r: &Row) -> DbResult<KeyItem> {
 }
 
 /// One key of this organization by its public id.
-pub fn get(conn: &Conn, org: &OrgId, id: &KeyId) -> DbResult<Option<KeyItem>> {
+pub fn get(conn: &Conn, org: &OrgId, id: &KeyId) -> DbResult<Option<KeyRecord>> {
     conn.query_opt(item_sql!("k.id = ?1 AND k.org_id = ?2"), &[id, org], item)
 }
 
@@ -179,7 +159,7 @@ pub fn list(
     user: Option<&UserId>,
     before: Option<KeyN>,
     limit: u32,
-) -> DbResult<Vec<KeyItem>> {
+) -> DbResult<Vec<KeyRecord>> {
     conn.query_all(
         item_sql!(
             "k.org_id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR u.id = CAST(?2 AS TEXT))

@@ -4,6 +4,7 @@
 
 use crate::clock::Millis;
 use crate::db::{Conn, DbResult, Row, Tx};
+use crate::domain::Member;
 use crate::domain::{OrgId, Role, UserId, UserN};
 
 pub fn insert_membership(
@@ -129,22 +130,6 @@ pub fn move_membership(tx: &Tx, from: &UserId, to: &UserId, org: &OrgId) -> DbRe
     Ok(())
 }
 
-/// A member of an organization, placeholders included.
-#[derive(Debug, Clone)]
-pub struct MemberItem {
-    pub user_id: UserId,
-    pub user_n: UserN,
-    pub email: Option<String>,
-    pub email_verified: bool,
-    pub name: Option<String>,
-    pub role: Role,
-    pub is_provisioner: bool,
-    pub placeholder: bool,
-    pub api_only: bool,
-    /// When the membership began (the list's sort key, with `user_n`).
-    pub joined_at: Millis,
-}
-
 macro_rules! member_sql {
     ($where:literal) => {
         concat!(
@@ -157,8 +142,8 @@ macro_rules! member_sql {
     };
 }
 
-fn member(r: &Row) -> DbResult<MemberItem> {
-    Ok(MemberItem {
+fn member(r: &Row) -> DbResult<Member> {
+    Ok(Member {
         user_id: r.get(0)?,
         user_n: r.get(1)?,
         email: r.get(2)?,
@@ -181,7 +166,7 @@ pub fn list(
     now: Millis,
     after: Option<(Millis, UserN)>,
     limit: u32,
-) -> DbResult<Vec<MemberItem>> {
+) -> DbResult<Vec<Member>> {
     let (at, n) = (after.map(|a| a.0), after.map(|a| a.1 .0));
     conn.query_all(
         member_sql!(
@@ -209,7 +194,7 @@ pub fn search_active(
     pattern: Option<&str>,
     offset: u32,
     limit: u32,
-) -> DbResult<(Vec<MemberItem>, i64)> {
+) -> DbResult<(Vec<Member>, i64)> {
     const WHERE: &str = "m.org_id = ?1 AND u.status = 'active'
          AND (CAST(?2 AS TEXT) IS NULL OR lower(COALESCE(u.email, '')) LIKE CAST(?2 AS TEXT) ESCAPE '\\'
               OR lower(COALESCE(u.name, '')) LIKE CAST(?2 AS TEXT) ESCAPE '\\')";
@@ -229,7 +214,7 @@ pub fn search_active(
 }
 
 /// One member of the organization by user id (a placeholder past its expiry is no member).
-pub fn get(conn: &Conn, org: &OrgId, user: &UserId, now: Millis) -> DbResult<Option<MemberItem>> {
+pub fn get(conn: &Conn, org: &OrgId, user: &UserId, now: Millis) -> DbResult<Option<Member>> {
     conn.query_opt(
         member_sql!("m.org_id = ?1 AND u.id = ?2 AND (u.status = 'active' OR u.pending_until > ?3)"),
         &[org, user, &now],

@@ -2,6 +2,7 @@
 
 use crate::clock::Millis;
 use crate::db::{Conn, DbResult, Tx};
+use crate::domain::Agent;
 use crate::domain::{AgentId, OrgId, ProjectId, ProjectN, UserId, UserN};
 
 /// Returns the project's internal key, which its keys and agents link to.
@@ -19,16 +20,8 @@ pub fn insert_project(
     )
 }
 
-pub struct AgentRow {
-    pub id: AgentId,
-    pub name: String,
-    pub identifier: String,
-    pub parent_identifier: Option<String>,
-    pub created_at: Millis,
-}
-
 /// Fails with a unique violation when the identifier is taken in this project.
-pub fn insert_agent(tx: &Tx, project: ProjectN, agent: &AgentRow) -> DbResult<()> {
+pub fn insert_agent(tx: &Tx, project: ProjectN, agent: &Agent) -> DbResult<()> {
     tx.execute(
         "INSERT INTO agents (id, project_n, name, identifier, parent_identifier, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -63,7 +56,7 @@ pub fn list_agents(
     project: ProjectN,
     after: Option<(Millis, &str)>,
     limit: u32,
-) -> DbResult<Vec<AgentRow>> {
+) -> DbResult<Vec<Agent>> {
     let (at, ident) = (after.map(|a| a.0), after.map(|a| a.1));
     conn.query_all(
         "SELECT id, name, identifier, parent_identifier, created_at FROM agents
@@ -71,7 +64,7 @@ pub fn list_agents(
           ORDER BY created_at, identifier LIMIT ?4",
         &[&project, &at, &ident, &i64::from(limit)],
         |r| {
-            Ok(AgentRow {
+            Ok(Agent {
                 id: r.get(0)?,
                 name: r.get(1)?,
                 identifier: r.get(2)?,

@@ -2,29 +2,8 @@
 
 use crate::clock::Millis;
 use crate::db::{Conn, DbResult, Engine, Row, Tx};
-use crate::domain::{AgentId, OrgId, ProjectId, ProvisionId, ProvisionStatus, Role, UserId};
-
-pub struct ProvisionRow {
-    pub id: ProvisionId,
-    pub org_id: OrgId,
-    pub user_id: UserId,
-    pub project_id: ProjectId,
-    pub agent_id: AgentId,
-    pub role: Role,
-    pub skip_onboarding: bool,
-    pub status: ProvisionStatus,
-    pub created_by: UserId,
-    pub created_at: Millis,
-    pub expires_at: Millis,
-    pub claimed_at: Option<Millis>,
-    pub claimed_by: Option<UserId>,
-    /// Only an account with this address (lowercase) may claim.
-    pub email: Option<String>,
-    pub name: Option<String>,
-    pub external_id: Option<String>,
-    /// A JSON object, as text.
-    pub metadata: Option<String>,
-}
+use crate::domain::Provision;
+use crate::domain::{OrgId, ProvisionId, ProvisionStatus, UserId};
 
 macro_rules! columns {
     () => {
@@ -46,8 +25,8 @@ macro_rules! effective_columns {
 /// Where the columns of `columns!` end: what a query selects after them starts here.
 const AFTER_COLUMNS: usize = 17;
 
-fn from_row(r: &Row) -> DbResult<ProvisionRow> {
-    Ok(ProvisionRow {
+fn from_row(r: &Row) -> DbResult<Provision> {
+    Ok(Provision {
         id: r.get(0)?,
         org_id: r.get(1)?,
         user_id: r.get(2)?,
@@ -68,7 +47,7 @@ fn from_row(r: &Row) -> DbResult<ProvisionRow> {
     })
 }
 
-pub fn insert(tx: &Tx, p: &ProvisionRow, token_hash: &[u8; 32]) -> DbResult<()> {
+pub fn insert(tx: &Tx, p: &Provision, token_hash: &[u8; 32]) -> DbResult<()> {
     tx.execute(
         "INSERT INTO provisions (id, org_id, user_id, project_id, agent_id, role, skip_onboarding, status,
                                  created_by, created_at, expires_at, claimed_at, claimed_by, token_hash,
@@ -106,7 +85,7 @@ pub fn list(
     status: Option<ProvisionStatus>,
     now: Millis,
     limit: u32,
-) -> DbResult<Vec<ProvisionRow>> {
+) -> DbResult<Vec<Provision>> {
     let filter = ListFilter { status, external_id: None };
     Ok(page(conn, org, &filter, None, now, limit)?.into_iter().map(|(p, _)| p).collect())
 }
@@ -127,7 +106,7 @@ pub fn page(
     after: Option<(Millis, i64)>,
     now: Millis,
     limit: u32,
-) -> DbResult<Vec<(ProvisionRow, i64)>> {
+) -> DbResult<Vec<(Provision, i64)>> {
     macro_rules! page_sql {
         ($after:literal) => {
             concat!(
@@ -165,7 +144,7 @@ pub fn search(
     now: Millis,
     offset: u32,
     limit: u32,
-) -> DbResult<(Vec<ProvisionRow>, i64)> {
+) -> DbResult<(Vec<Provision>, i64)> {
     const WHERE: &str = "org_id = ?2
          AND CASE WHEN status = 'pending' AND expires_at <= ?1 THEN 'expired' ELSE status END = CAST(?3 AS TEXT)
          AND (CAST(?4 AS TEXT) IS NULL OR lower(COALESCE(email, '')) LIKE CAST(?4 AS TEXT) ESCAPE '\\'
@@ -196,7 +175,7 @@ pub fn count_by_status(conn: &Conn, now: Millis) -> DbResult<Vec<(String, i64)>>
 
 /// One provision of this organization, with its effective status at `now`; another
 /// organization's is as absent as a missing one.
-pub fn get(conn: &Conn, org: &OrgId, id: &ProvisionId, now: Millis) -> DbResult<Option<ProvisionRow>> {
+pub fn get(conn: &Conn, org: &OrgId, id: &ProvisionId, now: Millis) -> DbResult<Option<Provision>> {
     conn.query_opt(
         concat!("SELECT ", effective_columns!(), " FROM provisions WHERE id = ?2 AND org_id = ?3"),
         &[&now, id, org],
@@ -304,14 +283,14 @@ macro_rules! by_token_sql {
 
 /// A provision by its claim token's hash, whatever its organization, with the stored status
 /// (the caller applies expiry) and its organization's name.
-pub fn by_token(conn: &Conn, token_hash: &[u8; 32]) -> DbResult<Option<(ProvisionRow, String)>> {
+pub fn by_token(conn: &Conn, token_hash: &[u8; 32]) -> DbResult<Option<(Provision, String)>> {
     conn.query_opt(by_token_sql!(), &[&&token_hash[..]], |r| Ok((from_row(r)?, r.get(AFTER_COLUMNS)?)))
 }
 
 /// `by_token` for a claim: the row is locked until the claim commits, so of concurrent claims
 /// of one link on several replicas the later ones see it claimed instead of racing (on SQLite
 /// the one writer does that already).
-pub fn by_token_for_claim(tx: &Tx, token_hash: &[u8; 32]) -> DbResult<Option<(ProvisionRow, String)>> {
+pub fn by_token_for_claim(tx: &Tx, token_hash: &[u8; 32]) -> DbResult<Option<(Provision, String)>> {
     let sql = match tx.engine() {
         Engine::Sqlite => by_token_sql!(),
         Engine::Postgres => concat!(by_token_sql!(), " FOR UPDATE OF p"),

@@ -4,6 +4,7 @@
 
 use crate::clock::Millis;
 use crate::db::{Conn, DbResult, Engine, Row, Tx};
+use crate::domain::Delivery;
 use crate::domain::{OrgId, WebhookId};
 
 pub struct NewWebhook<'a> {
@@ -325,21 +326,8 @@ pub fn queue_for(
     Ok(())
 }
 
-pub struct DeliveryRow {
-    pub n: i64,
-    pub event_id: String,
-    pub event_type: String,
-    pub status: String,
-    pub attempts: i64,
-    pub next_at: Millis,
-    pub last_status: Option<i64>,
-    pub last_error: Option<String>,
-    pub last_at: Option<Millis>,
-    pub created_at: Millis,
-}
-
 /// An endpoint's deliveries, newest first, before row `before`.
-pub fn deliveries(conn: &Conn, webhook: i64, before: Option<i64>, limit: u32) -> DbResult<Vec<DeliveryRow>> {
+pub fn deliveries(conn: &Conn, webhook: i64, before: Option<i64>, limit: u32) -> DbResult<Vec<Delivery>> {
     conn.query_all(
         "SELECT d.n, e.id, e.type, d.status, d.attempts, d.next_at, d.last_status, d.last_error, d.last_at, d.created_at
            FROM webhook_deliveries d JOIN events e ON e.n = d.event_n
@@ -347,7 +335,7 @@ pub fn deliveries(conn: &Conn, webhook: i64, before: Option<i64>, limit: u32) ->
           ORDER BY d.n DESC LIMIT ?3",
         &[&webhook, &before, &i64::from(limit)],
         |r| {
-            Ok(DeliveryRow {
+            Ok(Delivery {
                 n: r.get(0)?,
                 event_id: r.get(1)?,
                 event_type: r.get(2)?,

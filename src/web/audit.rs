@@ -3,10 +3,10 @@
 use super::session::Session;
 use super::team::person;
 use super::{app_layout, page, time_cell, Nav, WebError};
+use crate::domain::AuditFilter;
 use crate::domain::{Cursor, PageRequest};
 use crate::http::AppState;
 use crate::service::audit;
-use crate::store::audit::Filter;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use maud::html;
@@ -36,7 +36,7 @@ pub async fn log(
             )
         })?),
     };
-    let filter = Filter { action: action.clone(), ..Default::default() };
+    let filter = AuditFilter { action: action.clone(), ..Default::default() };
     let rows = audit::list(&state.ctx, person(&session)?, filter, PageRequest { limit: 100, after }).await?;
     let now = state.ctx.now();
     let body = html! {
@@ -47,7 +47,7 @@ pub async fn log(
                 label for="audit-action" { "Only this action (e.g. member.updated)" }
                 div.row {
                     input #audit-action type="search" name="action" value=(action.as_deref().unwrap_or("")) maxlength="100";
-                    button.secondary type="submit" { "Filter" }
+                    button.secondary type="submit" { "AuditFilter" }
                 }
             }
             @if rows.items.is_empty() {

@@ -5,10 +5,10 @@
 use super::session::Session;
 use super::team::{person, secret_row, show_once, CsrfForm};
 use super::{app_layout, confirm_page, flash_of, page, redirect, time_cell, Nav, WebError};
+use crate::domain::KeyRecord;
 use crate::domain::{PageRequest, Scope, Scopes, UserId};
 use crate::http::AppState;
 use crate::service::keys::{self, IssuedKey};
-use crate::store::keys::KeyItem;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use maud::{html, Markup};
@@ -20,7 +20,7 @@ pub struct KeysQuery {
     done: Option<String>,
 }
 
-fn keys_table(keys: &[KeyItem], now: i64) -> Markup {
+fn keys_table(keys: &[KeyRecord], now: i64) -> Markup {
     html! {
         @if keys.is_empty() {
             p.muted { "No keys." }

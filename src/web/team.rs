@@ -6,6 +6,8 @@
 use super::session::Session;
 use super::{app_layout, confirm_page, flash_of, page, redirect, time_cell, Nav, WebError};
 use crate::clock;
+use crate::domain::Member;
+use crate::domain::Provision;
 use crate::domain::{OrgId, ProvisionRole, Role};
 use crate::error::Error;
 use crate::http::{client, AppState};
@@ -15,8 +17,6 @@ use crate::service::team::{self, Rows, Tab, TeamPage};
 use crate::service::Actor;
 use crate::service::SignupMode;
 use crate::service::{organizations, shown};
-use crate::store::memberships::MemberItem;
-use crate::store::provisions::ProvisionRow;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use maud::{html, Markup};
@@ -186,7 +186,7 @@ fn pager(list: &TeamPage, q: Option<&str>, page_no: u32) -> Markup {
     }
 }
 
-fn members_table(session: &Session, admin: bool, rows: &[MemberItem], now: i64) -> Markup {
+fn members_table(session: &Session, admin: bool, rows: &[Member], now: i64) -> Markup {
     html! {
         @if !rows.is_empty() {
             table.stack #members {
@@ -233,7 +233,7 @@ fn members_table(session: &Session, admin: bool, rows: &[MemberItem], now: i64) 
     }
 }
 
-fn provisions_table(session: &Session, rows: &[ProvisionRow], now: i64) -> Markup {
+fn provisions_table(session: &Session, rows: &[Provision], now: i64) -> Markup {
     html! {
         @if !rows.is_empty() {
             table.stack #provisions {
