@@ -1,8 +1,6 @@
 //! Agents in the key's project, the caller's view of itself, and key rotation.
 
-mod common;
-
-use common::*;
+use crate::helpers::*;
 use provisiond::domain::Role;
 use reqwest::StatusCode;
 use serde_json::json;

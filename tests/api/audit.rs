@@ -2,9 +2,7 @@
 //! address and user agent, never a secret; filters and cursors; `provisiond audit export`;
 //! AUDIT_RETENTION.
 
-mod common;
-
-use common::*;
+use crate::helpers::*;
 use provisiond::domain::Role;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -285,8 +283,8 @@ engine_tests! {
         // The upgrade's statements that rewrite the log (the rest of the script made the schema
         // this server already has).
         let script = match engine() {
-            Engine::Sqlite => include_str!("../migrations/8.sql"),
-            Engine::Postgres => include_str!("../migrations/pg/8.sql"),
+            Engine::Sqlite => include_str!("../../migrations/8.sql"),
+            Engine::Postgres => include_str!("../../migrations/pg/8.sql"),
         };
         let rewrites: Vec<String> = script
             .split(';')

@@ -3,9 +3,7 @@
 //! than the caller, and nothing stronger than the caller is touched. Then one test per finding of
 //! the review that led to the rule.
 
-mod common;
-
-use common::*;
+use crate::helpers::*;
 use provisiond::domain::Role;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};

@@ -1,8 +1,6 @@
 //! Every API route against every kind of caller, with the status each must get.
 
-mod common;
-
-use common::*;
+use crate::helpers::*;
 use provisiond::domain::{ProvisionRole, Role};
 use reqwest::Method;
 use serde_json::{json, Value};

@@ -2,9 +2,7 @@
 //! driven by playwright-core from Node: tests/e2e/browser.test.mjs. This test prepares the server
 //! and the accounts; `npm ci` runs on first use. Not optional: without Chromium it fails.
 
-mod common;
-
-use common::*;
+use crate::helpers::*;
 use provisiond::domain::{ProvisionRole, Role};
 use std::path::Path;
 use std::process::Command;

@@ -1,8 +1,6 @@
 //! The claim rules at the API level: new person, existing account, every refusal, and a race.
 
-mod common;
-
-use common::*;
+use crate::helpers::*;
 use provisiond::domain::Role;
 use reqwest::StatusCode;
 use serde_json::{json, Value};

@@ -1,10 +1,8 @@
 //! Part two, Credit limits per user: a cap per UTC day, month or in total on what one member may
 //! consume from the shared pool; usage with each user's limit; the ledger, a page at a time.
 
-mod common;
-
+use crate::helpers::*;
 use chrono::{Datelike, TimeZone, Timelike, Utc};
-use common::*;
 use provisiond::domain::Role;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};

@@ -1,8 +1,6 @@
 //! Every error is the contract's JSON body: credentials, bad bodies, unknown routes, methods.
 
-mod common;
-
-use common::*;
+use crate::helpers::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 

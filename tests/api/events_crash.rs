@@ -3,10 +3,8 @@
 //! its event and audit row nor an event or row without its change. On both engines: the real
 //! binary is killed, a server on the same database takes over.
 
-mod common;
-
-use common::receiver::Receiver;
-use common::*;
+use crate::helpers::receiver::Receiver;
+use crate::helpers::*;
 use serde_json::{json, Value};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};

@@ -13,9 +13,7 @@
 //! Where they cannot run (not root, or no strace), build.rs marks them ignored and `cargo test`
 //! says so in its summary; PROVISIOND_FAULT_TESTS=require (set by .ci/run) makes that a failure.
 
-mod common;
-
-use common::*;
+use crate::helpers::*;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::io::Write;

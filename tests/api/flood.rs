@@ -3,9 +3,7 @@
 //! Now at most one hash per core runs; the rest wait in a short queue or get 503 at once. This
 //! counts hashes in flight in the process (not time), so it is the only test in its binary.
 
-mod common;
-
-use common::*;
+use crate::helpers::*;
 use futures::future::join_all;
 use reqwest::StatusCode;
 

@@ -1,9 +1,7 @@
 //! Idempotency-Key on the creations and debits (contract, Idempotency), on both engines. The
 //! key routes (POST /v1/keys, POST /v1/keys/verify) are covered in tests/keys.rs.
 
-mod common;
-
-use common::*;
+use crate::helpers::*;
 use provisiond::domain::Role;
 use reqwest::StatusCode;
 use serde_json::json;

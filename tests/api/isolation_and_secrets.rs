@@ -1,8 +1,6 @@
 //! Organizations cannot see each other, and no secret is ever stored.
 
-mod common;
-
-use common::*;
+use crate::helpers::*;
 use provisiond::domain::Role;
 use reqwest::StatusCode;
 use serde_json::json;

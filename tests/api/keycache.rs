@@ -1,14 +1,12 @@
 //! The key cache is exact: a key whose meaning changed is judged anew on the very next request,
 //! and group commit keeps one failing write from undoing the others in its batch.
 
-mod common;
-
 /// Keys the server's cache trusts right now.
 fn cached(app: &TestApp) -> usize {
     blocking(provisiond::service::keys::cached_keys(&app.ctx)).unwrap()
 }
 
-use common::*;
+use crate::helpers::*;
 use provisiond::domain::Role;
 use reqwest::StatusCode;
 use serde_json::json;

@@ -1,9 +1,7 @@
 //! Keys the platform can check and manage (contract, Part two: Keys, Verification, Idempotency
 //! on the key routes), on both engines.
 
-mod common;
-
-use common::*;
+use crate::helpers::*;
 use provisiond::domain::{ProvisionRole, Role};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};

@@ -2,9 +2,7 @@
 //! remove whom, keys following the change at their next request, and the last owner kept
 //! under concurrency.
 
-mod common;
-
-use common::*;
+use crate::helpers::*;
 use provisiond::db::DbError;
 use provisiond::domain::Role;
 use reqwest::{Method, StatusCode};

@@ -2,9 +2,7 @@
 //! into tests/metrics/.venv on first run), its labels bounded whatever clients send,
 //! `X-Request-Id`, and LOG_FORMAT=json.
 
-mod common;
-
-use common::*;
+use crate::helpers::*;
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;

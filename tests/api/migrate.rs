@@ -2,9 +2,7 @@
 //! on start: everything it held keeps working, and a database the upgrade cannot carry over whole
 //! is left untouched with a message.
 
-mod common;
-
-use common::*;
+use crate::helpers::*;
 use provisiond::app::Application;
 use provisiond::clock::Clock;
 use reqwest::StatusCode;
@@ -12,7 +10,7 @@ use rusqlite::{params, Connection};
 use serde_json::json;
 use std::path::Path;
 
-const V1: &str = include_str!("fixtures/schema_v1.sql");
+const V1: &str = include_str!("../fixtures/schema_v1.sql");
 const ORG: &str = "0b1e5a8e-6a52-4c1e-9d1a-3f1f6c0e0001";
 const OWNER: &str = "0b1e5a8e-6a52-4c1e-9d1a-3f1f6c0e0002";
 const OWNER_PROJECT: &str = "0b1e5a8e-6a52-4c1e-9d1a-3f1f6c0e0003";
@@ -297,7 +295,7 @@ engine_tests! {
             // The blocking client runs its own runtime: off this test's.
             std::thread::spawn(move || {
                 let mut c = postgres::Client::connect(&at, postgres::NoTls).unwrap();
-                c.batch_execute(include_str!("fixtures/schema_pg_v6.sql")).unwrap();
+                c.batch_execute(include_str!("../fixtures/schema_pg_v6.sql")).unwrap();
                 c.batch_execute(&setup).unwrap();
             })
             .join()
@@ -305,7 +303,7 @@ engine_tests! {
             spawn_with(move |s| s.database_url = Some(url)).await
         } else {
             let c = Connection::open(&path).unwrap();
-            c.execute_batch(include_str!("fixtures/schema_v6.sql")).unwrap();
+            c.execute_batch(include_str!("../fixtures/schema_v6.sql")).unwrap();
             c.execute_batch(&rows(&|h| format!("x'{h}'"))).unwrap();
             drop(c);
             let at = path.clone();

@@ -1,8 +1,6 @@
 //! Orchestrator provisioning (the OpenFunnel seed) and shared domain credit pools.
 
-mod common;
-
-use common::*;
+use crate::helpers::*;
 use provisiond::domain::{Credits, Role};
 use reqwest::StatusCode;
 use serde_json::{json, Value};

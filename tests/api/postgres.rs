@@ -1,10 +1,8 @@
 //! What only PostgreSQL has: its schema beside SQLite's, TLS, the password in DATABASE_URL,
 //! every command of the command line on it, and moving a SQLite database up to it.
 
-mod common;
-
-use common::pg::{cluster, db_name_of};
-use common::*;
+use crate::helpers::pg::{cluster, db_name_of};
+use crate::helpers::*;
 use provisiond::db::{Db, DbSettings};
 use reqwest::StatusCode;
 use serde_json::json;
@@ -505,7 +503,7 @@ async fn while_the_database_is_unreachable_requests_answer_503_then_work_again()
 fn a_version_4_database_is_upgraded_in_place() {
     let url = empty_database();
     let mut c = own_connection(&url);
-    c.batch_execute(include_str!("fixtures/schema_pg_v4.sql")).unwrap();
+    c.batch_execute(include_str!("../fixtures/schema_pg_v4.sql")).unwrap();
     c.batch_execute(
         "INSERT INTO organizations (id, name, created_at) VALUES ('o', 'Old', 0);
          INSERT INTO users (id, email, status, created_at) VALUES ('u', 'old@x.com', 'active', 0);

@@ -1,8 +1,6 @@
 //! Team provisioning: create, list, get, cancel, expiry — against the real server.
 
-mod common;
-
-use common::*;
+use crate::helpers::*;
 use provisiond::domain::Role;
 use reqwest::StatusCode;
 use serde_json::json;

@@ -1,9 +1,7 @@
 //! Part two, Provisions, more: the optional fields of a provision (expiry, email binding, label,
 //! external id, metadata, mailing the link), renewing the claim link, and paging the list.
 
-mod common;
-
-use common::*;
+use crate::helpers::*;
 use futures::StreamExt;
 use reqwest::StatusCode;
 use serde_json::{json, Value};

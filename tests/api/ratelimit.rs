@@ -1,9 +1,7 @@
 //! Per-key and per-address limits on provisioning, create-user and log-in: 429, JSON (or the
 //! log-in page), with Retry-After; nothing created when refused.
 
-mod common;
-
-use common::*;
+use crate::helpers::*;
 use reqwest::StatusCode;
 use serde_json::json;
 use std::time::Duration;

@@ -4,9 +4,7 @@
 //! which request; `spawn_replicas_behind_one_port` (the SDK and browser tests) puts them behind
 //! one port.
 
-mod common;
-
-use common::*;
+use crate::helpers::*;
 use provisiond::clock::Clock;
 use provisiond::domain::Role;
 use provisiond::service::{keys, maintenance};

@@ -3,9 +3,7 @@
 //! rules enforced (tests/schemathesis/schemathesis.toml names the few checks the contract
 //! overrides, and why). Installs schemathesis into a venv on first run; needs python3.
 
-mod common;
-
-use common::*;
+use crate::helpers::*;
 use std::path::Path;
 use std::process::Command;
 

@@ -2,9 +2,7 @@
 //! the real server. Installs the package with `npm ci` when it is missing, so `cargo test` alone
 //! runs it on a fresh machine that has Node.js and npm.
 
-mod common;
-
-use common::*;
+use crate::helpers::*;
 use provisiond::domain::Role;
 use std::path::Path;
 use std::process::Command;

@@ -2,9 +2,7 @@
 //! claim tokens, passwords, session cookies, webhook secrets and the server key), then checks that
 //! none of them reached the log.
 
-mod common;
-
-use common::{claim_token, WebClient};
+use crate::helpers::{self, claim_token, WebClient};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::process::{Command, Stdio};
@@ -27,9 +25,9 @@ async fn no_secret_in_the_log() {
     // On PostgreSQL, DATABASE_URL carries a password too (the test server trusts local
     // connections, so any password does): it must not reach the log either.
     let db_password = "s3cret-db-pw";
-    let database_url = match common::engine() {
-        common::Engine::Sqlite => String::new(),
-        common::Engine::Postgres => format!("{}&password={db_password}", common::fresh_postgres()),
+    let database_url = match helpers::engine() {
+        helpers::Engine::Sqlite => String::new(),
+        helpers::Engine::Postgres => format!("{}&password={db_password}", helpers::fresh_postgres()),
     };
     let mut child = Command::new(env!("CARGO_BIN_EXE_provisiond"))
         .env_clear()
@@ -107,7 +105,7 @@ async fn no_secret_in_the_log() {
     secrets.push(wrong);
 
     // Web: sign up with a password, claim through the page, log in wrong and right.
-    let app = common::ExternalApp { base: base.clone(), port };
+    let app = helpers::ExternalApp { base: base.clone(), port };
     let mut web = WebClient::external(&app);
     let password = "correct horse battery staple";
     let signup = web.signup_claiming(&p, "nora@example.com", password).await;

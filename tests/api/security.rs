@@ -2,9 +2,7 @@
 //! each test below failed on that code. (The flood of password hashes is tests/flood.rs: it
 //! counts hashes per process, so it runs alone in its own binary.)
 
-mod common;
-
-use common::*;
+use crate::helpers::*;
 use provisiond::domain::Role;
 use reqwest::StatusCode;
 use serde_json::{json, Value};

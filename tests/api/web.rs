@@ -1,9 +1,7 @@
 //! The HTML pages over plain HTTP: sessions, log-in rules, CSRF, headers, claim pages, dashboard.
 //! (tests/browser.rs drives the same pages in Chromium.)
 
-mod common;
-
-use common::*;
+use crate::helpers::*;
 use provisiond::domain::Role;
 use reqwest::StatusCode;
 use serde_json::json;

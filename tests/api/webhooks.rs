@@ -5,10 +5,8 @@
 //! and organization, round robin, with a receiver that hangs and across replicas), and
 //! deliveries that survive `kill -9` and are sent once by two replicas.
 
-mod common;
-
-use common::receiver::{Hanging, Receiver};
-use common::*;
+use crate::helpers::receiver::{Hanging, Receiver};
+use crate::helpers::*;
 use provisiond::domain::{OrgId, Role, WebhookId};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};

@@ -21,7 +21,6 @@ pub fn engine() -> Engine {
 
 /// Runs each test once per database engine, as `<name>::sqlite` and `<name>::postgres`: the same
 /// body, with every server it spawns on that engine.
-#[macro_export]
 macro_rules! engine_tests {
     ($($(#[$attr:meta])* async fn $name:ident() $body:block)*) => {$(
         mod $name {
@@ -30,12 +29,12 @@ macro_rules! engine_tests {
 
             $(#[$attr])*
             async fn sqlite() {
-                $crate::common::ENGINE.scope($crate::common::Engine::Sqlite, async $body).await
+                $crate::helpers::ENGINE.scope($crate::helpers::Engine::Sqlite, async $body).await
             }
 
             $(#[$attr])*
             async fn postgres() {
-                $crate::common::ENGINE.scope($crate::common::Engine::Postgres, async $body).await
+                $crate::helpers::ENGINE.scope($crate::helpers::Engine::Postgres, async $body).await
             }
         }
     )*};
