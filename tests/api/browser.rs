@@ -1,17 +1,20 @@
 //! End-to-end tests in headless Chromium (Debian's `chromium` at /usr/bin/chromium, or $CHROMIUM)
 //! driven by playwright-core from Node: tests/e2e/browser.test.mjs. This test prepares the server
-//! and the accounts; `npm ci` runs on first use. Not optional: without Chromium it fails.
+//! and the accounts; `npm ci` runs on first use (`install::npm`). Each run writes its screenshots
+//! to a folder of its own when SCREENSHOT_DIR is set (the single server's into it, for the README;
+//! the replicas' into its `replicas/`), so the two runs never overwrite each other's. Not
+//! optional: without Chromium it fails.
 
 use crate::helpers::*;
 use provisiond::domain::{ProvisionRole, Role};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
 #[tokio::test]
 async fn claim_flow_and_dashboard_in_chromium() {
     let app = spawn_public().await;
-    run_the_browser_tests(&app).await;
+    run_the_browser_tests(&app, None).await;
 }
 
 /// The same pages through one port in front of two replicas on PostgreSQL, each request at the
@@ -20,25 +23,16 @@ async fn claim_flow_and_dashboard_in_chromium() {
 #[tokio::test]
 async fn claim_flow_and_dashboard_through_two_replicas() {
     let (a, _b, proxy) = spawn_replicas_behind_one_port().await;
-    run_the_browser_tests(&a).await;
+    run_the_browser_tests(&a, Some("replicas")).await;
     let served = proxy.served();
     assert!(served.iter().all(|&n| n >= 10), "both replicas answered the browser: {served:?}");
 }
 
-/// Runs tests/e2e/browser.test.mjs against `app`'s PUBLIC_URL, with accounts made on `app`.
-async fn run_the_browser_tests(app: &TestApp) {
+/// Runs tests/e2e/browser.test.mjs against `app`'s PUBLIC_URL, with accounts made on `app`; its
+/// screenshots (when SCREENSHOT_DIR asks for them) go into `shots`, a folder of SCREENSHOT_DIR.
+async fn run_the_browser_tests(app: &TestApp, shots: Option<&str>) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e");
-    if ["playwright-core", "axe-core"]
-        .iter()
-        .any(|p| !dir.join(format!("node_modules/{p}/package.json")).exists())
-    {
-        let out = Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund"])
-            .current_dir(&dir)
-            .output()
-            .expect("npm must be installed");
-        assert!(out.status.success(), "npm ci failed:\n{}", String::from_utf8_lossy(&out.stderr));
-    }
+    install::npm(&dir);
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     assert!(
         Path::new(&chromium).exists(),
@@ -73,8 +67,15 @@ async fn run_the_browser_tests(app: &TestApp) {
         .env("MEMBER_KEY", &member.api_key)
         .env("PROVISIONED", PROVISIONED.to_string())
         .env("CHROMIUM", &chromium);
-    let out =
-        tokio::task::spawn_blocking(move || cmd.output().expect("node must be installed")).await.unwrap();
+    if let Ok(dir) = std::env::var("SCREENSHOT_DIR") {
+        let own = shots.map_or_else(|| PathBuf::from(&dir), |sub| Path::new(&dir).join(sub));
+        std::fs::create_dir_all(&own).unwrap_or_else(|e| panic!("creating {}: {e}", own.display()));
+        cmd.env("SCREENSHOT_DIR", own);
+    }
+    // Off this thread: the proxy in front of the replicas runs on this test's runtime.
+    let out = tokio::task::spawn_blocking(move || binary::run(&mut cmd, None, Duration::from_secs(900)))
+        .await
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     println!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "the browser tests failed (output above)");

@@ -1,69 +1,26 @@
 //! The binary itself: bootstrap, subcommands, start-up errors, graceful stop.
 
-use std::io::{BufRead, BufReader, Read};
+use crate::helpers::binary::{self, Binary, RunToEnd, BIN};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
-
-const BIN: &str = env!("CARGO_BIN_EXE_provisiond");
+use std::process::Command;
+use std::time::{Duration, Instant};
 
 fn cmd(db: &Path) -> Command {
-    let mut c = Command::new(BIN);
-    c.env_clear()
-        .env("DATABASE_PATH", db)
-        .env("BIND", "127.0.0.1:0")
-        .env("RUST_LOG", "info")
-        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    let mut c = binary::command();
+    c.env("DATABASE_PATH", db).env("BIND", "127.0.0.1:0").env("RUST_LOG", "info");
     c
 }
 
-struct Server {
-    child: Child,
-    port: u16,
-    stdout: String,
-}
-
-/// Starts `provisiond serve` and waits for the line that says which port it bound.
-fn start(mut c: Command) -> Server {
-    let mut child = c.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(rest) = line.split("(port ").nth(1) {
-                let _ = tx.send(rest.trim_end_matches(')').parse::<u16>().ok());
-            }
-        }
-    });
-    let port = rx.recv_timeout(Duration::from_secs(20)).ok().flatten().expect("server announced its port");
-    // Bound is not yet serving: wait until it answers, so signal handlers are in place.
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while !http_get(port, "/healthz", "").contains(" 200 ") {
-        assert!(std::time::Instant::now() < deadline, "server never became healthy");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    Server { child, port, stdout: String::new() }
-}
-
-impl Server {
-    /// SIGTERM, then the exit status and everything printed on stdout.
-    fn stop(mut self) -> (std::process::ExitStatus, String) {
-        let ok = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
-        assert!(ok.success());
-        let status = self.child.wait().unwrap();
-        self.child.stdout.take().unwrap().read_to_string(&mut self.stdout).unwrap();
-        (status, self.stdout)
-    }
+/// `provisiond serve` on `db` with `envs` on top, its log and stdout in `dir`; answering once
+/// this returns, killed if the test fails.
+fn start(dir: &Path, db: &Path, envs: &[(&str, &str)]) -> Binary {
+    let mut all = vec![("DATABASE_PATH", db.to_str().unwrap())];
+    all.extend_from_slice(envs);
+    Binary::start(dir, &all)
 }
 
 fn http_get(port: u16, path: &str, key: &str) -> String {
-    use std::io::Write;
-    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return String::new() };
-    let _ = write!(s, "GET {path} HTTP/1.0\r\nAuthorization: Bearer {key}\r\n\r\n");
-    let mut out = String::new();
-    let _ = s.read_to_string(&mut out);
-    out
+    binary::http_get_with_key(port, path, key)
 }
 
 fn key_in(text: &str) -> Option<String> {
@@ -74,34 +31,33 @@ fn key_in(text: &str) -> Option<String> {
 fn first_start_bootstraps_once_and_sigterm_stops_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("nested/dir/p.db");
-    let server = start(cmd(&db));
+    let server = start(dir.path(), &db, &[]);
     let port = server.port;
     let health = Command::new(BIN)
         .env_clear()
         .args(["healthcheck", "--bind", &format!("127.0.0.1:{port}")])
-        .output()
-        .unwrap();
+        .run_to_end();
     assert!(health.status.success(), "healthcheck: {}", String::from_utf8_lossy(&health.stderr));
-    let (status, stdout) = server.stop();
+    let stopped = server.stop();
+    let (status, stdout) = (stopped.status, stopped.stdout);
     assert!(status.success(), "SIGTERM is a clean exit: {status}");
     let key = key_in(&stdout).expect("owner key printed on first start");
     // The WAL was checkpointed at shutdown: the database file alone is complete.
     let wal = std::fs::metadata(dir.path().join("nested/dir/p.db-wal")).map(|m| m.len()).unwrap_or(0);
     assert_eq!(wal, 0, "WAL truncated at shutdown");
 
-    let server = start(cmd(&db));
+    let server = start(dir.path(), &db, &[]);
     let answer = http_get(server.port, "/v1/user", &key);
     assert!(answer.starts_with("HTTP/1.0 200") || answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(answer.contains("\"role\":\"owner\""), "{answer}");
-    let (_, stdout) = server.stop();
+    let stdout = server.stop().stdout;
     assert_eq!(key_in(&stdout), None, "no key printed on the second start");
 
     // Nothing answers any more.
     let health = Command::new(BIN)
         .env_clear()
         .args(["healthcheck", "--bind", &format!("127.0.0.1:{port}")])
-        .output()
-        .unwrap();
+        .run_to_end();
     assert!(!health.status.success());
 }
 
@@ -109,9 +65,8 @@ fn first_start_bootstraps_once_and_sigterm_stops_cleanly() {
 fn bootstrap_false_creates_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("p.db");
-    let mut c = cmd(&db);
-    c.env("BOOTSTRAP", "false");
-    let (status, stdout) = start(c).stop();
+    let stopped = start(dir.path(), &db, &[("BOOTSTRAP", "false")]).stop();
+    let (status, stdout) = (stopped.status, stopped.stdout);
     assert!(status.success());
     assert_eq!(key_in(&stdout), None);
     let conn = rusqlite::Connection::open(&db).unwrap();
@@ -134,8 +89,7 @@ fn org_create_prints_a_working_owner_key_and_refuses_bad_input() {
             "--owner-email",
             "guy@orchestrator.com",
         ])
-        .output()
-        .unwrap();
+        .run_to_end();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let key = key_in(&String::from_utf8_lossy(&out.stdout)).expect("key printed");
 
@@ -143,12 +97,10 @@ fn org_create_prints_a_working_owner_key_and_refuses_bad_input() {
     let domain: String = conn.query_row("SELECT domain FROM organizations", [], |r| r.get(0)).unwrap();
     assert_eq!(domain, "orchestrator.com");
 
-    let mut c = cmd(&db);
-    c.env("BOOTSTRAP", "true");
-    let server = start(c);
+    let server = start(dir.path(), &db, &[("BOOTSTRAP", "true")]);
     let answer = http_get(server.port, "/v1/user", &key);
     assert!(answer.contains("\"email\":\"guy@orchestrator.com\""), "{answer}");
-    let (_, stdout) = server.stop();
+    let stdout = server.stop().stdout;
     assert_eq!(key_in(&stdout), None, "an existing organization means no bootstrap");
 
     for args in [
@@ -157,7 +109,7 @@ fn org_create_prints_a_working_owner_key_and_refuses_bad_input() {
         vec!["org", "create", "--name", "X", "--owner-email", "not-an-email"],
         vec!["org", "create", "--name", "  ", "--owner-email", "x@y.com"],
     ] {
-        let out = cmd(&db).args(&args).output().unwrap();
+        let out = cmd(&db).args(&args).run_to_end();
         assert!(!out.status.success(), "{args:?} should fail");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains("provisiond: error:"), "{args:?}: {err}");
@@ -204,7 +156,7 @@ fn cleanup_and_backup_subcommands() {
         }
     });
 
-    let out = cmd(&path).arg("cleanup").output().unwrap();
+    let out = cmd(&path).arg("cleanup").run_to_end();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("removed 2 expired provisions"));
     let placeholders: i64 = db
@@ -213,7 +165,7 @@ fn cleanup_and_backup_subcommands() {
     assert_eq!(placeholders, 1);
 
     let backup = dir.path().join("backup.db");
-    let out = cmd(&path).arg("backup").arg(&backup).output().unwrap();
+    let out = cmd(&path).arg("backup").arg(&backup).run_to_end();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let copy = rusqlite::Connection::open(&backup).unwrap();
     let n: i64 = copy.query_row("SELECT COUNT(*) FROM provisions", [], |r| r.get(0)).unwrap();
@@ -227,7 +179,7 @@ fn bad_settings_stop_the_start_with_a_message() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("p.db");
     // Unwritable database location (even for root: /proc takes no new folders).
-    let out = cmd(Path::new("/proc/provisiond-test/p.db")).output().unwrap();
+    let out = cmd(Path::new("/proc/provisiond-test/p.db")).run_to_end();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("DATABASE_PATH"), "says what to fix: {err}");
@@ -241,7 +193,7 @@ fn bad_settings_stop_the_start_with_a_message() {
         ("BIND", "not-an-address", "BIND"),
         ("BOOTSTRAP", "maybe", "BOOTSTRAP"),
     ] {
-        let out = cmd(&db).env(var, value).output().unwrap();
+        let out = cmd(&db).env(var, value).run_to_end();
         assert!(!out.status.success(), "{var}={value} should stop the start");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(expect), "{var}={value}: {err}");
@@ -249,7 +201,7 @@ fn bad_settings_stop_the_start_with_a_message() {
 }
 
 fn run_ok(db: &Path, args: &[&str]) -> String {
-    let out = cmd(db).args(args).output().unwrap();
+    let out = cmd(db).args(args).run_to_end();
     assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
@@ -310,7 +262,7 @@ fn orchestrator_organizations_credits_and_provisioner_flag_from_the_command_line
         vec!["credits", "grant", "--org", "Orch", "--amount", "-3"],
         vec!["org", "create", "--name", "X", "--owner-email", "x@y.com", "--credits", "lots"],
     ] {
-        let out = cmd(&db).args(&bad).output().unwrap();
+        let out = cmd(&db).args(&bad).run_to_end();
         assert!(!out.status.success(), "{bad:?}");
         assert!(String::from_utf8_lossy(&out.stderr).contains("provisiond: error:"));
     }
@@ -326,39 +278,30 @@ fn orchestrator_organizations_credits_and_provisioner_flag_from_the_command_line
     assert!(is_provisioner(&db, "ops@orchestrator.com"));
     run_ok(&db, &["user", "provisioner", "--org", "Orch", "--user", "guy@orchestrator.com", "off"]);
     assert!(!is_provisioner(&db, "guy@orchestrator.com"));
-    let out = cmd(&db)
-        .args(["user", "provisioner", "--org", "Orch", "--user", "nobody@x.com", "on"])
-        .output()
-        .unwrap();
+    let out =
+        cmd(&db).args(["user", "provisioner", "--org", "Orch", "--user", "nobody@x.com", "on"]).run_to_end();
     assert!(!out.status.success());
 
     // A domain for an organization created without one; a taken domain is refused.
     run_ok(&db, &["org", "create", "--name", "Later", "--owner-email", "later@l.com"]);
     run_ok(&db, &["org", "set-domain", "--org", "Later", "--domain", "later.io"]);
     assert_eq!(pool(&db, "later.io"), (0, 0));
-    let out = cmd(&db)
-        .args(["org", "set-domain", "--org", "Later", "--domain", "orchestrator.com"])
-        .output()
-        .unwrap();
+    let out =
+        cmd(&db).args(["org", "set-domain", "--org", "Later", "--domain", "orchestrator.com"]).run_to_end();
     assert!(!out.status.success());
 }
 
 #[test]
 fn set_password_reads_standard_input() {
-    use std::io::Write;
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("p.db");
     run_ok(&db, &["org", "create", "--name", "Acme", "--owner-email", "owner@acme.com"]);
     let set = |email: &str, input: &str| {
-        let mut child = cmd(&db)
-            .args(["user", "set-password", "--email", email])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-        child.wait_with_output().unwrap()
+        binary::run(
+            cmd(&db).args(["user", "set-password", "--email", email]),
+            Some(input),
+            binary::COMMAND_TIMEOUT,
+        )
     };
     let out = set("Owner@acme.com", "a fine password\n");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -388,10 +331,8 @@ async fn sigint_answers_requests_in_flight_before_exiting() {
 async fn stop_under_load(signal: &str) {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("p.db");
-    let mut c = cmd(&db);
-    c.env("PROVISION_RATE_LIMIT", "0");
-    let server = start(c);
-    let (port, pid) = (server.port, server.child.id());
+    let server = start(dir.path(), &db, &[("PROVISION_RATE_LIMIT", "0")]);
+    let port = server.port;
     let owner = {
         // The bootstrap key is on stdout, which `stop` collects; read it from the database's
         // owner instead: make a key for a second admin through the command line.
@@ -406,11 +347,11 @@ async fn stop_under_load(signal: &str) {
                 "--role",
                 "admin",
             ])
-            .output()
-            .unwrap();
+            .run_to_end();
         key_in(&String::from_utf8_lossy(&out.stdout)).unwrap()
     };
-    let client = reqwest::Client::new();
+    // A request the server never answers fails the test rather than holding it forever.
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
     let answered = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
     // 16 clients provisioning back to back until the server goes away.
     let workers: Vec<_> = (0..16)
@@ -429,17 +370,27 @@ async fn stop_under_load(signal: &str) {
             })
         })
         .collect();
+    let deadline = Instant::now() + Duration::from_secs(60);
     while answered.lock().unwrap().len() < 50 {
+        assert!(
+            Instant::now() < deadline,
+            "50 provisions answered within 60 s: {}",
+            answered.lock().unwrap().len()
+        );
         tokio::task::yield_now().await;
     }
-    Command::new("kill").args([signal, &pid.to_string()]).status().unwrap();
+    server.signal(signal);
     for w in workers {
-        w.await.unwrap();
+        // The clients stop when the server has gone away, which a graceful stop does in seconds.
+        tokio::time::timeout(Duration::from_secs(60), w)
+            .await
+            .expect("the server went away within 60 s of the signal")
+            .unwrap();
     }
     let answered = answered.lock().unwrap().clone();
     assert!(answered.len() >= 50);
-    let (status, _) = server.stop();
-    assert!(status.success());
+    let stopped = server.wait();
+    assert!(stopped.status.success(), "{signal} is a clean exit: {}", stopped.status);
     let conn = rusqlite::Connection::open(&db).unwrap();
     for id in &answered {
         let n: i64 =
@@ -461,7 +412,7 @@ fn only_serve_and_org_create_make_a_database() {
         vec!["user", "verify", "--email", "a@b.com"],
         vec!["org", "set-domain", "--org", "Acme", "--domain", "acme.com"],
     ] {
-        let out = cmd(&db).args(&args).output().unwrap();
+        let out = cmd(&db).args(&args).run_to_end();
         assert!(!out.status.success(), "{args:?} refuses");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains("there is no database at") && err.contains("elsewhere/p.db"), "{args:?}: {err}");
@@ -475,7 +426,7 @@ fn only_serve_and_org_create_make_a_database() {
 #[test]
 fn each_command_shows_its_own_options_with_what_they_do() {
     let help = |args: &[&str]| {
-        let out = Command::new(BIN).args(args).arg("--help").output().unwrap();
+        let out = Command::new(BIN).args(args).arg("--help").run_to_end();
         assert!(out.status.success());
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
@@ -511,7 +462,7 @@ fn command_line_errors_speak_the_operators_language() {
         vec!["user", "add", "--org", "Acme", "--email", "o@acme.com"],
         vec!["credits", "grant", "--org", "Acme", "--amount", "-1"],
     ] {
-        let out = cmd(&db).args(&args).output().unwrap();
+        let out = cmd(&db).args(&args).run_to_end();
         assert!(!out.status.success(), "{args:?}");
         let err = String::from_utf8_lossy(&out.stderr);
         for http in ["404", "409", "400", "Not Found", "Conflict", "not_found", "user_exists"] {
@@ -525,7 +476,7 @@ fn command_line_errors_speak_the_operators_language() {
 fn a_bad_bootstrap_email_stops_the_start_before_any_file_is_made() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("data/p.db");
-    let out = cmd(&db).env("BOOTSTRAP_EMAIL", "not an address").output().unwrap();
+    let out = cmd(&db).env("BOOTSTRAP_EMAIL", "not an address").run_to_end();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("BOOTSTRAP_EMAIL"));
     assert!(!db.parent().unwrap().exists(), "no folder, no database file");

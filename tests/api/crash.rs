@@ -1,68 +1,50 @@
 //! kill -9 under concurrent provisioning, several times: every provision whose 201 was received
 //! survives with a working key; the database is intact, with no orphan rows.
 
+use crate::helpers::binary::Binary;
 use serde_json::Value;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-fn start(db: &Path, log: &Path, out: &Path) -> (Child, u16) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_provisiond"))
-        .env_clear()
-        .env("DATABASE_PATH", db)
-        .env("BIND", "127.0.0.1:0")
-        .env("RUST_LOG", "info")
-        .env("PROVISION_RATE_LIMIT", "0")
-        .stdout(Stdio::from(std::fs::File::create(out).unwrap()))
-        .stderr(Stdio::from(std::fs::File::create(log).unwrap()))
-        .spawn()
-        .unwrap();
-    for _ in 0..400 {
-        let text = std::fs::read_to_string(log).unwrap_or_default();
-        if let Some(p) =
-            text.split("(port ").nth(1).and_then(|r| r.split(')').next()).and_then(|p| p.parse().ok())
-        {
-            return (child, p);
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("server did not start: {}", std::fs::read_to_string(log).unwrap_or_default());
+/// The binary on `dir/p.db`, with no rate limit on provisioning.
+fn start(dir: &Path) -> Binary {
+    Binary::start(dir, &[("PROVISION_RATE_LIMIT", "0")])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_provisions_survive_kill_9() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("p.db");
-    let (log, out) = (dir.path().join("log"), dir.path().join("out"));
     let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap();
     let acknowledged: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
     let mut owner = String::new();
 
     for round in 0..3 {
-        let (mut child, port) = start(&db, &log, &out);
+        let server = start(dir.path());
         if round == 0 {
-            owner = std::fs::read_to_string(&out)
-                .unwrap()
-                .split_whitespace()
-                .find(|w| w.starts_with("oc_"))
-                .unwrap()
-                .into();
+            owner = server.owner_key();
         }
-        let base = format!("http://127.0.0.1:{port}");
+        let base = server.base.clone();
         // Everything acknowledged before this crash must be there after the restart.
         let so_far = acknowledged.lock().unwrap().clone();
         verify(&client, &base, &owner, &so_far).await;
 
         let before = acknowledged.lock().unwrap().len();
         let done = Arc::new(AtomicUsize::new(0));
+        // Answers other than 201 and 503 (the contract's "try again"): each stops its worker.
+        let refused: Arc<Mutex<Vec<String>>> = Arc::default();
         let workers: Vec<_> = (0..16)
             .map(|_| {
-                let (client, base, owner, acked, done) =
-                    (client.clone(), base.clone(), owner.clone(), acknowledged.clone(), done.clone());
+                let (client, base, owner, acked, done, refused) = (
+                    client.clone(),
+                    base.clone(),
+                    owner.clone(),
+                    acknowledged.clone(),
+                    done.clone(),
+                    refused.clone(),
+                );
                 tokio::spawn(async move {
                     // Until the server dies under us.
                     while let Ok(res) = client
@@ -72,8 +54,14 @@ async fn acknowledged_provisions_survive_kill_9() {
                         .send()
                         .await
                     {
-                        if res.status() != 201 {
+                        if res.status() == 503 {
                             continue;
+                        }
+                        if res.status() != 201 {
+                            let status = res.status();
+                            let text = res.text().await.unwrap_or_default();
+                            refused.lock().unwrap().push(format!("{status}: {text}"));
+                            break;
                         }
                         let Ok(p) = res.json::<Value>().await else { break };
                         acked
@@ -86,22 +74,34 @@ async fn acknowledged_provisions_survive_kill_9() {
             })
             .collect();
         // Kill mid-burst, once a few hundred have been acknowledged.
+        let deadline = Instant::now() + Duration::from_secs(120);
         while done.load(Ordering::Relaxed) < 300 {
-            tokio::task::yield_now().await;
+            let refused = refused.lock().unwrap().clone();
+            assert!(refused.is_empty(), "provisioning answered other than 201: {refused:?}");
+            assert!(
+                Instant::now() < deadline,
+                "300 provisions acknowledged within 120 s (round {round}): {}",
+                done.load(Ordering::Relaxed)
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
+        server.kill(); // SIGKILL
         for w in workers {
-            w.await.unwrap();
+            // Each worker's next request fails at once (5 s client timeout at most).
+            tokio::time::timeout(Duration::from_secs(30), w)
+                .await
+                .expect("workers stop once the server is gone")
+                .unwrap();
         }
+        let refused = refused.lock().unwrap().clone();
+        assert!(refused.is_empty(), "provisioning answered other than 201: {refused:?}");
         assert!(acknowledged.lock().unwrap().len() >= before + 300);
     }
 
-    let (mut child, port) = start(&db, &log, &out);
+    let server = start(dir.path());
     let all = acknowledged.lock().unwrap().clone();
-    verify(&client, &format!("http://127.0.0.1:{port}"), &owner, &all).await;
-    child.kill().unwrap();
-    child.wait().unwrap();
+    verify(&client, &server.base, &owner, &all).await;
+    server.kill();
 
     let conn = rusqlite::Connection::open(&db).unwrap();
     let integrity: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();

@@ -3,45 +3,24 @@
 //! its event and audit row nor an event or row without its change. On both engines: the real
 //! binary is killed, a server on the same database takes over.
 
+use crate::helpers::binary::Binary;
 use crate::helpers::receiver::Receiver;
 use crate::helpers::*;
 use serde_json::{json, Value};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-/// The binary on `db` (SQLite) or `url` (PostgreSQL); its port and the owner key it printed.
-fn start(dir: &Path, url: Option<&str>) -> (Child, u16, String) {
-    let (log, out) = (dir.join("log"), dir.join("out"));
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_provisiond"));
-    cmd.env_clear()
-        .env("DATABASE_PATH", dir.join("p.db"))
-        .env("BIND", "127.0.0.1:0")
-        .env("RUST_LOG", "info")
-        .env("PROVISION_RATE_LIMIT", "0")
-        .env("WEBHOOK_ALLOW_PRIVATE", "true")
-        .stdout(Stdio::from(std::fs::File::create(&out).unwrap()))
-        .stderr(Stdio::from(std::fs::File::create(&log).unwrap()));
+/// The binary on `dir/p.db` (SQLite) or `url` (PostgreSQL); the owner key it printed.
+fn start(dir: &Path, url: Option<&str>) -> (Binary, String) {
+    let mut envs = vec![("PROVISION_RATE_LIMIT", "0"), ("WEBHOOK_ALLOW_PRIVATE", "true")];
     if let Some(url) = url {
-        cmd.env("DATABASE_URL", url).env("SECRET_KEY", TEST_SECRET_KEY);
+        envs.extend([("DATABASE_URL", url), ("SECRET_KEY", TEST_SECRET_KEY)]);
     }
-    let mut child = cmd.spawn().unwrap();
-    for _ in 0..400 {
-        let text = std::fs::read_to_string(&log).unwrap_or_default();
-        if let Some(p) =
-            text.split("(port ").nth(1).and_then(|r| r.split(')').next()).and_then(|p| p.parse().ok())
-        {
-            let printed = std::fs::read_to_string(&out).unwrap();
-            let owner = printed.split_whitespace().find(|w| w.starts_with("oc_")).expect("owner key printed");
-            return (child, p, owner.to_string());
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("server did not start: {}", std::fs::read_to_string(&log).unwrap_or_default());
+    let server = Binary::start(dir, &envs);
+    let owner = server.owner_key();
+    (server, owner)
 }
 
 /// A server in this process on the database the binary used, with a clock the test moves.
@@ -66,9 +45,9 @@ engine_tests! {
     async fn a_delivery_in_flight_at_kill_9_is_delivered_after_the_restart() {
         let dir = tempfile::tempdir().unwrap();
         let url = database(dir.path());
-        let (mut child, port, owner) = start(dir.path(), url.as_deref());
-        let base = format!("http://127.0.0.1:{port}");
-        let client = reqwest::Client::new();
+        let (server, owner) = start(dir.path(), url.as_deref());
+        let base = server.base.clone();
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
         let rx = Receiver::start();
         let created: Value = client
             .post(format!("{base}/v1/webhooks"))
@@ -91,8 +70,7 @@ engine_tests! {
             .unwrap();
         assert_eq!(res.status(), 200);
         let first = rx.wait_for("crash", 1).await;
-        child.kill().unwrap();
-        child.wait().unwrap();
+        server.kill();
 
         // After the restart, once the dead worker's lease (a minute) has run out.
         let app = take_over(dir.path(), url).await;
@@ -109,39 +87,59 @@ engine_tests! {
     async fn a_kill_9_mid_request_leaves_no_change_without_its_record_nor_a_record_without_its_change() {
         let dir = tempfile::tempdir().unwrap();
         let url = database(dir.path());
-        let (mut child, port, owner) = start(dir.path(), url.as_deref());
-        let base = Arc::new(format!("http://127.0.0.1:{port}"));
+        let (server, owner) = start(dir.path(), url.as_deref());
+        let base = Arc::new(server.base.clone());
         let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap();
         let acknowledged = Arc::new(AtomicUsize::new(0));
         let mut workers = Vec::new();
         for _ in 0..4 {
             let (client, base, owner, acknowledged) = (client.clone(), base.clone(), owner.clone(), acknowledged.clone());
             workers.push(tokio::spawn(async move {
-                let mut made = Vec::new();
+                // (made, cancelled): provisions answered 201, cancellations answered 204.
+                let (mut made, mut cancelled) = (Vec::new(), Vec::new());
                 loop {
                     let Ok(res) = client.post(format!("{base}/v1/team/provisions")).bearer_auth(&owner).json(&json!({})).send().await
-                    else { return made };
-                    let Ok(body) = res.json::<Value>().await else { return made };
-                    let Some(id) = body["id"].as_str() else { return made };
-                    acknowledged.fetch_add(1, Ordering::Relaxed);
-                    // Every other one is cancelled again: a second kind of change in flight.
-                    if made.len() % 2 == 1 {
-                        let _ = client.delete(format!("{base}/v1/team/provisions/{id}")).bearer_auth(&owner).send().await;
+                    else { return (made, cancelled) };
+                    let status = res.status();
+                    let Ok(body) = res.json::<Value>().await else { return (made, cancelled) };
+                    if status == 503 {
+                        continue; // the contract's "try again"
                     }
-                    made.push(id.to_string());
+                    assert_eq!(status, 201, "a live server provisions: {body}");
+                    let id = body["id"].as_str().expect("a provision id").to_string();
+                    acknowledged.fetch_add(1, Ordering::Relaxed);
+                    made.push(id.clone());
+                    // Every other one is cancelled again: a second kind of change in flight.
+                    if made.len() % 2 == 0 {
+                        let Ok(res) = client.delete(format!("{base}/v1/team/provisions/{id}")).bearer_auth(&owner).send().await
+                        else { return (made, cancelled) };
+                        let status = res.status();
+                        // An answer cut off by the kill says nothing; a whole one must be 204.
+                        let Ok(text) = res.text().await else { return (made, cancelled) };
+                        assert_eq!(status, 204, "a live server cancels a pending provision: {text}");
+                        cancelled.push(id);
+                    }
                 }
             }));
         }
         // Killed with requests in flight, once enough have been answered.
+        let deadline = Instant::now() + Duration::from_secs(120);
         while acknowledged.load(Ordering::Relaxed) < 60 {
+            assert!(!workers.iter().any(|w| w.is_finished()), "a worker stopped while the server ran");
+            assert!(Instant::now() < deadline, "60 provisions answered within 120 s: {}", acknowledged.load(Ordering::Relaxed));
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        child.kill().unwrap();
-        child.wait().unwrap();
-        let mut answered = Vec::new();
+        server.kill();
+        let (mut answered, mut cancelled) = (Vec::new(), Vec::new());
         for w in workers {
-            answered.extend(w.await.unwrap());
+            // Each worker's next request fails at once (5 s client timeout at most).
+            let (made, gone) =
+                tokio::time::timeout(Duration::from_secs(30), w).await.expect("workers stop once the server is gone").unwrap();
+            answered.extend(made);
+            cancelled.extend(gone);
         }
+        // Every other answered provision was cancelled: the comparisons below are about real rows.
+        assert!(cancelled.len() >= 20, "cancellations answered 204 before the kill: {}", cancelled.len());
 
         let app = take_over(dir.path(), url).await;
         for id in &answered {
@@ -170,6 +168,15 @@ engine_tests! {
                  (SELECT 1 FROM provisions p WHERE e.data LIKE '%\"provisionId\":\"' || p.id || '\"%')"),
             0
         );
+        for id in &cancelled {
+            assert_eq!(
+                app.count("SELECT COUNT(*) FROM provisions WHERE id = ?1 AND status = 'cancelled'", id),
+                1,
+                "acknowledged cancellation of {id} kept"
+            );
+        }
+        let cancelled_rows = q("SELECT COUNT(*) FROM provisions WHERE status = 'cancelled' AND ?1 <> ''");
+        assert!(cancelled_rows >= cancelled.len() as i64, "{cancelled_rows} cancelled rows");
         // A cancelled provision has its cancellation recorded, and only a cancelled one does.
         assert_eq!(
             q("SELECT COUNT(*) FROM provisions WHERE status = 'cancelled' AND ?1 <> ''"),

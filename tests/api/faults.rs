@@ -13,6 +13,7 @@
 //! Where they cannot run (not root, or no strace), build.rs marks them ignored and `cargo test`
 //! says so in its summary; PROVISIOND_FAULT_TESTS=require (set by .ci/run) makes that a failure.
 
+use crate::helpers::binary::{self, Binary};
 use crate::helpers::*;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -189,7 +190,8 @@ impl Strace {
     fn stop(mut self) -> String {
         let pid = self.child.id().to_string();
         assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
-        self.child.wait().unwrap();
+        let stopped = binary::wait_within(&mut self.child, Duration::from_secs(30));
+        assert!(stopped.is_some(), "strace did not let go within 30 s: {}", self.said());
         self.said()
     }
 }
@@ -203,53 +205,17 @@ impl Drop for Strace {
 
 /// The real binary in a process of its own, so that strace traces it and nothing else.
 struct Server {
-    child: Child,
-    base: String,
-    log: PathBuf,
+    binary: Binary,
     owner_key: String,
     client: reqwest::Client,
 }
 
 impl Server {
     async fn start(dir: &Path) -> Server {
-        let (log, out) = (dir.join("server.log"), dir.join("server.out"));
-        let child = Command::new(env!("CARGO_BIN_EXE_provisiond"))
-            .env_clear()
-            .env("DATABASE_PATH", dir.join("p.db"))
-            .env("BIND", "127.0.0.1:0")
-            .env("WORKERS", "2")
-            .env("BOOTSTRAP_EMAIL", "owner@acme.com")
-            .stdin(Stdio::null())
-            .stdout(std::fs::File::create(&out).unwrap())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        // Held from here on, so that a failed start still ends the process.
-        let mut server = Server {
-            child,
-            base: String::new(),
-            log,
-            owner_key: String::new(),
-            client: reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap(),
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let port = loop {
-            let log = server.log();
-            if let Some(p) = log.split("(port ").nth(1).and_then(|r| r.split(')').next()) {
-                break p.parse::<u16>().unwrap();
-            }
-            assert!(server.child.try_wait().unwrap().is_none(), "the server exited: {log}");
-            assert!(Instant::now() < deadline, "the server did not start within 30 s: {log}");
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        };
-        server.base = format!("http://127.0.0.1:{port}");
-        let stdout = std::fs::read_to_string(&out).unwrap();
-        server.owner_key = stdout.split_whitespace().find(|w| w.starts_with("oc_")).unwrap().to_string();
-        server
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        let binary = Binary::start(dir, &[("WORKERS", "2"), ("BOOTSTRAP_EMAIL", "owner@acme.com")]);
+        let owner_key = binary.owner_key();
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
+        Server { binary, owner_key, client }
     }
 
     async fn call(&self, req: reqwest::RequestBuilder, key: &str) -> (StatusCode, Value) {
@@ -260,28 +226,18 @@ impl Server {
     }
 
     async fn get(&self, path: &str, key: &str) -> (StatusCode, Value) {
-        self.call(self.client.get(format!("{}{path}", self.base)), key).await
+        self.call(self.client.get(format!("{}{path}", self.binary.base)), key).await
     }
 
     async fn post(&self, path: &str, key: &str, body: Value) -> (StatusCode, Value) {
-        self.call(self.client.post(format!("{}{path}", self.base)).json(&body), key).await
+        self.call(self.client.post(format!("{}{path}", self.binary.base)).json(&body), key).await
     }
 
     /// SIGTERM, as an operator stops it: in-flight requests finish and the WAL is checkpointed.
-    fn stop(mut self) -> String {
-        let pid = self.child.id().to_string();
-        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
-        let status = self.child.wait().unwrap();
-        let log = self.log();
-        assert!(status.success(), "the server stopped with {status}: {log}");
-        log
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    fn stop(self) -> String {
+        let stopped = self.binary.stop();
+        assert!(stopped.status.success(), "the server stopped with {}: {}", stopped.status, stopped.log);
+        stopped.log
     }
 }
 
@@ -307,7 +263,7 @@ async fn disk_turning_read_only_refuses_writes_keeps_reads_and_recovers() {
     let (fresh, rotating) = (&keys[0], &keys[1]);
     assert_eq!(server.get("/v1/user", &owner).await.0, StatusCode::OK);
 
-    let Some(strace) = Strace::fail_file_writes(server.child.id(), dir.path()).await else { return };
+    let Some(strace) = Strace::fail_file_writes(server.binary.pid(), dir.path()).await else { return };
 
     // Every write is refused with the contract's JSON error...
     for _ in 0..3 {

@@ -1,7 +1,8 @@
 //! Issue 10, finding 2: a flood of sign-ups and log-ins used to run one argon2 hash (~19 MiB)
 //! per request on an unbounded thread pool (8.5 GB resident after a few seconds of 48 at once).
 //! Now at most one hash per core runs; the rest wait in a short queue or get 503 at once. This
-//! counts hashes in flight in the process (not time), so it is the only test in its binary.
+//! counts hashes in flight in the process (not time), and the password threads are the process's,
+//! so each engine's copy runs in a process of its own (`alone::here`).
 
 use crate::helpers::*;
 use futures::future::join_all;
@@ -10,6 +11,10 @@ use reqwest::StatusCode;
 engine_tests! {
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn a_flood_of_sign_ups_and_log_ins_hashes_at_most_one_password_per_core() {
+        if !alone::here(module_path!()) {
+            return;
+        }
+        assert_eq!(provisiond::passwords::peak_concurrency(), 0, "no hash ran in this process before the flood");
         let (app, _mail) = spawn_with_mail(|s| {
             s.login_rate_limit = 0;
             s.workers = 4;

@@ -2,43 +2,23 @@
 //! into tests/metrics/.venv on first run), its labels bounded whatever clients send,
 //! `X-Request-Id`, and LOG_FORMAT=json.
 
+use crate::helpers::binary::{self, Binary};
 use crate::helpers::*;
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 const PROMETHEUS_CLIENT: &str = "prometheus-client==0.21.1";
 
 /// The exposition text parsed by prometheus_client: family name → {type, samples}.
 fn parse(text: &str) -> Value {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/metrics");
-    let python = dir.join(".venv/bin/python");
-    static INSTALL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    {
-        let _installing = INSTALL.lock().unwrap_or_else(|p| p.into_inner());
-        if !python.exists() {
-            let ok = Command::new("python3").args(["-m", "venv"]).arg(dir.join(".venv")).status();
-            assert!(ok.expect("python3 is needed for this test").success(), "python3 -m venv failed");
-            let out = Command::new(dir.join(".venv/bin/pip"))
-                .args(["install", "-q", PROMETHEUS_CLIENT])
-                .output()
-                .unwrap();
-            assert!(out.status.success(), "pip install failed: {}", String::from_utf8_lossy(&out.stderr));
-        }
-    }
-    let mut child = Command::new(&python)
-        .arg(dir.join("parse.py"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
+    let python = install::venv(&dir, &[PROMETHEUS_CLIENT]).join("python");
+    let out =
+        binary::run(Command::new(&python).arg(dir.join("parse.py")), Some(text), Duration::from_secs(60));
     assert!(
         out.status.success(),
         "the Prometheus parser refused the text: {}",
@@ -187,37 +167,10 @@ engine_tests! {
 #[tokio::test]
 async fn json_logs_carry_the_request_id() {
     let dir = tempfile::tempdir().unwrap();
-    let (log, out) = (dir.path().join("log"), dir.path().join("out"));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_provisiond"))
-        .env_clear()
-        .env("DATABASE_PATH", dir.path().join("p.db"))
-        .env("BIND", "127.0.0.1:0")
-        .env("RUST_LOG", "info")
-        .env("LOG_FORMAT", "json")
-        .stdout(Stdio::from(std::fs::File::create(&out).unwrap()))
-        .stderr(Stdio::from(std::fs::File::create(&log).unwrap()))
-        .spawn()
-        .unwrap();
-    let mut port = None;
-    for _ in 0..400 {
-        let text = std::fs::read_to_string(&log).unwrap_or_default();
-        if let Some(p) =
-            text.split("(port ").nth(1).and_then(|r| r.split(')').next()).and_then(|p| p.parse::<u16>().ok())
-        {
-            port = Some(p);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    let port = port.expect("server started");
-    let owner = std::fs::read_to_string(&out)
-        .unwrap()
-        .split_whitespace()
-        .find(|w| w.starts_with("oc_"))
-        .unwrap()
-        .to_string();
+    let server = Binary::start(dir.path(), &[("LOG_FORMAT", "json")]);
+    let owner = server.owner_key();
     let res = reqwest::Client::new()
-        .post(format!("http://127.0.0.1:{port}/v1/team/provisions"))
+        .post(format!("{}/v1/team/provisions", server.base))
         .bearer_auth(&owner)
         .header("X-Request-Id", "test-req-42")
         .json(&json!({}))
@@ -225,9 +178,7 @@ async fn json_logs_carry_the_request_id() {
         .await
         .unwrap();
     assert_eq!(res.status(), 201);
-    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
-    child.wait().unwrap();
-    let text = std::fs::read_to_string(&log).unwrap();
+    let text = server.stop().log;
     let lines: Vec<Value> = text
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not a JSON line: {l}")))
@@ -239,99 +190,39 @@ async fn json_logs_carry_the_request_id() {
         .unwrap_or_else(|| panic!("the access line: {text}"));
     assert_eq!(access["request_id"], "test-req-42");
     assert!(!text.contains(&owner), "no key in the log");
-    let bad = Command::new(env!("CARGO_BIN_EXE_provisiond"))
-        .env("LOG_FORMAT", "yaml")
-        .arg("--help")
-        .output()
-        .unwrap();
+    let bad =
+        binary::run(binary::command().env("LOG_FORMAT", "yaml").arg("--help"), None, binary::COMMAND_TIMEOUT);
     assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("LOG_FORMAT"));
 }
 
-/// The real binary on a fresh SQLite file, killed when dropped (a failing test leaves nothing
-/// running).
-struct Binary {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
+/// The real binary on a fresh SQLite file, with no access lines (a flood's would be 80 MB).
+fn quiet_binary(dir: &Path, envs: &[(&str, &str)]) -> Binary {
+    let mut all = vec![("RUST_LOG", "info,access=warn")];
+    all.extend_from_slice(envs);
+    Binary::start(dir, &all)
 }
 
-impl Binary {
-    fn start(envs: &[(&str, &str)]) -> Binary {
-        let dir = tempfile::tempdir().unwrap();
-        let log = dir.path().join("log");
-        let mut command = Command::new(env!("CARGO_BIN_EXE_provisiond"));
-        command
-            .env_clear()
-            .env("DATABASE_PATH", dir.path().join("p.db"))
-            .env("BIND", "127.0.0.1:0")
-            // The port from the start-up line; no access lines (a flood's would be 80 MB).
-            .env("RUST_LOG", "info,access=warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(std::fs::File::create(&log).unwrap()));
-        for (k, v) in envs {
-            command.env(k, v);
+/// Sends each request of `requests` in turn over kept-alive connections (a new one when the
+/// server closes one) and returns the answers' status codes and bodies. Raw TCP: an HTTP
+/// client library may refuse the methods the flood sends.
+fn send_all(server: &Binary, requests: impl Iterator<Item = String>) -> Vec<(u16, Vec<u8>)> {
+    let connect = || {
+        let s = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        s.set_write_timeout(Some(Duration::from_secs(30))).unwrap();
+        BufReader::new(s)
+    };
+    let mut conn = connect();
+    let mut answers = Vec::new();
+    for request in requests {
+        conn.get_mut().write_all(request.as_bytes()).unwrap();
+        let (status, body, close) = read_response(&mut conn);
+        answers.push((status, body));
+        if close {
+            conn = connect();
         }
-        let mut child = command.spawn().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let port = loop {
-            let text = std::fs::read_to_string(&log).unwrap_or_default();
-            if let Some(p) = text
-                .split("(port ")
-                .nth(1)
-                .and_then(|r| r.split(')').next())
-                .and_then(|p| p.parse::<u16>().ok())
-            {
-                break p;
-            }
-            if Instant::now() > deadline || child.try_wait().unwrap().is_some() {
-                let _ = child.kill();
-                panic!("the server did not start within 30 s: {text}");
-            }
-            std::thread::sleep(Duration::from_millis(25));
-        };
-        Binary { child, port, _dir: dir }
     }
-
-    /// Resident memory now, in bytes.
-    fn rss(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        let kib: u64 = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap_or_else(|| panic!("no VmRSS in {status}"));
-        kib * 1024
-    }
-
-    /// Sends each request of `requests` in turn over kept-alive connections (a new one when the
-    /// server closes one) and returns the answers' status codes and bodies. Raw TCP: an HTTP
-    /// client library may refuse the methods the flood sends.
-    fn send_all(&self, requests: impl Iterator<Item = String>) -> Vec<(u16, Vec<u8>)> {
-        let connect = || {
-            let s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-            s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-            s.set_write_timeout(Some(Duration::from_secs(30))).unwrap();
-            BufReader::new(s)
-        };
-        let mut conn = connect();
-        let mut answers = Vec::new();
-        for request in requests {
-            conn.get_mut().write_all(request.as_bytes()).unwrap();
-            let (status, body, close) = read_response(&mut conn);
-            answers.push((status, body));
-            if close {
-                conn = connect();
-            }
-        }
-        answers
-    }
-}
-
-impl Drop for Binary {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    answers
 }
 
 /// One HTTP/1.1 response: status, body (Content-Length framed) and whether the server closes.
@@ -370,14 +261,14 @@ fn odd_method(n: usize, path: &str) -> String {
 fn flood(server: &Binary) -> u64 {
     // Warm up first: the workers' buffers, the database's pool and caches are not the flood's.
     let warm =
-        server.send_all((0..200).map(|_| "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".to_string()));
+        send_all(server, (0..200).map(|_| "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".to_string()));
     assert!(warm.iter().all(|(s, _)| *s == 200));
     let before = server.rss();
     std::thread::scope(|scope| {
         for part in 0..4 {
             scope.spawn(move || {
                 let answers =
-                    server.send_all((part * 5_000..(part + 1) * 5_000).map(|n| odd_method(n, "/healthz")));
+                    send_all(server, (part * 5_000..(part + 1) * 5_000).map(|n| odd_method(n, "/healthz")));
                 assert!(answers.iter().all(|(s, _)| *s == 405), "GET only");
             });
         }
@@ -391,10 +282,12 @@ const MIB: u64 = 1024 * 1024;
 /// nothing that stays (it was 444 MiB for good when every request was counted by its method).
 #[test]
 fn a_flood_of_invented_methods_leaves_memory_alone() {
-    let server = Binary::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let server = quiet_binary(dir.path(), &[]);
     let grew = flood(&server);
     assert!(grew < 32 * MIB, "resident memory grew by {} MiB", grew / MIB);
-    let (status, _) = &server.send_all(std::iter::once("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n".into()))[0];
+    let (status, _) =
+        &send_all(&server, std::iter::once("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n".into()))[0];
     assert_eq!(*status, 404, "metrics are off");
 }
 
@@ -402,10 +295,11 @@ fn a_flood_of_invented_methods_leaves_memory_alone() {
 /// stays small and memory with it.
 #[test]
 fn invented_methods_count_as_other() {
-    let server = Binary::start(&[("METRICS", "true")]);
+    let dir = tempfile::tempdir().unwrap();
+    let server = quiet_binary(dir.path(), &[("METRICS", "true")]);
     let grew = flood(&server);
     assert!(grew < 32 * MIB, "resident memory grew by {} MiB", grew / MIB);
-    let scrape = server.send_all(std::iter::once("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n".into()));
+    let scrape = send_all(&server, std::iter::once("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n".into()));
     let (status, body) = &scrape[0];
     assert_eq!(*status, 200);
     assert!(body.len() < 64 * 1024, "the scrape is {} bytes", body.len());

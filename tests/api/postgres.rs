@@ -10,8 +10,6 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-const BIN: &str = env!("CARGO_BIN_EXE_provisiond");
-
 fn empty_database() -> String {
     empty_postgres()
 }
@@ -215,23 +213,14 @@ fn tls_connections_in_every_sslmode_and_a_wrong_authority_refused() {
 
 /// Runs the binary with DATABASE_URL set (and nothing else from this process's environment).
 fn provisiond(url: &str, args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
-    use std::io::Write;
-    let mut child = Command::new(BIN)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("DATABASE_URL", url)
-        .env("DATABASE_PATH", "/nonexistent/never-used.db")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    if let Some(input) = stdin {
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-    }
-    drop(child.stdin.take());
-    let out = child.wait_with_output().unwrap();
+    let out = binary::run(
+        binary::command()
+            .env("DATABASE_URL", url)
+            .env("DATABASE_PATH", "/nonexistent/never-used.db")
+            .args(args),
+        stdin,
+        binary::COMMAND_TIMEOUT,
+    );
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into(),

@@ -6,6 +6,7 @@
 use crate::helpers::*;
 use std::path::Path;
 use std::process::Command;
+use std::time::Duration;
 
 const SCHEMATHESIS: &str = "schemathesis==4.32.5";
 
@@ -75,26 +76,8 @@ engine_tests! {
     #[tokio::test]
     async fn schemathesis_finds_nothing() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/schemathesis");
-        let venv = dir.join(".venv");
-        let st = venv.join("bin/schemathesis");
         // Both engines' runs start together: one installs, the other waits for it.
-        static INSTALL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-        let _installing = INSTALL.lock().unwrap_or_else(|p| p.into_inner());
-        if !st.exists() {
-            let ok = Command::new("python3")
-                .args(["-m", "venv"])
-                .arg(&venv)
-                .status()
-                .expect("python3 is needed for this test");
-            assert!(ok.success(), "python3 -m venv failed");
-            let out = Command::new(venv.join("bin/pip")).args(["install", "-q", SCHEMATHESIS]).output().unwrap();
-            assert!(
-                out.status.success(),
-                "pip install {SCHEMATHESIS} failed:\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        drop(_installing);
+        let st = install::venv(&dir, &[SCHEMATHESIS]).join("schemathesis");
         // Provisioning is rate-limited per key; the fuzzer provisions hundreds of times with one.
         // Webhook URLs it makes up are taken without resolving them (no DNS waits).
         let app = spawn_with(|s| {
@@ -113,14 +96,16 @@ engine_tests! {
             let (st, dir, url, auth) = (st.clone(), dir.clone(), url.clone(), auth.clone());
             async move {
                 tokio::task::spawn_blocking(move || {
-                    Command::new(st)
-                        .current_dir(&dir)
-                        .args(["--config-file", "schemathesis.toml", "run", &url, "-H", &auth])
-                        .args(scope)
-                        .args(["--max-examples", "50", "--seed", "42"])
-                        .env("NO_COLOR", "1")
-                        .output()
-                        .unwrap()
+                    binary::run(
+                        Command::new(st)
+                            .current_dir(&dir)
+                            .args(["--config-file", "schemathesis.toml", "run", &url, "-H", &auth])
+                            .args(scope)
+                            .args(["--max-examples", "50", "--seed", "42"])
+                            .env("NO_COLOR", "1"),
+                        None,
+                        Duration::from_secs(1200),
+                    )
                 })
                 .await
                 .unwrap()

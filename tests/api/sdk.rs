@@ -1,23 +1,12 @@
 //! The official `@onecli-sh/sdk` (pinned in tests/sdk/package-lock.json), unmodified, against
-//! the real server. Installs the package with `npm ci` when it is missing, so `cargo test` alone
-//! runs it on a fresh machine that has Node.js and npm.
+//! the real server. Installs the package with `npm ci` when it is missing (`install::npm`), so
+//! `cargo test` alone runs it on a fresh machine that has Node.js and npm.
 
 use crate::helpers::*;
 use provisiond::domain::Role;
 use std::path::Path;
 use std::process::Command;
-
-fn ensure_sdk_installed(dir: &Path) {
-    if dir.join("node_modules/@onecli-sh/sdk/package.json").exists() {
-        return;
-    }
-    let out = Command::new("npm")
-        .args(["ci", "--no-audit", "--no-fund"])
-        .current_dir(dir)
-        .output()
-        .expect("npm must be installed to run the SDK test (Node.js 18 or newer)");
-    assert!(out.status.success(), "npm ci failed:\n{}", String::from_utf8_lossy(&out.stderr));
-}
+use std::time::Duration;
 
 #[tokio::test]
 async fn the_official_sdk_works_unmodified() {
@@ -38,21 +27,24 @@ async fn the_official_sdk_works_through_two_replicas() {
 /// Runs tests/sdk/sdk.test.mjs against `base`, with keys made on `app`.
 async fn run_the_sdk(app: &TestApp, base: &str) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sdk");
-    ensure_sdk_installed(&dir);
+    install::npm(&dir);
     let org = app.create_org("Acme", None, "owner@acme.com");
     let member = app.add_member(&org, "member@acme.com", Role::Member);
 
     let base = base.to_string();
+    // Off this thread: the proxy in front of the replicas runs on this test's runtime.
     let out = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .args(["--test", "--test-reporter=spec", "sdk.test.mjs"])
-            .current_dir(&dir)
-            .env("ONECLI_URL", &base)
-            .env("OWNER_KEY", &org.owner.api_key)
-            .env("MEMBER_KEY", &member.api_key)
-            .env_remove("ONECLI_API_KEY")
-            .output()
-            .expect("node must be installed to run the SDK test")
+        binary::run(
+            Command::new("node")
+                .args(["--test", "--test-reporter=spec", "sdk.test.mjs"])
+                .current_dir(&dir)
+                .env("ONECLI_URL", &base)
+                .env("OWNER_KEY", &org.owner.api_key)
+                .env("MEMBER_KEY", &member.api_key)
+                .env_remove("ONECLI_API_KEY"),
+            None,
+            Duration::from_secs(300),
+        )
     })
     .await
     .unwrap();

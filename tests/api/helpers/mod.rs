@@ -2,6 +2,9 @@
 //! (`engine_tests!` runs a test once on each), and talks to it over HTTP.
 #![allow(dead_code)]
 
+pub mod alone;
+pub mod binary;
+pub mod install;
 pub mod pg;
 pub mod proxy;
 pub mod receiver;
@@ -265,24 +268,15 @@ impl TestApp {
     /// Runs the real binary's command line against this server's database, as an operator
     /// would while the server runs; `stdin` is piped in when given.
     pub fn cli(&self, args: &[&str], stdin: Option<&str>) -> CliOut {
-        use std::io::Write;
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_provisiond"))
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("DATABASE_PATH", &self.db_path)
-            .env("DATABASE_URL", self.settings.database_url.as_deref().unwrap_or(""))
-            .env("KEY_PREFIX", &self.settings.key_prefix)
-            .args(args)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("the binary runs");
-        if let Some(input) = stdin {
-            child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-        }
-        drop(child.stdin.take());
-        let out = child.wait_with_output().unwrap();
+        let out = binary::run(
+            binary::command()
+                .env("DATABASE_PATH", &self.db_path)
+                .env("DATABASE_URL", self.settings.database_url.as_deref().unwrap_or(""))
+                .env("KEY_PREFIX", &self.settings.key_prefix)
+                .args(args),
+            stdin,
+            binary::COMMAND_TIMEOUT,
+        );
         CliOut {
             ok: out.status.success(),
             stdout: String::from_utf8_lossy(&out.stdout).into(),

@@ -1,7 +1,7 @@
 //! A webhook receiver on loopback (tests/webhooks/receiver.mjs, in Node) that checks every
 //! delivery's signature with the official `standardwebhooks` package, pinned in
-//! tests/webhooks/package-lock.json, rather than with any code of ours. `npm ci` runs on first use;
-//! without Node.js and npm the tests fail, they are not skipped.
+//! tests/webhooks/package-lock.json, rather than with any code of ours. `npm ci` runs on first use
+//! (`install::npm`); without Node.js and npm the tests fail, they are not skipped.
 //!
 //! Each recorded delivery is a JSON object: `name`, `id`, `timestamp` and `signature` (the
 //! `webhook-*` headers as sent), `verified` (the library's verdict at the delivery's own
@@ -30,32 +30,8 @@ const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
 const WAIT_TIMEOUT: Duration = Duration::from_secs(30);
 const POLL_INTERVAL: Duration = Duration::from_millis(20);
 
-/// One `npm ci` at a time in this process: tests starting receivers concurrently wait for it.
-static INSTALL: Mutex<()> = Mutex::new(());
-
 fn webhooks_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/webhooks")
-}
-
-fn ensure_installed(dir: &Path) {
-    let _guard = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
-    if dir.join("node_modules/standardwebhooks/package.json").exists() {
-        return;
-    }
-    let subcommand = if dir.join("package-lock.json").exists() { "ci" } else { "install" };
-    let out = Command::new("npm")
-        .args([subcommand, "--no-audit", "--no-fund"])
-        .current_dir(dir)
-        .output()
-        .unwrap_or_else(|e| {
-            panic!("npm must be installed to run the webhook receiver (Node.js 18 or newer): {e}")
-        });
-    assert!(
-        out.status.success(),
-        "npm {subcommand} in {} failed:\n{}",
-        dir.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 pub struct Receiver {
@@ -69,7 +45,7 @@ impl Receiver {
     /// missing, or when the receiver does not come up.
     pub fn start() -> Receiver {
         let dir = webhooks_dir();
-        ensure_installed(&dir);
+        super::install::npm(&dir);
         let mut child = Command::new("node")
             .arg("receiver.mjs")
             .current_dir(&dir)

@@ -1,5 +1,7 @@
-//! A real, minimal SMTP server (RFC 5321, plain, no TLS/AUTH) that records every delivered mail,
-//! so tests exercise the actual lettre transport instead of a mock.
+//! A real, minimal SMTP server (RFC 5321, plain, no TLS) that records every delivered mail, so
+//! tests exercise the actual lettre transport instead of a mock. Started with a login
+//! ([`SmtpSink::start_with_login`]) it offers AUTH PLAIN (RFC 4954) and takes mail only after that
+//! user and password, so a test sees the server really used the password of its SMTP_URL.
 #![allow(dead_code)]
 
 use std::io::{self, BufRead, BufReader, Write};
@@ -30,6 +32,8 @@ struct State {
 struct Shared {
     state: Mutex<State>,
     arrived: Condvar,
+    /// The user and password AUTH PLAIN must present before MAIL, when set.
+    login: Option<(String, String)>,
 }
 
 impl Shared {
@@ -48,9 +52,18 @@ pub struct SmtpSink {
 impl SmtpSink {
     /// Panics if no loopback port can be bound, since no test can proceed without it.
     pub fn start() -> SmtpSink {
+        Self::start_inner(None)
+    }
+
+    /// A sink that offers AUTH PLAIN and refuses mail (530) until `user` and `password` log in.
+    pub fn start_with_login(user: &str, password: &str) -> SmtpSink {
+        Self::start_inner(Some((user.to_string(), password.to_string())))
+    }
+
+    fn start_inner(login: Option<(String, String)>) -> SmtpSink {
         let listener = TcpListener::bind("127.0.0.1:0").expect("SMTP sink: cannot bind 127.0.0.1:0");
         let port = listener.local_addr().expect("SMTP sink: no local address").port();
-        let shared = Arc::new(Shared { state: Mutex::new(State::default()), arrived: Condvar::new() });
+        let shared = Arc::new(Shared { state: Mutex::new(State::default()), arrived: Condvar::new(), login });
         let accept_shared = Arc::clone(&shared);
         thread::Builder::new()
             .name(format!("smtp-sink-{port}"))
@@ -151,6 +164,7 @@ fn serve(stream: TcpStream, shared: &Shared) -> io::Result<()> {
     write!(out, "220 {HOSTNAME} ESMTP test sink ready\r\n")?;
 
     let mut greeted = false;
+    let mut authenticated = shared.login.is_none();
     let mut from: Option<String> = None;
     let mut to: Vec<String> = Vec::new();
 
@@ -167,7 +181,8 @@ fn serve(stream: TcpStream, shared: &Shared) -> io::Result<()> {
                 greeted = true;
                 from = None;
                 to.clear();
-                format!("250-{HOSTNAME} greets {arg}\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 PIPELINING")
+                let auth = if shared.login.is_some() { "\r\n250-AUTH PLAIN" } else { "" };
+                format!("250-{HOSTNAME} greets {arg}{auth}\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 PIPELINING")
             }
             "HELO" => {
                 greeted = true;
@@ -175,7 +190,15 @@ fn serve(stream: TcpStream, shared: &Shared) -> io::Result<()> {
                 to.clear();
                 format!("250 {HOSTNAME}")
             }
+            "AUTH" if shared.login.is_some() => match plain_login(arg) {
+                Some(given) if Some(&given) == shared.login.as_ref() => {
+                    authenticated = true;
+                    "235 2.7.0 Authentication successful".into()
+                }
+                _ => "535 5.7.8 Authentication credentials invalid".into(),
+            },
             "MAIL" if !greeted => "503 Send EHLO first".into(),
+            "MAIL" if !authenticated => "530 5.7.0 Authentication required".into(),
             "MAIL" if from.is_some() => "503 Nested MAIL command".into(),
             "MAIL" => match parse_path(arg, "FROM:") {
                 Some(addr) => {
@@ -235,6 +258,17 @@ fn serve(stream: TcpStream, shared: &Shared) -> io::Result<()> {
         write!(out, "{reply}\r\n")?;
     }
     Ok(())
+}
+
+/// The user and password of `AUTH PLAIN <base64(authzid NUL user NUL password)>`.
+fn plain_login(arg: &str) -> Option<(String, String)> {
+    use base64::Engine as _;
+    let encoded = arg.strip_prefix("PLAIN ").or_else(|| arg.strip_prefix("plain "))?;
+    let bytes = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?;
+    let mut parts = bytes.split(|b| *b == 0).skip(1);
+    let user = String::from_utf8(parts.next()?.to_vec()).ok()?;
+    let password = String::from_utf8(parts.next()?.to_vec()).ok()?;
+    Some((user, password))
 }
 
 /// A MIME entity split into unfolded headers and its raw (still transfer-encoded) body.
