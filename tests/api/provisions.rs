@@ -304,10 +304,23 @@ engine_tests! {
     }
 }
 
+/// The database commits the server has made so far, from its /metrics.
+async fn commits(app: &TestApp) -> i64 {
+    let text = app.client.get(format!("{}/metrics", app.base)).send().await.unwrap().text().await.unwrap();
+    let line = text.lines().find(|l| l.starts_with("provisiond_db_commit_seconds_count "));
+    let n = line.and_then(|l| l.split(' ').nth(1)).and_then(|n| n.parse::<f64>().ok());
+    n.unwrap_or_else(|| panic!("no commit count in {text}")) as i64
+}
+
 engine_tests! {
     #[tokio::test]
     async fn sweep_works_through_more_than_one_batch() {
-        let app = spawn_with(|s| s.provision_rate_limit = 0).await;
+        // Metrics on: the commits the sweep made are the batches it ran (each waits for the last).
+        let app = spawn_with(|s| {
+            s.provision_rate_limit = 0;
+            s.metrics = true;
+        })
+        .await;
         let org = app.create_org("Acme", None, "owner@acme.com");
         let caller = app.get("/v1/user", &org.owner.api_key).await.1;
         assert_eq!(caller["role"], "owner");
@@ -324,7 +337,14 @@ engine_tests! {
         .await;
         assert!(made.iter().all(Result::is_ok));
         app.clock.advance(Duration::from_secs(7 * 86_400 + 1));
+        let batch = provisiond::service::provisioning::SWEEP_BATCH as i64;
+        let batches = (1203 + batch - 1) / batch;
+        assert!(batches >= 3, "1,203 provisions take more than one batch of {batch}");
+        let commits_before = commits(&app).await;
         assert_eq!(app.sweep(), 1203);
+        let commits = commits(&app).await - commits_before;
+        // One commit per batch, then one for the rest of the sweep (links, sessions, ...).
+        assert!(commits > batches, "the sweep ran {batches} batches: {commits} commits");
         assert_eq!(app.count("SELECT COUNT(*) FROM users WHERE status = ?1", "placeholder"), 0);
         assert_eq!(app.count("SELECT COUNT(*) FROM provisions WHERE status = ?1", "expired"), 1203);
     }

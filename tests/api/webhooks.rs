@@ -307,7 +307,17 @@ engine_tests! {
         app.clock.advance(Duration::from_secs(86_400));
         let (s, _) = app.post("/api/v1/admin/credits", &k, json!({"amount": 1})).await;
         assert_eq!(s, StatusCode::OK);
-        assert_eq!(rx.wait_for("flaky", 4).await.len(), 4, "the next event arrives, the old one not again");
+        let got = rx.wait_for("flaky", 4).await;
+        assert_eq!(got.len(), 4, "the next event arrives, the old one not again");
+        assert_ne!(got[3]["id"], got[0]["id"], "the fourth is a new event, not the delivered one again: {got:?}");
+        assert_eq!(got[3]["body"]["data"]["amount"], 1, "{}", got[3]);
+        let (_, log) = app.get(&format!("/v1/webhooks/{id}/deliveries"), &k).await;
+        let attempts = |event: &Value| {
+            let found = log["deliveries"].as_array().unwrap().iter().find(|d| d["eventId"] == *event);
+            found.map(|d| (d["attempts"].clone(), d["status"].clone()))
+        };
+        assert_eq!(attempts(&got[0]["id"]), Some((json!(3), json!("delivered"))), "the old one, 3 attempts: {log}");
+        assert_eq!(attempts(&got[3]["id"]), Some((json!(1), json!("delivered"))), "the new one, once: {log}");
     }
 
     #[tokio::test]
