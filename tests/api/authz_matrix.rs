@@ -42,15 +42,22 @@ async fn world(app: &TestApp) -> World {
     let prov = app.add_member(&a, "prov@a.com", Role::Member);
     let other_admin = app.add_member(&b, "admin@b.com", Role::Admin);
     let o = &a.owner.api_key;
-    app.post("/api/v1/admin/set-provisioner", o, json!({"email": "prov@a.com", "is_provisioner": true}))
-        .await;
-    app.post("/api/v1/admin/credits", o, json!({"amount": 1000})).await;
+    // Every step of the setup is checked: a caller the setup failed to make would pass its
+    // cells for the wrong reason.
+    let ok = |(status, body): (reqwest::StatusCode, Value), expected: u16, what: &str| {
+        assert_eq!(status.as_u16(), expected, "setup: {what}: {body}");
+        body
+    };
+    let set = json!({"email": "prov@a.com", "is_provisioner": true});
+    ok(app.post("/api/v1/admin/set-provisioner", o, set).await, 200, "set-provisioner");
+    ok(app.post("/api/v1/admin/credits", o, json!({"amount": 1000})).await, 200, "credits");
 
     let revoked = app.add_member(&a, "revoked@a.com", Role::Admin).api_key;
-    app.post("/v1/user/api-key/regenerate", &revoked, json!({})).await;
+    ok(app.post("/v1/user/api-key/regenerate", &revoked, json!({})).await, 200, "regenerate");
     let expired = app.provision_made_ago(&a, Duration::from_secs(8 * 86_400), ProvisionRole::Admin).api_key;
     let cancelled = app.provision(o).await;
-    app.delete(&format!("/v1/team/provisions/{}", cancelled["id"].as_str().unwrap()), o).await;
+    let cancel = app.delete(&format!("/v1/team/provisions/{}", cancelled["id"].as_str().unwrap()), o).await;
+    ok(cancel, 204, "cancel");
     let res = app
         .client
         .post(format!("{}/api/v1/admin/create-user", app.base))
@@ -60,16 +67,17 @@ async fn world(app: &TestApp) -> World {
         .send()
         .await
         .unwrap();
+    assert_eq!(res.status(), 201, "setup: create-user");
     let api_only: Value = res.json().await.unwrap();
     let provision_a = app.provision(o).await["id"].as_str().unwrap().to_string();
     let gone = app.add_member(&a, "gone@a.com", Role::Admin);
     let (status, _) = app.delete(&format!("/v1/members/{}", gone.user_id), o).await;
     assert_eq!(status, 204);
-    let (_, expiring) = app.post("/v1/keys", &member.api_key, json!({"expiresInSeconds": 60})).await;
+    let expiring = ok(app.post("/v1/keys", &member.api_key, json!({"expiresInSeconds": 60})).await, 201, "key");
     app.clock.advance(Duration::from_secs(61));
     // An admin's key that reaches agents and reads credits, nothing else.
-    let (_, scoped) =
-        app.post("/v1/keys", &admin.api_key, json!({"scopes": ["agents", "credits:read"]})).await;
+    let scoped = json!({"scopes": ["agents", "credits:read"]});
+    let scoped = ok(app.post("/v1/keys", &admin.api_key, scoped).await, 201, "scoped key");
 
     let keys = vec![
         None,
@@ -108,6 +116,23 @@ async fn world(app: &TestApp) -> World {
     .map(String::from)
     .to_vec();
     World { org_a_owner: a.owner.api_key.clone(), member_a: member_id, org_a: a, keys, emails, provision_a }
+}
+
+/// The error code a refused cell answers: why it was refused, not only that it was.
+fn expected_code(row: &str, caller: &str, status: u16) -> &'static str {
+    match (status, caller, row) {
+        (401, "none", _) => "missing_credentials",
+        (401, "expired key", _) => "expired_api_key",
+        (401, _, _) => "invalid_api_key",
+        // The scoped key's scopes are checked before anything else about the caller.
+        (403, "scoped", _) => "missing_scope",
+        (403, _, "create-user") => "not_a_provisioner",
+        (403, _, _) => "insufficient_role",
+        (404, _, _) => "not_found",
+        (402, _, _) => "credits_exceeded",
+        (400, _, "claim (unknown token)") => "invalid_token",
+        _ => "no error expected here",
+    }
 }
 
 engine_tests! {
@@ -163,7 +188,8 @@ engine_tests! {
             ("regenerate key", Method::POST, "/v1/user/api-key/regenerate", [200, 200, 200, 200, 200, 200, 403]),
         ];
         let new_hook = || async {
-            let (_, h) = app.post("/v1/webhooks", &o, json!({"url": "http://127.0.0.1:9/h", "events": ["*"]})).await;
+            let (s, h) = app.post("/v1/webhooks", &o, json!({"url": "http://127.0.0.1:9/h", "events": ["*"]})).await;
+            assert_eq!(s, 201, "setup: webhook: {h}");
             h["id"].as_str().unwrap().to_string()
         };
         let hook = new_hook().await;
@@ -184,9 +210,10 @@ engine_tests! {
                         format!("/v1/team/provisions/{}", app.provision(&o).await["id"].as_str().unwrap())
                     }
                     "/v1/agents/{owner's agent}" => {
-                        let (_, a) = app
+                        let (s, a) = app
                             .post("/v1/agents", &o, json!({"name": "x", "identifier": format!("del-{n}")}))
                             .await;
+                        assert_eq!(s, 201, "setup: agent: {a}");
                         format!("/v1/agents/{}", a["id"].as_str().unwrap())
                     }
                     "/v1/members/{member}" => format!("/v1/members/{}", w.member_a),
@@ -203,7 +230,8 @@ engine_tests! {
                     | "/v1/webhooks/{hook}/test" => template.replace("{hook}", &hook),
                     "/v1/webhooks/{fresh hook}" => format!("/v1/webhooks/{}", new_hook().await),
                     "/v1/keys/{owner's key}" | "/v1/keys/{owner's key}/rotate" => {
-                        let (_, k) = app.post("/v1/keys", &o, json!({"name": format!("k-{n}")})).await;
+                        let (s, k) = app.post("/v1/keys", &o, json!({"name": format!("k-{n}")})).await;
+                        assert_eq!(s, 201, "setup: key: {k}");
                         template.replace("{owner's key}", k["id"].as_str().unwrap())
                     }
                     t => t.to_string(),
@@ -242,13 +270,9 @@ engine_tests! {
                 if got >= 400 {
                     let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
                     assert!(v["error"]["code"].is_string(), "{name} by {caller}: JSON error body, got {text}");
-                    if got == 401 {
-                        let code = match *caller {
-                            "none" => "missing_credentials",
-                            "expired key" => "expired_api_key",
-                            _ => "invalid_api_key",
-                        };
-                        assert_eq!(v["error"]["code"], code, "{name} by {caller}");
+                    let code = expected_code(name, caller, got);
+                    if v["error"]["code"] != code {
+                        failures.push(format!("{name} by {caller}: {got} {code} expected, got {text}"));
                     }
                 }
             }
