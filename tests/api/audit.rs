@@ -335,3 +335,57 @@ engine_tests! {
         assert_eq!(rows[0]["ip"], "127.0.0.1");
     }
 }
+
+engine_tests! {
+    /// The README's audit actions no other test reaches, each with its row: a domain set by the
+    /// operator, a claim link renewed, an agent deleted, a webhook's secret rotated and a test
+    /// event sent.
+    #[tokio::test]
+    async fn a_domain_set_a_link_renewed_an_agent_deleted_and_a_webhook_rotated_and_tested_are_recorded() {
+        let app = spawn_with(|s| s.webhook_allow_private = true).await;
+        let org = app.create_org("Acme", None, "owner@acme.com");
+        let k = org.owner.api_key.clone();
+        let out = app.cli(&["org", "set-domain", "--org", &org.id, "--domain", "acme.io"], None);
+        assert!(out.ok, "{}", out.stderr);
+        let p = app.provision(&k).await;
+        let (s, renewed) = app.post(&format!("/v1/team/provisions/{}/claim-link", s_of(&p["id"])), &k, json!({})).await;
+        assert_eq!(s, StatusCode::OK, "{renewed}");
+        let (s, agent) = app.post("/v1/agents", &k, json!({"name": "Bot", "identifier": "bot"})).await;
+        assert_eq!(s, StatusCode::CREATED, "{agent}");
+        let (s, _) = app.delete(&format!("/v1/agents/{}", s_of(&agent["id"])), &k).await;
+        assert_eq!(s, StatusCode::NO_CONTENT);
+        let (s, hook) = app.post("/v1/webhooks", &k, json!({"url": "http://127.0.0.1:9/h", "events": ["*"]})).await;
+        assert_eq!(s, StatusCode::CREATED, "{hook}");
+        let hook_id = s_of(&hook["id"]);
+        let (s, rotated) = app.post(&format!("/v1/webhooks/{hook_id}/rotate-secret"), &k, json!({})).await;
+        assert_eq!(s, StatusCode::OK, "{rotated}");
+        let (s, tested) = app.post(&format!("/v1/webhooks/{hook_id}/test"), &k, json!({})).await;
+        assert_eq!(s, StatusCode::ACCEPTED, "{tested}");
+
+        let rows = audit(&app, &k, "?limit=1000").await;
+        let only = |action: &str| -> Value {
+            let found: Vec<&Value> = rows.iter().filter(|r| r["action"] == action).collect();
+            assert_eq!(found.len(), 1, "one {action} row: {rows:#?}");
+            found[0].clone()
+        };
+        let domain = only("organization.domain_set");
+        assert_eq!((domain["target"]["type"].clone(), domain["target"]["id"].clone()), (json!("organization"), json!(org.id)));
+        assert_eq!(domain["actor"]["type"], "operator", "{domain}");
+        assert!(domain.to_string().contains("acme.io"), "the domain recorded: {domain}");
+        let link = only("provision.link_renewed");
+        assert_eq!(link["target"]["id"], p["id"], "{link}");
+        assert_eq!(link["actor"]["type"], "api_key", "{link}");
+        let deleted = only("agent.deleted");
+        assert_eq!(deleted["target"]["id"], agent["id"], "{deleted}");
+        for action in ["webhook.secret_rotated", "webhook.tested"] {
+            let row = only(action);
+            assert_eq!(row["target"]["id"], hook["id"], "{row}");
+            assert_eq!(row["actor"]["email"], "owner@acme.com", "{row}");
+        }
+        // No row holds the secrets or claim tokens these actions made.
+        let text = every_row(&app);
+        for secret in [s_of(&rotated["secret"]), s_of(&hook["secret"]), claim_token(&renewed), claim_token(&p)] {
+            assert!(!text.contains(&secret), "a secret in the audit log");
+        }
+    }
+}

@@ -73,7 +73,8 @@ async fn world(app: &TestApp) -> World {
     let gone = app.add_member(&a, "gone@a.com", Role::Admin);
     let (status, _) = app.delete(&format!("/v1/members/{}", gone.user_id), o).await;
     assert_eq!(status, 204);
-    let expiring = ok(app.post("/v1/keys", &member.api_key, json!({"expiresInSeconds": 60})).await, 201, "key");
+    let expiring =
+        ok(app.post("/v1/keys", &member.api_key, json!({"expiresInSeconds": 60})).await, 201, "key");
     app.clock.advance(Duration::from_secs(61));
     // An admin's key that reaches agents and reads credits, nothing else.
     let scoped = json!({"scopes": ["agents", "credits:read"]});

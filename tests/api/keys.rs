@@ -415,3 +415,46 @@ engine_tests! {
         new_key(&app, &a.owner.api_key, json!({})).await;
     }
 }
+
+engine_tests! {
+    /// A key's use is noted in memory and written in the background; a clean stop (SIGTERM)
+    /// writes what is noted, so `lastUsedAt` survives a restart (the real binary, on each engine).
+    #[tokio::test]
+    async fn key_use_times_are_written_at_a_clean_stop() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = (engine() == Engine::Postgres).then(fresh_postgres);
+        // The periodic flush (the cleanup thread) must not be what writes it.
+        let mut envs = vec![("CLEANUP_INTERVAL", "1h")];
+        if let Some(url) = &url {
+            envs.extend([("DATABASE_URL", url.as_str()), ("SECRET_KEY", TEST_SECRET_KEY)]);
+        }
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
+        let keys_of = |base: String, owner: String| {
+            let client = client.clone();
+            async move {
+                let res = client.get(format!("{base}/v1/keys?limit=100")).bearer_auth(&owner).send().await.unwrap();
+                assert_eq!(res.status(), StatusCode::OK);
+                res.json::<Value>().await.unwrap()["keys"].as_array().unwrap().clone()
+            }
+        };
+        let server = binary::Binary::start(dir.path(), &envs);
+        let owner = server.owner_key();
+        let res = client.post(format!("{}/v1/keys", server.base)).bearer_auth(&owner).json(&json!({"name": "ci"})).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::CREATED);
+        let made: Value = res.json().await.unwrap();
+        let before = chrono::Utc::now().timestamp_millis();
+        let res = client.get(format!("{}/v1/user", server.base)).bearer_auth(s(&made["apiKey"])).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let listed = keys_of(server.base.clone(), owner.clone()).await;
+        let ci = listed.iter().find(|k| k["id"] == made["id"]).unwrap_or_else(|| panic!("{listed:?}"));
+        assert!(ci["lastUsedAt"].is_null(), "not written yet while the server runs: {ci}");
+
+        let stopped = server.stop();
+        assert!(stopped.status.success(), "{}: {}", stopped.status, stopped.log);
+        let server = binary::Binary::start(dir.path(), &envs);
+        let listed = keys_of(server.base.clone(), owner.clone()).await;
+        let ci = listed.iter().find(|k| k["id"] == made["id"]).unwrap_or_else(|| panic!("{listed:?}"));
+        let used = assert_timestamp(&ci["lastUsedAt"]);
+        assert!(used >= before - 1_000 && used <= chrono::Utc::now().timestamp_millis(), "{ci}");
+    }
+}

@@ -341,3 +341,37 @@ async fn a_key_revoked_or_rotated_through_one_replica_fails_verification_on_the_
     a.delete(&format!("/v1/keys/{}", new["id"].as_str().unwrap()), owner).await;
     assert_eq!(code(b.post("/v1/keys/verify", &gate, json!({"key": new_key})).await.1), "revoked");
 }
+
+/// A role taken away or a member removed through one replica is refused by the other on its
+/// very next request, its key warm in that replica's cache.
+#[tokio::test]
+async fn a_demotion_or_a_removal_through_one_replica_is_refused_by_the_other_at_once() {
+    let (a, b) = spawn_replicas(|_| {}).await;
+    let org = a.create_org("Acme", Some("acme.com"), "owner@acme.com");
+    let owner = &org.owner.api_key;
+    let admin = a.add_member(&org, "admin@acme.com", Role::Admin);
+    warm(&b, &admin.api_key).await;
+    let (s, members) = b.get("/v1/members", &admin.api_key).await;
+    assert_eq!(s, StatusCode::OK, "an admin lists the members: {members}");
+
+    // Demoted through a: the admin's key is a member's on b at once.
+    let (s, changed) = a
+        .call(
+            reqwest::Method::PATCH,
+            &format!("/v1/members/{}", admin.user_id),
+            Some(owner),
+            Some(json!({"role": "member"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{changed}");
+    assert_error(b.get("/v1/members", &admin.api_key).await, 403, "insufficient_role");
+    assert_eq!(b.get("/v1/user", &admin.api_key).await.1["role"], "member");
+
+    // Removed through a: the key no longer works on b.
+    let member = a.add_member(&org, "member@acme.com", Role::Member);
+    warm(&b, &member.api_key).await;
+    let (s, _) = a.delete(&format!("/v1/members/{}", member.user_id), owner).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    assert_error(b.get("/v1/user", &member.api_key).await, 401, "invalid_api_key");
+    assert_eq!(b.get("/v1/user", owner).await.0, StatusCode::OK, "the owner is untouched");
+}

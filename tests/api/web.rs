@@ -155,8 +155,11 @@ engine_tests! {
     #[tokio::test]
     async fn pages_carry_strict_security_headers() {
         let app = spawn().await;
+        let org = app.create_org("Acme", None, "owner@acme.com");
+        // A live claim page: its address holds the claim token, which no link may leak.
+        let live = format!("/claim?token={}", claim_token(&app.provision(&org.owner.api_key).await));
         let mut web = WebClient::new(&app);
-        for path in ["/login", "/signup", "/claim?token=nope"] {
+        for path in ["/login", "/signup", "/claim?token=nope", live.as_str()] {
             let r = web.get(path).await;
             let h = |n: &str| r.headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
             assert!(h("content-type").starts_with("text/html"), "{path}");
@@ -169,6 +172,7 @@ engine_tests! {
             );
             assert_eq!(h("x-frame-options"), "DENY");
             assert_eq!(h("x-content-type-options"), "nosniff");
+            assert_eq!(h("referrer-policy"), "same-origin", "{path}: the address bar's token stays here");
             assert!(!r.body.contains("<script>"), "no inline script");
         }
     }

@@ -320,6 +320,89 @@ engine_tests! {
         assert_eq!(attempts(&got[3]["id"]), Some((json!(1), json!("delivered"))), "the new one, once: {log}");
     }
 
+    /// After the last retry (8 attempts in all: the first, then 7 retries over about 29 hours)
+    /// the delivery has failed: no further attempt, however far the clock moves.
+    #[tokio::test]
+    async fn retries_run_out_after_the_last_attempt() {
+        let app = spawn_allowing_private().await;
+        let rx = Receiver::start();
+        let org = app.create_org("Acme", None, "owner@acme.com");
+        let k = org.owner.api_key.clone();
+        let attempts = provisiond::service::webhooks::RETRY_AFTER_MS.len() + 1;
+        let (id, _) = endpoint(&app, &k, &rx, "doomed", json!(["credits.granted"]), &vec![500; attempts]).await;
+        let (s, _) = app.post("/api/v1/admin/credits", &k, json!({"amount": 5})).await;
+        assert_eq!(s, StatusCode::OK);
+        // The delivery as the log shows it once `n` attempts are recorded (polling: the record
+        // follows the receiver's answer).
+        let recorded = |n: usize| {
+            let (app, k, id) = (&app, &k, &id);
+            async move {
+                let deadline = std::time::Instant::now() + Duration::from_secs(30);
+                loop {
+                    let (_, log) = app.get(&format!("/v1/webhooks/{id}/deliveries"), k).await;
+                    if log["deliveries"][0]["attempts"] == n {
+                        return log["deliveries"][0].clone();
+                    }
+                    assert!(std::time::Instant::now() < deadline, "attempt {n} recorded within 30 s: {log}");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+        };
+        for (n, wait) in provisiond::service::webhooks::RETRY_AFTER_MS.iter().enumerate() {
+            rx.wait_for("doomed", n + 1).await;
+            let d = recorded(n + 1).await;
+            assert_eq!(d["status"], "pending", "{d}");
+            assert_eq!(d["lastStatus"], 500, "{d}");
+            assert!(d["nextAttemptAt"].is_string(), "{d}");
+            app.clock.advance(Duration::from_millis(*wait as u64 + 1_000));
+        }
+        let got = rx.wait_for("doomed", attempts).await;
+        assert!(got.iter().all(|d| d["id"] == got[0]["id"]), "one event, retried: {got:?}");
+        let failed = recorded(attempts).await;
+        assert_eq!(failed["status"], "failed", "{failed}");
+        assert!(failed["nextAttemptAt"].is_null(), "{failed}");
+
+        // Nothing more for it: a later event is the next thing the receiver gets, and then the
+        // failed one still has its 8 attempts.
+        app.clock.advance(Duration::from_secs(7 * 86_400));
+        let (s, _) = app.post("/api/v1/admin/credits", &k, json!({"amount": 1})).await;
+        assert_eq!(s, StatusCode::OK);
+        let got = rx.wait_for("doomed", attempts + 1).await;
+        assert_eq!(got.len(), attempts + 1, "{got:?}");
+        assert_ne!(got[attempts]["id"], got[0]["id"], "the new event, not the failed one again");
+        assert_eq!(got[attempts]["body"]["data"]["amount"], 1);
+        let (_, log) = app.get(&format!("/v1/webhooks/{id}/deliveries"), &k).await;
+        let old = log["deliveries"].as_array().unwrap().iter().find(|d| d["eventId"] == got[0]["id"]).cloned();
+        assert_eq!(old.as_ref().map(|d| (d["status"].clone(), d["attempts"].clone())), Some((json!("failed"), json!(attempts))), "{log}");
+    }
+
+    /// At most 50 endpoints per organization (contract part three, caps): the 51st is 409
+    /// `too_many_webhooks`; another organization is not affected; a deletion makes room.
+    #[tokio::test]
+    async fn an_organization_has_at_most_50_webhook_endpoints() {
+        let app = spawn_allowing_private().await;
+        let org = app.create_org("Acme", None, "owner@acme.com");
+        let other = app.create_org("Other", None, "owner@other.com");
+        let k = org.owner.api_key.clone();
+        let hook = |n: usize| json!({"url": format!("http://127.0.0.1:9/h{n}"), "events": ["*"]});
+        let mut ids = Vec::new();
+        for n in 0..50 {
+            let (s, b) = app.post("/v1/webhooks", &k, hook(n)).await;
+            assert_eq!(s, StatusCode::CREATED, "endpoint {n}: {b}");
+            ids.push(s_of(&b["id"]));
+        }
+        assert_error(app.post("/v1/webhooks", &k, hook(50)).await, 409, "too_many_webhooks");
+        let (s, b) = app.post("/v1/webhooks", &other.owner.api_key, hook(0)).await;
+        assert_eq!(s, StatusCode::CREATED, "another organization's cap is its own: {b}");
+        let (s, _) = app.delete(&format!("/v1/webhooks/{}", ids[0]), &k).await;
+        assert_eq!(s, StatusCode::NO_CONTENT);
+        let (s, b) = app.post("/v1/webhooks", &k, hook(51)).await;
+        assert_eq!(s, StatusCode::CREATED, "room after a deletion: {b}");
+        assert_error(app.post("/v1/webhooks", &k, hook(52)).await, 409, "too_many_webhooks");
+        let (_, list) = app.get("/v1/webhooks?limit=100", &k).await;
+        assert_eq!(list["webhooks"].as_array().map(Vec::len), Some(50), "{list}");
+    }
+
     #[tokio::test]
     async fn an_endpoint_answering_410_is_disabled() {
         let app = spawn_allowing_private().await;
