@@ -301,6 +301,7 @@ engine_tests! {
             let users = page["users"].as_array().unwrap();
             assert!(users.len() <= 2);
             rows.extend(users.iter().cloned());
+            assert!(rows.len() < 100, "the usage list ends (a cursor that never runs out would loop)");
             // A consumption between pages changes no position.
             spend(&app, &members[1].api_key, 0.5).await;
             match page["nextCursor"].as_str() {
@@ -351,6 +352,7 @@ engine_tests! {
             let (st, page) = app.get(&url, owner).await;
             assert_eq!(st, StatusCode::OK, "{page}");
             pages += 1;
+            assert!(pages <= 10, "the ledger ends (a cursor that never runs out would loop)");
             entries.extend(page["entries"].as_array().unwrap().iter().cloned());
             // New entries go to the top: they never show up on later pages.
             spend(&app, owner, 0.001).await;

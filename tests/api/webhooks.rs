@@ -749,6 +749,7 @@ engine_tests! {
                 break;
             }
             taken.extend(more.iter().map(|d| d.delivery));
+            assert!(taken.len() <= 100, "taking ends at the limits: {}", taken.len());
         }
         let per_org = within_limits(&app, later);
         assert_eq!((per_org[&a.id], per_org[&b.id], per_org[&c.id]), (8, 4, 6), "{per_org:?}");

@@ -340,6 +340,7 @@ impl TestApp {
             let (status, page) = self.get(&url, key).await;
             assert_eq!(status, StatusCode::OK, "{url}: {page}");
             pages.push(page[field].as_array().unwrap_or_else(|| panic!("no {field}: {page}")).clone());
+            assert!(pages.len() < 10_000, "{path}: the list ends (a cursor that never runs out would loop)");
             match page["nextCursor"].as_str() {
                 Some(c) => cursor = Some(c.to_string()),
                 None => {
