@@ -1,5 +1,7 @@
 //! Spawns the real server on port 0, on a temporary SQLite file or a fresh PostgreSQL database
-//! (`engine_tests!` runs a test once on each), and talks to it over HTTP.
+//! (`engine_tests!` runs a test once on each), and talks to it over HTTP. Its modules: `binary`
+//! (the real binary as a child process), `install` (npm folders and venvs, once), `alone` (a test
+//! in a process of its own), `pg`, `smtp`, `receiver` (webhooks) and `proxy`.
 #![allow(dead_code)]
 
 pub mod alone;
@@ -513,7 +515,7 @@ pub fn assert_timestamp(v: &Value) -> i64 {
     chrono::DateTime::parse_from_rfc3339(s).unwrap_or_else(|_| panic!("not RFC 3339: {s}")).timestamp_millis()
 }
 
-/// A server started outside this process (tests/secrets_in_logs.rs).
+/// A server started outside this process (tests/api/secrets_in_logs.rs).
 pub struct ExternalApp {
     pub base: String,
     pub port: u16,
