@@ -1,7 +1,8 @@
-//! Decides whether the fault tests (tests/faults.rs) can run on this machine: they mount a tmpfs
-//! and trace the server with strace, which needs root and strace. Where they cannot, they are
-//! marked ignored, which `cargo test` shows in its summary with the reason; with
-//! PROVISIOND_FAULT_TESTS=require (as CI sets) a machine that cannot run them fails the build.
+//! Decides whether the fault tests (tests/api/faults.rs, a module of the one test binary) can
+//! run on this machine: they mount a tmpfs and trace the server with strace, which needs root
+//! and strace. Where they cannot, they are marked ignored, which `cargo test` shows in its
+//! summary with the reason; with PROVISIOND_FAULT_TESTS=require (as CI sets) a machine that
+//! cannot run them fails the build.
 
 use std::process::Command;
 

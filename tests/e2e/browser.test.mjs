@@ -1,5 +1,5 @@
 // Real-browser tests of the claim flow and the dashboard, in Debian's headless Chromium driven by
-// playwright-core. tests/browser.rs starts the server and passes what it prepared in the environment.
+// playwright-core. tests/api/browser.rs starts the server and passes what it prepared in the environment.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { chromium } from "playwright-core";

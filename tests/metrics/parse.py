@@ -1,5 +1,5 @@
 """Reads the Prometheus text format on stdin with the official client's parser (prometheus_client,
-pinned in tests/metrics.rs) and prints its metric families as JSON for the Rust test."""
+pinned in tests/api/metrics.rs) and prints its metric families as JSON for the Rust test."""
 import json
 import sys
 

@@ -1,4 +1,4 @@
-// The official SDK, unmodified, against a running provisiond. tests/sdk.rs starts the server and
+// The official SDK, unmodified, against a running provisiond. tests/api/sdk.rs starts the server and
 // passes ONECLI_URL plus an owner key and a member key in the environment.
 import { test } from "node:test";
 import assert from "node:assert/strict";

@@ -1,4 +1,4 @@
-// A webhook receiver for the integration tests (driven by tests/common/receiver.rs). Every
+// A webhook receiver for the integration tests (driven by tests/api/helpers/receiver.rs). Every
 // delivery's signature is checked by the official `standardwebhooks` package (pinned in
 // package-lock.json), unmodified: nothing here computes or compares a signature.
 //
