@@ -1,4 +1,4 @@
--- provisiond schema, version 8. Applied in one transaction on first start; `PRAGMA user_version`
+-- provisiond schema, version 9. Applied in one transaction on first start; `PRAGMA user_version`
 -- records the version, and src/db.rs upgrades older databases step by step (migrations/).
 -- Times are integer milliseconds since the Unix epoch (UTC): compact, indexable, and compared
 -- without parsing. The API formats them as RFC 3339 with milliseconds.
@@ -24,6 +24,11 @@ CREATE TABLE organizations (
     -- credits.low and credits.depleted fire once per crossing.
     credits_alert   INTEGER NOT NULL DEFAULT 0,
     created_at   INTEGER NOT NULL,
+    -- The event types its enabled webhook endpoints want: ',type,type,' (',*,' for all), NULL
+    -- for none. Kept by every change to an endpoint (store/webhooks.rs, refresh_subscriptions),
+    -- so recording an event reads it with its insert and an organization without subscribers
+    -- costs no query and no delivery row.
+    webhook_events TEXT,
     CHECK (credits_used <= credits_granted)
 );
 
@@ -268,9 +273,10 @@ CREATE TABLE credit_limits (
 -- What happened, for people: one row per change made through the service layer, written in
 -- the same transaction as the change. Never holds a secret. Pruned after AUDIT_RETENTION.
 -- No foreign keys: the record outlives what it names (a swept placeholder, a removed member).
+-- The public `id` is shown, never looked up: no index (a random one, written at every change).
 CREATE TABLE audit_log (
     n           INTEGER PRIMARY KEY,
-    id          TEXT NOT NULL UNIQUE,
+    id          TEXT NOT NULL,
     org_id      TEXT NOT NULL,
     action      TEXT NOT NULL,
     actor_type  TEXT NOT NULL CHECK (actor_type IN ('user', 'api_key', 'operator', 'system')),
@@ -288,19 +294,24 @@ CREATE INDEX audit_log_org ON audit_log(org_id, n);
 CREATE INDEX audit_log_created ON audit_log(created_at);
 
 -- What happened, for machines: the events feed and the webhooks' outbox, written in the same
--- transaction as the change. `n` orders the feed (SQLite commits in order of it).
+-- transaction as the change. `n` orders the feed (SQLite commits in order of it). An event
+-- recorded with an audit row (`audit_n`) has `data` '': its data is that row's details with the
+-- target's id added (src/store/events.rs, Data), written once rather than twice; should the
+-- audit row be pruned first (AUDIT_RETENTION under 30 days), the data is written out here.
 CREATE TABLE events (
     n          INTEGER PRIMARY KEY,
     id         TEXT NOT NULL UNIQUE,
     org_id     TEXT NOT NULL,
     type       TEXT NOT NULL,
     data       TEXT NOT NULL,
-    created_at INTEGER NOT NULL
+    created_at INTEGER NOT NULL,
+    audit_n    INTEGER
 );
 CREATE INDEX events_org ON events(org_id, n);
 CREATE INDEX events_created ON events(created_at);
 
--- Webhook endpoints. `events` is ',type,type,' (or ',*,') so one LIKE finds the subscribers.
+-- Webhook endpoints. `events` is ',type,type,' (or ',*,') so one LIKE finds the subscribers;
+-- organizations.webhook_events sums up the enabled ones.
 -- The signing secrets are sealed under the server key (SECRET_KEY), never stored in the clear;
 -- after a rotation the previous one signs too until `previous_until`.
 CREATE TABLE webhooks (
@@ -344,4 +355,4 @@ CREATE INDEX webhook_deliveries_leased ON webhook_deliveries(webhook_n) WHERE le
 CREATE INDEX webhook_deliveries_webhook ON webhook_deliveries(webhook_n, n);
 CREATE INDEX webhook_deliveries_event ON webhook_deliveries(event_n);
 
-PRAGMA user_version = 8;
+PRAGMA user_version = 9;

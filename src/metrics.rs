@@ -32,6 +32,16 @@ struct Registered {
     webhook_delivered: IntCounter,
     webhook_failures: IntCounter,
     sweep_seconds: Histogram,
+    wal_bytes: IntGauge,
+    wal_restarts: IntCounter,
+}
+
+/// SQLite's write-ahead log as of a scrape (none on PostgreSQL): the size of its file, and how
+/// many times the checkpoint thread restarted it to keep it bounded.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Wal {
+    pub bytes: u64,
+    pub restarts: u64,
 }
 
 /// A request's method as a label: the standard methods (RFC 9110, and PATCH), everything else
@@ -160,13 +170,22 @@ impl Metrics {
 
     /// The registry in the Prometheus text exposition format, with the gauges that live in the
     /// database as read for this scrape: provisions by status (our statuses, each given even
-    /// when 0) and the webhook deliveries waiting. Empty when off.
-    pub fn render(&self, provisions: &[(&'static str, i64)], webhooks_pending: i64) -> String {
+    /// when 0), the webhook deliveries waiting and, on SQLite, the WAL. Empty when off.
+    pub fn render(
+        &self,
+        provisions: &[(&'static str, i64)],
+        webhooks_pending: i64,
+        wal: Option<Wal>,
+    ) -> String {
         let Some(m) = &self.0 else { return String::new() };
         for (status, n) in provisions {
             m.provisions.with_label_values(&[status]).set(*n);
         }
         m.webhook_pending.set(webhooks_pending);
+        if let Some(wal) = wal {
+            m.wal_bytes.set(i64::try_from(wal.bytes).unwrap_or(i64::MAX));
+            m.wal_restarts.inc_by(wal.restarts.saturating_sub(m.wal_restarts.get()));
+        }
         let mut out = Vec::new();
         if let Err(e) = TextEncoder::new().encode(&m.registry.gather(), &mut out) {
             log::error!("metrics: encoding failed: {e}");
@@ -275,6 +294,21 @@ impl Registered {
                 )
                 .unwrap_or_else(|_| unreachable_metric()),
             ),
+            wal_bytes: register(
+                &r,
+                IntGauge::new(
+                    "db_wal_bytes",
+                    "Size of SQLite's write-ahead log file, as of the scrape (kept near 16 MiB at most).",
+                )
+                .unwrap_or_else(|_| unreachable_metric()),
+            ),
+            wal_restarts: register(
+                &r,
+                int_counter(
+                    "db_wal_restarts_total",
+                    "Times the WAL was restarted between two writer batches to keep it bounded.",
+                ),
+            ),
             registry: r,
         }
     }
@@ -307,11 +341,24 @@ mod tests {
     fn off_counts_nothing_and_each_registry_is_its_own() {
         let off = Metrics::off();
         off.request(MethodLabel::Get, None, 200, Duration::ZERO);
-        assert_eq!(off.render(&[], 0), "");
+        assert_eq!(off.render(&[], 0, None), "");
         let (a, b) = (Metrics::on(), Metrics::on());
         a.key_cache_hit();
         let line = "provisiond_key_cache_hits_total 1";
-        assert!(a.render(&[], 0).contains(line));
-        assert!(!b.render(&[], 0).contains(line), "another application's registry");
+        assert!(a.render(&[], 0, None).contains(line));
+        assert!(!b.render(&[], 0, None).contains(line), "another application's registry");
+    }
+
+    #[test]
+    fn the_wal_is_shown_as_of_the_scrape() {
+        let m = Metrics::on();
+        let out = m.render(&[], 0, Some(Wal { bytes: 4096, restarts: 3 }));
+        assert!(out.contains("provisiond_db_wal_bytes 4096"), "{out}");
+        assert!(out.contains("provisiond_db_wal_restarts_total 3"), "{out}");
+        let out = m.render(&[], 0, Some(Wal { bytes: 0, restarts: 5 }));
+        assert!(
+            out.contains("provisiond_db_wal_bytes 0") && out.contains("provisiond_db_wal_restarts_total 5"),
+            "{out}"
+        );
     }
 }

@@ -9,6 +9,7 @@ pub mod migrate;
 pub mod postgres;
 mod sqlite;
 mod types;
+mod wal;
 mod writer;
 
 pub use conn::{Conn, DbError, DbResult, Engine, Param, Row, Tx};
@@ -249,4 +250,32 @@ impl Db {
             Backend::Postgres(_) => Ok(()),
         }
     }
+
+    /// SQLite's WAL: the size of its file in bytes, and how many times it was restarted to keep
+    /// it bounded (see `wal`). None on PostgreSQL.
+    pub fn wal(&self) -> Option<WalState> {
+        match &*self.engine {
+            Backend::Sqlite(s) => {
+                let (bytes, restarts) = s.wal_size();
+                Some(WalState { bytes, restarts })
+            }
+            Backend::Postgres(_) => None,
+        }
+    }
+
+    /// How many pages SQLite's WAL may hold before the checkpoint thread restarts it (16 MiB
+    /// worth by default); a test makes it small to see the bound without writing megabytes.
+    /// Nothing on PostgreSQL.
+    pub fn set_wal_limit(&self, pages: u32) {
+        if let Backend::Sqlite(s) = &*self.engine {
+            s.set_wal_limit(pages);
+        }
+    }
+}
+
+/// See `Db::wal`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct WalState {
+    pub bytes: u64,
+    pub restarts: u64,
 }

@@ -8,12 +8,13 @@
 use super::conn::{Conn, DbError, DbResult, PgSession, Tx};
 use super::KeyGeneration;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const SCHEMA: &str = include_str!("../../schema.pg.sql");
 /// The version `schema.pg.sql` leaves behind: the same numbering as SQLite's.
-pub const SCHEMA_VERSION: i32 = 8;
+pub const SCHEMA_VERSION: i32 = 9;
 /// Upgrade steps: `migrations/pg/N.sql` takes a database from version N-1 to N (the
 /// PostgreSQL engine starts at version 4).
 const MIGRATIONS: &[(i32, &str)] = &[
@@ -21,6 +22,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (6, include_str!("../../migrations/pg/6.sql")),
     (7, include_str!("../../migrations/pg/7.sql")),
     (8, include_str!("../../migrations/pg/8.sql")),
+    (9, include_str!("../../migrations/pg/9.sql")),
 ];
 
 /// Advisory lock keys (any two fixed numbers): one for the schema, one for the first
@@ -31,6 +33,23 @@ pub const BOOTSTRAP_LOCK: i64 = 0x7072_6f76_0002;
 /// Connections per replica: enough for the HTTP workers' reads and writes at once; PostgreSQL
 /// serves several replicas, each with this many.
 const POOL_SIZE: u32 = 16;
+
+/// How long a request waits for a connection while the database is up but every connection is
+/// busy (a burst larger than the pool): it is served as soon as one comes back.
+const BUSY_WAIT: Duration = Duration::from_secs(10);
+
+/// How long a request waits once the pool's last attempt to connect failed (the database is
+/// down or unreachable) before it answers 503 `unavailable`: long enough for a database that
+/// has just come back to be reconnected to (the pool retries at least every `RETRY_WAIT / 2`),
+/// short enough that clients are not held (before issue 22: the whole 10 s).
+const UNREACHABLE_WAIT: Duration = Duration::from_millis(1500);
+
+/// The pool's own timeout, which only sets how often it retries a failing connection (half of
+/// it at most); requests wait by `BUSY_WAIT` and `UNREACHABLE_WAIT` (see `connection`).
+const RETRY_WAIT: Duration = Duration::from_secs(2);
+
+/// How often a waiting request looks whether the database is known to be down.
+const WAIT_SLICE: Duration = Duration::from_millis(250);
 
 /// A connection and the statements it has prepared.
 pub struct PgConnection {
@@ -57,10 +76,11 @@ pub(super) fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
     })
 }
 
-/// Makes the pool's connections.
+/// Makes the pool's connections, and notes whether the last attempt failed.
 struct Manager {
     config: postgres::Config,
     tls: tls::Tls,
+    down: Arc<AtomicBool>,
 }
 
 impl r2d2::ManageConnection for Manager {
@@ -69,10 +89,11 @@ impl r2d2::ManageConnection for Manager {
 
     fn connect(&self) -> Result<PgConnection, postgres::Error> {
         let client = match &self.tls {
-            tls::Tls::Off => self.config.connect(postgres::NoTls)?,
-            tls::Tls::On(connector) => self.config.connect(connector.clone())?,
+            tls::Tls::Off => self.config.connect(postgres::NoTls),
+            tls::Tls::On(connector) => self.config.connect(connector.clone()),
         };
-        Ok(PgConnection { client, statements: HashMap::new() })
+        self.down.store(client.is_err(), Ordering::Relaxed);
+        Ok(PgConnection { client: client?, statements: HashMap::new() })
     }
 
     fn is_valid(&self, conn: &mut PgConnection) -> Result<(), postgres::Error> {
@@ -90,6 +111,8 @@ pub struct Postgres {
     /// Where the database is, without any password (for messages).
     location: String,
     epoch: EpochCheck,
+    /// The pool's last attempt to connect failed (see `Manager`).
+    down: Arc<AtomicBool>,
 }
 
 impl Postgres {
@@ -102,7 +125,8 @@ impl Postgres {
     fn connect(url: &str, create: bool) -> Result<Postgres, String> {
         let target = tls::Target::parse(url)?;
         let location = target.location.clone();
-        let manager = Manager { config: target.config, tls: target.tls };
+        let down = Arc::new(AtomicBool::new(false));
+        let manager = Manager { config: target.config, tls: target.tls, down: down.clone() };
         // r2d2 retries a failing first connection until its timeout and then reports only that
         // it timed out: one attempt of our own first says at once what is wrong (refused, no
         // such database, a certificate not trusted).
@@ -111,11 +135,11 @@ impl Postgres {
         let pool = r2d2::Pool::builder()
             .max_size(POOL_SIZE)
             .min_idle(Some(1))
-            .connection_timeout(Duration::from_secs(10))
+            .connection_timeout(RETRY_WAIT)
             // r2d2 logs connection errors itself, with the error only: no URL, no password.
             .build(manager)
             .map_err(|e| format!("cannot connect to the database at {location}: {e}"))?;
-        let pg = Postgres { pool: Some(pool), location, epoch: EpochCheck::default() };
+        let pg = Postgres { pool: Some(pool), location, epoch: EpochCheck::default(), down };
         pg.migrate(create)?;
         Ok(pg)
     }
@@ -124,10 +148,24 @@ impl Postgres {
         &self.location
     }
 
+    /// A connection from the pool: waited for while the pool is busy (`BUSY_WAIT`), but only
+    /// `UNREACHABLE_WAIT` once the database is known to be down, so that an outage answers 503
+    /// within 2 s rather than holding every request for the pool's whole timeout.
     fn connection(&self) -> DbResult<r2d2::PooledConnection<Manager>> {
-        match &self.pool {
-            Some(pool) => Ok(pool.get()?),
-            None => Err(DbError::WriterStopped),
+        let Some(pool) = &self.pool else { return Err(DbError::WriterStopped) };
+        let asked = Instant::now();
+        loop {
+            match pool.get_timeout(WAIT_SLICE) {
+                Ok(conn) => return Ok(conn),
+                Err(e) => {
+                    let waited = asked.elapsed();
+                    if waited >= BUSY_WAIT
+                        || (self.down.load(Ordering::Relaxed) && waited >= UNREACHABLE_WAIT)
+                    {
+                        return Err(e.into());
+                    }
+                }
+            }
         }
     }
 
@@ -402,9 +440,11 @@ mod tls {
                 format!("DATABASE_URL is not usable ({e}); it looks like postgres://user:password@host:5432/db?sslmode=require")
             })?;
             // The driver waits for an unanswered connection as long as the operating system
-            // does (minutes): a database that went away must answer 503 sooner than that.
+            // does (minutes): a database that went away must answer 503 sooner than that, and
+            // within 2 s (issue 22): a reachable PostgreSQL accepts in milliseconds, and a URL's
+            // own connect_timeout (a slow link) still wins.
             if config.get_connect_timeout().is_none() {
-                config.connect_timeout(std::time::Duration::from_secs(10));
+                config.connect_timeout(std::time::Duration::from_millis(1500));
             }
             let tls = match mode {
                 Mode::Disable => Tls::Off,

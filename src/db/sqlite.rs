@@ -4,6 +4,7 @@
 
 use super::conn::{Conn, DbError, Tx};
 use super::migrate::{self, MigrateError, SCHEMA_VERSION};
+use super::wal::{self, WalControl};
 use super::writer::{self, Job, Reply, TypedJob};
 use super::KeyGeneration;
 use super::Synchronous;
@@ -18,19 +19,15 @@ pub type Pool = r2d2::Pool<SqliteConnectionManager>;
 
 /// The writer's page cache: the indexes written at random places (key and claim-token hashes,
 /// user and provision ids; see schema.sql, Keys) are re-read at every batch, and SQLite's 2 MB
-/// default does not hold them. It never checkpoints itself: the checkpoint thread does, so
-/// copying the WAL into the database (and its fsync) never holds up a commit. Once the WAL
-/// restarts after a burst, it is cut back to 64 MiB instead of keeping its largest size on disk.
-/// The sweep's scratch table (store::provisions::expire_batch) lives in memory, not in a
-/// temporary file.
+/// default does not hold them. It never checkpoints itself: the checkpoint thread does (see
+/// `wal`), so copying the WAL into the database (and its fsync) never holds up a commit. Should
+/// the WAL file ever grow past 32 MiB, it is cut back to that at its next restart. The sweep's
+/// scratch table (store::provisions::expire_batch) lives in memory, not in a temporary file.
 const WRITER_PRAGMAS: &str = "PRAGMA cache_size = -16000; PRAGMA wal_autocheckpoint = 0;
-     PRAGMA journal_size_limit = 67108864; PRAGMA temp_store = MEMORY;";
+     PRAGMA journal_size_limit = 33554432; PRAGMA temp_store = MEMORY;";
 
 /// Readers mostly miss the key cache once per key; a small page cache each keeps memory down.
 const READER_PRAGMAS: &str = "PRAGMA cache_size = -1000;";
-
-/// How often the checkpoint thread folds the WAL back into the database file.
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
 
 /// Prepared statements kept per connection: more than the store has, so none is parsed twice.
 const STATEMENT_CACHE: usize = 128;
@@ -161,8 +158,9 @@ pub struct Sqlite {
     pool: Pool,
     writer: mpsc::Sender<Box<dyn Job>>,
     watchers: Vec<Mutex<Watcher>>,
-    /// Dropped with the engine, which ends the checkpoint thread.
-    _checkpointer: mpsc::Sender<()>,
+    wal: Arc<WalControl>,
+    /// Dropped with the engine, which (with the writer gone) ends the checkpoint thread.
+    _checkpointer: mpsc::SyncSender<()>,
 }
 
 impl Sqlite {
@@ -240,20 +238,24 @@ impl Sqlite {
             .map(|_| Watcher::open(path).map(Mutex::new))
             .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(unwritable)?;
-        let (writer, jobs) = mpsc::channel::<Box<dyn Job>>();
-        std::thread::Builder::new()
-            .name("db-writer".into())
-            .spawn(move || writer::write_loop(conn, jobs, &keys))
-            .map_err(|e| format!("cannot start the database writer thread: {e}"))?;
-        let (stop, stopped) = mpsc::channel::<()>();
+        let (wake, woken) = mpsc::sync_channel::<()>(1);
+        let wal = Arc::new(WalControl::new(wake.clone()));
         let checkpoint_conn = Connection::open(path).map_err(unwritable)?;
         checkpoint_conn.execute_batch(CONNECTION_PRAGMAS).map_err(unwritable)?;
         checkpoint_conn.execute_batch(sync_pragma).map_err(unwritable)?;
+        checkpoint_conn.execute_batch(&wal::checkpoint_pragmas()).map_err(unwritable)?;
+        let (writer, jobs) = mpsc::channel::<Box<dyn Job>>();
+        let writer_wal = wal.clone();
+        std::thread::Builder::new()
+            .name("db-writer".into())
+            .spawn(move || writer::write_loop(conn, jobs, &keys, &writer_wal))
+            .map_err(|e| format!("cannot start the database writer thread: {e}"))?;
+        let checkpoint_wal = wal.clone();
         std::thread::Builder::new()
             .name("db-checkpoint".into())
-            .spawn(move || checkpoint_loop(&checkpoint_conn, &stopped))
+            .spawn(move || wal::checkpoint_loop(&checkpoint_conn, &checkpoint_wal, &woken))
             .map_err(|e| format!("cannot start the database checkpoint thread: {e}"))?;
-        Ok(Sqlite { path: path.to_path_buf(), pool, writer, watchers, _checkpointer: stop })
+        Ok(Sqlite { path: path.to_path_buf(), pool, writer, watchers, wal, _checkpointer: wake })
     }
 
     pub fn path(&self) -> &Path {
@@ -334,15 +336,17 @@ impl Sqlite {
         self.conn()?.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
         Ok(())
     }
-}
 
-/// Copies committed WAL frames into the database file, beside the writer (a PASSIVE checkpoint
-/// waits for nobody). Ends when the engine is dropped.
-fn checkpoint_loop(conn: &Connection, stopped: &mpsc::Receiver<()>) {
-    while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(CHECKPOINT_EVERY) {
-        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-            log::warn!("WAL checkpoint failed, will retry: {e}");
-        }
+    /// The size of the WAL file on disk (0 when there is none), and how often it was restarted.
+    pub fn wal_size(&self) -> (u64, u64) {
+        let mut wal = self.path.clone().into_os_string();
+        wal.push("-wal");
+        (std::fs::metadata(wal).map(|m| m.len()).unwrap_or(0), self.wal.restarts())
+    }
+
+    /// How many pages the WAL may hold before it is restarted (`wal::DEFAULT_LIMIT_PAGES`).
+    pub fn set_wal_limit(&self, pages: u32) {
+        self.wal.set_limit(pages);
     }
 }
 

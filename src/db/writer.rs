@@ -12,6 +12,7 @@
 //! generation moves too, so no cached key outlives the change by even one request.
 
 use super::conn::{Conn, DbError, Tx};
+use super::wal::WalControl;
 use super::KeyGeneration;
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -91,9 +92,16 @@ where
 }
 
 /// The writer thread: takes every write that is waiting (up to `MAX_BATCH`), runs each in its own
-/// savepoint of one transaction, commits once, then answers them all. Ends when every `Db` handle
+/// savepoint of one transaction, commits once, then answers them all. Between two batches it
+/// waits while the checkpoint thread restarts the WAL (see `wal`). Ends when every `Db` handle
 /// is gone.
-pub(super) fn write_loop(mut conn: Connection, jobs: mpsc::Receiver<Box<dyn Job>>, keys: &KeyGeneration) {
+pub(super) fn write_loop(
+    mut conn: Connection,
+    jobs: mpsc::Receiver<Box<dyn Job>>,
+    keys: &KeyGeneration,
+    wal: &WalControl,
+) {
+    super::wal::watch_commits(&conn, wal);
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -102,7 +110,9 @@ pub(super) fn write_loop(mut conn: Connection, jobs: mpsc::Receiver<Box<dyn Job>
                 Err(_) => break,
             }
         }
+        wal.enter_batch();
         let commit = run_batch(&mut conn, &mut batch, keys);
+        wal.leave_batch();
         if let Ok(Some(epoch)) = commit {
             keys.changed(epoch);
         }
@@ -111,6 +121,9 @@ pub(super) fn write_loop(mut conn: Connection, jobs: mpsc::Receiver<Box<dyn Job>
             job.deliver(&commit);
         }
     }
+    // The WAL hook points at `wal`: the connection goes first.
+    drop(conn);
+    wal.writer_gone();
 }
 
 /// Commits the batch; returns the new key epoch when a job in it changed what keys mean.

@@ -61,40 +61,73 @@ pub fn event_json(id: &str, kind: &str, at: Millis, org: &str, data: &str) -> Va
     })
 }
 
-/// Writes the audit row (and, for an event type, the event and its deliveries) in `tx`.
+/// Writes the audit row (and, for an event type, the event and its deliveries) in `tx`. The
+/// event's data is the audit row's details with the target's id added; it is read from the
+/// audit row rather than written twice (see `store::events::Data`).
 pub fn record(tx: &Tx, by: &By, change: Change, now: Millis) -> DbResult<()> {
     let (target_type, target_id) = (change.target.0, change.target.1.as_str());
-    let mut data = change.data;
-    let details = (!data.is_empty()).then(|| Value::Object(data.clone()).to_string());
-    store::audit::insert(
+    let details = (!change.data.is_empty()).then(|| Value::Object(change.data).to_string());
+    let audit_n = store::audit::insert(
         tx,
-        &store::audit::NewEntry {
-            org: change.org,
-            action: change.action.as_str(),
-            actor_type: by.kind,
-            actor_id: by.id.as_deref(),
-            actor_user: by.user.as_ref(),
-            target_type,
-            target_id,
-            ip: by.origin.ip.as_deref(),
-            user_agent: by.origin.user_agent.as_deref(),
-            details: details.as_deref(),
-        },
+        &entry_of(by, change.org, change.action, target_type, target_id, details.as_deref()),
         now,
     )?;
     if let Action::Event(kind) = change.action {
-        let key = camel_id(target_type);
-        data.entry(key).or_insert_with(|| Value::String(target_id.to_string()));
-        store::events::insert(
-            tx,
-            &new_event_id(),
-            change.org,
-            kind.as_str(),
-            &Value::Object(data).to_string(),
-            now,
-        )?;
+        let data = store::events::Data::OfAudit(audit_n);
+        store::events::insert(tx, &new_event_id(), change.org, kind.as_str(), data, now)?;
     }
     Ok(())
+}
+
+fn entry_of<'a>(
+    by: &'a By,
+    org: &'a OrgId,
+    action: Action,
+    target_type: &'a str,
+    target_id: &'a str,
+    details: Option<&'a str>,
+) -> store::audit::NewEntry<'a> {
+    store::audit::NewEntry {
+        org,
+        action: action.as_str(),
+        actor_type: by.kind,
+        actor_id: by.id.as_deref(),
+        actor_user: by.user.as_ref(),
+        target_type,
+        target_id,
+        ip: by.origin.ip.as_deref(),
+        user_agent: by.origin.user_agent.as_deref(),
+        details,
+    }
+}
+
+/// `record` of many changes by one author at once (the sweep's): the same rows, written with
+/// one statement per table rather than three per change.
+pub fn record_all(tx: &Tx, by: &By, changes: Vec<Change>, now: Millis) -> DbResult<()> {
+    let details: Vec<Option<String>> = changes
+        .iter()
+        .map(|c| (!c.data.is_empty()).then(|| Value::Object(c.data.clone()).to_string()))
+        .collect();
+    let entries: Vec<store::audit::NewEntry> = changes
+        .iter()
+        .zip(&details)
+        .map(|(c, d)| entry_of(by, c.org, c.action, c.target.0, &c.target.1, d.as_deref()))
+        .collect();
+    let audit_ns = store::audit::insert_all(tx, &entries, now)?;
+    let events: Vec<store::events::NewEvent> = changes
+        .iter()
+        .zip(audit_ns)
+        .filter_map(|(c, n)| match c.action {
+            Action::Event(kind) => Some(store::events::NewEvent {
+                id: new_event_id(),
+                org: c.org,
+                kind: kind.as_str(),
+                data: store::events::Data::OfAudit(n),
+            }),
+            Action::Only(_) => None,
+        })
+        .collect();
+    store::events::insert_all(tx, &events, now)
 }
 
 /// `record` of a change that is one of the contract's event types.
@@ -121,23 +154,6 @@ pub fn only(
     now: Millis,
 ) -> DbResult<()> {
     record(tx, by, Change { org, action: Action::Only(action), target, data }, now)
-}
-
-/// `api_key` → `apiKeyId`: the name of a target's id in an event's data.
-fn camel_id(target_type: &str) -> String {
-    let mut out = String::with_capacity(target_type.len() + 2);
-    let mut upper = false;
-    for c in target_type.chars() {
-        if c == '_' {
-            upper = true;
-        } else if upper {
-            out.extend(c.to_uppercase());
-            upper = false;
-        } else {
-            out.push(c);
-        }
-    }
-    out + "Id"
 }
 
 /// `data` from pairs, for `Change`.
@@ -192,9 +208,12 @@ pub fn export(
     }
 }
 
-/// The audit rows older than the retention period (the cleanup job).
+/// The audit rows older than the retention period (the cleanup job). Events still kept that
+/// read their data from those rows get it written out first.
 pub(super) fn prune(tx: &Tx, now: Millis, retention_ms: Millis) -> Result<usize> {
-    Ok(store::audit::prune(tx, now.saturating_sub(retention_ms))?)
+    let before = now.saturating_sub(retention_ms);
+    store::events::keep_data_of_audit_before(tx, before)?;
+    Ok(store::audit::prune(tx, before)?)
 }
 
 /// An entry as the API shows it (contract, Audit log).

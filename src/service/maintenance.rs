@@ -46,8 +46,8 @@ fn sweep_all(ctx: &Ctx, now: Millis) -> Result<usize> {
 }
 
 /// The application's metrics in the Prometheus text format, with the gauges that live in the
-/// database (the provisions by status, the webhook deliveries waiting) read now: two small
-/// queries per scrape rather than bookkeeping on every write.
+/// database (the provisions by status, the webhook deliveries waiting, SQLite's WAL) read now:
+/// two small queries per scrape rather than bookkeeping on every write.
 pub async fn metrics(ctx: &Ctx) -> Result<String> {
     if !ctx.metrics.is_on() {
         return Ok(String::new());
@@ -62,7 +62,8 @@ pub async fn metrics(ctx: &Ctx) -> Result<String> {
     // Our four statuses, each given (0 when none): the labels are ours, not the rows'.
     let provisions = ["pending", "claimed", "cancelled", "expired"]
         .map(|status| (status, by_status.iter().find(|(s, _)| s == status).map_or(0, |(_, n)| *n)));
-    Ok(ctx.metrics.render(&provisions, pending))
+    let wal = ctx.db.wal().map(|w| crate::metrics::Wal { bytes: w.bytes, restarts: w.restarts });
+    Ok(ctx.metrics.render(&provisions, pending, wal))
 }
 
 /// The periodic work of the cleanup thread: the sweep, then the key uses noted since last time.

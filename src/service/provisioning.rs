@@ -510,25 +510,24 @@ fn end(tx: &Tx, p: &Provision, status: ProvisionStatus) -> DbResult<bool> {
 pub const SWEEP_BATCH: u32 = 500;
 
 /// One batch of the sweep: marks pending provisions past their expiry `expired` and deletes what
-/// they created. Their keys already failed (see `auth::authenticate`); this only tidies up.
+/// they created, and records each provision's end (set-based, like the deletes: one statement
+/// per table for the whole batch). Their keys already failed (see `auth::authenticate`); this
+/// only tidies up.
 pub(super) fn expire_batch(tx: &Tx, now: Millis) -> Result<usize> {
     let ended = store::provisions::expire_batch(tx, now, SWEEP_BATCH)?;
-    let system = By::system();
-    for p in &ended {
-        let data = audit::data([
-            ("userId", p.user_id.as_str().into()),
-            ("expiresAt", clock::format(p.expires_at).into()),
-        ]);
-        audit::event(
-            tx,
-            &system,
-            &p.org_id,
-            EventType::ProvisionExpired,
-            ("provision", p.id.to_string()),
-            data,
-            now,
-        )?;
-    }
+    let changes = ended
+        .iter()
+        .map(|p| audit::Change {
+            org: &p.org_id,
+            action: audit::Action::Event(EventType::ProvisionExpired),
+            target: ("provision", p.id.to_string()),
+            data: audit::data([
+                ("userId", p.user_id.as_str().into()),
+                ("expiresAt", clock::format(p.expires_at).into()),
+            ]),
+        })
+        .collect();
+    audit::record_all(tx, &By::system(), changes, now)?;
     Ok(ended.len())
 }
 

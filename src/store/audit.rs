@@ -1,7 +1,7 @@
 //! The audit log (see schema.sql, `audit_log`).
 
 use crate::clock::Millis;
-use crate::db::{Conn, DbResult, Row, Tx};
+use crate::db::{Conn, DbError, DbResult, Engine, Row, Tx};
 use crate::domain::{AuditEntry, AuditFilter};
 use crate::domain::{AuditId, OrgId, UserId};
 
@@ -20,11 +20,13 @@ pub struct NewEntry<'a> {
     pub details: Option<&'a str>,
 }
 
-pub fn insert(tx: &Tx, e: &NewEntry, now: Millis) -> DbResult<()> {
-    tx.execute(
+/// Writes the row; returns its row number (an event recorded with it reads its details there).
+pub fn insert(tx: &Tx, e: &NewEntry, now: Millis) -> DbResult<i64> {
+    tx.value(
         "INSERT INTO audit_log (id, org_id, action, actor_type, actor_id, actor_email, target_type, target_id,
                                 ip, user_agent, details, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, (SELECT email FROM users WHERE id = CAST(?6 AS TEXT)), ?7, ?8, ?9, ?10, ?11, ?12)",
+         VALUES (?1, ?2, ?3, ?4, ?5, (SELECT email FROM users WHERE id = CAST(?6 AS TEXT)), ?7, ?8, ?9, ?10, ?11, ?12)
+         RETURNING n",
         &[
             &AuditId::new(),
             e.org,
@@ -39,8 +41,52 @@ pub fn insert(tx: &Tx, e: &NewEntry, now: Millis) -> DbResult<()> {
             &e.details,
             &now,
         ],
-    )?;
-    Ok(())
+    )
+}
+
+/// `insert` of many rows in one statement (the sweep's); returns their row numbers, in order.
+pub fn insert_all(tx: &Tx, entries: &[NewEntry], now: Millis) -> DbResult<Vec<i64>> {
+    if entries.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<AuditId> = entries.iter().map(|_| AuditId::new()).collect();
+    let rows: Vec<serde_json::Value> = entries
+        .iter()
+        .zip(&ids)
+        .map(|(e, id)| {
+            serde_json::json!({
+                "id": id.as_str(), "org": e.org.as_str(), "action": e.action, "actor_type": e.actor_type,
+                "actor_id": e.actor_id, "actor_user": e.actor_user.map(UserId::as_str),
+                "target_type": e.target_type, "target_id": e.target_id, "ip": e.ip, "user_agent": e.user_agent,
+                "details": e.details,
+            })
+        })
+        .collect();
+    let rows = serde_json::Value::Array(rows).to_string();
+    let sql = match tx.engine() {
+        Engine::Sqlite => {
+            "INSERT INTO audit_log (id, org_id, action, actor_type, actor_id, actor_email, target_type, target_id,
+                                    ip, user_agent, details, created_at)
+             SELECT value ->> 'id', value ->> 'org', value ->> 'action', value ->> 'actor_type', value ->> 'actor_id',
+                    (SELECT email FROM users WHERE id = value ->> 'actor_user'), value ->> 'target_type',
+                    value ->> 'target_id', value ->> 'ip', value ->> 'user_agent', value ->> 'details', ?2
+               FROM json_each(?1)
+             RETURNING id, n"
+        }
+        Engine::Postgres => {
+            "INSERT INTO audit_log (id, org_id, action, actor_type, actor_id, actor_email, target_type, target_id,
+                                    ip, user_agent, details, created_at)
+             SELECT t.id, t.org, t.action, t.actor_type, t.actor_id, (SELECT email FROM users WHERE id = t.actor_user),
+                    t.target_type, t.target_id, t.ip, t.user_agent, t.details, ?2
+               FROM json_to_recordset(CAST(CAST(?1 AS TEXT) AS json))
+                 AS t(id text, org text, action text, actor_type text, actor_id text, actor_user text,
+                      target_type text, target_id text, ip text, user_agent text, details text)
+             RETURNING id, n"
+        }
+    };
+    let made: std::collections::HashMap<String, i64> =
+        tx.query_all(sql, &[&rows, &now], |r| Ok((r.get(0)?, r.get(1)?)))?.into_iter().collect();
+    ids.iter().map(|id| made.get(id.as_str()).copied().ok_or(DbError::NoRow)).collect()
 }
 
 fn entry(r: &Row) -> DbResult<AuditEntry> {

@@ -21,6 +21,8 @@ const UNRELATED_COLUMNS: &[(&str, &str)] = &[
     ("organizations", "credits_granted"),
     ("organizations", "credits_used"),
     ("organizations", "credits_alert"),
+    // Which event types the organization's webhook endpoints want; no key carries it.
+    ("organizations", "webhook_events"),
     // Sign-in and the dashboard's name; a key carries neither.
     ("users", "password_hash"),
     ("users", "name"),

@@ -248,9 +248,11 @@ pub fn expire_batch(tx: &Tx, now: Millis, limit: u32) -> DbResult<Vec<Expired>> 
 }
 
 /// The same on PostgreSQL, in one statement. `SKIP LOCKED`: replicas sweeping at the same time
-/// take different provisions, never the same one twice (and never wait for each other); the
-/// placeholder's membership, projects, keys and agents go with it by the foreign keys' cascades.
-/// (A data-modifying WITH clause runs to completion whether or not the query reads it.)
+/// take different provisions, never the same one twice (and never wait for each other). The
+/// placeholders' agents, keys, projects and memberships are deleted set-wise before the users,
+/// as on SQLite, so the foreign keys' cascades (which PostgreSQL runs row by row, a query per
+/// deleted user and table) find nothing left to do. (Every data-modifying part of a WITH runs to
+/// completion, read or not; all of them see the rows as the statement began.)
 fn expire_batch_postgres(tx: &Tx, now: Millis, limit: u32) -> DbResult<Vec<Expired>> {
     let ended = tx.query_all(
         "WITH batch AS (
@@ -259,8 +261,14 @@ fn expire_batch_postgres(tx: &Tx, now: Millis, limit: u32) -> DbResult<Vec<Expir
          ended AS (
               UPDATE provisions p SET status = 'expired' FROM batch WHERE p.n = batch.n
               RETURNING p.id, p.org_id, p.user_id, p.expires_at),
-         gone AS (
-              DELETE FROM users u USING ended WHERE u.id = ended.user_id AND u.status = 'placeholder')
+         placeholders AS (
+              SELECT u.n FROM users u JOIN batch ON u.id = batch.user_id WHERE u.status = 'placeholder'),
+         agents_gone AS (
+              DELETE FROM agents a USING projects j, placeholders x WHERE a.project_n = j.n AND j.user_n = x.n),
+         keys_gone AS (DELETE FROM api_keys k USING placeholders x WHERE k.user_n = x.n),
+         projects_gone AS (DELETE FROM projects j USING placeholders x WHERE j.user_n = x.n),
+         members_gone AS (DELETE FROM memberships m USING placeholders x WHERE m.user_n = x.n),
+         users_gone AS (DELETE FROM users u USING placeholders x WHERE u.n = x.n)
          SELECT id, org_id, user_id, expires_at FROM ended",
         &[&now, &i64::from(limit)],
         expired,

@@ -6,6 +6,7 @@ use crate::clock::Millis;
 use crate::db::{Conn, DbResult, Engine, Row, Tx};
 use crate::domain::Delivery;
 use crate::domain::{OrgId, WebhookId};
+use std::collections::BTreeSet;
 
 pub struct NewWebhook<'a> {
     pub id: &'a WebhookId,
@@ -22,7 +23,36 @@ pub fn insert(tx: &Tx, w: &NewWebhook, now: Millis) -> DbResult<()> {
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
         &[w.id, w.org, &w.url, &w.events, &w.description, &w.sealed_secret, &now],
     )?;
+    refresh_subscriptions(tx, w.org)
+}
+
+/// Writes down, with the organization, which event types its enabled endpoints want
+/// (`organizations.webhook_events`: ',type,type,', ',*,' for every type, NULL for none), so
+/// that recording an event learns whether to queue deliveries from the insert itself
+/// (`events::insert`) instead of asking on every write. Every change to an endpoint's events
+/// or whether it is enabled calls this in its transaction. On PostgreSQL the organization's row
+/// is locked first, so changes made at once on several replicas recompute one after another,
+/// each reading the endpoints as the one before it committed them.
+pub fn refresh_subscriptions(tx: &Tx, org: &OrgId) -> DbResult<()> {
+    super::orgs::lock_org(tx, org)?;
+    let lists: Vec<String> =
+        tx.query_all("SELECT events FROM webhooks WHERE org_id = ?1 AND enabled = TRUE", &[org], |r| {
+            r.get(0)
+        })?;
+    tx.execute("UPDATE organizations SET webhook_events = ?2 WHERE id = ?1", &[org, &subscriptions(&lists)])?;
     Ok(())
+}
+
+/// The event types a set of endpoints (their `events`, ',a,b,') want, as one such list.
+fn subscriptions(lists: &[String]) -> Option<String> {
+    let types: BTreeSet<&str> = lists.iter().flat_map(|l| l.split(',')).filter(|t| !t.is_empty()).collect();
+    if lists.is_empty() {
+        None
+    } else if types.contains("*") {
+        Some(",*,".into())
+    } else {
+        Some(types.iter().fold(",".to_string(), |acc, t| acc + t + ","))
+    }
 }
 
 /// How many endpoints an organization has (they are capped).
@@ -102,11 +132,18 @@ pub fn update(tx: &Tx, org: &OrgId, id: &WebhookId, c: &WebhookChange, now: Mill
           WHERE org_id = ?1 AND id = ?2",
         &[org, id, &c.url, &c.events, &set_description, &description, &c.enabled, &now],
     )?;
+    if n > 0 && (c.events.is_some() || c.enabled.is_some()) {
+        refresh_subscriptions(tx, org)?;
+    }
     Ok(n > 0)
 }
 
 pub fn delete(tx: &Tx, org: &OrgId, id: &WebhookId) -> DbResult<bool> {
-    Ok(tx.execute("DELETE FROM webhooks WHERE org_id = ?1 AND id = ?2", &[org, id])? > 0)
+    let gone = tx.execute("DELETE FROM webhooks WHERE org_id = ?1 AND id = ?2", &[org, id])? > 0;
+    if gone {
+        refresh_subscriptions(tx, org)?;
+    }
+    Ok(gone)
 }
 
 /// A new secret; the current one becomes the previous one, which signs too until `until`.
@@ -217,8 +254,9 @@ pub fn take_due(tx: &Tx, now: Millis, lease_until: Millis, limit: u32, caps: InF
     for (delivery, webhook, attempts, event) in taken {
         let due = tx.query_opt(
             "SELECT w.url, e.id, e.type, e.org_id, e.data, e.created_at, w.secret, w.previous_secret, w.previous_until,
-                    w.enabled, w.id
-               FROM webhooks w, events e WHERE w.n = ?1 AND e.n = ?2",
+                    w.enabled, w.id, a.details, a.target_type, a.target_id
+               FROM webhooks w JOIN events e ON e.n = ?2 LEFT JOIN audit_log a ON a.n = e.audit_n
+              WHERE w.n = ?1",
             &[&webhook, &event],
             |r| {
                 Ok((
@@ -231,7 +269,7 @@ pub fn take_due(tx: &Tx, now: Millis, lease_until: Millis, limit: u32, caps: InF
                         event_id: r.get(1)?,
                         event_type: r.get(2)?,
                         event_org: r.get(3)?,
-                        event_data: r.get(4)?,
+                        event_data: event_data(r)?,
                         event_at: r.get(5)?,
                         secret: r.get(6)?,
                         previous_secret: r.get(7)?,
@@ -254,6 +292,22 @@ pub fn take_due(tx: &Tx, now: Millis, lease_until: Millis, limit: u32, caps: InF
         }
     }
     Ok(out)
+}
+
+/// An event's data as `take_due` reads it: its own, or made from its audit row (columns 11-13;
+/// see `events::Data`).
+fn event_data(r: &Row) -> DbResult<String> {
+    let data: String = r.get(4)?;
+    if !data.is_empty() {
+        return Ok(data);
+    }
+    let (details, target_type, target_id): (Option<String>, Option<String>, Option<String>) =
+        (r.get(11)?, r.get(12)?, r.get(13)?);
+    Ok(super::events::with_target(
+        details.as_deref(),
+        target_type.as_deref().unwrap_or(""),
+        target_id.as_deref().unwrap_or(""),
+    ))
 }
 
 /// What one attempt came to.
@@ -286,10 +340,14 @@ pub fn finish(tx: &Tx, a: &Attempt, now: Millis) -> DbResult<()> {
 
 /// Turns an endpoint off (a 410 answer); its pending deliveries end as failed.
 pub fn disable(tx: &Tx, webhook: i64, reason: &str, now: Millis) -> DbResult<()> {
-    tx.execute(
-        "UPDATE webhooks SET enabled = FALSE, disabled_reason = ?2, updated_at = ?3 WHERE n = ?1",
+    let org: Option<OrgId> = tx.query_opt(
+        "UPDATE webhooks SET enabled = FALSE, disabled_reason = ?2, updated_at = ?3 WHERE n = ?1 RETURNING org_id",
         &[&webhook, &reason, &now],
+        |r| r.get(0),
     )?;
+    if let Some(org) = &org {
+        refresh_subscriptions(tx, org)?;
+    }
     tx.execute(
         "UPDATE webhook_deliveries SET status = 'failed', last_error = 'endpoint disabled', leased_until = NULL
           WHERE webhook_n = ?1 AND status = 'pending'",
