@@ -318,8 +318,8 @@ fn hook_form(body: &[u8]) -> Result<HookForm, WebError> {
 fn refusal(form: String, e: Error, f: &HookForm) -> Result<Refused, WebError> {
     let (field, message) = match e {
         Error::UrlRefused(m) => ("url", m),
+        Error::InvalidField(m) if m.starts_with("Events:") => ("events", m),
         Error::InvalidField(m) if m.contains("'description'") => ("form", m),
-        Error::InvalidField(m) if m.contains("event") => ("events", m),
         Error::InvalidField(m) => ("url", m),
         Error::Conflict("too_many_webhooks", m) => ("form", m),
         e => return Err(e.into()),
