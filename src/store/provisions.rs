@@ -175,12 +175,18 @@ pub fn tab_page(
         params.push(&key.0);
         params.push(&key.1);
     }
-    let search_sql = search.map(|s| s.sql(2, params.len() + 1)).unwrap_or_default();
+    let narrow = match search {
+        Some(s) => s.narrow(conn, org)?,
+        None => false,
+    };
+    let first = params.len() + 1;
+    let from = search.map(|s| s.from(narrow, 2, first)).unwrap_or_else(|| "provisions p".into());
+    let search_sql = search.map(|s| s.sql(narrow, 2, first)).unwrap_or_default();
     let search_params = search.map(Search::params).unwrap_or_default();
     params.extend(search_params);
     let sql = format!(
         "SELECT {}, (SELECT email FROM users WHERE id = p.created_by), (SELECT email FROM users WHERE id = p.claimed_by), n
-           FROM provisions p WHERE org_id = ?2 AND {}{key_sql}{search_sql}
+           FROM {from} WHERE org_id = ?2 AND {}{key_sql}{search_sql}
           ORDER BY created_at {order}, n {order} LIMIT ?3",
         effective_columns!(),
         tab_where(status)
@@ -200,24 +206,61 @@ pub fn tab_page(
 }
 
 /// How many of the organization's provisions each tab holds at `now` (matching `search` when
-/// given): one pass over the index `provisions_org_status` (or over the search's matches).
+/// given). Without a search: the stored statuses counted from the index `provisions_org_status`
+/// alone, and the pending ones past their expiry (which the sweep has yet to mark, so few)
+/// through the index of pending provisions by expiry, moved from pending to expired.
 pub fn tab_counts(
     conn: &Conn,
     org: &OrgId,
     search: Option<&Search>,
     now: Millis,
 ) -> DbResult<Vec<(ProvisionStatus, i64)>> {
-    let mut params: Vec<&dyn Param> = vec![&now, org];
-    let search_sql = search.map(|s| s.sql(2, 3)).unwrap_or_default();
-    params.extend(search.map(Search::params).unwrap_or_default());
-    conn.query_all(
-        &format!(
-            "SELECT CASE WHEN status = 'pending' AND expires_at <= ?1 THEN 'expired' ELSE status END AS s, COUNT(*)
-               FROM provisions WHERE org_id = ?2{search_sql} GROUP BY s"
-        ),
-        &params,
+    if let Some(search) = search {
+        let mut params: Vec<&dyn Param> = vec![&now, org];
+        params.extend(search.params());
+        let narrow = search.narrow(conn, org)?;
+        return conn.query_all(
+            &format!(
+                "SELECT CASE WHEN status = 'pending' AND expires_at <= ?1 THEN 'expired' ELSE status END AS s, COUNT(*)
+                   FROM {} WHERE org_id = ?2{} GROUP BY s",
+                search.from(narrow, 2, 3),
+                search.sql(narrow, 2, 3)
+            ),
+            &params,
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        );
+    }
+    let mut counts: Vec<(ProvisionStatus, i64)> = conn.query_all(
+        "SELECT status, COUNT(*) FROM provisions WHERE org_id = ?1 GROUP BY status",
+        &[org],
         |r| Ok((r.get(0)?, r.get(1)?)),
-    )
+    )?;
+    // SQLite would walk the organization's pending rows instead; PostgreSQL picks the partial
+    // index by itself.
+    let overdue: i64 = conn.value(
+        match conn.engine() {
+            Engine::Sqlite => {
+                "SELECT COUNT(*) FROM provisions INDEXED BY provisions_pending
+                  WHERE status = 'pending' AND expires_at <= ?1 AND org_id = ?2"
+            }
+            Engine::Postgres => {
+                "SELECT COUNT(*) FROM provisions WHERE status = 'pending' AND expires_at <= ?1 AND org_id = ?2"
+            }
+        },
+        &[&now, org],
+    )?;
+    if overdue > 0 {
+        for (status, n) in counts.iter_mut() {
+            if *status == ProvisionStatus::Pending {
+                *n -= overdue;
+            }
+        }
+        match counts.iter_mut().find(|(s, _)| *s == ProvisionStatus::Expired) {
+            Some((_, n)) => *n += overdue,
+            None => counts.push((ProvisionStatus::Expired, overdue)),
+        }
+    }
+    Ok(counts)
 }
 
 /// How many provisions there are in each effective status at `now`, across organizations.

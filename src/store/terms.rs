@@ -7,7 +7,7 @@
 //! character that is neither (so `@ . - _ +` and spaces separate words; letters beyond ASCII
 //! belong to words). migrations/10.sql cut the rows that existed before the same way.
 
-use crate::db::{DbResult, Param, Tx};
+use crate::db::{Conn, DbResult, Param, Tx};
 use crate::domain::OrgId;
 
 /// Words kept per provision, and letters per word: a bound on what one provision writes.
@@ -15,6 +15,10 @@ const MAX_TERMS: usize = 24;
 const MAX_LEN: usize = 64;
 /// Words of a search that narrow it (more are ignored: four words pin any row down).
 pub const MAX_QUERY_TERMS: usize = 4;
+/// Below this many provisions a search's first word reaches, the search leads the query (the
+/// few found are looked up and sorted); above it the list is read in its own order, each
+/// provision checked against the word (a word in most rows finds a page at once that way).
+const LEAD: i64 = 2_000;
 
 /// The words of some texts, lowercased, each once, in order.
 pub fn words<'a>(texts: impl IntoIterator<Item = &'a str>) -> Vec<String> {
@@ -51,50 +55,78 @@ pub fn insert(tx: &Tx, org: &OrgId, n: i64, texts: [Option<&str>; 3]) -> DbResul
     Ok(())
 }
 
-/// A search as the query needs it: each word, and the first text after every text it begins.
+/// A search as the query needs it: its most telling word (the longest) sought through the
+/// index, and each other word as a pattern the rows found must hold.
 pub struct Search {
-    pub ranges: Vec<(String, String)>,
+    /// The first word, and the first text after every text it begins.
+    pub first: (String, String),
+    /// `%word%` for each other word: checked on the rows the first found (few, unless the
+    /// first word is in every row), not sought.
+    pub rest: Vec<String>,
 }
 
 impl Search {
     /// The words of what was typed (at most `MAX_QUERY_TERMS`); None when it has no word at all.
     pub fn of(typed: &str) -> Option<Search> {
         let mut w = words([typed]);
-        if w.is_empty() {
-            return None;
-        }
-        // The longest words narrow most; they go first.
-        w.sort_by_key(|t| std::cmp::Reverse(t.len()));
+        w.sort_by_key(|t| std::cmp::Reverse(t.chars().count()));
         w.truncate(MAX_QUERY_TERMS);
-        let ranges = w
-            .into_iter()
-            .map(|t| {
-                let end = format!("{t}\u{10FFFF}");
-                (t, end)
-            })
-            .collect();
-        Some(Search { ranges })
+        let mut w = w.into_iter();
+        let first = w.next()?;
+        let end = format!("{first}\u{10FFFF}");
+        // A word holds neither `%` nor `_` (they separate words), so it needs no escaping.
+        Some(Search { first: (first, end), rest: w.map(|t| format!("%{t}%")).collect() })
     }
 
-    /// `AND n IN (…)` for each word, its placeholders numbered from `first`; the parameters to
-    /// bind after the org (which the statement binds as `?org`) are `params()`.
-    pub fn sql(&self, org: usize, first: usize) -> String {
-        let mut sql = String::new();
-        for i in 0..self.ranges.len() {
-            let (a, b) = (first + 2 * i, first + 2 * i + 1);
+    /// How many index rows the first word reaches (counted up to `LEAD`): whether the search
+    /// leads (`narrow`) or follows the list's own order.
+    pub fn narrow(&self, conn: &Conn, org: &OrgId) -> DbResult<bool> {
+        let n: i64 = conn.value(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM provision_terms WHERE org_id = ?1 AND term >= ?2 AND term < ?3 LIMIT ?4) x",
+            &[org, &self.first.0, &self.first.1, &LEAD],
+        )?;
+        Ok(n < LEAD)
+    }
+
+    /// The table part of a statement over `provisions p`: when the first word is `narrow`, its
+    /// rows found through the index first and each provision looked up by its row number
+    /// (CROSS JOIN keeps SQLite to that order); otherwise the provisions as the list reads them,
+    /// the word checked on each (`sql`). Placeholders as `sql`'s.
+    pub fn from(&self, narrow: bool, org: usize, first: usize) -> String {
+        let (a, b) = (first, first + 1);
+        if narrow {
+            format!(
+                "(SELECT DISTINCT provision_n FROM provision_terms WHERE org_id = ?{org} AND term >= ?{a} AND term < ?{b}) t
+                 CROSS JOIN provisions p"
+            )
+        } else {
+            "provisions p".into()
+        }
+    }
+
+    /// The conditions on `provisions p` (its address, label and external id): the first word
+    /// (`AND n IN (…)`, or the join's when `narrow`), with the organization bound as `?{org}`,
+    /// and a pattern per other word; placeholders numbered from `first`, bound with `params()`.
+    pub fn sql(&self, narrow: bool, org: usize, first: usize) -> String {
+        let (a, b) = (first, first + 1);
+        let mut sql = if narrow {
+            " AND p.n = t.provision_n".to_string()
+        } else {
+            format!(" AND n IN (SELECT provision_n FROM provision_terms WHERE org_id = ?{org} AND term >= ?{a} AND term < ?{b})")
+        };
+        for i in 0..self.rest.len() {
+            let k = first + 2 + i;
             sql.push_str(&format!(
-                " AND n IN (SELECT provision_n FROM provision_terms WHERE org_id = ?{org} AND term >= ?{a} AND term < ?{b})"
+                " AND (lower(COALESCE(email, '')) LIKE ?{k} OR lower(COALESCE(name, '')) LIKE ?{k}
+                       OR lower(COALESCE(external_id, '')) LIKE ?{k})"
             ));
         }
         sql
     }
 
     pub fn params(&self) -> Vec<&dyn Param> {
-        let mut out: Vec<&dyn Param> = Vec::new();
-        for (a, b) in &self.ranges {
-            out.push(a);
-            out.push(b);
-        }
+        let mut out: Vec<&dyn Param> = vec![&self.first.0, &self.first.1];
+        out.extend(self.rest.iter().map(|p| p as &dyn Param));
         out
     }
 }
@@ -112,7 +144,8 @@ mod tests {
         assert_eq!(words(["a.a.a"]), ["a"]);
         assert!(words(["@@ -- "]).is_empty());
         let s = Search::of("ext-0042").unwrap();
-        assert_eq!(s.ranges[0].0, "0042", "the longest word first");
+        assert_eq!(s.first.0, "0042", "the longest word first");
+        assert_eq!(s.rest, ["%ext%"]);
         assert!(Search::of("@").is_none());
     }
 }
