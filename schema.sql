@@ -1,4 +1,4 @@
--- provisiond schema, version 9. Applied in one transaction on first start; `PRAGMA user_version`
+-- provisiond schema, version 10. Applied in one transaction on first start; `PRAGMA user_version`
 -- records the version, and src/db.rs upgrades older databases step by step (migrations/).
 -- Times are integer milliseconds since the Unix epoch (UTC): compact, indexable, and compared
 -- without parsing. The API formats them as RFC 3339 with milliseconds.
@@ -168,6 +168,8 @@ CREATE INDEX provisions_pending ON provisions(expires_at) WHERE status = 'pendin
 -- index entry ends with).
 CREATE INDEX provisions_org_created ON provisions(org_id, created_at);
 CREATE INDEX provisions_org_external ON provisions(org_id, external_id) WHERE external_id IS NOT NULL;
+-- A tab of the team page (a status) newest first, and its count, from the index alone.
+CREATE INDEX provisions_org_status ON provisions(org_id, status, created_at, n, expires_at);
 
 CREATE TABLE credit_ledger (
     id         INTEGER PRIMARY KEY,
@@ -181,6 +183,8 @@ CREATE TABLE credit_ledger (
     created_at INTEGER NOT NULL
 );
 CREATE INDEX credit_ledger_org_user ON credit_ledger(org_id, user_id);
+-- The credits page's picture: what was used per day over the last 30 days.
+CREATE INDEX credit_ledger_org_created ON credit_ledger(org_id, created_at);
 
 -- Web sign-ins. The cookie holds a random token; only its blake3 hash is stored. Few rows, so
 -- they name the user by public id (unique in users, so a valid foreign key target).
@@ -355,4 +359,37 @@ CREATE INDEX webhook_deliveries_leased ON webhook_deliveries(webhook_n) WHERE le
 CREATE INDEX webhook_deliveries_webhook ON webhook_deliveries(webhook_n, n);
 CREATE INDEX webhook_deliveries_event ON webhook_deliveries(event_n);
 
-PRAGMA user_version = 9;
+-- Verifications per key and UTC day (days since the epoch), valid and refused: counted in memory
+-- by each server and added here in bulk (src/service/auth.rs), so the count is exact across
+-- replicas once flushed. No foreign key: the sweep deletes placeholders' keys by the thousand;
+-- rows older than 90 days are pruned when the day turns.
+CREATE TABLE key_verifications (
+    key_n   INTEGER NOT NULL,
+    day     INTEGER NOT NULL,
+    valid   INTEGER NOT NULL DEFAULT 0,
+    refused INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (key_n, day)
+) WITHOUT ROWID;
+
+-- Every attempt of a webhook delivery: when, the receiver's status or the connection's error,
+-- and the first bytes of its answer (webhook_deliveries keeps only the last).
+CREATE TABLE webhook_attempts (
+    delivery_n INTEGER NOT NULL REFERENCES webhook_deliveries(n) ON DELETE CASCADE,
+    attempt    INTEGER NOT NULL,
+    at         INTEGER NOT NULL,
+    status     INTEGER,
+    error      TEXT,
+    response   TEXT,
+    PRIMARY KEY (delivery_n, attempt)
+) WITHOUT ROWID;
+
+-- The team page's search: the words of each provision's address, label and external id, so a
+-- search seeks per word instead of reading every row with LIKE '%…%' (src/store/terms.rs).
+CREATE TABLE provision_terms (
+    org_id      TEXT NOT NULL,
+    term        TEXT NOT NULL,
+    provision_n INTEGER NOT NULL,
+    PRIMARY KEY (org_id, term, provision_n)
+) WITHOUT ROWID;
+
+PRAGMA user_version = 10;

@@ -126,7 +126,13 @@ impl Application {
                         routes::metrics::configure(cfg)
                     }
                 })
-                .configure(pages::configure)
+                // The pages (and their stylesheet and script) compressed for browsers that ask;
+                // the API's answers, on every agent's hot path, are left as they are.
+                .service(
+                    web::scope("")
+                        .wrap(actix_web::middleware::Compress::default())
+                        .configure(pages::configure),
+                )
                 .default_service(web::to(not_found))
         })
         .map_err(|e| format!("cannot serve on {port}: {e}"))?;

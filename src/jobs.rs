@@ -127,9 +127,9 @@ async fn deliver_until_stopped(ctx: Ctx, mut stopped: tokio::sync::watch::Receiv
                         let Ok(slot) = slots.clone().acquire_owned().await else { return };
                         let (ctx, client) = (ctx.clone(), client.clone());
                         tokio::spawn(async move {
-                            let outcome = send(&client, &sent, allow_private).await;
+                            let (outcome, response) = send(&client, &sent, allow_private).await;
                             ctx.metrics.webhook_attempt(matches!(outcome, Outcome::Delivered(_)));
-                            if let Err(e) = webhooks::finish(&ctx, &sent, outcome).await {
+                            if let Err(e) = webhooks::finish(&ctx, &sent, outcome, response).await {
                                 log::warn!(
                                     "webhooks: recording delivery {} failed, it will be sent again: {e}",
                                     sent.delivery
@@ -197,8 +197,32 @@ impl reqwest::dns::Resolve for PublicOnly {
     }
 }
 
-async fn send(client: &reqwest::Client, sent: &Outgoing, allow_private: bool) -> Outcome {
-    let failed = |status: Option<u16>, error: String| Outcome::Failed { status, error };
+/// How much of a receiver's answer an attempt keeps, for the delivery's page.
+const RESPONSE_EXCERPT: usize = 512;
+
+/// The first bytes of an answer's body, as text without control characters (within the
+/// attempt's timeout: a body that trickles is cut where the time ran out).
+async fn excerpt(mut r: reqwest::Response) -> Option<String> {
+    let mut bytes = Vec::new();
+    while bytes.len() < RESPONSE_EXCERPT {
+        match r.chunk().await {
+            Ok(Some(chunk)) => {
+                bytes.extend_from_slice(&chunk[..chunk.len().min(RESPONSE_EXCERPT - bytes.len())])
+            }
+            _ => break,
+        }
+    }
+    let text: String = String::from_utf8_lossy(&bytes)
+        .chars()
+        .map(|c| if c.is_control() && c != '\n' { ' ' } else { c })
+        .collect();
+    let text = text.trim().to_string();
+    (!text.is_empty()).then_some(text)
+}
+
+/// One attempt: its outcome, and the first bytes of the receiver's answer.
+async fn send(client: &reqwest::Client, sent: &Outgoing, allow_private: bool) -> (Outcome, Option<String>) {
+    let failed = |status: Option<u16>, error: String| (Outcome::Failed { status, error }, None);
     let Ok(url) = reqwest::Url::parse(&sent.url) else {
         return failed(None, "the endpoint's URL does not parse".into());
     };
@@ -221,9 +245,20 @@ async fn send(client: &reqwest::Client, sent: &Outgoing, allow_private: bool) ->
         .send()
         .await;
     match answer {
-        Ok(r) if r.status().is_success() => Outcome::Delivered(r.status().as_u16()),
-        Ok(r) if r.status() == reqwest::StatusCode::GONE => Outcome::Gone,
-        Ok(r) => failed(Some(r.status().as_u16()), format!("the receiver answered {}", r.status())),
+        Ok(r) => {
+            let status = r.status();
+            let outcome = if status.is_success() {
+                Outcome::Delivered(status.as_u16())
+            } else if status == reqwest::StatusCode::GONE {
+                Outcome::Gone
+            } else {
+                Outcome::Failed {
+                    status: Some(status.as_u16()),
+                    error: format!("the receiver answered {status}"),
+                }
+            };
+            (outcome, excerpt(r).await)
+        }
         Err(e) => failed(None, describe(&e)),
     }
 }

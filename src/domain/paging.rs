@@ -86,3 +86,26 @@ pub struct PageRequest {
     pub limit: u32,
     pub after: Option<Cursor>,
 }
+
+/// Where a page of the team page's lists starts: the first page, or after (before) the row
+/// whose sort key is (`time`, row number): keyset paging in both directions, so a deep page costs
+/// what the first does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Keyset {
+    First,
+    After(i64, i64),
+    Before(i64, i64),
+}
+
+impl Keyset {
+    /// `time_n` as a link carries it.
+    pub fn key(time: i64, n: i64) -> String {
+        format!("{time}_{n}")
+    }
+
+    /// A key from a link; None when it is not one.
+    pub fn parse_key(text: &str) -> Option<(i64, i64)> {
+        let (a, b) = text.split_once('_')?;
+        Some((a.parse().ok()?, b.parse().ok()?))
+    }
+}

@@ -33,6 +33,16 @@ pub struct Provision {
     pub metadata: Option<String>,
 }
 
+/// A provision as the team page lists it: who made it and who claimed it, by address.
+#[derive(Clone, Debug)]
+pub struct ListedProvision {
+    pub provision: Provision,
+    pub created_by: Option<String>,
+    pub claimed_by: Option<String>,
+    /// Its row number: the rest of its place in the list.
+    pub n: i64,
+}
+
 /// A member of an organization, placeholders included.
 #[derive(Debug, Clone)]
 pub struct Member {
@@ -83,6 +93,8 @@ pub struct LedgerEntry {
     pub user_id: Option<UserId>,
     pub reason: Option<String>,
     pub created_at: Millis,
+    /// The user's address now (None: no user, or one since deleted).
+    pub user_email: Option<String>,
 }
 
 /// A webhook delivery: one event to one endpoint, and its attempts.
@@ -119,9 +131,11 @@ pub struct AuditEntry {
 }
 
 /// What a list asks for; every filter is optional.
-#[derive(Default)]
+#[derive(Clone, Debug, Default)]
 pub struct AuditFilter {
+    /// An action, or a family of them: `member.*`.
     pub action: Option<String>,
+    /// The actor's id (a user's or an API key's), or the acting person's address.
     pub actor_id: Option<String>,
     pub target_id: Option<String>,
     pub since: Option<Millis>,

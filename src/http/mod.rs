@@ -2,6 +2,7 @@
 //! handler reaches, who the client is, and the server on the wire (`wire`).
 
 pub mod error;
+pub mod export;
 pub mod json;
 pub mod paging;
 pub mod schema;

@@ -12,13 +12,14 @@ use serde::{Deserialize, Serialize};
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditQuery {
-    /// Only this action, e.g. `provision.created`, `member.updated`, `webhook.created`.
+    /// Only this action, e.g. `provision.created`, `member.updated`, `webhook.created`; or a
+    /// family of them, `member.*`.
     #[param(value_type = String, required = false)]
     action: Option<String>,
-    /// Only changes by this actor (a user id or an API key id).
+    /// Only changes by this actor: a user id, an API key id, or the acting person's address.
     #[param(value_type = String, required = false)]
     actor_id: Option<String>,
-    /// Only changes to this object (its id).
+    /// Only changes to this object: its id, or a person's address.
     #[param(value_type = String, required = false)]
     target_id: Option<String>,
     /// From this time on (RFC 3339).
@@ -66,6 +67,42 @@ fn text_param(name: &str, value: &Option<String>) -> Result<Option<String>, ApiE
     }
 }
 
+fn filter_of(query: &AuditQuery) -> Result<AuditFilter, ApiError> {
+    Ok(AuditFilter {
+        action: text_param("action", &query.action)?,
+        actor_id: text_param("actorId", &query.actor_id)?,
+        target_id: text_param("targetId", &query.target_id)?,
+        since: time_param("since", query.since.as_deref())?,
+        until: time_param("until", query.until.as_deref())?,
+    })
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct ExportQuery {
+    /// `ndjson` (the default: one entry a line, as the list shows it) or `csv`.
+    #[param(value_type = String, required = false)]
+    format: Option<String>,
+}
+
+#[utoipa::path(tag = "audit", params(AuditQuery, ExportQuery),
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, description = "The organization's audit log with the list's filters, newest first, streamed in pages: NDJSON (each line an entry as the list shows it) or CSV (a header, then one entry a line; `details` as JSON text; a field that would read as a formula is prefixed with `'`).", content_type = "application/x-ndjson", body = String),
+        (status = 400, body = crate::http::error::ErrorBody), (status = 403, body = crate::http::error::ErrorBody)))]
+#[get("/v1/audit-logs/export")]
+pub async fn export(
+    state: web::Data<AppState>,
+    caller: Authed,
+    query: web::Query<AuditQuery>,
+    export: web::Query<ExportQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let format = audit::ExportFormat::parse(export.format.as_deref())
+        .ok_or_else(|| ApiError::invalid_field("'format' must be ndjson or csv."))?;
+    let filter = filter_of(&query)?;
+    let actor = Actor::key(caller.0);
+    let first = audit::export_chunk(&state.ctx, actor.clone(), filter.clone(), format, None).await?;
+    Ok(crate::http::export::audit_log(state.ctx.clone(), actor, filter, format, first))
+}
+
 #[utoipa::path(tag = "audit", params(AuditQuery, PageQuery),
     security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, description = "The organization's audit log, newest first.", body = AuditList),
@@ -78,13 +115,7 @@ pub async fn list(
     paging: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let page = paging.request()?;
-    let filter = AuditFilter {
-        action: text_param("action", &query.action)?,
-        actor_id: text_param("actorId", &query.actor_id)?,
-        target_id: text_param("targetId", &query.target_id)?,
-        since: time_param("since", query.since.as_deref())?,
-        until: time_param("until", query.until.as_deref())?,
-    };
+    let filter = filter_of(&query)?;
     let page = audit::list(&state.ctx, Actor::key(caller.0), filter, page).await?;
     let next_cursor = next_cursor(&page);
     Ok(HttpResponse::Ok()

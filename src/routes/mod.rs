@@ -57,6 +57,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(credits::ledger)
         .service(credits::set_limit)
         .service(audit::list)
+        .service(audit::export)
         .service(events::list)
         .service(webhooks::create)
         .service(webhooks::list)
@@ -65,6 +66,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(webhooks::delete)
         .service(webhooks::rotate_secret)
         .service(webhooks::deliveries)
+        .service(webhooks::resend)
         .service(webhooks::test);
 }
 

@@ -224,6 +224,9 @@ pub async fn rotate_secret(
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DeliveryView {
+    /// The delivery's id: its event's id (an endpoint receives each event once; a resend is a
+    /// new attempt of the same delivery).
+    pub id: String,
     pub event_id: String,
     pub event_type: String,
     /// `pending` (waiting for its next attempt), `delivered` or `failed`.
@@ -242,6 +245,7 @@ impl From<Delivery> for DeliveryView {
     fn from(d: Delivery) -> Self {
         let pending = d.status == "pending";
         DeliveryView {
+            id: d.event_id.clone(),
             event_id: d.event_id,
             event_type: d.event_type,
             status: d.status,
@@ -302,4 +306,21 @@ pub async fn test(
 ) -> Result<HttpResponse, ApiError> {
     let event_id = webhooks::test(&state.ctx, Actor::key(caller.0), &id).await?;
     Ok(HttpResponse::Accepted().json(TestQueued { event_id }))
+}
+
+#[utoipa::path(tag = "webhooks",
+    params(("id" = String, Path, description = "Endpoint id"), ("deliveryId" = String, Path, description = "The delivery's id (its event's id)")),
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 202, description = "The delivery is due again at once: a new attempt of the same event (the same `webhook-id`), sent within the fair-delivery limits. A delivery waiting for a retry is tried now.", body = DeliveryView),
+        (status = 403, body = crate::http::error::ErrorBody), (status = 404, body = crate::http::error::ErrorBody),
+        (status = 409, description = "`webhook_disabled`; `delivery_in_flight`: an attempt is running now.", body = crate::http::error::ErrorBody)))]
+#[post("/v1/webhooks/{id}/deliveries/{deliveryId}/resend")]
+pub async fn resend(
+    state: web::Data<AppState>,
+    caller: Authed,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, delivery) = path.into_inner();
+    let d = webhooks::resend(&state.ctx, Actor::key(caller.0), &id, &delivery).await?;
+    Ok(HttpResponse::Accepted().json(DeliveryView::from(d)))
 }

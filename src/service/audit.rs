@@ -161,6 +161,172 @@ pub fn data<const N: usize>(pairs: [(&str, Value); N]) -> Map<String, Value> {
     pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
 }
 
+/// Every action the audit log records: the event types, and the changes only the log keeps. The
+/// audit page's filter offers these (a test below holds the list to the code that records).
+pub const ACTIONS: &[&str] = &[
+    "provision.created",
+    "provision.claimed",
+    "provision.cancelled",
+    "provision.expired",
+    "provision.link_renewed",
+    "user.created",
+    "member.updated",
+    "member.removed",
+    "api_key.created",
+    "api_key.revoked",
+    "api_key.rotated",
+    "credits.granted",
+    "credits.low",
+    "credits.depleted",
+    "credits.limit_set",
+    "agent.created",
+    "agent.deleted",
+    "organization.created",
+    "organization.domain_set",
+    "webhook.created",
+    "webhook.updated",
+    "webhook.deleted",
+    "webhook.disabled",
+    "webhook.secret_rotated",
+    "webhook.tested",
+    "webhook.delivery_resent",
+];
+
+/// What a filter's target names: an id as it is, or an address as the id of the person with it
+/// (an address nobody has matches nothing). An actor's address is matched as recorded.
+fn resolve_person(c: &crate::db::Conn, text: Option<String>) -> Result<Option<String>> {
+    match text {
+        Some(t) if t.contains('@') => {
+            Ok(Some(store::users::user_id_by_email(c, &t.to_ascii_lowercase())?.map_or(t, |u| u.to_string())))
+        }
+        t => Ok(t),
+    }
+}
+
+/// A page of the log with the names of its targets and key actors (by (type, id); see
+/// `store::audit::names`): the audit page.
+pub async fn list_named(
+    ctx: &Ctx,
+    actor: Actor,
+    filter: AuditFilter,
+    page: PageRequest,
+) -> Result<(Page<AuditEntry>, std::collections::HashMap<(String, String), String>)> {
+    let rows = list(ctx, actor.clone(), filter, page).await?;
+    let mut wanted: Vec<(String, String)> =
+        rows.items.iter().map(|e| (e.target_type.clone(), e.target_id.clone())).collect();
+    wanted.extend(
+        rows.items
+            .iter()
+            .filter(|e| e.actor_type == "api_key")
+            .filter_map(|e| e.actor_id.clone().map(|id| ("api_key".to_string(), id))),
+    );
+    let names = ctx
+        .db
+        .read(move |c| {
+            let grant = authorize(&principal(c, &actor)?, Act::ReadAudit)?;
+            Ok::<_, Error>(store::audit::names(c, &grant.org, &wanted)?)
+        })
+        .await?;
+    Ok((rows, names.into_iter().collect()))
+}
+
+/// The formats of an export.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExportFormat {
+    Ndjson,
+    Csv,
+}
+
+impl ExportFormat {
+    pub fn parse(s: Option<&str>) -> Option<ExportFormat> {
+        match s {
+            None | Some("ndjson") => Some(ExportFormat::Ndjson),
+            Some("csv") => Some(ExportFormat::Csv),
+            _ => None,
+        }
+    }
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            ExportFormat::Ndjson => "application/x-ndjson",
+            ExportFormat::Csv => "text/csv; charset=utf-8",
+        }
+    }
+
+    pub fn extension(self) -> &'static str {
+        match self {
+            ExportFormat::Ndjson => "ndjson",
+            ExportFormat::Csv => "csv",
+        }
+    }
+}
+
+const CSV_HEADER: &str =
+    "id,createdAt,action,actorType,actorId,actorEmail,targetType,targetId,ip,userAgent,details\r\n";
+
+/// One CSV field: quoted when it holds a comma, quote or line break; a field a spreadsheet would
+/// take for a formula (`=`, `+`, `-`, `@`, tab, CR first) is prefixed with `'`, so opening an
+/// export never runs what someone typed into a User-Agent.
+fn csv_field(v: &str) -> String {
+    let v = if v.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{v}") } else { v.to_string() };
+    if v.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", v.replace('"', "\"\""))
+    } else {
+        v
+    }
+}
+
+fn csv_line(e: &AuditEntry) -> String {
+    let fields = [
+        e.id.as_str(),
+        &crate::clock::format(e.created_at),
+        &e.action,
+        &e.actor_type,
+        e.actor_id.as_deref().unwrap_or(""),
+        e.actor_email.as_deref().unwrap_or(""),
+        &e.target_type,
+        &e.target_id,
+        e.ip.as_deref().unwrap_or(""),
+        e.user_agent.as_deref().unwrap_or(""),
+        e.details.as_deref().unwrap_or(""),
+    ];
+    let mut line = fields.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(",");
+    line.push_str("\r\n");
+    line
+}
+
+/// Rows an export reads per page.
+const EXPORT_PAGE: u32 = 1000;
+
+/// One page of an export of the log (newest first, as the list), written out: NDJSON (one entry
+/// a line, as the API shows it) or CSV (the header before the first page). Where the next page
+/// starts, None after the last. Each page asks the authority rule again, so an export stops
+/// when the credential stops.
+pub async fn export_chunk(
+    ctx: &Ctx,
+    actor: Actor,
+    filter: AuditFilter,
+    format: ExportFormat,
+    after: Option<Cursor>,
+) -> Result<(String, Option<Cursor>)> {
+    let first = after.is_none();
+    let rows = list(ctx, actor, filter, PageRequest { limit: EXPORT_PAGE, after }).await?;
+    let mut out = String::new();
+    if first && format == ExportFormat::Csv {
+        out.push_str(CSV_HEADER);
+    }
+    for e in &rows.items {
+        match format {
+            ExportFormat::Ndjson => {
+                out.push_str(&entry_json(e).to_string());
+                out.push('\n');
+            }
+            ExportFormat::Csv => out.push_str(&csv_line(e)),
+        }
+    }
+    Ok((out, rows.next))
+}
+
 /// The audit log of the actor's organization, newest first (admins and owners).
 pub async fn list(
     ctx: &Ctx,
@@ -176,6 +342,7 @@ pub async fn list(
     ctx.db
         .read(move |c| {
             let grant = authorize(&principal(c, &actor)?, Act::ReadAudit)?;
+            let filter = AuditFilter { target_id: resolve_person(c, filter.target_id.clone())?, ..filter };
             let rows = store::audit::list(c, &grant.org, &filter, before, limit + 1)?;
             Ok(Page::from_rows(rows, limit, |e| Cursor::new(vec![e.n.to_string()])))
         })
@@ -241,4 +408,60 @@ pub fn entry_json(e: &AuditEntry) -> Value {
     out.insert("createdAt".into(), Value::String(crate::clock::format(e.created_at)));
     out.insert("organizationId".into(), Value::String(e.org_id.clone()));
     Value::Object(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every action the code records is one the audit page's filter offers.
+    #[test]
+    fn every_recorded_action_is_listed() {
+        for t in crate::domain::EventType::ALL {
+            assert!(ACTIONS.contains(&t.as_str()), "{}", t.as_str());
+        }
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/service");
+        let mut found = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+            let mut rest = text.as_str();
+            // `Action::Only("x.y")`, `audit::only(tx, by, org, "x.y", …` and webhooks'
+            // `record(tx, by, &who.org, "x.y", …`.
+            while let Some(at) = rest.find('"') {
+                rest = &rest[at + 1..];
+                let Some(end) = rest.find('"') else { break };
+                let word = &rest[..end];
+                rest = &rest[end + 1..];
+                let looks = word.split_once('.').is_some_and(|(a, b)| {
+                    !a.is_empty()
+                        && !b.is_empty()
+                        && word.chars().all(|c| c.is_ascii_lowercase() || c == '_' || c == '.')
+                });
+                let before = &text[..text.len() - rest.len()];
+                let context = &before[before.len().saturating_sub(200)..];
+                if looks
+                    && word != "x.y"
+                    && (context.contains("Action::Only(")
+                        || context.contains("only(")
+                        || context.contains("record(tx, by"))
+                {
+                    found += 1;
+                    assert!(
+                        ACTIONS.contains(&word) || word == "webhook.test",
+                        "{word} is recorded but not in ACTIONS"
+                    );
+                }
+            }
+        }
+        assert!(found >= 5, "the scan finds the recorded actions ({found})");
+    }
+
+    #[test]
+    fn csv_fields_are_quoted_and_never_formulas() {
+        assert_eq!(csv_field("plain"), "plain");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(csv_field("@sum"), "'@sum");
+    }
 }

@@ -78,11 +78,31 @@ pub(super) struct Entry {
     last_noted: AtomicI64,
 }
 
-/// The key cache and the key uses waiting to be written.
+/// The key cache, the key uses waiting to be written, and the verifications counted since the
+/// last flush: at most one entry per key and UTC day, (valid, refused).
 #[derive(Default)]
 pub(super) struct KeyState {
     cache: KeyCache<Entry>,
     usage: Mutex<HashMap<KeyN, Millis>>,
+    verified: Mutex<HashMap<(KeyN, i64), (i64, i64)>>,
+    /// The UTC day whose turn last pruned the stored counts.
+    pruned_day: AtomicI64,
+}
+
+/// Verification counts are kept this many days.
+const VERIFICATIONS_KEPT_DAYS: i64 = 90;
+
+/// Counts one verification of `key` at `now`, valid or refused, for the key's page; written
+/// with the key uses (`flush_key_usage`).
+pub(super) fn note_verification(ctx: &Ctx, key: KeyN, valid: bool, now: Millis) {
+    let day = now.div_euclid(86_400_000);
+    let mut counts = ctx.keys.verified.lock().unwrap_or_else(|p| p.into_inner());
+    let c = counts.entry((key, day)).or_insert((0, 0));
+    if valid {
+        c.0 += 1;
+    } else {
+        c.1 += 1;
+    }
 }
 
 /// Note a key's use for `lastUsedAt` at most this often; the notes are written in bulk later.
@@ -149,19 +169,45 @@ pub async fn cached_keys(ctx: &Ctx) -> Result<usize> {
     Ok(ctx.keys.cache.len(ctx.db.refresh_keys().await?))
 }
 
-/// Writes the noted key uses (`lastUsedAt`) in one transaction; returns how many.
+/// Writes the noted key uses (`lastUsedAt`) and the verifications counted since last time in
+/// one transaction (counts added to what other servers wrote); the first flush of a UTC day also
+/// forgets counts past their 90 days. Returns how many keys' uses were written. Counts a failed
+/// write could not store are kept for the next flush.
 pub fn flush_key_usage(ctx: &Ctx) -> Result<usize> {
     let uses: Vec<(KeyN, Millis)> =
         std::mem::take(&mut *ctx.keys.usage.lock().unwrap_or_else(|p| p.into_inner())).into_iter().collect();
-    if uses.is_empty() {
+    let counted: Vec<((KeyN, i64), (i64, i64))> =
+        std::mem::take(&mut *ctx.keys.verified.lock().unwrap_or_else(|p| p.into_inner()))
+            .into_iter()
+            .collect();
+    let today = ctx.now().div_euclid(86_400_000);
+    let prune = ctx.keys.pruned_day.swap(today, Ordering::Relaxed) != today;
+    if uses.is_empty() && counted.is_empty() && !prune {
         return Ok(0);
     }
     let n = uses.len();
-    ctx.db.write_blocking(move |tx| -> DbResult<()> {
+    let to_write = counted.clone();
+    let written = ctx.db.write_blocking(move |tx| -> DbResult<()> {
         for (key, at) in &uses {
             store::keys::touch(tx, *key, *at)?;
         }
+        for ((key, day), (valid, refused)) in &to_write {
+            store::verifications::add(tx, *key, *day, *valid, *refused)?;
+        }
+        if prune {
+            store::verifications::prune(tx, today - VERIFICATIONS_KEPT_DAYS)?;
+        }
         Ok(())
-    })?;
+    });
+    if written.is_err() {
+        // Put the counts back (with any counted meanwhile), so none is lost to a failed write.
+        let mut counts = ctx.keys.verified.lock().unwrap_or_else(|p| p.into_inner());
+        for (k, (v, r)) in counted {
+            let c = counts.entry(k).or_insert((0, 0));
+            c.0 += v;
+            c.1 += r;
+        }
+    }
+    written?;
     Ok(n)
 }

@@ -208,6 +208,11 @@ pub fn principal(conn: &Conn, actor: &Actor) -> Result<Principal> {
     }
 }
 
+/// `principal`, read now: what a page asks the rule about before it offers a control.
+pub async fn principal_of(ctx: &super::Ctx, actor: Actor) -> Result<Principal> {
+    ctx.db.read(move |c| principal(c, &actor)).await
+}
+
 /// `principal`, with a key's role and provisioner access read from the database inside this
 /// write: a key's cached standing may be a moment old while another request changes it, and
 /// the owner rules (the last owner, who may change whom) must not act on that.

@@ -18,6 +18,10 @@ pub struct Claimable {
     pub expires_at: Millis,
     /// Only an account with this address may claim it.
     pub email: Option<String>,
+    /// Who made the provision, as the page names them (their name and address), if still known.
+    pub invited_by: Option<String>,
+    /// The role the account has in the organization.
+    pub role: crate::domain::Role,
 }
 
 pub struct Claimed {
@@ -67,7 +71,11 @@ pub async fn claimable(ctx: &Ctx, client: &Client, token: &str) -> Result<Claima
     ctx.db
         .read(move |c| {
             let (p, org_name) = claimable_in(c, &token, now)?;
-            Ok(Claimable { org_name, expires_at: p.expires_at, email: p.email })
+            let invited_by = store::users::user(c, &p.created_by)?.and_then(|u| match (u.name, u.email) {
+                (Some(n), Some(e)) => Some(format!("{n} ({e})")),
+                (n, e) => e.or(n),
+            });
+            Ok(Claimable { org_name, expires_at: p.expires_at, email: p.email, invited_by, role: p.role })
         })
         .await
 }

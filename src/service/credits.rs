@@ -239,6 +239,29 @@ pub async fn ledger(
     Ok(Page::from_rows(rows, limit, |r| Cursor::new(vec![r.id.to_string()])))
 }
 
+/// What one user (None: a user since deleted, or a grant without one) consumed on one UTC day
+/// (days since the epoch).
+pub struct DailyUse {
+    pub user_id: Option<UserId>,
+    pub day: i64,
+    pub used: Credits,
+}
+
+/// The credits page's numbers beyond a page of the ledger: what was consumed per user and
+/// UTC day since `since`, and how many entries the ledger holds (owners, admins, provisioners).
+pub async fn daily_use(ctx: &Ctx, actor: Actor, since: Millis) -> Result<(Vec<DailyUse>, i64)> {
+    ctx.db
+        .read(move |c| {
+            let auth = authorize(&principal(c, &actor)?, Act::ReadUsage)?;
+            let days = store::credits::daily_use(c, &auth.org, since)?
+                .into_iter()
+                .map(|(user_id, day, used)| DailyUse { user_id, day, used })
+                .collect();
+            Ok((days, store::credits::ledger_size(c, &auth.org)?))
+        })
+        .await
+}
+
 /// Caps what one member may consume from the pool per UTC day, UTC month or in total (owners and
 /// admins, with a key holding every scope); `None` removes the cap. A new cap counts what the
 /// member already consumed in the current window, so one set mid-month covers the whole month.

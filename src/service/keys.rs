@@ -272,7 +272,8 @@ fn key_not_found() -> Error {
 }
 
 /// A key as the authority rule weighs it.
-fn target(item: &KeyRecord) -> KeyTarget<'_> {
+/// A key as the authority rule weighs it (pages ask the rule with it what to offer).
+pub fn target(item: &KeyRecord) -> KeyTarget<'_> {
     KeyTarget {
         holder: &item.user_id,
         holder_role: item.holder_role,
@@ -307,6 +308,20 @@ pub async fn list(
         })
         .await?;
     Ok(Page::from_rows(rows, limit, |k| crate::domain::Cursor::new(vec![k.n.0.to_string()])))
+}
+
+/// One key of the organization, for whoever may see it (its holder, admins and owners): what a
+/// page names before acting on it.
+pub async fn get(ctx: &Ctx, actor: Actor, id: &str) -> Result<KeyRecord> {
+    let id = KeyId::parse(id).ok_or_else(key_not_found)?;
+    ctx.db
+        .read(move |c| {
+            let p = principal(c, &actor)?;
+            let item = store::keys::get(c, &p.org, &id)?.ok_or_else(key_not_found)?;
+            authorize(&p, Act::OnKey { target: target(&item), action: KeyAction::List })?;
+            Ok(item)
+        })
+        .await
 }
 
 /// Revokes a key at once: the caller's own, or (admins and owners) any of the organization's.

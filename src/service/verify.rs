@@ -1,13 +1,13 @@
 //! Verification: the platform's services check a key (its scope, and with `consume` a debit of
 //! its user's credits) the way `keys/verify` answers it.
 
-use super::auth::{note_use, resolve, Fault};
-use super::authority::{authorize, Act, Principal};
+use super::auth::{note_use, note_verification, resolve, Fault};
+use super::authority::{authorize, principal, Act, KeyAction, Principal};
 use super::idempotency::{self, Idem};
-use super::{credits, Caller, Ctx};
+use super::{credits, Actor, Caller, Ctx};
 use crate::db::Tx;
 use crate::domain::Balance;
-use crate::domain::{Credits, Scope};
+use crate::domain::{Credits, KeyId, KeyRecord, Scope};
 use crate::error::{Error, Result};
 use crate::store;
 use std::sync::Arc;
@@ -73,8 +73,39 @@ pub struct Verification {
 }
 
 /// Checks a key for the platform's services, from the key cache (exact: see `resolve`), and with
-/// `consume` debits the key's user in the same write that confirms the key is still live.
+/// `consume` debits the key's user in the same write that confirms the key is still live. Every
+/// answer about a key of the organization counts toward that key's verifications of the day,
+/// valid or refused (the key's page draws them).
 pub async fn verify(ctx: &Ctx, caller: &Caller, input: VerifyInput) -> Result<Verification> {
+    let v = check(ctx, caller, input).await?;
+    if let Some(key) = &v.key {
+        note_verification(ctx, key.key, v.code == VerifyCode::Valid, ctx.now());
+    }
+    Ok(v)
+}
+
+/// A key's verifications per UTC day from `since` (a day number): (day, valid, refused), for
+/// whoever may see the key (its holder, admins and owners).
+pub async fn daily(
+    ctx: &Ctx,
+    actor: Actor,
+    id: &str,
+    since: i64,
+) -> Result<(KeyRecord, Vec<(i64, i64, i64)>)> {
+    let not_found = || Error::NotFound("No API key with that id in this organization.".into());
+    let id = KeyId::parse(id).ok_or_else(not_found)?;
+    ctx.db
+        .read(move |c| {
+            let p = principal(c, &actor)?;
+            let key = store::keys::get(c, &p.org, &id)?.ok_or_else(not_found)?;
+            authorize(&p, Act::OnKey { target: super::keys::target(&key), action: KeyAction::List })?;
+            let days = store::verifications::daily(c, key.n, since)?;
+            Ok((key, days))
+        })
+        .await
+}
+
+async fn check(ctx: &Ctx, caller: &Caller, input: VerifyInput) -> Result<Verification> {
     let grant = authorize(&Principal::of_key(caller), Act::Verify)?;
     let now = ctx.now();
     // The caller was authenticated just now, which looked for changes; this lookup is as exact.

@@ -284,6 +284,81 @@ pub async fn deliveries(ctx: &Ctx, actor: Actor, id: &str, page: PageRequest) ->
         .await
 }
 
+/// A delivery as its page shows it: the delivery, whether an attempt is running now, the event
+/// as it is sent (JSON), and every attempt.
+pub struct DeliveryDetail {
+    pub endpoint: Endpoint,
+    pub delivery: Delivery,
+    pub in_flight: bool,
+    pub payload: Value,
+    pub attempts: Vec<store::webhooks::AttemptRow>,
+}
+
+fn no_delivery() -> Error {
+    Error::NotFound("This endpoint has no delivery of that event.".into())
+}
+
+/// One delivery of an endpoint, by its event's id (an endpoint gets each event once).
+pub async fn delivery(ctx: &Ctx, actor: Actor, id: &str, event: &str) -> Result<DeliveryDetail> {
+    let id = parse_id(id)?;
+    let (event, now) = (event.to_string(), ctx.now());
+    ctx.db
+        .read(move |c| {
+            let who = manager(c, &actor)?;
+            let w = store::webhooks::get(c, &who.org, &id)?.ok_or_else(not_found)?;
+            let (delivery, leased, org, data, attempts) =
+                store::webhooks::delivery(c, w.n, &event)?.ok_or_else(no_delivery)?;
+            let payload =
+                audit::event_json(&delivery.event_id, &delivery.event_type, delivery.created_at, &org, &data);
+            let in_flight = delivery.status == "pending" && leased.is_some_and(|l| l > now);
+            Ok(DeliveryDetail { endpoint: w.into(), delivery, in_flight, payload, attempts })
+        })
+        .await
+}
+
+/// Sends a delivery again: a new attempt of the same event (the same `webhook-id`), due now and
+/// taken by the workers within the fair-delivery limits like any other. A delivery still waiting
+/// for a retry is tried now instead. If the attempt fails, retries follow from the delivery's
+/// attempts so far (one past its last scheduled retry is not retried again: resend it again).
+pub async fn resend(ctx: &Ctx, actor: Actor, id: &str, event: &str) -> Result<Delivery> {
+    let id = parse_id(id)?;
+    let (event, now) = (event.to_string(), ctx.now());
+    ctx.db
+        .write(move |tx| {
+            let who = manager(tx, &actor)?;
+            let by = who.by();
+            let w = store::webhooks::get(tx, &who.org, &id)?.ok_or_else(not_found)?;
+            if !w.enabled {
+                return Err(Error::Conflict(
+                    "webhook_disabled",
+                    "This endpoint is disabled; enable it to send it anything.".into(),
+                ));
+            }
+            let (d, ..) = store::webhooks::delivery(tx, w.n, &event)?.ok_or_else(no_delivery)?;
+            if !store::webhooks::resend(tx, d.n, now)? {
+                return Err(Error::Conflict(
+                    "delivery_in_flight",
+                    "This delivery is being attempted right now; its outcome shows within seconds.".into(),
+                ));
+            }
+            let data = audit::data([("eventId", d.event_id.clone().into())]);
+            record(tx, by, &who.org, "webhook.delivery_resent", &id, data, now)?;
+            let (d, ..) = store::webhooks::delivery(tx, w.n, &event)?.ok_or_else(no_delivery)?;
+            Ok(d)
+        })
+        .await
+}
+
+/// Every endpoint's deliveries per UTC day since `since`: (endpoint, day, delivered, failed).
+pub async fn daily(ctx: &Ctx, actor: Actor, since: Millis) -> Result<Vec<(WebhookId, i64, i64, i64)>> {
+    ctx.db
+        .read(move |c| {
+            let who = manager(c, &actor)?;
+            Ok(store::webhooks::daily(c, &who.org, since)?)
+        })
+        .await
+}
+
 /// Queues a `webhook.test` event for this endpoint alone; returns its id.
 pub async fn test(ctx: &Ctx, actor: Actor, id: &str) -> Result<String> {
     let id = parse_id(id)?;
@@ -432,9 +507,10 @@ pub enum Outcome {
     Failed { status: Option<u16>, error: String },
 }
 
-/// Records an attempt: delivered; failed and due again after the backoff; or failed for good
+/// Records an attempt (with the first bytes of the receiver's answer, `response`, kept in the
+/// delivery's attempts): delivered; failed and due again after the backoff; or failed for good
 /// after the last retry, or at once on 410 (which disables the endpoint).
-pub async fn finish(ctx: &Ctx, sent: &Outgoing, outcome: Outcome) -> Result<()> {
+pub async fn finish(ctx: &Ctx, sent: &Outgoing, outcome: Outcome, response: Option<String>) -> Result<()> {
     let now = ctx.now();
     let (delivery, webhook, attempt) = (sent.delivery, sent.webhook, sent.attempts as usize);
     ctx.db
@@ -449,8 +525,14 @@ pub async fn finish(ctx: &Ctx, sent: &Outgoing, outcome: Outcome) -> Result<()> 
                     RETRY_AFTER_MS.get(attempt).map(|d| now + d),
                 ),
             };
-            let attempt =
-                store::webhooks::Attempt { delivery, status, error: error.as_deref(), delivered, next_at };
+            let attempt = store::webhooks::Attempt {
+                delivery,
+                status,
+                error: error.as_deref(),
+                response: response.as_deref(),
+                delivered,
+                next_at,
+            };
             store::webhooks::finish(tx, &attempt, now)?;
             if matches!(outcome, Outcome::Gone) {
                 store::webhooks::disable(tx, webhook, "the receiver answered 410 Gone", now)?;

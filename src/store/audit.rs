@@ -1,7 +1,7 @@
 //! The audit log (see schema.sql, `audit_log`).
 
 use crate::clock::Millis;
-use crate::db::{Conn, DbError, DbResult, Engine, Row, Tx};
+use crate::db::{Conn, DbError, DbResult, Engine, Param, Row, Tx};
 use crate::domain::{AuditEntry, AuditFilter};
 use crate::domain::{AuditId, OrgId, UserId};
 
@@ -120,8 +120,10 @@ pub fn list(
                 details, created_at
            FROM audit_log
           WHERE org_id = ?1
-            AND (CAST(?2 AS TEXT) IS NULL OR action = CAST(?2 AS TEXT))
-            AND (CAST(?3 AS TEXT) IS NULL OR actor_id = CAST(?3 AS TEXT))
+            AND (CAST(?2 AS TEXT) IS NULL OR action = CAST(?2 AS TEXT)
+                 OR (CAST(?2 AS TEXT) LIKE '%.*' AND action LIKE replace(CAST(?2 AS TEXT), '*', '%')))
+            AND (CAST(?3 AS TEXT) IS NULL OR actor_id = CAST(?3 AS TEXT)
+                 OR lower(actor_email) = lower(CAST(?3 AS TEXT)))
             AND (CAST(?4 AS TEXT) IS NULL OR target_id = CAST(?4 AS TEXT))
             AND (CAST(?5 AS BIGINT) IS NULL OR created_at >= CAST(?5 AS BIGINT))
             AND (CAST(?6 AS BIGINT) IS NULL OR created_at < CAST(?6 AS BIGINT))
@@ -154,4 +156,42 @@ pub fn export(
 /// Forgets rows older than `before` (AUDIT_RETENTION; the cleanup job); returns how many.
 pub fn prune(tx: &Tx, before: Millis) -> DbResult<usize> {
     tx.execute("DELETE FROM audit_log WHERE created_at < ?1", &[&before])
+}
+
+/// What people call the targets (and key actors) of some rows, by (type, id): a member's
+/// address, a provision's address or label, a key's name and hint, an endpoint's address
+/// (without its query, which may hold a token), an organization's name. What is gone keeps its id.
+pub fn names(
+    conn: &Conn,
+    org: &OrgId,
+    wanted: &[(String, String)],
+) -> DbResult<Vec<((String, String), String)>> {
+    let mut out = Vec::new();
+    for (kind, sql) in [
+        ("user", "SELECT id, COALESCE(email, name, '') FROM users WHERE ?1 = ?1 AND id IN"),
+        ("provision", "SELECT id, COALESCE(email, name, external_id, '') FROM provisions WHERE org_id = ?1 AND id IN"),
+        ("api_key", "SELECT id, COALESCE(name || ' (' || hint || '…)', hint || '…') FROM api_keys WHERE org_id = ?1 AND id IN"),
+        ("webhook", "SELECT id, url FROM webhooks WHERE org_id = ?1 AND id IN"),
+        ("organization", "SELECT id, name FROM organizations WHERE ?1 = ?1 AND id IN"),
+    ] {
+        let mut ids: Vec<&String> = wanted.iter().filter(|(k, _)| k == kind).map(|(_, id)| id).collect();
+        ids.sort();
+        ids.dedup();
+        ids.truncate(200);
+        if ids.is_empty() {
+            continue;
+        }
+        let marks: Vec<String> = (0..ids.len()).map(|i| format!("?{}", i + 2)).collect();
+        let mut params: Vec<&dyn Param> = vec![org];
+        params.extend(ids.iter().map(|id| *id as &dyn Param));
+        let rows: Vec<(String, String)> =
+            conn.query_all(&format!("{sql} ({})", marks.join(", ")), &params, |r| Ok((r.get(0)?, r.get(1)?)))?;
+        for (id, name) in rows {
+            let name = if kind == "webhook" { name.split(['?', '#']).next().unwrap_or("").to_string() } else { name };
+            if !name.is_empty() {
+                out.push(((kind.to_string(), id), name));
+            }
+        }
+    }
+    Ok(out)
 }

@@ -308,6 +308,31 @@ pub const TABLES: &[Table] = &[
         key: 1,
         identity: Some("n"),
     },
+    Table {
+        name: "webhook_attempts",
+        columns: &[
+            ("delivery_n", Int),
+            ("attempt", Int),
+            ("at", Int),
+            ("status", Int),
+            ("error", Text),
+            ("response", Text),
+        ],
+        key: 2,
+        identity: None,
+    },
+    Table {
+        name: "key_verifications",
+        columns: &[("key_n", Int), ("day", Int), ("valid", Int), ("refused", Int)],
+        key: 2,
+        identity: None,
+    },
+    Table {
+        name: "provision_terms",
+        columns: &[("org_id", Text), ("term", Text), ("provision_n", Int)],
+        key: 3,
+        identity: None,
+    },
 ];
 
 impl Table {

@@ -211,17 +211,19 @@ pub fn ledger(
     macro_rules! ledger_sql {
         ($before:literal) => {
             concat!(
-                "SELECT id, kind, amount, user_id, reason, created_at FROM credit_ledger
-                  WHERE org_id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR user_id = CAST(?2 AS TEXT))",
+                "SELECT l.id, l.kind, l.amount, l.user_id, l.reason, l.created_at,
+                        (SELECT email FROM users u WHERE u.id = l.user_id)
+                   FROM credit_ledger l
+                  WHERE l.org_id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR l.user_id = CAST(?2 AS TEXT))",
                 $before,
-                " ORDER BY id DESC LIMIT ?4"
+                " ORDER BY l.id DESC LIMIT ?4"
             )
         };
     }
     // A plain comparison, not `?3 IS NULL OR …`, so a later page seeks to its cursor.
     let sql = match before {
         None => ledger_sql!(" AND CAST(?3 AS BIGINT) IS NULL"),
-        Some(_) => ledger_sql!(" AND id < CAST(?3 AS BIGINT)"),
+        Some(_) => ledger_sql!(" AND l.id < CAST(?3 AS BIGINT)"),
     };
     conn.query_all(sql, &[org, &user, &before, &i64::from(limit)], |r| {
         Ok(LedgerEntry {
@@ -231,6 +233,23 @@ pub fn ledger(
             user_id: r.get(3)?,
             reason: r.get(4)?,
             created_at: r.get(5)?,
+            user_email: r.get(6)?,
         })
     })
+}
+
+/// How many entries the organization's ledger holds.
+pub fn ledger_size(conn: &Conn, org: &OrgId) -> DbResult<i64> {
+    conn.value("SELECT COUNT(*) FROM credit_ledger WHERE org_id = ?1", &[org])
+}
+
+/// What each user consumed per UTC day (days since the epoch) from `since` on.
+pub fn daily_use(conn: &Conn, org: &OrgId, since: Millis) -> DbResult<Vec<(Option<UserId>, i64, Credits)>> {
+    conn.query_all(
+        "SELECT user_id, created_at / 86400000 AS day, CAST(SUM(amount) AS BIGINT) FROM credit_ledger
+          WHERE org_id = ?1 AND created_at >= ?2 AND kind = 'consume'
+          GROUP BY user_id, day",
+        &[org, &since],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )
 }

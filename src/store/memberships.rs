@@ -3,8 +3,8 @@
 //! from losing its last owner.
 
 use crate::clock::Millis;
-use crate::db::{Conn, DbResult, Row, Tx};
-use crate::domain::Member;
+use crate::db::{Conn, DbResult, Param, Row, Tx};
+use crate::domain::{Keyset, Member};
 use crate::domain::{OrgId, Role, UserId, UserN};
 
 pub fn insert_membership(
@@ -185,32 +185,53 @@ pub fn like_pattern(q: &str) -> String {
     format!("%{escaped}%")
 }
 
-/// The organization's active members (claimed accounts), in the order they joined, whose address
-/// or name matches `pattern` (see `like_pattern`) when given: `limit` from `offset`, and how many
-/// there are in all.
-pub fn search_active(
+const ACTIVE_WHERE: &str = "m.org_id = ?1 AND u.status = 'active'
+     AND (CAST(?2 AS TEXT) IS NULL OR lower(COALESCE(u.email, '')) LIKE CAST(?2 AS TEXT) ESCAPE '\\'
+          OR lower(COALESCE(u.name, '')) LIKE CAST(?2 AS TEXT) ESCAPE '\\')";
+
+/// A page of the organization's active members (claimed accounts) in the order they joined,
+/// from `at` (keyset on the membership's (`created_at`, `user_n`), either way), whose address
+/// or name matches `pattern` (see `like_pattern`) when given.
+pub fn active_page(
     conn: &Conn,
     org: &OrgId,
     pattern: Option<&str>,
-    offset: u32,
+    at: Keyset,
     limit: u32,
-) -> DbResult<(Vec<Member>, i64)> {
-    const WHERE: &str = "m.org_id = ?1 AND u.status = 'active'
-         AND (CAST(?2 AS TEXT) IS NULL OR lower(COALESCE(u.email, '')) LIKE CAST(?2 AS TEXT) ESCAPE '\\'
-              OR lower(COALESCE(u.name, '')) LIKE CAST(?2 AS TEXT) ESCAPE '\\')";
-    let rows = conn.query_all(
-        &format!(
-            "{} ORDER BY m.created_at, m.user_n LIMIT ?3 OFFSET ?4",
-            member_sql!("").to_string() + WHERE
-        ),
-        &[org, &pattern, &i64::from(limit), &i64::from(offset)],
-        member,
-    )?;
-    let total = conn.value(
-        &format!("SELECT COUNT(*) FROM memberships m JOIN users u ON u.n = m.user_n WHERE {WHERE}"),
+) -> DbResult<Vec<Member>> {
+    let limit = i64::from(limit);
+    let (key_sql, order, key) = match at {
+        Keyset::First => ("", "ASC", None),
+        Keyset::After(t, n) => {
+            (" AND (m.created_at, m.user_n) > (CAST(?4 AS BIGINT), CAST(?5 AS BIGINT))", "ASC", Some((t, n)))
+        }
+        Keyset::Before(t, n) => {
+            (" AND (m.created_at, m.user_n) < (CAST(?4 AS BIGINT), CAST(?5 AS BIGINT))", "DESC", Some((t, n)))
+        }
+    };
+    let key = key.unwrap_or((0, 0));
+    let mut params: Vec<&dyn Param> = vec![org, &pattern, &limit];
+    if !key_sql.is_empty() {
+        params.push(&key.0);
+        params.push(&key.1);
+    }
+    let sql = format!(
+        "{}{ACTIVE_WHERE}{key_sql} ORDER BY m.created_at {order}, m.user_n {order} LIMIT ?3",
+        member_sql!("")
+    );
+    let mut rows = conn.query_all(&sql, &params, member)?;
+    if order == "DESC" {
+        rows.reverse();
+    }
+    Ok(rows)
+}
+
+/// How many active members match `pattern` (all of them without one).
+pub fn active_count(conn: &Conn, org: &OrgId, pattern: Option<&str>) -> DbResult<i64> {
+    conn.value(
+        &format!("SELECT COUNT(*) FROM memberships m JOIN users u ON u.n = m.user_n WHERE {ACTIVE_WHERE}"),
         &[org, &pattern],
-    )?;
-    Ok((rows, total))
+    )
 }
 
 /// One member of the organization by user id (a placeholder past its expiry is no member).

@@ -23,5 +23,7 @@ pub mod projects;
 pub mod provisions;
 pub mod sessions;
 pub mod shown;
+pub mod terms;
 pub mod users;
+pub mod verifications;
 pub mod webhooks;

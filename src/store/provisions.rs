@@ -1,8 +1,9 @@
 //! Provisions: the record of a pre-created user and how it ended.
 
+use super::terms::{self, Search};
 use crate::clock::Millis;
-use crate::db::{Conn, DbResult, Engine, Row, Tx};
-use crate::domain::Provision;
+use crate::db::{Conn, DbResult, Engine, Param, Row, Tx};
+use crate::domain::{Keyset, ListedProvision, Provision};
 use crate::domain::{OrgId, ProvisionId, ProvisionStatus, UserId};
 
 macro_rules! columns {
@@ -47,12 +48,14 @@ fn from_row(r: &Row) -> DbResult<Provision> {
     })
 }
 
+/// A new provision, indexed for the team page's search by the words of its address, label and
+/// external id (see `terms`).
 pub fn insert(tx: &Tx, p: &Provision, token_hash: &[u8; 32]) -> DbResult<()> {
-    tx.execute(
+    let n: i64 = tx.value(
         "INSERT INTO provisions (id, org_id, user_id, project_id, agent_id, role, skip_onboarding, status,
                                  created_by, created_at, expires_at, claimed_at, claimed_by, token_hash,
                                  email, name, external_id, metadata)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18) RETURNING n",
         &[
             &p.id,
             &p.org_id,
@@ -74,7 +77,7 @@ pub fn insert(tx: &Tx, p: &Provision, token_hash: &[u8; 32]) -> DbResult<()> {
             &p.metadata,
         ],
     )?;
-    Ok(())
+    terms::insert(tx, &p.org_id, n, [p.email.as_deref(), p.name.as_deref(), p.external_id.as_deref()])
 }
 
 /// This organization's provisions, newest first, with their effective status at `now` (the
@@ -133,34 +136,131 @@ pub fn page(
     })
 }
 
-/// The organization's provisions with effective status `status` at `now`, newest first, whose
-/// address, label or external id matches `pattern` (see `members::like_pattern`) when given:
-/// `limit` from `offset`, and how many there are in all (the dashboard's tabs).
-pub fn search(
+/// Where a tab's rows are: its effective status at `?1` (a pending provision past its expiry is
+/// expired), written so the index `provisions_org_status` serves it.
+fn tab_where(status: ProvisionStatus) -> &'static str {
+    match status {
+        ProvisionStatus::Pending => "status = 'pending' AND expires_at > ?1",
+        ProvisionStatus::Claimed => "status = 'claimed'",
+        ProvisionStatus::Cancelled => "status = 'cancelled'",
+        ProvisionStatus::Expired => "(status = 'expired' OR (status = 'pending' AND expires_at <= ?1))",
+    }
+}
+
+/// A page of the team page's tab `status`: the organization's provisions newest first, from
+/// `at` (keyset, either way), matching every word of `search` when given (`terms`), each with
+/// the addresses of who made and who claimed it.
+pub fn tab_page(
     conn: &Conn,
     org: &OrgId,
     status: ProvisionStatus,
-    pattern: Option<&str>,
+    search: Option<&Search>,
     now: Millis,
-    offset: u32,
+    at: Keyset,
     limit: u32,
-) -> DbResult<(Vec<Provision>, i64)> {
-    const WHERE: &str = "org_id = ?2
-         AND CASE WHEN status = 'pending' AND expires_at <= ?1 THEN 'expired' ELSE status END = CAST(?3 AS TEXT)
-         AND (CAST(?4 AS TEXT) IS NULL OR lower(COALESCE(email, '')) LIKE CAST(?4 AS TEXT) ESCAPE '\\'
-              OR lower(COALESCE(name, '')) LIKE CAST(?4 AS TEXT) ESCAPE '\\'
-              OR lower(COALESCE(external_id, '')) LIKE CAST(?4 AS TEXT) ESCAPE '\\')";
-    let rows = conn.query_all(
-        &format!(
-            "SELECT {} FROM provisions WHERE {WHERE} ORDER BY created_at DESC, n DESC LIMIT ?5 OFFSET ?6",
-            effective_columns!()
-        ),
-        &[&now, org, &status, &pattern, &i64::from(limit), &i64::from(offset)],
-        from_row,
+) -> DbResult<Vec<ListedProvision>> {
+    let limit = i64::from(limit);
+    let mut params: Vec<&dyn Param> = vec![&now, org, &limit];
+    let (key_sql, order, key) = match at {
+        Keyset::First => ("", "DESC", None),
+        Keyset::After(t, n) => {
+            (" AND (created_at, n) < (CAST(?4 AS BIGINT), CAST(?5 AS BIGINT))", "DESC", Some((t, n)))
+        }
+        Keyset::Before(t, n) => {
+            (" AND (created_at, n) > (CAST(?4 AS BIGINT), CAST(?5 AS BIGINT))", "ASC", Some((t, n)))
+        }
+    };
+    let key = key.unwrap_or((0, 0));
+    if !key_sql.is_empty() {
+        params.push(&key.0);
+        params.push(&key.1);
+    }
+    let narrow = match search {
+        Some(s) => s.narrow(conn, org)?,
+        None => false,
+    };
+    let first = params.len() + 1;
+    let from = search.map(|s| s.from(narrow, 2, first)).unwrap_or_else(|| "provisions p".into());
+    let search_sql = search.map(|s| s.sql(narrow, 2, first)).unwrap_or_default();
+    let search_params = search.map(Search::params).unwrap_or_default();
+    params.extend(search_params);
+    let sql = format!(
+        "SELECT {}, (SELECT email FROM users WHERE id = p.created_by), (SELECT email FROM users WHERE id = p.claimed_by), n
+           FROM {from} WHERE org_id = ?2 AND {}{key_sql}{search_sql}
+          ORDER BY created_at {order}, n {order} LIMIT ?3",
+        effective_columns!(),
+        tab_where(status)
+    );
+    let mut rows = conn.query_all(&sql, &params, |r| {
+        Ok(ListedProvision {
+            provision: from_row(r)?,
+            created_by: r.get(AFTER_COLUMNS)?,
+            claimed_by: r.get(AFTER_COLUMNS + 1)?,
+            n: r.get(AFTER_COLUMNS + 2)?,
+        })
+    })?;
+    if order == "ASC" {
+        rows.reverse();
+    }
+    Ok(rows)
+}
+
+/// How many of the organization's provisions each tab holds at `now` (matching `search` when
+/// given). Without a search: the stored statuses counted from the index `provisions_org_status`
+/// alone, and the pending ones past their expiry (which the sweep has yet to mark, so few)
+/// through the index of pending provisions by expiry, moved from pending to expired.
+pub fn tab_counts(
+    conn: &Conn,
+    org: &OrgId,
+    search: Option<&Search>,
+    now: Millis,
+) -> DbResult<Vec<(ProvisionStatus, i64)>> {
+    if let Some(search) = search {
+        let mut params: Vec<&dyn Param> = vec![&now, org];
+        params.extend(search.params());
+        let narrow = search.narrow(conn, org)?;
+        return conn.query_all(
+            &format!(
+                "SELECT CASE WHEN status = 'pending' AND expires_at <= ?1 THEN 'expired' ELSE status END AS s, COUNT(*)
+                   FROM {} WHERE org_id = ?2{} GROUP BY s",
+                search.from(narrow, 2, 3),
+                search.sql(narrow, 2, 3)
+            ),
+            &params,
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        );
+    }
+    let mut counts: Vec<(ProvisionStatus, i64)> = conn.query_all(
+        "SELECT status, COUNT(*) FROM provisions WHERE org_id = ?1 GROUP BY status",
+        &[org],
+        |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
-    let total = conn
-        .value(&format!("SELECT COUNT(*) FROM provisions WHERE {WHERE}"), &[&now, org, &status, &pattern])?;
-    Ok((rows, total))
+    // SQLite would walk the organization's pending rows instead; PostgreSQL picks the partial
+    // index by itself.
+    let overdue: i64 = conn.value(
+        match conn.engine() {
+            Engine::Sqlite => {
+                "SELECT COUNT(*) FROM provisions INDEXED BY provisions_pending
+                  WHERE status = 'pending' AND expires_at <= ?1 AND org_id = ?2"
+            }
+            Engine::Postgres => {
+                "SELECT COUNT(*) FROM provisions WHERE status = 'pending' AND expires_at <= ?1 AND org_id = ?2"
+            }
+        },
+        &[&now, org],
+    )?;
+    if overdue > 0 {
+        for (status, n) in counts.iter_mut() {
+            if *status == ProvisionStatus::Pending {
+                *n -= overdue;
+            }
+        }
+        match counts.iter_mut().find(|(s, _)| *s == ProvisionStatus::Expired) {
+            Some((_, n)) => *n += overdue,
+            None => counts.push((ProvisionStatus::Expired, overdue)),
+        }
+    }
+    Ok(counts)
 }
 
 /// How many provisions there are in each effective status at `now`, across organizations.

@@ -315,6 +315,8 @@ pub struct Attempt<'a> {
     pub delivery: i64,
     pub status: Option<i64>,
     pub error: Option<&'a str>,
+    /// The first bytes of the receiver's answer, if it answered.
+    pub response: Option<&'a str>,
     /// Delivered (2xx); else `next_at` says when to try again, or None to give up.
     pub delivered: bool,
     pub next_at: Option<Millis>,
@@ -334,6 +336,13 @@ pub fn finish(tx: &Tx, a: &Attempt, now: Millis) -> DbResult<()> {
                 next_at = COALESCE(CAST(?6 AS BIGINT), next_at), leased_until = NULL
           WHERE n = ?1",
         &[&a.delivery, &status, &a.status, &a.error, &now, &a.next_at],
+    )?;
+    // The attempt itself, numbered as the delivery now counts it.
+    tx.execute(
+        "INSERT INTO webhook_attempts (delivery_n, attempt, at, status, error, response)
+         SELECT n, attempts, ?2, ?3, ?4, ?5 FROM webhook_deliveries WHERE n = ?1
+         ON CONFLICT (delivery_n, attempt) DO NOTHING",
+        &[&a.delivery, &now, &a.status, &a.error, &a.response],
     )?;
     Ok(())
 }
@@ -424,4 +433,83 @@ pub fn pending(conn: &Conn) -> DbResult<i64> {
 /// Forgets finished deliveries older than `before`.
 pub fn prune(tx: &Tx, before: Millis) -> DbResult<usize> {
     tx.execute("DELETE FROM webhook_deliveries WHERE status <> 'pending' AND created_at < ?1", &[&before])
+}
+
+/// One attempt of a delivery, as its page shows it.
+pub struct AttemptRow {
+    pub attempt: i64,
+    pub at: Millis,
+    pub status: Option<i64>,
+    pub error: Option<String>,
+    pub response: Option<String>,
+}
+
+/// A delivery found: the delivery, when its lease ends, the event's organization and data, and
+/// its attempts.
+pub type Found = (Delivery, Option<Millis>, String, String, Vec<AttemptRow>);
+
+/// A delivery of an endpoint (by row) by its event's id, with the event as sent (type, org,
+/// data, time) and every attempt, oldest first.
+pub fn delivery(conn: &Conn, webhook: i64, event_id: &str) -> DbResult<Option<Found>> {
+    let found = conn.query_opt(
+        "SELECT d.n, e.id, e.type, d.status, d.attempts, d.next_at, d.last_status, d.last_error, d.last_at, d.created_at,
+                d.leased_until, e.org_id, e.data
+           FROM webhook_deliveries d JOIN events e ON e.n = d.event_n
+          WHERE d.webhook_n = ?1 AND e.id = ?2",
+        &[&webhook, &event_id],
+        |r| {
+            Ok((
+                Delivery {
+                    n: r.get(0)?,
+                    event_id: r.get(1)?,
+                    event_type: r.get(2)?,
+                    status: r.get(3)?,
+                    attempts: r.get(4)?,
+                    next_at: r.get(5)?,
+                    last_status: r.get(6)?,
+                    last_error: r.get(7)?,
+                    last_at: r.get(8)?,
+                    created_at: r.get(9)?,
+                },
+                r.get::<Option<Millis>>(10)?,
+                r.get::<String>(11)?,
+                r.get::<String>(12)?,
+            ))
+        },
+    )?;
+    let Some((d, leased, org, data)) = found else { return Ok(None) };
+    let attempts = conn.query_all(
+        "SELECT attempt, at, status, error, response FROM webhook_attempts WHERE delivery_n = ?1 ORDER BY attempt",
+        &[&d.n],
+        |r| {
+            Ok(AttemptRow { attempt: r.get(0)?, at: r.get(1)?, status: r.get(2)?, error: r.get(3)?, response: r.get(4)? })
+        },
+    )?;
+    Ok(Some((d, leased, org, data, attempts)))
+}
+
+/// Makes a delivery due again at `now`: a new attempt of the same event (the same
+/// `webhook-id`), taken by the workers like any other (so within the fair-delivery limits).
+/// False when it is being attempted right now (its lease runs).
+pub fn resend(tx: &Tx, delivery: i64, now: Millis) -> DbResult<bool> {
+    Ok(tx.execute(
+        "UPDATE webhook_deliveries SET status = 'pending', next_at = ?2, leased_until = NULL
+          WHERE n = ?1 AND NOT (status = 'pending' AND leased_until IS NOT NULL AND leased_until > ?2)",
+        &[&delivery, &now],
+    )? > 0)
+}
+
+/// Each endpoint's deliveries per UTC day (days since the epoch) made since `since`: delivered,
+/// and failed (for good, or failed at least once and waiting to be tried again).
+pub fn daily(conn: &Conn, org: &OrgId, since: Millis) -> DbResult<Vec<(WebhookId, i64, i64, i64)>> {
+    conn.query_all(
+        "SELECT w.id, d.created_at / 86400000 AS day,
+                CAST(SUM(CASE WHEN d.status = 'delivered' THEN 1 ELSE 0 END) AS BIGINT),
+                CAST(SUM(CASE WHEN d.status = 'failed' OR (d.status = 'pending' AND d.attempts > 0) THEN 1 ELSE 0 END) AS BIGINT)
+           FROM webhook_deliveries d JOIN webhooks w ON w.n = d.webhook_n
+          WHERE w.org_id = ?1 AND d.created_at >= ?2
+          GROUP BY w.id, day",
+        &[org, &since],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+    )
 }

@@ -34,7 +34,16 @@ pub async fn home(req: HttpRequest) -> Result<HttpResponse, WebError> {
     })
 }
 
-fn login_view(status: StatusCode, next: &str, email: &str, error: Option<&str>) -> HttpResponse {
+/// The log-in page; it offers sign-up only where sign-up would take the person (never under
+/// `SIGNUP=claim` without a claim link, nor `SIGNUP=off`).
+fn login_view(
+    state: &AppState,
+    status: StatusCode,
+    next: &str,
+    email: &str,
+    error: Option<&str>,
+) -> HttpResponse {
+    let offer = accounts::signup_offered(&state.ctx, claim_token_in(next)).is_ok();
     page(
         status,
         layout(
@@ -44,7 +53,11 @@ fn login_view(status: StatusCode, next: &str, email: &str, error: Option<&str>) 
                 section.card.narrow {
                     h1 { "Log in" }
                     (login_form(next, email, error))
-                    p.muted { "No account yet? " a href={ "/signup?next=" (session::urlencode(next)) } { "Sign up" } }
+                    @if offer {
+                        p.muted { "No account yet? " a href={ "/signup?next=" (session::urlencode(next)) } { "Sign up" } }
+                    } @else {
+                        p.muted #no-signup { "No account yet? Accounts here come from a claim link an admin sends you." }
+                    }
                 }
             },
         ),
@@ -121,8 +134,8 @@ fn claim_token_in(next: &str) -> Option<&str> {
     Some(token.split('&').next().unwrap_or(token))
 }
 
-pub async fn login_page(q: web::Query<Next>) -> HttpResponse {
-    login_view(StatusCode::OK, &safe_next(q.next.as_deref()), "", None)
+pub async fn login_page(state: web::Data<AppState>, q: web::Query<Next>) -> HttpResponse {
+    login_view(&state, StatusCode::OK, &safe_next(q.next.as_deref()), "", None)
 }
 
 pub async fn signup_page(state: web::Data<AppState>, q: web::Query<Next>) -> HttpResponse {
@@ -158,7 +171,7 @@ pub async fn login(
                 Some(claim) => {
                     forms::signed_out(status, &state, claim, &next, &email, forms::Failed::LogIn(m))
                 }
-                None => login_view(status, &next, &email, Some(m)),
+                None => login_view(&state, status, &next, &email, Some(m)),
             })
         }
     }

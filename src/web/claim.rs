@@ -1,9 +1,8 @@
 //! The claim page: a provisioned person takes over their account through the link an admin sent.
 
-use super::forms::{signed_out, Claim, Failed};
+use super::forms::{invitation, signed_out, Claim, Failed};
 use super::session::{self, Session};
 use super::{layout, page, redirect, WebError};
-use crate::clock;
 use crate::error::Error;
 use crate::http::error::ApiError;
 use crate::http::{client, AppState};
@@ -64,8 +63,9 @@ pub async fn show(
         Ok(c) => c,
         Err(e) => return refusal(e, session.as_ref()),
     };
-    let org_name = claimable.org_name;
-    let bound = claimable.email;
+    let claim: Claim = claimable.into();
+    let now = state.ctx.now();
+    let (org_name, bound) = (claim.org_name.clone(), claim.bound.clone());
     let here = format!("/claim?token={token}");
     let mismatch =
         session.as_ref().is_some_and(|s| !claims::address_may_claim(bound.as_deref(), Some(&s.email)));
@@ -84,18 +84,16 @@ pub async fn show(
         Some(s) => html! {
             section.card.narrow {
                 h1 { "Claim your account" }
-                p { "You have been given an account in " strong #claim-org { (org_name) } "." }
+                (invitation(now, &claim))
                 p.muted { "You are signed in as " (s.email) ". Claiming moves the account's project, API key and agents to you." }
                 form method="post" action="/claim" {
                     input type="hidden" name="token" value=(token);
                     input type="hidden" name="csrf" value=(s.csrf);
                     button #claim-submit type="submit" { "Claim account" }
                 }
-                p.muted { "This link expires at " (clock::format(claimable.expires_at)) "." }
             }
         },
         None => {
-            let claim = Claim { org_name, bound };
             return Ok(signed_out(StatusCode::OK, &state, &claim, &here, "", Failed::Nothing));
         }
     };

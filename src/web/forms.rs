@@ -2,6 +2,8 @@
 //! page as someone signed out sees it: both pages build on these, neither on the other.
 
 use super::{layout, page};
+use crate::clock::Millis;
+use crate::domain::Role;
 use crate::http::{client, AppState};
 use crate::passwords;
 use crate::service::{claims, SignupMode};
@@ -43,13 +45,41 @@ pub fn signup_form(next: &str, email: &str, error: Option<&str>) -> Markup {
 pub struct Claim {
     pub org_name: String,
     pub bound: Option<String>,
+    pub invited_by: Option<String>,
+    pub role: Role,
+    pub expires_at: Millis,
+}
+
+impl From<claims::Claimable> for Claim {
+    fn from(c: claims::Claimable) -> Claim {
+        Claim {
+            org_name: c.org_name,
+            bound: c.email,
+            invited_by: c.invited_by,
+            role: c.role,
+            expires_at: c.expires_at,
+        }
+    }
+}
+
+/// Who invited the person, to which organization and role, and until when the link works: the
+/// claim page's first sentence (times in words, the exact one on hover).
+pub fn invitation(now: Millis, c: &Claim) -> Markup {
+    let article = if c.role == Role::Admin { "an admin" } else { "a member" };
+    html! {
+        p #claim-invite {
+            @if let Some(by) = &c.invited_by { strong #claim-inviter { (by) } " invited you to " } @else { "You are invited to " }
+            strong #claim-org { (c.org_name) } " as " strong #claim-role { (article) } ". "
+            "The link expires " (super::fmt::time(now, c.expires_at)) "."
+        }
+    }
 }
 
 /// The link's organization, for the claim page shown again after a failed log-in or sign-up;
 /// None when the link itself no longer works (the plain form is shown then).
 pub async fn org_of(state: &AppState, req: &HttpRequest, token: &str) -> Option<Claim> {
     let c = claims::claimable(&state.ctx, &client(req), token).await.ok()?;
-    Some(Claim { org_name: c.org_name, bound: c.email })
+    Some(c.into())
 }
 
 /// Which of the claim page's forms failed, and why.
@@ -78,7 +108,8 @@ pub fn signed_out(
     let body = html! {
         section.card {
             h1 { "Claim your account" }
-            p { "You have been given an account in " strong #claim-org { (claim.org_name) } ". Sign up or log in first; you will come back here to claim it." }
+            (invitation(state.ctx.now(), claim))
+            p { "Sign up or log in first; you will come back here to claim it." }
             @if let Some(b) = &claim.bound {
                 p #claim-bound { "Only the account with the address " strong { (b) } " can claim it: sign up or log in with that address." }
             }

@@ -4,20 +4,26 @@
 
 pub mod audit;
 pub mod auth;
+pub mod charts;
 pub mod claim;
 pub mod credits;
+pub mod fmt;
 pub mod forms;
 pub mod keys;
+pub mod people;
 pub mod session;
 pub mod team;
+pub mod viewer;
 pub mod webhooks;
 
 use crate::error::Error;
 use crate::http::error::ApiError;
+use crate::service::authority::Act;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpResponse, ResponseError};
 use maud::{html, Markup, DOCTYPE};
 use session::Session;
+use viewer::Viewer;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(auth::home))
@@ -60,27 +66,32 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(claim::onboarding)),
         )
         .route("/team", web::get().to(team::dashboard))
-        .route("/team/switch", web::post().to(team::switch))
+        .route("/team/switch", web::post().to(people::switch))
         .service(
             web::resource("/team/provision")
                 .route(web::get().to(team::provision_page))
-                .route(web::post().to(team::provision)),
+                .route(web::post().to(people::provision)),
         )
-        .route("/team/shown", web::get().to(team::shown))
+        .route("/team/shown", web::get().to(people::shown))
         .service(
             web::resource("/team/provisions/{id}/cancel")
-                .route(web::get().to(team::cancel_page))
-                .route(web::post().to(team::cancel)),
+                .route(web::get().to(people::cancel_page))
+                .route(web::post().to(people::cancel)),
         )
-        .route("/team/provisions/{id}/renew", web::post().to(team::renew))
-        .route("/team/members/{id}/role", web::post().to(team::change_role))
-        .route("/team/members/{id}/provisioner", web::post().to(team::set_provisioner))
+        .service(
+            web::resource("/team/provisions/{id}/renew")
+                .route(web::get().to(people::renew_page))
+                .route(web::post().to(people::renew)),
+        )
+        .route("/team/members/{id}/role", web::post().to(people::change_role))
+        .route("/team/members/{id}/provisioner", web::post().to(people::set_provisioner))
         .service(
             web::resource("/team/members/{id}/remove")
-                .route(web::get().to(team::remove_page))
-                .route(web::post().to(team::remove)),
+                .route(web::get().to(people::remove_page))
+                .route(web::post().to(people::remove)),
         )
         .route("/team/audit", web::get().to(audit::log))
+        .route("/team/audit/export", web::get().to(audit::export))
         .route("/team/credits", web::get().to(credits::overview))
         .route("/team/credits/grant", web::post().to(credits::grant))
         .route("/team/credits/limits/{id}", web::post().to(credits::set_limit))
@@ -93,6 +104,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/team/webhooks/{id}/edit", web::post().to(webhooks::edit))
         .route("/team/webhooks/{id}/enabled", web::post().to(webhooks::set_enabled))
         .route("/team/webhooks/{id}/rotate", web::post().to(webhooks::rotate))
+        .route("/team/webhooks/{id}/deliveries/{event}", web::get().to(webhooks::delivery))
+        .route("/team/webhooks/{id}/deliveries/{event}/resend", web::post().to(webhooks::resend))
         .service(
             web::resource("/team/webhooks/{id}/delete")
                 .route(web::get().to(webhooks::delete_page))
@@ -101,6 +114,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(
             web::resource("/team/keys").route(web::get().to(keys::list)).route(web::post().to(keys::create)),
         )
+        .route("/team/keys/{id}", web::get().to(keys::key_page))
         .service(
             web::resource("/team/keys/{id}/revoke")
                 .route(web::get().to(keys::revoke_page))
@@ -111,7 +125,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(keys::rotate_page))
                 .route(web::post().to(keys::rotate)),
         )
-        .route("/orgs", web::post().to(team::create_org));
+        .route("/orgs", web::post().to(people::create_org));
 }
 
 /// The headers every page carries: it loads nothing from elsewhere, runs only our own script,
@@ -268,27 +282,43 @@ pub enum Nav {
     Webhooks,
 }
 
-/// A signed-in page: the header, and (in an organization) the sidebar with the sections.
-pub fn app_layout(title: &str, session: &Session, nav: Option<Nav>, body: Markup) -> Markup {
-    let Some(current) = nav else { return layout(title, Some(session), body) };
-    let item = |section: Nav, href: &str, label: &str| {
-        html! {
-            li { a href=(href) aria-current=[(section == current).then_some("page")] { (label) } }
-        }
-    };
+/// The sidebar, in order: each section with its address and name. A section shows only to a
+/// viewer the authority rule lets see it (`shown`).
+const SIDEBAR: [(Nav, &str, &str); 6] = [
+    (Nav::Team, "/team", "Team"),
+    (Nav::Provisions, "/team?tab=pending", "Provisions"),
+    (Nav::Keys, "/team/keys", "API keys"),
+    (Nav::Credits, "/team/credits", "Credits"),
+    (Nav::Audit, "/team/audit", "Audit log"),
+    (Nav::Webhooks, "/team/webhooks", "Webhooks"),
+];
+
+/// Whether the viewer may see a section: what its page reads, asked of the rule.
+fn shown(viewer: &Viewer, section: Nav) -> bool {
+    match section {
+        Nav::Team => viewer.may(Act::ViewTeam),
+        Nav::Provisions => viewer.may(Act::ReadProvisions),
+        Nav::Keys => viewer.may(Act::ListKeys { of: None }),
+        Nav::Credits => viewer.may(Act::ReadUsage),
+        Nav::Audit => viewer.may(Act::ReadAudit),
+        Nav::Webhooks => viewer.may(Act::ManageWebhooks),
+    }
+}
+
+/// A page of the organization: the header, and the sidebar with the sections the viewer may see.
+pub fn app_layout(title: &str, viewer: &Viewer, current: Nav, body: Markup) -> Markup {
     layout(
         title,
-        Some(session),
+        Some(&viewer.session),
         html! {
             div.app {
                 nav.sidebar aria-label="Sections" {
                     ul {
-                        (item(Nav::Team, "/team", "Team"))
-                        (item(Nav::Provisions, "/team?tab=pending", "Provisions"))
-                        (item(Nav::Keys, "/team/keys", "API keys"))
-                        (item(Nav::Credits, "/team/credits", "Credits"))
-                        (item(Nav::Audit, "/team/audit", "Audit log"))
-                        (item(Nav::Webhooks, "/team/webhooks", "Webhooks"))
+                        @for (section, href, label) in SIDEBAR {
+                            @if shown(viewer, section) {
+                                li { a href=(href) aria-current=[(section == current).then_some("page")] { (label) } }
+                            }
+                        }
                     }
                 }
                 div.content { (body) }
@@ -297,35 +327,43 @@ pub fn app_layout(title: &str, session: &Session, nav: Option<Nav>, body: Markup
     )
 }
 
-/// A confirmation before a destructive action: what will happen, the button that does it, and
-/// the way back. The action itself is a POST only this page's form makes.
-pub fn confirm_page(
-    session: &Session,
-    title: &str,
-    what: &str,
-    action: &str,
-    button: &str,
-    back: &str,
-) -> HttpResponse {
+/// A confirmation before a consequential action: what will happen to what (named), the
+/// button that does it, and the way back. The action itself is a POST only this page's form
+/// makes, with `fields` carried along and `extra` (a choice such as a grace period) inside it.
+pub struct Confirm<'a> {
+    pub title: String,
+    pub what: String,
+    pub action: String,
+    pub button: &'a str,
+    pub back: String,
+    pub fields: Vec<(&'a str, String)>,
+    pub extra: Markup,
+    pub nav: Nav,
+}
+
+pub fn confirm_page(viewer: &Viewer, c: Confirm) -> HttpResponse {
     let body = html! {
         section.card.narrow role="alertdialog" aria-labelledby="confirm-title" aria-describedby="confirm-what" {
-            h1 #confirm-title { (title) }
-            p #confirm-what { (what) }
-            form method="post" action=(action) {
-                input type="hidden" name="csrf" value=(session.csrf);
+            h1 #confirm-title { (c.title) }
+            p #confirm-what { (c.what) }
+            form method="post" action=(c.action) {
+                input type="hidden" name="csrf" value=(viewer.csrf());
+                @for (name, value) in &c.fields { input type="hidden" name=(name) value=(value); }
+                (c.extra)
                 div.row {
-                    button.danger-solid #confirm type="submit" { (button) }
-                    a.button.secondary href=(back) { "Keep it" }
+                    button.danger-solid #confirm type="submit" { (c.button) }
+                    a.button.secondary href=(c.back) { "Keep it" }
                 }
             }
         }
     };
-    page(StatusCode::OK, app_layout(title, session, Some(Nav::Team), body))
+    page(StatusCode::OK, app_layout(&c.title, viewer, c.nav, body))
 }
 
-/// The message after an action (`?done=` names it; only these sentences can appear).
-pub fn flash_of(done: Option<&str>) -> Markup {
-    let message = match done {
+/// The general sentence after an action (`?done=` names it; only these sentences can appear
+/// from a link). The named one comes from the redirect (see `viewer::redirect_done`).
+pub fn done_message(done: Option<&str>) -> &'static str {
+    match done {
         Some("cancelled") => "The provision is cancelled; its key no longer works.",
         Some("role_changed") => "The role is changed; their keys act with it from their next request.",
         Some("provisioner_on") => "Provisioner access is on.",
@@ -335,23 +373,46 @@ pub fn flash_of(done: Option<&str>) -> Markup {
         Some("granted") => "The credits are granted.",
         Some("limit_set") => "The limit is set.",
         Some("test_sent") => "A test event is on its way; its delivery shows below.",
+        Some("resent") => "The delivery is sent again; its attempt shows below.",
         Some("webhook_on") => "The endpoint is enabled.",
         Some("webhook_off") => "The endpoint is disabled; nothing is sent to it.",
         Some("webhook_deleted") => "The endpoint is deleted.",
         Some("webhook_saved") => "The endpoint is saved.",
         _ => "",
-    };
-    html! {
-        div.flash-region role="status" aria-live="polite" {
-            @if !message.is_empty() { p.flash #flash { (message) } }
-        }
     }
 }
 
-/// A time as people read it ("in 6 days"), with the exact time in the markup and on hover.
+/// A form that was refused: which form (`form`, e.g. `grant` or `limit-<user id>`), the field
+/// the error is about, what was typed (shown again), and the error, written beside its field.
+pub struct Refused {
+    pub form: String,
+    pub field: &'static str,
+    pub message: String,
+    pub values: Vec<(&'static str, String)>,
+}
+
+impl Refused {
+    /// The error, when it belongs to this form's field.
+    pub fn error(refused: Option<&Refused>, form: &str, field: &str) -> Option<String> {
+        refused.filter(|r| r.form == form && r.field == field).map(|r| r.message.clone())
+    }
+
+    /// What was typed into this form's field, when it was refused.
+    pub fn value(refused: Option<&Refused>, form: &str, field: &str) -> Option<String> {
+        refused
+            .filter(|r| r.form == form)
+            .and_then(|r| r.values.iter().find(|(f, _)| *f == field).map(|(_, v)| v.clone()))
+    }
+}
+
+/// An input's error, if any, as the markup beside it (`id`: the input's id).
+pub fn field_error(id: &str, error: Option<&str>) -> Markup {
+    html! { @if let Some(e) = error { p.field-error id={ (id) "-error" } role="alert" { (e) } } }
+}
+
+/// A time as people read it ("in 6 days"), with the exact time in words on hover.
 pub fn time_cell(now: i64, at: i64) -> Markup {
-    let exact = crate::clock::format(at);
-    html! { time datetime=(exact) title=(exact) { (crate::clock::relative(now, at)) } }
+    fmt::time(now, at)
 }
 
 pub fn layout(title: &str, session: Option<&Session>, body: Markup) -> Markup {
@@ -366,6 +427,7 @@ pub fn layout(title: &str, session: Option<&Session>, body: Markup) -> Markup {
                 script src="/static/app.js" defer {}
             }
             body {
+                a.skip href="#main" { "Skip to content" }
                 header.top {
                     a.brand href="/team" { "provisiond" }
                     @if let Some(s) = session {
@@ -378,7 +440,7 @@ pub fn layout(title: &str, session: Option<&Session>, body: Markup) -> Markup {
                         }
                     }
                 }
-                main { (body) }
+                main #main tabindex="-1" { (body) }
             }
         }
     }

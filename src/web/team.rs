@@ -1,22 +1,17 @@
-//! The team dashboard: members and provisions as one list with status tabs, search and pages;
-//! provisioning (a dialog, or its own page without JavaScript); changing a member's role or
-//! provisioner access and removing them, each destructive step confirmed first; a message after
-//! every action.
+//! The team dashboard: members and provisions as one list with status tabs, a search and pages
+//! (keyset: a deep page costs what the first does); the provisioning form (a dialog, or its
+//! own page without JavaScript). Each control shows only when the authority rule allows the
+//! viewer its action; the actions themselves are in `people`.
 
 use super::session::Session;
-use super::{app_layout, confirm_page, flash_of, page, redirect, time_cell, Nav, WebError};
-use crate::clock;
-use crate::domain::Member;
-use crate::domain::Provision;
-use crate::domain::{OrgId, ProvisionRole, Role};
-use crate::error::Error;
-use crate::http::{client, AppState};
-use crate::service::members::{self, MemberChange};
-use crate::service::provisioning::{self, ProvisionInput, ProvisionOptions};
+use super::viewer::Viewer;
+use super::{app_layout, layout, page, time_cell, Nav, WebError};
+use crate::clock::{self, Millis};
+use crate::domain::{Keyset, ListedProvision, Member, ProvisionStatus, Role};
+use crate::http::AppState;
+use crate::service::authority::Act;
 use crate::service::team::{self, Rows, Tab, TeamPage};
-use crate::service::Actor;
 use crate::service::SignupMode;
-use crate::service::{organizations, shown};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use maud::{html, Markup};
@@ -49,18 +44,23 @@ pub struct TeamQuery {
     tab: Option<String>,
     q: Option<String>,
     page: Option<String>,
+    after: Option<String>,
+    before: Option<String>,
     done: Option<String>,
 }
 
-/// What the list link keeps: the tab, the search and the page.
-fn team_link(tab: Tab, q: Option<&str>, page: u32) -> String {
+/// A link into the list: the tab, the search, and (past the first page) the page's number and
+/// where it starts.
+pub fn team_link(tab: Tab, q: Option<&str>, at: Option<(u32, &str, &str)>) -> String {
     let mut link = format!("/team?tab={}", tab.as_str());
     if let Some(q) = q.filter(|q| !q.is_empty()) {
         link.push_str("&q=");
         link.push_str(&url::form_urlencoded::byte_serialize(q.as_bytes()).collect::<String>());
     }
-    if page > 1 {
-        link.push_str(&format!("&page={page}"));
+    if let Some((page, way, key)) = at {
+        if page > 1 {
+            link.push_str(&format!("&page={page}&{way}={key}"));
+        }
     }
     link
 }
@@ -76,28 +76,38 @@ fn tab_label(tab: Tab) -> &'static str {
 }
 
 pub async fn dashboard(
+    req: HttpRequest,
     state: web::Data<AppState>,
     session: Session,
     query: web::Query<TeamQuery>,
 ) -> Result<HttpResponse, WebError> {
-    let d = organizations::dashboard(&state.ctx, &session.user_id, session.active_org.clone()).await?;
-    let Some(org) = d.active_org() else {
+    let (orgs, active) = team::orgs(&state.ctx, &session.user_id, session.active_org.clone()).await?;
+    let Some(org) = active.map(|i| &orgs[i]) else {
         let body = no_org_page(&state, &session);
-        return Ok(page(StatusCode::OK, app_layout("Team", &session, None, body)));
+        return Ok(page(StatusCode::OK, layout("Team", Some(&session), body)));
     };
+    let viewer = Viewer::of(&req, session, org.org_id.clone()).await?;
     let tab = Tab::parse(query.tab.as_deref());
+    let key = |k: &Option<String>| k.as_deref().and_then(Keyset::parse_key);
     let page_no = query.page.as_deref().and_then(|p| p.parse::<u32>().ok()).filter(|p| *p >= 1).unwrap_or(1);
-    let actor = Actor::person(session.user_id.clone(), org.org_id.clone());
-    let list = team::page(&state.ctx, actor, tab, query.q.clone(), page_no).await?;
+    let at = match (key(&query.after), key(&query.before)) {
+        (Some((t, n)), _) => Keyset::After(t, n),
+        (None, Some((t, n))) => Keyset::Before(t, n),
+        (None, None) => Keyset::First,
+    };
+    let page_no = if at == Keyset::First { 1 } else { page_no };
+    let list = team::page(&state.ctx, viewer.actor(), tab, query.q.clone(), at, page_no).await?;
     let q = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
     let now = state.ctx.now();
+    // The list as it is now, for the forms to come back to (the page itself starts again).
+    let back = team_link(list.tab, q, None);
     let body = html! {
-        @if d.orgs.len() > 1 {
+        @if orgs.len() > 1 {
             form.switcher method="post" action="/team/switch" {
-                input type="hidden" name="csrf" value=(session.csrf);
+                input type="hidden" name="csrf" value=(viewer.csrf());
                 label for="org-switch" { "Organization" }
                 select #org-switch name="org_id" {
-                    @for o in &d.orgs {
+                    @for o in &orgs {
                         option value=(o.org_id) selected[o.org_id == org.org_id] { (o.name) " (" (o.role.as_str()) ")" }
                     }
                 }
@@ -109,17 +119,17 @@ pub async fn dashboard(
                 h1 #org-name { (org.name) }
                 p.muted { "Your role: " span #my-role { (org.role.as_str()) } }
             }
-            @if list.admin {
+            @if viewer.may(Act::Provision { role: Role::Member }) {
                 a.button #provision-open href="/team/provision" data-dialog="provision-dialog" { "Provision new user" }
             }
         }
-        (flash_of(query.done.as_deref()))
+        (viewer.flash(query.done.as_deref()))
         section.card {
             @if list.admin {
                 nav.tabs aria-label="Team" {
                     @for (t, n) in &list.counts {
-                        a href=(team_link(*t, q, 1)) aria-current=[(*t == list.tab).then_some("page")] id={ "tab-" (t.as_str()) } {
-                            (tab_label(*t)) " " span.count { "(" (n) ")" }
+                        a href=(team_link(*t, q, None)) aria-current=[(*t == list.tab).then_some("page")] id={ "tab-" (t.as_str()) } {
+                            (tab_label(*t)) " " span.count { "(" (viewer.locale.int(*n)) ")" }
                         }
                     }
                 }
@@ -134,95 +144,131 @@ pub async fn dashboard(
                     button.secondary #team-search-submit type="submit" { "Search" }
                 }
             }
-            (showing(&list))
+            (showing(&viewer, &list))
             @match &list.rows {
-                Rows::Members(rows) => (members_table(&session, list.admin, rows, now)),
-                Rows::Provisions(rows) => (provisions_table(&session, rows, now)),
+                Rows::Members(rows) => (members_table(&viewer, rows, now, &back)),
+                Rows::Provisions(rows) => (provisions_table(&viewer, list.tab, rows, now)),
             }
             (pager(&list, q, page_no))
         }
-        @if list.admin {
+        @if viewer.may(Act::Provision { role: Role::Member }) {
             dialog #provision-dialog aria-labelledby="provision-dialog-title" {
                 h2 #provision-dialog-title { "Provision new user" }
-                (provision_form(&state, &session, "dialog"))
+                (provision_form(&state, &viewer, "dialog", &Prefill::default()))
             }
         }
     };
     let nav = if list.tab == Tab::Active { Nav::Team } else { Nav::Provisions };
-    Ok(page(StatusCode::OK, app_layout("Team", &session, Some(nav), body)))
+    Ok(page(StatusCode::OK, app_layout("Team", &viewer, nav, body)))
 }
 
 /// "Showing 1–100 of 106": never a silent cut.
-fn showing(list: &TeamPage) -> Markup {
+fn showing(viewer: &Viewer, list: &TeamPage) -> Markup {
     let shown = match &list.rows {
         Rows::Members(r) => r.len(),
         Rows::Provisions(r) => r.len(),
     } as i64;
     let first = i64::from(list.offset) + 1;
+    let l = viewer.locale;
     html! {
         p.muted #showing aria-live="polite" {
             @if shown == 0 {
-                "Nothing here" @if list.total > 0 { " on this page (" (list.total) " in all)" } "."
+                "Nothing here" @if list.total > 0 { " on this page (" (l.int(list.total)) " in all)" } "."
             } @else {
-                "Showing " (first) "–" (first + shown - 1) " of " (list.total)
+                "Showing " (l.int(first)) "–" (l.int(first + shown - 1)) " of " (l.int(list.total))
             }
         }
     }
 }
 
 fn pager(list: &TeamPage, q: Option<&str>, page_no: u32) -> Markup {
-    let more = i64::from(list.offset) + i64::from(team::PAGE) < list.total;
+    let shown = match &list.rows {
+        Rows::Members(r) => r.len(),
+        Rows::Provisions(r) => r.len(),
+    } as i64;
+    let more = i64::from(list.offset) + shown < list.total;
+    let prev = match (page_no, &list.first_key) {
+        (2, _) => Some(team_link(list.tab, q, None)),
+        (p, Some(k)) if p > 2 => Some(team_link(list.tab, q, Some((p - 1, "before", k)))),
+        _ => None,
+    };
+    let next = match (&list.last_key, more) {
+        (Some(k), true) => Some(team_link(list.tab, q, Some((page_no + 1, "after", k)))),
+        _ => None,
+    };
     html! {
-        @if page_no > 1 || more {
+        @if prev.is_some() || next.is_some() {
             nav.pager aria-label="Pages" {
-                @if page_no > 1 {
-                    a #page-prev href=(team_link(list.tab, q, page_no - 1)) { "Previous page" }
-                }
-                @if more {
-                    a #page-next href=(team_link(list.tab, q, page_no + 1)) { "Next page" }
-                }
+                @if let Some(p) = &prev { a #page-prev href=(p) { "Previous page" } }
+                @if let Some(n) = &next { a #page-next href=(n) { "Next page" } }
             }
         }
     }
 }
 
-fn members_table(session: &Session, admin: bool, rows: &[Member], now: i64) -> Markup {
+/// The roles the viewer may give `m` (the rule asked for each), their current one first.
+fn roles_offered(viewer: &Viewer, m: &Member) -> Vec<Role> {
+    [Role::Member, Role::Admin, Role::Owner]
+        .into_iter()
+        .filter(|r| {
+            *r == m.role
+                || viewer.may(Act::ChangeMember {
+                    target: &m.user_id,
+                    target_role: m.role,
+                    role: Some(*r),
+                    provisioner: None,
+                })
+        })
+        .collect()
+}
+
+fn members_table(viewer: &Viewer, rows: &[Member], now: Millis, back: &str) -> Markup {
+    let me = &viewer.principal.user;
     html! {
         @if !rows.is_empty() {
             table.stack #members {
-                thead { tr { th { "Email" } th { "Name" } th { "Role" } th { "Joined" } @if admin { th { span.visually-hidden { "Actions" } } } } }
+                thead { tr { th { "Email" } th { "Name" } th { "Role" } th { "Joined" } th { span.visually-hidden { "Actions" } } } }
                 tbody {
                     @for m in rows {
-                        @let me = m.user_id == session.user_id;
-                        @let who = m.email.clone().unwrap_or_else(|| m.user_id.to_string());
+                        @let mine = m.user_id == *me;
+                        @let who = m.email.clone().unwrap_or_else(|| m.name.clone().unwrap_or_else(|| "(no address)".into()));
+                        @let roles = if mine { Vec::new() } else { roles_offered(viewer, m) };
+                        @let provisioner = !mine && viewer.may(Act::ChangeMember { target: &m.user_id, target_role: m.role, role: None, provisioner: Some(!m.is_provisioner) });
+                        @let removable = !mine && viewer.may(Act::RemoveMember { target: &m.user_id, target_role: m.role });
+                        @let keys = !mine && viewer.may(Act::ListKeys { of: Some(&m.user_id) });
                         tr data-user=(m.user_id) {
-                            td data-label="Email" { (who) @if me { " " span.you { "(you)" } } @if m.api_only { " " span.pill { "API only" } } }
+                            td data-label="Email" { (who) @if mine { " " span.you { "(you)" } } @if m.api_only { " " span.pill { "API only" } } }
                             td data-label="Name" { (m.name.clone().unwrap_or_default()) }
                             td data-label="Role" { (m.role.as_str()) @if m.is_provisioner { " " span.pill { "provisioner" } } }
                             td data-label="Joined" { (time_cell(now, m.joined_at)) }
-                            @if admin {
-                                td.actions data-label="Actions" {
-                                    @if !me {
-                                        form.inline method="post" action={ "/team/members/" (m.user_id) "/role" } {
-                                            input type="hidden" name="csrf" value=(session.csrf);
-                                            label.visually-hidden for={ "role-" (m.user_id) } { "Role of " (who) }
-                                            select.compact id={ "role-" (m.user_id) } name="role" {
-                                                @for r in [Role::Member, Role::Admin, Role::Owner] {
-                                                    option value=(r.as_str()) selected[r == m.role] { (r.as_str()) }
-                                                }
-                                            }
-                                            button.secondary.small type="submit" aria-label={ "Change role of " (who) } { "Change role" }
+                            td.actions {
+                                @if roles.len() > 1 {
+                                    form.inline method="post" action={ "/team/members/" (m.user_id) "/role" } {
+                                        input type="hidden" name="csrf" value=(viewer.csrf());
+                                        input type="hidden" name="back" value=(back);
+                                        label.visually-hidden for={ "role-" (m.user_id) } { "Role of " (who) }
+                                        select.compact id={ "role-" (m.user_id) } name="role" {
+                                            @for r in &roles { option value=(r.as_str()) selected[*r == m.role] { (r.as_str()) } }
                                         }
-                                        form.inline method="post" action={ "/team/members/" (m.user_id) "/provisioner" } {
-                                            input type="hidden" name="csrf" value=(session.csrf);
-                                            input type="hidden" name="on" value=(if m.is_provisioner { "false" } else { "true" });
-                                            button.secondary.small type="submit" aria-label={ (if m.is_provisioner { "Remove provisioner access of " } else { "Give provisioner access to " }) (who) } {
-                                                (if m.is_provisioner { "Remove provisioner" } else { "Make provisioner" })
-                                            }
-                                        }
-                                        a.button.secondary.small href={ "/team/keys?user=" (m.user_id) } aria-label={ "Keys of " (who) } { "Keys" }
-                                        a.button.danger.small href={ "/team/members/" (m.user_id) "/remove" } aria-label={ "Remove " (who) } { "Remove…" }
+                                        button.secondary.small type="submit" data-action="role" { "Change role" span.visually-hidden { " of " (who) } }
                                     }
+                                }
+                                @if provisioner {
+                                    form.inline method="post" action={ "/team/members/" (m.user_id) "/provisioner" } {
+                                        input type="hidden" name="csrf" value=(viewer.csrf());
+                                        input type="hidden" name="back" value=(back);
+                                        input type="hidden" name="on" value=(if m.is_provisioner { "false" } else { "true" });
+                                        button.secondary.small type="submit" data-action="provisioner" {
+                                            (if m.is_provisioner { "Remove provisioner" } else { "Make provisioner" })
+                                            span.visually-hidden { ": " (who) }
+                                        }
+                                    }
+                                }
+                                @if keys {
+                                    a.button.secondary.small href={ "/team/keys?user=" (m.user_id) } data-action="keys" { "Keys" span.visually-hidden { " of " (who) } }
+                                }
+                                @if removable {
+                                    a.button.danger.small href={ "/team/members/" (m.user_id) "/remove" } data-action="remove" { "Remove…" span.visually-hidden { " " (who) } }
                                 }
                             }
                         }
@@ -233,14 +279,28 @@ fn members_table(session: &Session, admin: bool, rows: &[Member], now: i64) -> M
     }
 }
 
-fn provisions_table(session: &Session, rows: &[Provision], now: i64) -> Markup {
+/// A provision's person as lists and messages name them: address, else label.
+pub fn person_of(p: &crate::domain::Provision) -> String {
+    p.email.clone().or(p.name.clone()).unwrap_or_else(|| "(no address given)".into())
+}
+
+fn provisions_table(viewer: &Viewer, tab: Tab, rows: &[ListedProvision], now: Millis) -> Markup {
+    let manage = viewer.may(Act::ManageProvisions);
+    let again = |p: &crate::domain::Provision| viewer.may(Act::Provision { role: p.role });
+    let when = match tab {
+        Tab::Claimed => "Claimed",
+        Tab::Cancelled => "Ended",
+        Tab::Expired => "Expired",
+        _ => "Expires",
+    };
     html! {
         @if !rows.is_empty() {
             table.stack #provisions {
-                thead { tr { th { "Person" } th { "Role" } th { "Status" } th { "Created" } th { "Expires" } th { span.visually-hidden { "Actions" } } } }
+                thead { tr { th { "Person" } th { "Role" } th { "Created" } th { (when) } th { span.visually-hidden { "Actions" } } } }
                 tbody {
-                    @for p in rows {
-                        @let who = p.email.clone().or(p.name.clone()).unwrap_or_else(|| "(no address given)".into());
+                    @for l in rows {
+                        @let p = &l.provision;
+                        @let who = person_of(p);
                         tr data-provision=(p.id) {
                             td data-label="Person" {
                                 (who)
@@ -248,18 +308,27 @@ fn provisions_table(session: &Session, rows: &[Provision], now: i64) -> Markup {
                                 @if let Some(x) = &p.external_id { br; span.muted { "External ID: " (x) } }
                             }
                             td data-label="Role" { (p.role.as_str()) }
-                            td data-label="Status" { span.pill { (p.status.as_str()) } }
-                            td data-label="Created" { (time_cell(now, p.created_at)) }
-                            td data-label="Expires" {
-                                @if let Some(at) = p.claimed_at { "claimed " (time_cell(now, at)) } @else { (time_cell(now, p.expires_at)) }
+                            td data-label="Created" {
+                                (time_cell(now, p.created_at))
+                                @if let Some(by) = &l.created_by { br; span.muted.by { "by " (by) } }
                             }
-                            td.actions data-label="Actions" {
-                                @if p.status.as_str() == "pending" {
-                                    form.inline method="post" action={ "/team/provisions/" (p.id) "/renew" } {
-                                        input type="hidden" name="csrf" value=(session.csrf);
-                                        button.secondary.small type="submit" aria-label={ "New claim link for " (who) } { "New claim link" }
+                            td data-label=(when) {
+                                @match p.status {
+                                    ProvisionStatus::Claimed => {
+                                        @if let Some(at) = p.claimed_at { (time_cell(now, at)) }
+                                        br; span.muted.claimer { "by " (l.claimed_by.clone().unwrap_or_else(|| "an account since deleted".into())) }
                                     }
-                                    a.button.danger.small href={ "/team/provisions/" (p.id) "/cancel" } aria-label={ "Cancel the provision for " (who) } { "Cancel…" }
+                                    ProvisionStatus::Cancelled => { "cancelled" }
+                                    _ => { (time_cell(now, p.expires_at)) }
+                                }
+                            }
+                            td.actions {
+                                @if p.status == ProvisionStatus::Pending && manage {
+                                    a.button.secondary.small href={ "/team/provisions/" (p.id) "/renew" } data-action="renew" { "New claim link…" span.visually-hidden { " for " (who) } }
+                                    a.button.danger.small href={ "/team/provisions/" (p.id) "/cancel" } data-action="cancel" { "Cancel…" span.visually-hidden { " the provision for " (who) } }
+                                }
+                                @if matches!(p.status, ProvisionStatus::Expired | ProvisionStatus::Cancelled) && again(p) {
+                                    a.button.secondary.small href=(again_link(p)) data-action="again" { "Provision again" span.visually-hidden { ": " (who) } }
                                 }
                             }
                         }
@@ -270,23 +339,55 @@ fn provisions_table(session: &Session, rows: &[Provision], now: i64) -> Markup {
     }
 }
 
+/// The provisioning form filled in as an ended provision was.
+fn again_link(p: &crate::domain::Provision) -> String {
+    let mut q = url::form_urlencoded::Serializer::new(String::new());
+    q.append_pair("role", p.role.as_str());
+    for (k, v) in [("email", &p.email), ("name", &p.name), ("external_id", &p.external_id)] {
+        if let Some(v) = v {
+            q.append_pair(k, v);
+        }
+    }
+    format!("/team/provision?{}", q.finish())
+}
+
+/// What the provisioning form starts with (a provision made again), and the error of a refused
+/// try beside its field.
+#[derive(Default, Deserialize)]
+pub struct Prefill {
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub external_id: Option<String>,
+    pub role: Option<String>,
+    #[serde(skip)]
+    pub error: Option<(&'static str, String)>,
+}
+
 /// The provisioning form, in the dialog and on its own page.
-fn provision_form(state: &AppState, session: &Session, id: &str) -> Markup {
+pub fn provision_form(state: &AppState, viewer: &Viewer, id: &str, fill: &Prefill) -> Markup {
     let ttl = clock::human(state.settings.provision_ttl);
+    let err = |field: &str| fill.error.as_ref().filter(|(f, _)| *f == field).map(|(_, m)| m.as_str());
+    let err_id = |field: &str| format!("{id}-{field}-error");
+    let admin_ok = viewer.may(Act::Provision { role: Role::Admin });
+    let role = fill.role.as_deref().unwrap_or("member");
     html! {
         form method="post" action="/team/provision" {
-            input type="hidden" name="csrf" value=(session.csrf);
+            input type="hidden" name="csrf" value=(viewer.csrf());
             p.muted { "Creates an account with a project, an API key that works at once, and a claim link for the person." }
-            label for={ (id) "-email" } { "Email " span.muted { "(optional: only this address may claim it)" } }
-            input id={ (id) "-email" } type="email" name="email" maxlength="254" autocomplete="off";
-            label for={ (id) "-name" } { "Label " span.muted { "(optional, e.g. their name)" } }
-            input id={ (id) "-name" } type="text" name="name" maxlength="100";
-            label for={ (id) "-external" } { "External ID " span.muted { "(optional: your own reference, searchable)" } }
-            input id={ (id) "-external" } type="text" name="external_id" maxlength="255";
+            @for (field, label, hint, value, kind, max) in [
+                ("email", "Email", "(optional: only this address may claim it)", &fill.email, "email", "254"),
+                ("name", "Label", "(optional, e.g. their name)", &fill.name, "text", "100"),
+                ("external_id", "External ID", "(optional: your own reference, searchable)", &fill.external_id, "text", "255"),
+            ] {
+                label for={ (id) "-" (field.replace('_', "-")) } { (label) " " span.muted { (hint) } }
+                input id={ (id) "-" (field.replace('_', "-")) } type=(kind) name=(field) maxlength=(max) autocomplete="off" value=(value.clone().unwrap_or_default())
+                    aria-invalid=[err(field).map(|_| "true")] aria-describedby=[err(field).map(|_| err_id(field))];
+                @if let Some(m) = err(field) { p.field-error id=(err_id(field)) { (m) } }
+            }
             label for={ (id) "-role" } { "Role" }
             select id={ (id) "-role" } name="role" {
-                option value="member" selected { "Member" }
-                option value="admin" { "Admin" }
+                option value="member" selected[role == "member"] { "Member" }
+                @if admin_ok { option value="admin" selected[role == "admin"] { "Admin" } }
             }
             label for={ (id) "-expiry" } { "Unclaimed, it expires after" }
             select id={ (id) "-expiry" } name="expires_in" {
@@ -297,6 +398,7 @@ fn provision_form(state: &AppState, session: &Session, id: &str) -> Markup {
                 option value="2592000" { "30 days" }
             }
             label.check { input id={ (id) "-skip" } type="checkbox" name="skip_onboarding" value="true" checked; "Skip onboarding" }
+            @if let Some(m) = err("form") { p.error role="alert" { (m) } }
             div.row {
                 button id={ (id) "-submit" } type="submit" { "Provision" }
                 @if id == "dialog" {
@@ -309,302 +411,27 @@ fn provision_form(state: &AppState, session: &Session, id: &str) -> Markup {
     }
 }
 
-/// The provisioning form on a page of its own (without JavaScript, the button opens this).
-pub async fn provision_page(state: web::Data<AppState>, session: Session) -> Result<HttpResponse, WebError> {
+/// The provisioning form on a page of its own (without JavaScript, the button opens this; a
+/// refused try comes back here with what was typed).
+pub fn provision_view(state: &AppState, viewer: &Viewer, status: StatusCode, fill: &Prefill) -> HttpResponse {
     let body = html! {
         section.card.narrow {
             h1 { "Provision new user" }
-            (provision_form(&state, &session, "provision"))
+            (provision_form(state, viewer, "provision", fill))
         }
     };
-    Ok(page(StatusCode::OK, app_layout("Provision new user", &session, Some(Nav::Team), body)))
+    page(status, app_layout("Provision new user", viewer, Nav::Team, body))
 }
 
-#[derive(Deserialize)]
-pub struct SwitchForm {
-    org_id: Option<String>,
-    csrf: Option<String>,
-}
-
-pub async fn switch(
-    req: HttpRequest,
+pub async fn provision_page(
     state: web::Data<AppState>,
-    session: Session,
-    form: web::Form<SwitchForm>,
+    viewer: Viewer,
+    fill: web::Query<Prefill>,
 ) -> Result<HttpResponse, WebError> {
-    session.check_post(&req, form.csrf.as_deref())?;
-    let org = form.org_id.as_deref().and_then(OrgId::parse);
-    organizations::switch(&state.ctx, &session.user_id, session.token_hash, org).await?;
-    Ok(redirect("/team"))
+    Ok(provision_view(&state, &viewer, StatusCode::OK, &fill))
 }
 
-/// The person acting in the organization their dashboard shows.
-pub(super) fn person(session: &Session) -> Result<Actor, WebError> {
-    match &session.active_org {
-        Some(org) => Ok(Actor::person(session.user_id.clone(), org.clone())),
-        None => Err(WebError::Redirect("/team".into())),
-    }
-}
-
-#[derive(Deserialize)]
-pub struct ProvisionForm {
-    role: Option<String>,
-    skip_onboarding: Option<String>,
-    email: Option<String>,
-    name: Option<String>,
-    external_id: Option<String>,
-    expires_in: Option<String>,
-    csrf: Option<String>,
-}
-
-pub(super) fn secret_row(label: &str, id: &str, value: &str) -> Markup {
-    html! {
-        label for=(id) { (label) }
-        div.secret {
-            code id=(id) { (value) }
-            button.secondary type="button" data-copy=(id) aria-label={ "Copy " (label.to_lowercase()) } { "Copy" }
-        }
-    }
-}
-
-fn only_admins() -> WebError {
-    WebError::Status(StatusCode::FORBIDDEN, "Only admins and owners can do this.".into())
-}
-
-pub async fn provision(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    session: Session,
-    form: web::Form<ProvisionForm>,
-) -> Result<HttpResponse, WebError> {
-    session.check_post(&req, form.csrf.as_deref())?;
-    let role = match form.role.as_deref() {
-        Some("admin") => ProvisionRole::Admin,
-        _ => ProvisionRole::Member,
-    };
-    let given =
-        |v: &Option<String>| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_string);
-    let options = ProvisionOptions {
-        expires_in_seconds: given(&form.expires_in).and_then(|s| s.parse::<u64>().ok()).map(Into::into),
-        email: given(&form.email),
-        name: given(&form.name),
-        external_id: given(&form.external_id),
-        ..Default::default()
-    };
-    // An unchecked checkbox is simply absent from the form.
-    let input = ProvisionInput { role, skip_onboarding: form.skip_onboarding.is_some() };
-    let p = match provisioning::provision_with(
-        &state.ctx,
-        person(&session)?,
-        &client(&req),
-        input,
-        options,
-        None,
-    )
-    .await
-    {
-        Ok(p) => p,
-        Err(Error::InsufficientRole(_)) => return Err(only_admins()),
-        Err(e) => return Err(e.into()),
-    };
-    let now = state.ctx.now();
-    let body = html! {
-        section.card {
-            h1 { "User provisioned" }
-            p role="status" { "The API key works now. Send the claim link to the person; it expires " (time_cell(now, p.row.expires_at)) ". "
-                strong { "The key and the link are shown only this once." } }
-            (secret_row("Claim link", "claim-url", &state.claim_url(&p.claim_token)))
-            (secret_row("API key", "api-key", &p.api_key))
-            (secret_row("User ID", "user-id", p.row.user_id.as_str()))
-            (secret_row("Project ID", "project-id", p.row.project_id.as_str()))
-            p { a href="/team?tab=pending" { "Back to the team" } }
-        }
-    };
-    show_once(&state, &session, "User provisioned", body).await
-}
-
-/// Secrets made by a form post are shown on the page the browser is then sent to, so a reload
-/// cannot make them again (see service::shown).
-pub(super) async fn show_once(
-    state: &AppState,
-    session: &Session,
-    title: &str,
-    body: Markup,
-) -> Result<HttpResponse, WebError> {
-    let id = shown::put(&state.ctx, session.seal_key, &session.user_id, title, body.into_string()).await?;
-    Ok(redirect(&format!("/team/shown?id={id}")))
-}
-
-#[derive(Deserialize)]
-pub struct ShownQuery {
-    id: Option<String>,
-}
-
-pub async fn shown(
-    state: web::Data<AppState>,
-    session: Session,
-    q: web::Query<ShownQuery>,
-) -> Result<HttpResponse, WebError> {
-    let id = q.id.as_deref().unwrap_or("");
-    let Some((title, body)) = shown::take(&state.ctx, session.seal_key, &session.user_id, id).await? else {
-        return Err(WebError::Status(
-            StatusCode::NOT_FOUND,
-            "This result has already been shown: keys and claim links are shown only once. Cancel the provision and make a new one if they were lost.".into(),
-        ));
-    };
-    Ok(page(StatusCode::OK, app_layout(&title, &session, Some(Nav::Team), maud::PreEscaped(body))))
-}
-
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    csrf: Option<String>,
-}
-
-impl CsrfForm {
-    pub fn csrf(&self) -> Option<&str> {
-        self.csrf.as_deref()
-    }
-}
-
-/// A new claim link for a pending provision (the old one stops working), shown once.
-pub async fn renew(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    session: Session,
-    id: web::Path<String>,
-    form: web::Form<CsrfForm>,
-) -> Result<HttpResponse, WebError> {
-    session.check_post(&req, form.csrf())?;
-    let link = provisioning::renew_claim_link(&state.ctx, person(&session)?, &id, None, false).await?;
-    let now = state.ctx.now();
-    let body = html! {
-        section.card {
-            h1 { "New claim link" }
-            p role="status" { "The previous link no longer opens. This one works until " (time_cell(now, link.expires_at)) ". "
-                strong { "It is shown only this once." } }
-            (secret_row("Claim link", "claim-url", &state.claim_url(&link.claim_token)))
-            p { a href="/team?tab=pending" { "Back to the provisions" } }
-        }
-    };
-    show_once(&state, &session, "New claim link", body).await
-}
-
-/// The confirmation before a cancel: it revokes a working key.
-pub async fn cancel_page(session: Session, id: web::Path<String>) -> Result<HttpResponse, WebError> {
-    Ok(confirm_page(
-        &session,
-        "Cancel this provision?",
-        "Its API key stops working at once and its claim link no longer opens. This cannot be undone.",
-        &format!("/team/provisions/{id}/cancel"),
-        "Cancel the provision",
-        "/team?tab=pending",
-    ))
-}
-
-pub async fn cancel(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    session: Session,
-    id: web::Path<String>,
-    form: web::Form<CsrfForm>,
-) -> Result<HttpResponse, WebError> {
-    session.check_post(&req, form.csrf.as_deref())?;
-    match provisioning::cancel(&state.ctx, person(&session)?, &id).await {
-        Ok(()) => Ok(redirect("/team?tab=pending&done=cancelled")),
-        Err(Error::InsufficientRole(_)) => Err(only_admins()),
-        Err(e) => Err(e.into()),
-    }
-}
-
-#[derive(Deserialize)]
-pub struct RoleForm {
-    role: Option<String>,
-    csrf: Option<String>,
-}
-
-pub async fn change_role(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    session: Session,
-    user: web::Path<String>,
-    form: web::Form<RoleForm>,
-) -> Result<HttpResponse, WebError> {
-    session.check_post(&req, form.csrf.as_deref())?;
-    let role = form.role.as_deref().and_then(Role::parse).ok_or_else(|| {
-        WebError::Status(StatusCode::BAD_REQUEST, "Choose a role: owner, admin or member.".into())
-    })?;
-    let change = MemberChange { role: Some(role), is_provisioner: None };
-    members::update(&state.ctx, person(&session)?, &user, change).await?;
-    Ok(redirect("/team?done=role_changed"))
-}
-
-#[derive(Deserialize)]
-pub struct ProvisionerForm {
-    on: Option<String>,
-    csrf: Option<String>,
-}
-
-pub async fn set_provisioner(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    session: Session,
-    user: web::Path<String>,
-    form: web::Form<ProvisionerForm>,
-) -> Result<HttpResponse, WebError> {
-    session.check_post(&req, form.csrf.as_deref())?;
-    let on = form.on.as_deref() == Some("true");
-    let change = MemberChange { role: None, is_provisioner: Some(on) };
-    members::update(&state.ctx, person(&session)?, &user, change).await?;
-    Ok(redirect(if on { "/team?done=provisioner_on" } else { "/team?done=provisioner_off" }))
-}
-
-/// The confirmation before removing a member: every key they hold here stops working.
-pub async fn remove_page(session: Session, user: web::Path<String>) -> Result<HttpResponse, WebError> {
-    Ok(confirm_page(
-        &session,
-        "Remove this member?",
-        "They leave the organization, and every API key they hold in it stops working at once. To bring them back, provision them again.",
-        &format!("/team/members/{user}/remove"),
-        "Remove the member",
-        "/team",
-    ))
-}
-
-pub async fn remove(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    session: Session,
-    user: web::Path<String>,
-    form: web::Form<CsrfForm>,
-) -> Result<HttpResponse, WebError> {
-    session.check_post(&req, form.csrf.as_deref())?;
-    members::remove(&state.ctx, person(&session)?, &user).await?;
-    Ok(redirect("/team?done=removed"))
-}
-
-#[derive(Deserialize)]
-pub struct OrgForm {
-    name: Option<String>,
-    csrf: Option<String>,
-}
-
-/// A signed-in person starts an organization and owns it; their key for it is shown once.
-pub async fn create_org(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    session: Session,
-    form: web::Form<OrgForm>,
-) -> Result<HttpResponse, WebError> {
-    session.check_post(&req, form.csrf.as_deref())?;
-    let name = form.name.clone().unwrap_or_default();
-    let access = organizations::start(&state.ctx, &session.user_id, session.token_hash, name).await?;
-    let body = html! {
-        section.card {
-            h1 { "Organization created" }
-            p { "You own it. Your API key for its project is shown only this once." }
-            (secret_row("API key", "api-key", &access.api_key))
-            p { a href="/team" { "Go to the dashboard" } }
-        }
-    };
-    show_once(&state, &session, "Organization created", body).await
+/// How a page writes a member for people: their address, else their name.
+pub fn member_name(m: &Member) -> String {
+    m.email.clone().or(m.name.clone()).unwrap_or_else(|| m.user_id.to_string())
 }

@@ -18,6 +18,7 @@ mod claims;
 mod cli;
 mod crash;
 mod credit_limits;
+mod dashboard;
 mod errors;
 mod events_crash;
 mod faults;

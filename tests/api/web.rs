@@ -427,7 +427,7 @@ engine_tests! {
 
         // An endpoint: its secret shown once; a test event; disabled; deleted after confirming.
         let r = owner
-            .post("/team/webhooks", &[("url", "http://127.0.0.1:9/hook"), ("events", "credits.low, credits.depleted"), ("csrf", &csrf)])
+            .post("/team/webhooks", &[("url", "http://127.0.0.1:9/hook"), ("event", "credits.low"), ("event", "credits.depleted"), ("csrf", &csrf)])
             .await;
         let shown = r.location.clone().unwrap();
         assert!(shown.starts_with("/team/shown?id="), "{:?}", r.body);
@@ -443,9 +443,10 @@ engine_tests! {
         assert_eq!(r.location.as_deref(), Some("/team/webhooks?done=webhook_off"));
         let page = owner.get("/team/webhooks").await;
         assert!(page.body.contains("disabled") && page.body.contains("webhook.test"), "{}", page.body);
-        let bad = owner.post("/team/webhooks", &[("url", "http://127.0.0.1/x"), ("events", "nope"), ("csrf", &csrf)]).await;
+        let bad = owner.post("/team/webhooks", &[("url", "http://127.0.0.1/x"), ("event", "nope"), ("csrf", &csrf)]).await;
         assert_eq!(bad.status, StatusCode::BAD_REQUEST);
-        assert!(owner.get(&format!("/team/webhooks/{id}/delete")).await.body.contains("Delete this endpoint?"));
+        assert!(bad.body.contains("value=\"http://127.0.0.1/x\"") && bad.body.contains("nope"), "the form comes back as typed: {}", bad.body);
+        assert!(owner.get(&format!("/team/webhooks/{id}/delete")).await.body.contains("Delete the endpoint http://127.0.0.1:9/hook?"));
         let r = owner.post(&format!("/team/webhooks/{id}/delete"), &[("csrf", &csrf)]).await;
         assert_eq!(r.location.as_deref(), Some("/team/webhooks?done=webhook_deleted"));
         let (_, hooks) = app.get("/v1/webhooks", &acme.owner.api_key).await;
@@ -467,9 +468,11 @@ engine_tests! {
         app.org_with_password("Acme", "owner@acme.com", "owner password");
         let mut web = WebClient::new(&app);
         web.login("owner@acme.com", "owner password").await;
-        // A refusal rendered as the error page (a key id that is nobody's).
+        // A refusal rendered as the error page (a key id that is nobody's): the confirmation
+        // names the key, so there is none to show.
         let r = web.get(&format!("/team/keys/{}/revoke", uuid::Uuid::new_v4())).await;
-        assert_eq!(r.status, StatusCode::OK, "the confirmation itself shows");
+        assert_eq!(r.status, StatusCode::NOT_FOUND);
+        assert!(r.body.contains("Something is not right") && r.body.contains("signed-in-as"), "{}", r.body);
         let csrf = web.csrf("/team").await;
         let host = format!("http://127.0.0.1:{}", app.port);
         let r = web.post_with(&format!("/team/keys/{}/revoke", uuid::Uuid::new_v4()), &[("csrf", &csrf)], &[("origin", &host)]).await;
@@ -534,11 +537,11 @@ engine_tests! {
         assert_eq!(r.status, StatusCode::BAD_REQUEST);
 
         // An endpoint's URL and events changed.
-        owner.post("/team/webhooks", &[("url", "http://127.0.0.1:9/a"), ("events", "*"), ("csrf", &csrf)]).await;
+        owner.post("/team/webhooks", &[("url", "http://127.0.0.1:9/a"), ("event", "*"), ("csrf", &csrf)]).await;
         let (_, hooks) = app.get("/v1/webhooks", &acme.owner.api_key).await;
         let id = hooks["webhooks"][0]["id"].as_str().unwrap().to_string();
         let r = owner
-            .post(&format!("/team/webhooks/{id}/edit"), &[("url", "http://127.0.0.1:9/b"), ("events", "credits.low"), ("description", "billing"), ("csrf", &csrf)])
+            .post(&format!("/team/webhooks/{id}/edit"), &[("url", "http://127.0.0.1:9/b"), ("event", "credits.low"), ("description", "billing"), ("csrf", &csrf)])
             .await;
         assert_eq!(r.location.as_deref(), Some("/team/webhooks?done=webhook_saved"));
         let (_, hook) = app.get(&format!("/v1/webhooks/{id}"), &acme.owner.api_key).await;

@@ -775,6 +775,7 @@ engine_tests! {
             delivery,
             status: Some(500),
             error: Some("failed"),
+            response: None,
             delivered: false,
             next_at,
         };
