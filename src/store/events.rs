@@ -53,7 +53,7 @@ pub fn target_key(target_type: &str) -> String {
 
 /// Whether an organization whose enabled endpoints want `wanted` (organizations.webhook_events,
 /// see `webhooks::refresh_subscriptions`) has a subscriber for events of type `kind`.
-fn subscribed(wanted: Option<&str>, kind: &str) -> bool {
+pub(super) fn subscribed(wanted: Option<&str>, kind: &str) -> bool {
     wanted.is_some_and(|w| w.contains(",*,") || w.contains(&format!(",{kind},")))
 }
 
