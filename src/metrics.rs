@@ -298,7 +298,7 @@ impl Registered {
                 &r,
                 IntGauge::new(
                     "db_wal_bytes",
-                    "Size of SQLite's write-ahead log file, as of the scrape (kept near 16 MiB at most).",
+                    "Size of SQLite's write-ahead log file, as of the scrape (restarted once it passes 16 MiB).",
                 )
                 .unwrap_or_else(|_| unreachable_metric()),
             ),

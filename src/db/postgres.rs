@@ -160,9 +160,11 @@ impl Postgres {
                 Ok(conn) => return Ok(conn),
                 Err(e) => {
                     let waited = asked.elapsed();
-                    if waited >= BUSY_WAIT
-                        || (self.down.load(Ordering::Relaxed) && waited >= UNREACHABLE_WAIT)
-                    {
+                    // Down means the last attempt to connect failed and no connection is left:
+                    // under a burst on a loaded machine an extra connection may time out while
+                    // the pool's others still work, and then requests wait for those.
+                    let down = self.down.load(Ordering::Relaxed) && pool.state().connections == 0;
+                    if waited >= BUSY_WAIT || (down && waited >= UNREACHABLE_WAIT) {
                         return Err(e.into());
                     }
                 }

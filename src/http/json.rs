@@ -20,7 +20,9 @@ pub const MAX_BODY: usize = 64 * 1024;
 
 /// A request body, parsed into `T` on demand.
 pub struct Body<T> {
-    parsed: Result<(T, Digest), ApiError>,
+    /// The digest is made only when the request carries an Idempotency-Key: it costs a second
+    /// serialization and a hash of the body, which most requests (a key verification) never use.
+    parsed: Result<(T, Option<Digest>), ApiError>,
 }
 
 /// What a body says, independent of spacing and field order: two bodies with the same fields and
@@ -37,7 +39,9 @@ impl<T> Body<T> {
     /// The body as `T`, and the request's `Idempotency-Key` (if any) with the body's digest.
     pub fn with_idempotency(self, req: &HttpRequest) -> Result<(T, Option<Idem>), ApiError> {
         let (t, digest) = self.parsed?;
-        Ok((t, idempotency(req, digest)?))
+        // No digest means no Idempotency-Key was sent (see `from_request`): there is nothing to
+        // file, and `idempotency` answers None without looking at it.
+        Ok((t, idempotency(req, digest.unwrap_or(Digest([0; 32])))?))
     }
 }
 
@@ -54,10 +58,11 @@ impl<T: DeserializeOwned + 'static> FromRequest for Body<T> {
             .is_some_and(|m| {
                 m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"))
             });
+        let with_digest = req.headers().contains_key("idempotency-key");
         let bytes = web::Bytes::from_request(req, payload);
         Box::pin(async move {
             let parsed = match bytes.await {
-                Ok(b) => parse(&b, is_json),
+                Ok(b) => parse(&b, is_json, with_digest),
                 Err(e) if e.as_response_error().status_code().as_u16() == 413 => {
                     Err(ApiError::body_too_large())
                 }
@@ -71,7 +76,11 @@ impl<T: DeserializeOwned + 'static> FromRequest for Body<T> {
     }
 }
 
-fn parse<T: DeserializeOwned>(bytes: &[u8], is_json: bool) -> Result<(T, Digest), ApiError> {
+fn parse<T: DeserializeOwned>(
+    bytes: &[u8],
+    is_json: bool,
+    with_digest: bool,
+) -> Result<(T, Option<Digest>), ApiError> {
     // No body at all means "all defaults", as if `{}` had been sent.
     let value = if bytes.iter().all(u8::is_ascii_whitespace) {
         Value::Object(Default::default())
@@ -89,7 +98,8 @@ fn parse<T: DeserializeOwned>(bytes: &[u8], is_json: bool) -> Result<(T, Digest)
         ));
     }
     // serde_json's map is ordered by key, so this text is canonical.
-    let digest = Digest(*blake3::hash(&serde_json::to_vec(&value).unwrap_or_default()).as_bytes());
+    let digest = with_digest
+        .then(|| Digest(*blake3::hash(&serde_json::to_vec(&value).unwrap_or_default()).as_bytes()));
     let t = serde_path_to_error::deserialize(value).map_err(|e| field_error(&e))?;
     Ok((t, digest))
 }
@@ -184,18 +194,18 @@ mod tests {
     }
 
     fn got(body: &[u8]) -> ApiError {
-        parse::<Req>(body, true).err().expect("refused")
+        parse::<Req>(body, true, false).err().expect("refused")
     }
 
     #[test]
     fn empty_body_is_an_empty_object_whatever_the_type() {
-        assert!(parse::<Req>(b"", false).is_ok());
-        assert!(parse::<Req>(b"  \n", true).is_ok());
+        assert!(parse::<Req>(b"", false, true).is_ok());
+        assert!(parse::<Req>(b"  \n", true, true).is_ok());
     }
 
     #[test]
     fn refusals_carry_their_codes_and_name_the_field() {
-        assert_eq!(parse::<Req>(b"{}", false).err().unwrap().code(), "unsupported_media_type");
+        assert_eq!(parse::<Req>(b"{}", false, true).err().unwrap().code(), "unsupported_media_type");
         assert_eq!(got(b"{").code(), "invalid_json");
         assert_eq!(got(b"[]").code(), "invalid_json");
         let e = got(br#"{"name": 5}"#);
@@ -206,13 +216,15 @@ mod tests {
         let e = got(br#"{"nmae": "x"}"#);
         assert!(e.message().starts_with("'nmae' is not a field"), "{}", e.message());
         // null is absent.
-        assert!(parse::<Req>(br#"{"name": null}"#, true).unwrap().0.name.is_none());
+        assert!(parse::<Req>(br#"{"name": null}"#, true, true).unwrap().0.name.is_none());
     }
 
     #[test]
     fn the_digest_ignores_spacing_and_order() {
-        let a = parse::<Value>(br#"{"a":1,"b":[2]}"#, true).unwrap().1;
-        let b = parse::<Value>(b"{ \"b\" : [2], \"a\": 1 }", true).unwrap().1;
+        let a = parse::<Value>(br#"{"a":1,"b":[2]}"#, true, true).unwrap().1.unwrap();
+        let b = parse::<Value>(b"{ \"b\" : [2], \"a\": 1 }", true, true).unwrap().1.unwrap();
         assert_eq!(a.0, b.0);
+        // Made only for a request with an Idempotency-Key.
+        assert!(parse::<Value>(br#"{"a":1}"#, true, false).unwrap().1.is_none());
     }
 }

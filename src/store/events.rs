@@ -53,7 +53,7 @@ pub fn target_key(target_type: &str) -> String {
 
 /// Whether an organization whose enabled endpoints want `wanted` (organizations.webhook_events,
 /// see `webhooks::refresh_subscriptions`) has a subscriber for events of type `kind`.
-fn subscribed(wanted: Option<&str>, kind: &str) -> bool {
+pub(super) fn subscribed(wanted: Option<&str>, kind: &str) -> bool {
     wanted.is_some_and(|w| w.contains(",*,") || w.contains(&format!(",{kind},")))
 }
 
@@ -92,7 +92,8 @@ pub struct NewEvent<'a> {
 }
 
 /// `insert` of many events at once (the sweep's): one statement for the events, one to learn
-/// which of their organizations have subscribers, and one for the deliveries when any has.
+/// which of their organizations have subscribers (all of them at once), and one for the
+/// deliveries when any has.
 pub fn insert_all(tx: &Tx, events: &[NewEvent], now: Millis) -> DbResult<()> {
     if events.is_empty() {
         return Ok(());
@@ -121,19 +122,25 @@ pub fn insert_all(tx: &Tx, events: &[NewEvent], now: Millis) -> DbResult<()> {
     };
     let made: Vec<(i64, OrgId, String)> =
         tx.query_all(sql, &[&rows, &now], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-    let mut orgs: Vec<&OrgId> = events.iter().map(|e| e.org).collect();
-    orgs.sort();
+    let mut orgs: Vec<&str> = events.iter().map(|e| e.org.as_str()).collect();
+    orgs.sort_unstable();
     orgs.dedup();
-    let mut wanted = std::collections::HashMap::new();
-    for org in orgs {
-        let w: Option<String> = tx
-            .query_opt("SELECT webhook_events FROM organizations WHERE id = ?1", &[org], |r| r.get(0))?
-            .flatten();
-        wanted.insert(org.clone(), w);
-    }
+    // Which of the batch's organizations want what, in one read however many they are.
+    let sql = match tx.engine() {
+        Engine::Sqlite => {
+            "SELECT id, webhook_events FROM organizations WHERE id IN (SELECT value FROM json_each(?1))"
+        }
+        Engine::Postgres => {
+            "SELECT id, webhook_events FROM organizations
+              WHERE id IN (SELECT json_array_elements_text(CAST(CAST(?1 AS TEXT) AS json)))"
+        }
+    };
+    let list = serde_json::Value::from(orgs).to_string();
+    let wanted: std::collections::HashMap<OrgId, Option<String>> =
+        tx.query_all(sql, &[&list], |r| Ok((r.get(0)?, r.get(1)?)))?.into_iter().collect();
     let fan_out: Vec<i64> = made
         .iter()
-        .filter(|(_, org, kind)| subscribed(wanted.get(org).and_then(|w| w.as_deref()), kind))
+        .filter(|(_, org, kind)| subscribed(wanted.get(org).and_then(Option::as_deref), kind))
         .map(|(n, _, _)| *n)
         .collect();
     if fan_out.is_empty() {

@@ -513,3 +513,30 @@ pub fn daily(conn: &Conn, org: &OrgId, since: Millis) -> DbResult<Vec<(WebhookId
         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::subscriptions;
+    use crate::store::events::subscribed;
+
+    /// The organization's summary says exactly what its enabled endpoints want: nothing for
+    /// none, every type for a catch-all, else the union of their lists.
+    #[test]
+    fn the_summary_of_the_endpoints_is_their_union() {
+        assert_eq!(subscriptions(&[]), None);
+        let lists =
+            [",credits.low,provision.created,".to_string(), ",provision.created,api_key.created,".into()];
+        let sum = subscriptions(&lists);
+        assert_eq!(sum.as_deref(), Some(",api_key.created,credits.low,provision.created,"));
+        for kind in ["api_key.created", "credits.low", "provision.created"] {
+            assert!(subscribed(sum.as_deref(), kind), "{kind}");
+        }
+        // Neither a type nobody named, nor one that only contains a wanted type's text.
+        assert!(!subscribed(sum.as_deref(), "provision.expired"));
+        assert!(!subscribed(sum.as_deref(), "created"));
+        assert!(!subscribed(None, "provision.created"));
+        let all = subscriptions(&[",credits.low,".to_string(), ",*,".into()]);
+        assert_eq!(all.as_deref(), Some(",*,"));
+        assert!(subscribed(all.as_deref(), "provision.expired"));
+    }
+}
