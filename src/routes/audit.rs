@@ -80,7 +80,7 @@ fn filter_of(query: &AuditQuery) -> Result<AuditFilter, ApiError> {
 #[derive(Deserialize, utoipa::IntoParams)]
 pub struct ExportQuery {
     /// `ndjson` (the default: one entry a line, as the list shows it) or `csv`.
-    #[param(value_type = String, required = false)]
+    #[param(value_type = String, required = false, pattern = "^(ndjson|csv)$")]
     format: Option<String>,
 }
 
