@@ -322,13 +322,12 @@ pub async fn grant(
 #[cfg(test)]
 mod tests {
     use crate::domain::Credits;
-    use utoipa::OpenApi;
 
     /// The document's ceiling is a literal (utoipa takes no expressions); it must stay the one the
     /// server enforces.
     #[test]
     fn the_documented_largest_amount_is_the_enforced_one() {
-        let doc = serde_json::to_value(crate::openapi::ApiDoc::openapi()).unwrap();
+        let doc = serde_json::to_value(crate::openapi::document()).unwrap();
         let max = &doc["components"]["schemas"]["AmountRequest"]["properties"]["amount"]["maximum"];
         assert_eq!(max.as_f64(), Some(Credits::MAX.thousandths() as f64 / 1000.0), "{max}");
     }
