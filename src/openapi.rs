@@ -149,12 +149,29 @@ impl Modify for CommonErrors {
 /// `POST /v1/team/provisions` takes an empty body as "all defaults" (the SDK may send none).
 struct OptionalBodies;
 
+/// Bodies that need one field of several (a member patch: `role` or `isProvisioner`; the member
+/// for set-provisioner: `email` or `user_id`): a struct's schema cannot say "at least one of",
+/// so it gets `allOf: [itself, anyOf: [required a, required b]]`.
+const ONE_OF_FIELDS: [(&str, [&str; 2]); 2] =
+    [("MemberPatch", ["role", "isProvisioner"]), ("SetProvisionerRequest", ["email", "user_id"])];
+
 impl Modify for OptionalBodies {
     fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::schema::{AllOfBuilder, AnyOfBuilder, ObjectBuilder, Schema};
         if let Some(op) = doc.paths.paths.get_mut("/v1/team/provisions").and_then(|p| p.post.as_mut()) {
             if let Some(body) = op.request_body.as_mut() {
                 body.required = Some(utoipa::openapi::Required::False);
             }
+        }
+        for (name, fields) in ONE_OF_FIELDS {
+            let Some(slot) = doc.components.as_mut().and_then(|c| c.schemas.get_mut(name)) else {
+                continue;
+            };
+            let any = fields
+                .into_iter()
+                .fold(AnyOfBuilder::new(), |any, f| any.item(ObjectBuilder::new().required(f)));
+            let whole = std::mem::replace(slot, RefOr::T(Schema::default()));
+            *slot = RefOr::T(Schema::AllOf(AllOfBuilder::new().item(whole).item(any).build()));
         }
     }
 }

@@ -15,7 +15,7 @@ use serde::Serialize;
 #[derive(serde::Deserialize, utoipa::ToSchema)]
 pub struct ClaimRequest {
     /// The 64 hex characters after `?token=` in the claim link.
-    #[schema(required)]
+    #[schema(value_type = String, required = true)]
     pub token: Option<String>,
 }
 

@@ -12,7 +12,7 @@ use serde::Serialize;
 #[derive(serde::Deserialize, utoipa::ToSchema)]
 pub struct CreateUserRequest {
     /// Its local part is kept and moved onto the organization's domain.
-    #[schema(required = true)]
+    #[schema(value_type = String, required = true)]
     pub email: Option<String>,
 }
 
@@ -20,9 +20,11 @@ pub struct CreateUserRequest {
 /// email wins when both are given).
 #[derive(serde::Deserialize, utoipa::ToSchema)]
 pub struct SetProvisionerRequest {
+    #[schema(value_type = String)]
     pub email: Option<String>,
+    #[schema(value_type = String)]
     pub user_id: Option<String>,
-    #[schema(required = true)]
+    #[schema(value_type = bool, required = true)]
     pub is_provisioner: Option<bool>,
 }
 
