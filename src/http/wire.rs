@@ -5,7 +5,7 @@
 //! wrapped (`JsonErrIo`): a write that ends with exactly such a response (it is always the last
 //! one on its connection) goes out as the same status with the contract's JSON body instead.
 //! Every other write passes straight through after one 8-byte comparison. If a later actix-http
-//! encodes these responses differently, they simply stay empty again (tests/errors.rs notices).
+//! encodes these responses differently, they simply stay empty again (tests/api/errors.rs notices).
 use actix_http::{body::MessageBody, HttpService, Protocol, Request, Response};
 use actix_service::{fn_service, map_config, IntoServiceFactory, Service, ServiceFactory, ServiceFactoryExt};
 use actix_web::{dev::AppConfig, rt::net::TcpStream};

@@ -57,10 +57,10 @@ impl From<Member> for MemberItemView {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MemberPatch {
     /// `owner`, `admin` or `member`; admins may not grant `owner`.
-    #[schema(value_type = String, pattern = "^(owner|admin|member)$")]
+    #[schema(value_type = String, required = false, pattern = "^(owner|admin|member)$")]
     pub role: Option<Role>,
     /// Owners only.
-    #[schema(value_type = bool)]
+    #[schema(value_type = bool, required = false)]
     pub is_provisioner: Option<bool>,
 }
 

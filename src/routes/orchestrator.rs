@@ -20,9 +20,9 @@ pub struct CreateUserRequest {
 /// email wins when both are given).
 #[derive(serde::Deserialize, utoipa::ToSchema)]
 pub struct SetProvisionerRequest {
-    #[schema(value_type = String)]
+    #[schema(value_type = String, required = false)]
     pub email: Option<String>,
-    #[schema(value_type = String)]
+    #[schema(value_type = String, required = false)]
     pub user_id: Option<String>,
     #[schema(value_type = bool, required = true)]
     pub is_provisioner: Option<bool>,
