@@ -323,22 +323,72 @@ impl EpochCheck {
             };
             match mine {
                 Some(id) => {
+                    // Dropped with this future if the request is (a client that hung up): the
+                    // check is put back either way, so the others do not wait forever.
+                    let mut runner = Runner { check: self, id, outcome: None };
                     let read = read.clone();
                     let outcome = actix_web::web::block(read)
                         .await
                         .map_err(|e| DbError::Blocking(e.to_string()))
                         .and_then(|r| r)
                         .map_err(|e| e.to_string());
-                    {
-                        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
-                        s.running = false;
-                        s.finished = Some((id, outcome));
-                    }
-                    self.done.notify_waiters();
+                    runner.outcome = Some(outcome);
                 }
                 None => notified.await,
             }
         }
+    }
+}
+
+/// The read on its way: when it stops, finished or dropped half-way, no read is running any
+/// more and the waiters are woken (to share its outcome, or to start the next read).
+struct Runner<'a> {
+    check: &'a EpochCheck,
+    id: u64,
+    outcome: Option<Result<(), String>>,
+}
+
+impl Drop for Runner<'_> {
+    fn drop(&mut self) {
+        {
+            let mut s = self.check.state.lock().unwrap_or_else(|p| p.into_inner());
+            s.running = false;
+            if let Some(outcome) = self.outcome.take() {
+                s.finished = Some((self.id, outcome));
+            }
+        }
+        self.check.done.notify_waiters();
+    }
+}
+
+#[cfg(test)]
+mod epoch_tests {
+    use super::EpochCheck;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    /// A request that reads the epoch for everyone and is then dropped (its client hung up, or a
+    /// timeout cancelled it) must not leave every later request waiting for a read whose end
+    /// nobody reports: the server stopped answering authenticated requests that way.
+    #[tokio::test]
+    async fn a_reader_that_gives_up_does_not_hold_up_the_next_request() {
+        let check = EpochCheck::default();
+        let release = Arc::new(AtomicBool::new(false));
+        let r = release.clone();
+        let slow = move || {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while !r.load(Ordering::SeqCst) && Instant::now() < deadline {
+                std::thread::yield_now();
+            }
+            Ok(())
+        };
+        let mut first = Box::pin(check.fresh(slow));
+        assert!(futures::poll!(first.as_mut()).is_pending(), "its read is on its way");
+        drop(first);
+        release.store(true, Ordering::SeqCst);
+        let next = tokio::time::timeout(Duration::from_secs(10), check.fresh(|| Ok(()))).await;
+        assert!(matches!(next, Ok(Ok(()))), "the next request is answered");
     }
 }
 

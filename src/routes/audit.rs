@@ -80,13 +80,14 @@ fn filter_of(query: &AuditQuery) -> Result<AuditFilter, ApiError> {
 #[derive(Deserialize, utoipa::IntoParams)]
 pub struct ExportQuery {
     /// `ndjson` (the default: one entry a line, as the list shows it) or `csv`.
-    #[param(value_type = String, required = false)]
+    #[param(value_type = String, required = false, pattern = "^(ndjson|csv)$")]
     format: Option<String>,
 }
 
 #[utoipa::path(tag = "audit", params(AuditQuery, ExportQuery),
     security(("bearer" = []), ("api_key" = [])),
-    responses((status = 200, description = "The organization's audit log with the list's filters, newest first, streamed in pages: NDJSON (each line an entry as the list shows it) or CSV (a header, then one entry a line; `details` as JSON text; a field that would read as a formula is prefixed with `'`).", content_type = "application/x-ndjson", body = String),
+    responses((status = 200, description = "The organization's audit log with the list's filters, newest first, streamed in pages: NDJSON (each line an entry as the list shows it) or CSV (a header, then one entry a line; `details` as JSON text; a field that would read as a formula is prefixed with `'`).",
+            content((String = "application/x-ndjson"), (String = "text/csv"))),
         (status = 400, body = crate::http::error::ErrorBody), (status = 403, body = crate::http::error::ErrorBody)))]
 #[get("/v1/audit-logs/export")]
 pub async fn export(

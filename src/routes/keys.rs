@@ -278,7 +278,8 @@ pub async fn verify(
     // a debit.
     let (body, idem) = body.with_idempotency(&req)?;
     let key = body.key;
-    if key.is_empty() || key.len() > 128 {
+    // Characters, as the document counts them (bytes refused what it calls valid).
+    if key.is_empty() || key.chars().count() > 128 {
         return Err(ApiError::invalid_field("'key' must be an API key (1 to 128 characters)."));
     }
     let scope = match body.scope.as_deref() {

@@ -75,7 +75,8 @@ async fn run_the_browser_tests(app: &TestApp, other: Option<&TestApp>, shots: Op
             app.clock.advance(Duration::from_secs(86_400));
         }
     }
-    app.delete(&format!("/v1/keys/{}", old["id"].as_str().unwrap()), &spenders[0].api_key).await;
+    let old_key_id = old["id"].as_str().unwrap().to_string();
+    app.delete(&format!("/v1/keys/{old_key_id}"), &spenders[0].api_key).await;
     let (_, v) = app.post("/v1/keys/verify", &k, serde_json::json!({"key": old_key})).await;
     assert_eq!(v["code"], "revoked");
     for server in std::iter::once(app).chain(other) {
@@ -125,6 +126,7 @@ async fn run_the_browser_tests(app: &TestApp, other: Option<&TestApp>, shots: Op
         .env("CREDIT_DAYS", CREDIT_DAYS.to_string())
         .env("VERIFY_DAYS", VERIFY_DAYS.to_string())
         .env("VERIFIED_KEY_ID", &verified_key)
+        .env("REVOKED_KEY_ID", &old_key_id)
         .env("WEBHOOK_ID", &webhook)
         .env("EVENT_ID", &event)
         .env("PROVISIONED", PROVISIONED.to_string())

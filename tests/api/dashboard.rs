@@ -427,6 +427,60 @@ engine_tests! {
     }
 }
 
+engine_tests! {
+    /// A search whose longest word is in more rows than `store::terms::LEAD` (2,000) reads the
+    /// list in its own order and checks each row (the other branch of the query): the same
+    /// counts, pages and order as a search through the index would give.
+    #[tokio::test]
+    async fn a_search_on_a_word_in_most_rows_reads_the_list_in_order() {
+        let app = spawn_with(|s| s.provision_rate_limit = 0).await;
+        let acme = app.org_with_password("Acme", "owner@acme.com", "owner password");
+        const N: usize = 2_050;
+        let all: Vec<usize> = (0..N).collect();
+        for chunk in all.chunks(50) {
+            let made = futures::future::join_all(chunk.iter().map(|i| {
+                app.post("/v1/team/provisions", &acme.owner.api_key, json!({"email": format!("p{i}@acme.test")}))
+            }))
+            .await;
+            for (s, b) in made {
+                assert_eq!(s, StatusCode::CREATED, "{b}");
+            }
+        }
+        let mut o = signed_in(&app, "owner@acme.com", "owner password").await;
+        let count = |body: &str| {
+            let label = "id=\"tab-pending\">Pending <span class=\"count\">(";
+            let at = body.find(label).unwrap() + label.len();
+            body[at..at + body[at..].find(')').unwrap()].replace(',', "")
+        };
+        // "acme" is in every row; "p7" (the other word) narrows it to p7, p70–p79, p700–p799.
+        for (q, n) in [("acme", N), ("acme.test", N), ("p7 acme", 111), ("ACME p7", 111)] {
+            let body = o.get(&format!("/team?tab=pending&q={}", urlencode(q))).await.body;
+            assert_eq!(count(&body), n.to_string(), "{q}");
+        }
+        // Pages of a search through every row: newest first, each row once, all of them.
+        let mut seen = std::collections::HashSet::new();
+        let mut url = "/team?tab=pending&q=acme".to_string();
+        for page in 1..=21 {
+            let body = o.get(&url).await.body;
+            let rows: Vec<&str> = body.split("data-provision=\"").skip(1).map(|r| &r[..36]).collect();
+            assert_eq!(rows.len(), if page < 21 { 100 } else { 50 }, "page {page}");
+            assert!(rows.iter().all(|r| seen.insert(r.to_string())), "page {page} repeats no row");
+            if page == 1 {
+                // The last fifty made (the newest) come first.
+                assert!((N - 50..N).all(|i| body.contains(&format!(">p{i}@acme.test<"))), "newest first");
+            }
+            match body.find("id=\"page-next\" href=\"") {
+                Some(at) => {
+                    let at = at + 21;
+                    url = body[at..at + body[at..].find('"').unwrap()].replace("&amp;", "&");
+                }
+                None => assert_eq!(page, 21, "a next page until the last"),
+            }
+        }
+        assert_eq!(seen.len(), N);
+    }
+}
+
 fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {

@@ -63,6 +63,11 @@ engine_tests! {
         assert_eq!((v["valid"].clone(), v["code"].clone()), (json!(false), json!("not_found")));
         assert!(v["userId"].is_null() && v["keyId"].is_null(), "{v}");
 
+        // The document's limit is 128 characters, not bytes: 128 of them that take two bytes
+        // each are a key nobody has (schemathesis sent one), not a malformed request.
+        assert_eq!(code_of(&app, &gate, &"é".repeat(128)).await, "not_found");
+        assert_error(app.post("/v1/keys/verify", &gate, json!({"key": "é".repeat(129)})).await, 400, "invalid_field");
+
         // Another organization's key is as unknown as a missing one.
         assert_eq!(code_of(&app, &gate, &b.owner.api_key).await, "not_found");
 

@@ -25,6 +25,7 @@ const SPENDER_ID = env("SPENDER_ID");
 const CREDIT_DAYS = Number(env("CREDIT_DAYS"));
 const VERIFY_DAYS = Number(env("VERIFY_DAYS"));
 const VERIFIED_KEY_ID = env("VERIFIED_KEY_ID");
+const REVOKED_KEY_ID = env("REVOKED_KEY_ID"); // verified once after it was revoked: one refusal
 const WEBHOOK_ID = env("WEBHOOK_ID");
 const EVENT_ID = env("EVENT_ID");
 const DESKTOP = { width: 1280, height: 800 };
@@ -255,6 +256,9 @@ test("no page scrolls sideways at 390 px, and buttons, selects and links that ac
       .map((e) => [e.textContent.trim().slice(0, 30) || e.id, e.getBoundingClientRect().height])
       .filter(([, h]) => h < 44));
     assert.deepEqual(small, [], `${url}: controls under 44 px`);
+    // How tall each page is on a phone (the issue saw Team at 14,276 px and Credits at 26,725).
+    const tall = await p.evaluate(() => document.documentElement.scrollHeight);
+    console.log(`390 px: ${url.replace(BASE, "")} is ${tall} px tall`);
   };
   for (const url of signedIn) {
     await check(page, url);
@@ -460,6 +464,11 @@ test("a key's page draws its verifications per day, valid and refused", async ()
   assert.equal(await page.locator("#verifications-chart rect.ok").count(), VERIFY_DAYS);
   assert.match(await page.getAttribute("#verifications-chart svg", "aria-label"), new RegExp(`${VERIFY_DAYS} valid`));
   await shot(page, "key-verifications");
+  // The revoked key: one day, one refusal, nothing valid.
+  await page.goto(`${BASE}/team/keys/${REVOKED_KEY_ID}`);
+  assert.equal(await page.locator("#verifications-chart g[data-day]").count(), 1);
+  assert.equal(await page.locator("#verifications-chart rect.bad-bar").count(), 1);
+  assert.equal(await page.locator("#verifications-chart rect.ok").count(), 0);
   await context.close();
 });
 
@@ -469,7 +478,9 @@ test("a failing delivery shows its attempts, error, next attempt and payload; Re
   await page.goto(`${BASE}/team/webhooks`);
   const card = page.locator(`[data-webhook="${WEBHOOK_ID}"]`);
   assert.match(await card.locator(".health").textContent(), /failing/);
-  assert.ok(await card.locator(`#deliveries-chart-${WEBHOOK_ID} g[data-day]`).count() >= 1);
+  // Its one delivery (the test event), failed, on one day.
+  assert.equal(await card.locator(`#deliveries-chart-${WEBHOOK_ID} g[data-day]`).count(), 1);
+  assert.equal(await card.locator(`#deliveries-chart-${WEBHOOK_ID} rect.bad-bar`).count(), 1);
   await shot(page, "webhooks");
   await Promise.all([page.waitForURL(/\/deliveries\//), card.locator(`tr[data-event="${EVENT_ID}"] a`).click()]);
   const before = await page.locator("#attempts tbody tr").count();
