@@ -20,6 +20,8 @@ pub mod maintenance;
 pub mod members;
 pub mod organizations;
 pub mod provisioning;
+pub mod scim;
+pub mod scim_groups;
 pub mod shown;
 pub mod ssrf;
 pub mod team;
