@@ -36,6 +36,14 @@ pub fn group_json(base: &str, g: &ScimGroup) -> Map<String, Value> {
 }
 
 fn input_from(body: &Map<String, Value>) -> Result<ScimGroupInput, ScimError> {
+    // A member without a value names nobody: refused, not dropped (reading drops what it
+    // does not know, so look first).
+    let listed = body.iter().find(|(k, _)| k.eq_ignore_ascii_case("members")).and_then(|(_, v)| v.as_array());
+    for (i, m) in listed.into_iter().flatten().enumerate() {
+        if m.as_object().is_some_and(|o| !o.keys().any(|k| k.eq_ignore_ascii_case("value"))) {
+            return Err(bad("invalidValue", format!("'members[{i}].value' is required.")).into());
+        }
+    }
     let doc = read_resource(R, body)?;
     let display_name = required(R, &doc, "displayName")?;
     let external_id = doc.get("externalId").and_then(Value::as_str).map(str::to_string);

@@ -416,6 +416,8 @@ fn single(attr: &Attr, v: &Value, at: &str) -> Result<Option<Value>, Bad> {
             _ => return Err(wrong("true or false")),
         })),
         Type::String | Type::Reference | Type::DateTime => match v {
+            // No database keeps a NUL in text (PostgreSQL refuses it): refused here, as bad input.
+            Value::String(s) if s.contains('\0') => return Err(wrong("text without NUL characters")),
             Value::String(s) if s.chars().count() <= 2048 => Some(Value::String(s.clone())),
             Value::String(_) => return Err(wrong("at most 2048 characters")),
             _ => return Err(wrong("a string")),

@@ -123,7 +123,9 @@ pub async fn user(ctx: &Ctx, actor: Actor, id: &str) -> Result<ScimMember> {
 
 /// A person the provider pushes: a new member (a new account for a new address; an existing
 /// account with a verified address joins as it is), with a project and no key.
-pub async fn create_user(ctx: &Ctx, actor: Actor, input: ScimUserInput) -> Result<ScimMember> {
+pub async fn create_user(ctx: &Ctx, actor: Actor, mut input: ScimUserInput) -> Result<ScimMember> {
+    // A person pushed without `active` is active (RFC 7643's reading, and what providers assume).
+    input.active = Some(input.active.unwrap_or(true));
     let now = ctx.now();
     ctx.db
         .write(move |tx| {

@@ -8,6 +8,7 @@ pub mod claim;
 pub mod credits;
 pub mod forms;
 pub mod keys;
+pub mod scim;
 pub mod session;
 pub mod team;
 pub mod webhooks;
@@ -111,6 +112,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(keys::rotate_page))
                 .route(web::post().to(keys::rotate)),
         )
+        .route("/team/scim", web::get().to(scim::overview))
+        .route("/team/scim/token", web::post().to(scim::make_token))
+        .route("/team/scim/settings", web::post().to(scim::save_settings))
         .route("/orgs", web::post().to(team::create_org));
 }
 
@@ -266,6 +270,7 @@ pub enum Nav {
     Credits,
     Audit,
     Webhooks,
+    Scim,
 }
 
 /// A signed-in page: the header, and (in an organization) the sidebar with the sections.
@@ -289,6 +294,7 @@ pub fn app_layout(title: &str, session: &Session, nav: Option<Nav>, body: Markup
                         (item(Nav::Credits, "/team/credits", "Credits"))
                         (item(Nav::Audit, "/team/audit", "Audit log"))
                         (item(Nav::Webhooks, "/team/webhooks", "Webhooks"))
+                        (item(Nav::Scim, "/team/scim", "SCIM"))
                     }
                 }
                 div.content { (body) }
