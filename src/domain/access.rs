@@ -151,8 +151,7 @@ impl Scopes {
         let scopes = Scopes(set);
         if scopes.has(Scope::Scim) && scopes != Scopes::SCIM {
             return Err(
-                "'scim' goes alone: a SCIM token reaches /scim/v2 and nothing else; make another key for the rest."
-                    .into(),
+                "'scim' goes alone: a SCIM token is for /scim/v2; make another key for the rest.".into()
             );
         }
         Ok(scopes)

@@ -16,10 +16,20 @@ fn integer() -> ObjectBuilder {
     ObjectBuilder::new().schema_type(SchemaType::Type(Type::Integer))
 }
 
+/// An optional attribute: null means unassigned (RFC 7643 §2.5), as leaving it out does.
+fn nullable(t: Type) -> ObjectBuilder {
+    ObjectBuilder::new().schema_type(SchemaType::from_iter([t, Type::Null]))
+}
+
 fn open_object() -> ObjectBuilder {
     ObjectBuilder::new()
         .schema_type(SchemaType::Type(Type::Object))
         .additional_properties(Some(AdditionalProperties::FreeForm(true)))
+}
+
+/// A list that may also be null (unassigned).
+fn list() -> ArrayBuilder {
+    ArrayBuilder::new().schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
 }
 
 fn strings() -> ArrayBuilder {
@@ -33,12 +43,17 @@ fn name() -> ObjectBuilder {
     ))
 }
 
-/// A boolean, or the strings Entra ID sends for one ("True", "False", in any case).
+/// A boolean, or the strings Entra ID sends for one ("True", "False", in any case), or null.
 fn boolean() -> RefOr<Schema> {
     OneOfBuilder::new()
-        .item(ObjectBuilder::new().schema_type(SchemaType::Type(Type::Boolean)))
+        .item(nullable(Type::Boolean))
         .item(string().pattern(Some("^([Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee])$")))
         .into()
+}
+
+/// Text the server keeps: at most 2048 characters, no NUL; or null.
+fn text() -> ObjectBuilder {
+    nullable(Type::String).max_length(Some(2048)).pattern(Some("^[^\\u0000]*$"))
 }
 
 macro_rules! schema {
@@ -120,15 +135,15 @@ schema!(
         .required("userName")
         .property("schemas", strings())
         .property("userName", name())
-        .property("externalId", string().max_length(Some(2048)))
-        .property("displayName", string().max_length(Some(2048)))
+        .property("externalId", text())
+        .property("displayName", text())
         .property("active", boolean())
         .property(
             "emails",
-            ArrayBuilder::new().items(
+            list().items(
                 open_object()
-                    .property("value", string().max_length(Some(2048)))
-                    .property("type", string().max_length(Some(2048)))
+                    .property("value", text())
+                    .property("type", text())
                     .property("primary", boolean()),
             ),
         )
@@ -142,10 +157,10 @@ schema!(
         .required("displayName")
         .property("schemas", strings())
         .property("displayName", name())
-        .property("externalId", string().max_length(Some(2048)))
+        .property("externalId", text())
         .property(
             "members",
-            ArrayBuilder::new().items(
+            list().items(
                 open_object()
                     .required("value")
                     .property("value", string())
@@ -172,7 +187,7 @@ schema!(
                             "^([Aa][Dd][Dd]|[Rr][Ee][Pp][Ll][Aa][Cc][Ee]|[Rr][Ee][Mm][Oo][Vv][Ee])$"
                         ))
                     )
-                    .property("path", string().min_length(Some(1))),
+                    .property("path", nullable(Type::String).min_length(Some(1)).pattern(Some("\\S"))),
             ),
         )
         .into()
@@ -183,11 +198,11 @@ schema!(
     "A SearchRequest (RFC 7644 §3.4.3).",
     open_object()
         .property("schemas", strings())
-        .property("filter", string())
-        .property("startIndex", integer())
-        .property("count", integer())
-        .property("attributes", strings())
-        .property("excludedAttributes", strings())
+        .property("filter", nullable(Type::String))
+        .property("startIndex", nullable(Type::Integer))
+        .property("count", nullable(Type::Integer))
+        .property("attributes", list().items(string()))
+        .property("excludedAttributes", list().items(string()))
         .into()
 );
 

@@ -40,8 +40,13 @@ fn input_from(body: &Map<String, Value>) -> Result<ScimGroupInput, ScimError> {
     // does not know, so look first).
     let listed = body.iter().find(|(k, _)| k.eq_ignore_ascii_case("members")).and_then(|(_, v)| v.as_array());
     for (i, m) in listed.into_iter().flatten().enumerate() {
-        if m.as_object().is_some_and(|o| !o.keys().any(|k| k.eq_ignore_ascii_case("value"))) {
-            return Err(bad("invalidValue", format!("'members[{i}].value' is required.")).into());
+        let field =
+            |name: &str| m.as_object()?.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v);
+        if m.is_object() && !field("value").is_some_and(Value::is_string) {
+            return Err(bad("invalidValue", format!("'members[{i}].value' is required: a User's id.")).into());
+        }
+        if field("type").is_some_and(|t| !t.as_str().is_some_and(|t| t.eq_ignore_ascii_case("User"))) {
+            return Err(bad("invalidValue", format!("'members[{i}]': groups hold Users only.")).into());
         }
     }
     let doc = read_resource(R, body)?;
@@ -103,7 +108,7 @@ pub async fn search(
     caller: ScimCaller,
     body: ScimBody,
 ) -> Result<HttpResponse, ScimError> {
-    let q = ListQuery::parse(R, &body.into_inner()?)?;
+    let q = ListQuery::from_body(R, &body.into_inner()?)?;
     listed(&state, caller, q).await
 }
 

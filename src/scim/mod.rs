@@ -248,7 +248,18 @@ fn parse_body(bytes: &[u8], media: Option<&str>) -> Result<Map<String, Value>, S
         ));
     }
     match serde_json::from_slice::<Value>(bytes) {
-        Ok(Value::Object(m)) => Ok(m),
+        Ok(Value::Object(m)) => {
+            // `schemas` says what the body is: when sent, a list of URIs.
+            let schemas = m.iter().find(|(k, _)| k.eq_ignore_ascii_case("schemas")).map(|(_, v)| v);
+            let uris = |v: &Value| v.as_array().is_some_and(|l| l.iter().all(Value::is_string));
+            if schemas.is_some_and(|v| !uris(v)) {
+                return Err(ScimError::bad_request(
+                    "invalidValue",
+                    "'schemas' must be a list of schema URIs.",
+                ));
+            }
+            Ok(m)
+        }
         Ok(_) => Err(ScimError::bad_request("invalidSyntax", "The request body must be a JSON object.")),
         Err(e) => {
             Err(ScimError::bad_request("invalidSyntax", format!("The request body is not valid JSON ({e}).")))
@@ -271,6 +282,7 @@ pub struct ListQuery {
     pub excluded: Vec<String>,
 }
 
+/// A whole number: from a query string, its text; from a body, a JSON number.
 fn int(name: &str, v: &Value) -> Result<i64, ScimError> {
     let n = match v {
         Value::Number(n) => n.as_i64(),
@@ -280,20 +292,45 @@ fn int(name: &str, v: &Value) -> Result<i64, ScimError> {
     n.ok_or_else(|| ScimError::bad_request("invalidValue", format!("'{name}' must be a whole number.")))
 }
 
-fn names(v: &Value) -> Vec<String> {
+/// Attribute names: comma-separated in a query string, a list of strings in a body.
+fn names(name: &str, v: &Value) -> Result<Vec<String>, ScimError> {
     match v {
-        Value::String(s) => s.split(',').map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect(),
-        Value::Array(items) => items.iter().filter_map(Value::as_str).map(str::to_string).collect(),
-        _ => Vec::new(),
+        Value::String(s) => {
+            Ok(s.split(',').map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect())
+        }
+        Value::Array(items) if items.iter().all(Value::is_string) => {
+            Ok(items.iter().filter_map(Value::as_str).map(str::to_string).collect())
+        }
+        _ => Err(ScimError::bad_request(
+            "invalidValue",
+            format!("'{name}' must be a list of attribute names."),
+        )),
     }
 }
 
 impl ListQuery {
+    /// A SearchRequest body (`/.search`): the parameters with their JSON types.
+    pub fn from_body(resource: Resource, body: &Map<String, Value>) -> Result<ListQuery, ScimError> {
+        for (k, v) in body {
+            let typed = match k.to_ascii_lowercase().as_str() {
+                "startindex" | "count" => v.is_null() || v.is_i64() || v.is_u64(),
+                "attributes" | "excludedattributes" => v.is_null() || v.is_array(),
+                _ => true,
+            };
+            if !typed {
+                return Err(ScimError::bad_request("invalidValue", format!("'{k}' has the wrong type.")));
+            }
+        }
+        Self::parse(resource, body)
+    }
+
     /// Parameters by name (case-insensitively), from a query string or a SearchRequest body.
     pub fn parse(resource: Resource, params: &Map<String, Value>) -> Result<ListQuery, ScimError> {
         let get = |name: &str| params.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v);
         let filter = match get("filter") {
             None | Some(Value::Null) => None,
+            // An empty filter asks for nothing in particular.
+            Some(Value::String(f)) if f.trim().is_empty() => None,
             Some(Value::String(f)) => {
                 Some(filter::parse(resource, f).map_err(|m| ScimError::bad_request("invalidFilter", m))?)
             }
@@ -308,8 +345,14 @@ impl ListQuery {
             None | Some(Value::Null) => max,
             Some(v) => int("count", v)?.clamp(0, max),
         };
-        let attributes = get("attributes").map(names).unwrap_or_default();
-        let excluded = get("excludedAttributes").map(names).unwrap_or_default();
+        let attributes = match get("attributes") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(v) => names("attributes", v)?,
+        };
+        let excluded = match get("excludedAttributes") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(v) => names("excludedAttributes", v)?,
+        };
         Ok(ListQuery { filter, start: start as usize, count: count as usize, attributes, excluded })
     }
 

@@ -390,12 +390,14 @@ pub fn value_of(attr: &Attr, v: &Value, at: &str) -> Result<Option<Value>, Bad> 
         return Ok(None);
     }
     if attr.multi {
-        let items: Vec<&Value> = match v {
-            Value::Array(items) => items.iter().collect(),
-            one => vec![one],
+        let Value::Array(items) = v else {
+            return Err(bad("invalidValue", format!("'{at}' must be a list.")));
         };
         let mut out = Vec::with_capacity(items.len());
-        for (i, item) in items.into_iter().enumerate() {
+        for (i, item) in items.iter().enumerate() {
+            if item.is_null() || (attr.ty == Type::Complex && !item.is_object()) {
+                return Err(bad("invalidValue", format!("'{at}[{i}]' must be an object.")));
+            }
             if let Some(x) = single(attr, item, &format!("{at}[{i}]"))? {
                 out.push(x);
             }
@@ -427,10 +429,10 @@ fn single(attr: &Attr, v: &Value, at: &str) -> Result<Option<Value>, Bad> {
             _ => return Err(wrong("an integer")),
         },
         Type::Complex => {
-            // Entra ID sends a manager (and some send emails) as the bare value.
+            // Entra ID sends a manager as the bare value.
             let wrapped;
             let v = match v {
-                Value::String(_) if find(attr.sub, "value").is_some() => {
+                Value::String(_) if !attr.multi && find(attr.sub, "value").is_some() => {
                     wrapped = json!({ "value": v });
                     &wrapped
                 }
@@ -610,7 +612,7 @@ mod tests {
             "schemas": [USER, ENTERPRISE],
             "USERNAME": "alice@x.com",
             "Active": "False",
-            "emails": {"Value": "alice@x.com", "primary": "True", "unknown": 1},
+            "emails": [{"Value": "alice@x.com", "primary": "True", "unknown": 1}],
             "password": "never kept",
             "id": "ignored",
             "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department": "R&D",

@@ -107,7 +107,7 @@ pub async fn search(
     caller: ScimCaller,
     body: ScimBody,
 ) -> Result<HttpResponse, ScimError> {
-    let q = ListQuery::parse(R, &body.into_inner()?)?;
+    let q = ListQuery::from_body(R, &body.into_inner()?)?;
     listed(&state, caller, q).await
 }
 
