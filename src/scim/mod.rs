@@ -136,10 +136,11 @@ pub fn reply(status: StatusCode, body: &Value) -> HttpResponse {
     HttpResponse::build(status).content_type(MEDIA_TYPE).body(body.to_string())
 }
 
-/// What nothing under `/scim/v2` serves: 405 naming the methods when the path is a SCIM route,
-/// else 404, both as SCIM errors.
-pub fn unmatched(req: &HttpRequest) -> HttpResponse {
-    match crate::openapi::allowed_methods(req.path()) {
+/// What nothing under `/scim/v2` serves: 405 naming the methods (`allow`, which the caller reads
+/// from the document, the one list of routes) when the path is a SCIM route, else 404, both as
+/// SCIM errors.
+pub fn unmatched(allow: Option<&str>) -> HttpResponse {
+    match allow {
         Some(allow) => {
             let mut res =
                 ScimError::new(StatusCode::METHOD_NOT_ALLOWED, None, format!("This endpoint accepts only {allow}."))

@@ -21,6 +21,7 @@ pub mod members;
 pub mod organizations;
 pub mod provisioning;
 pub mod scim;
+mod scim_grant;
 pub mod scim_groups;
 pub mod shown;
 pub mod ssrf;

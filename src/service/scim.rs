@@ -8,8 +8,9 @@
 //! as `scim` with the events the API raises. Groups and the admin-group setting: `scim_groups`.
 
 use super::audit;
-use super::authority::{authorize, principal, principal_now, Act, Grant};
+use super::authority::{authorize, principal, Act, Grant};
 use super::organizations::DEFAULT_PROJECT_NAME;
+use super::scim_grant::{granted, sync_roles, taken};
 use super::{members, Actor, Ctx};
 use crate::clock::Millis;
 use crate::db::{DbError, Tx};
@@ -30,21 +31,6 @@ fn beyond_reach() -> Error {
         "owner",
         "This person is an owner of the organization, and owners are beyond SCIM's reach: it never deactivates, demotes or removes them. An owner of the organization changes them in provisiond.".into(),
     )
-}
-
-/// 409 `uniqueness`, naming what is taken.
-pub(super) fn taken(what: String) -> Error {
-    Error::Conflict("uniqueness", what)
-}
-
-/// Allowed to act as the organization's identity provider, inside a write: the grant, with the
-/// organization locked (owner counts and names cannot move underneath) and the token's standing
-/// read afresh (a token whose owner was demoted a moment ago acts no more).
-pub(super) fn granted(tx: &Tx, actor: &Actor) -> Result<Grant> {
-    let p = principal(tx, actor)?;
-    authorize(&p, Act::Scim)?;
-    store::orgs::lock_org(tx, &p.org)?;
-    authorize(&principal_now(tx, actor)?, Act::Scim)
 }
 
 /// A userName as the unique key it is (lowercase); it must say something.
@@ -187,7 +173,7 @@ pub async fn create_user(ctx: &Ctx, actor: Actor, mut input: ScimUserInput) -> R
                 data.insert("active".into(), false.into());
             }
             audit::event(tx, g.by(), &org, EventType::UserCreated, ("user", user_id.to_string()), data, now)?;
-            super::scim_groups::sync_roles(tx, &g, now)?;
+            sync_roles(tx, &g, now)?;
             store::scim::member_by_id(tx, &org, &user_id)?.ok_or_else(no_such_user)
         })
         .await

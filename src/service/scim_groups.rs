@@ -5,8 +5,7 @@
 
 use super::audit;
 use super::authority::{authorize, principal, principal_now, Act, Grant};
-use super::members::{self, MemberChange};
-use super::scim::{granted, taken};
+use super::scim_grant::{granted, sync_roles, taken};
 use super::{Actor, Ctx};
 use crate::clock::Millis;
 use crate::db::{DbError, Tx};
@@ -160,19 +159,6 @@ pub async fn delete_group(ctx: &Ctx, actor: Actor, id: &str) -> Result<()> {
             sync_roles(tx, &g, now)
         })
         .await
-}
-
-/// While an admin group is set: every member (owners aside) in it an admin, everyone else a
-/// member, each change recorded as the API records a role change.
-pub(super) fn sync_roles(tx: &Tx, g: &Grant, now: Millis) -> Result<()> {
-    let Some(admins) = store::scim::admin_group(tx, &g.org)? else { return Ok(()) };
-    for (user, role) in store::scim::role_drift(tx, &g.org, &admins.to_lowercase())? {
-        if let Some(member) = store::memberships::get(tx, &g.org, &user, now)? {
-            let change = MemberChange { role: Some(role), is_provisioner: None };
-            members::change_in(tx, g.by(), &g.org, member, change, now)?;
-        }
-    }
-    Ok(())
 }
 
 /// The group whose members are admins (owners; the SCIM page and `/v1/scim/settings`).
