@@ -352,6 +352,15 @@ engine_tests! {
         let (s, _) = app.call(Method::PATCH, &format!("/v1/members/{}", second.user_id), Some(o), Some(json!({"role": "admin"}))).await;
         assert_eq!(s, StatusCode::OK);
         assert_scim_error(&scim(&app, Method::GET, "/Users", theirs, None).await, 403, None);
+        // The one owner left is the last owner: still beyond reach, by PATCH, PUT or DELETE.
+        let last = format!("/Users/{}", org.owner.user_id);
+        let off = patch_op(json!([{"op": "Replace", "path": "active", "value": "False"}]));
+        assert_scim_error(&scim(&app, Method::PATCH, &last, &t, off).await, 409, None);
+        let put = json!({"schemas": [USER], "userName": "owner@acme.com", "active": false});
+        assert_scim_error(&scim(&app, Method::PUT, &last, &t, Some(put)).await, 409, None);
+        assert_scim_error(&scim(&app, Method::DELETE, &last, &t, None).await, 409, None);
+        assert_eq!(member(&app, &org, org.owner.user_id.as_str()).await.unwrap()["role"], "owner");
+        assert_eq!(app.get("/v1/user", o).await.0, StatusCode::OK, "the last owner's key still works");
         // Settings are the owners'.
         assert_error(app.get("/v1/scim/settings", &admin.api_key).await, 403, "insufficient_role");
         assert_eq!(app.get("/v1/scim/settings", o).await.1, json!({"adminGroup": "Admins"}));

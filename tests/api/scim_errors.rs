@@ -76,9 +76,14 @@ engine_tests! {
             assert_scim_error(&scim(&app, Method::PATCH, &path, &tb, Some(off)).await, 404, None);
             assert_scim_error(&scim(&app, Method::DELETE, &path, &tb, None).await, 404, None);
         }
+        let group_path = format!("/Groups/{gid}");
         for method in [Method::GET, Method::DELETE] {
-            assert_scim_error(&scim(&app, method, &format!("/Groups/{gid}"), &tb, None).await, 404, None);
+            assert_scim_error(&scim(&app, method, &group_path, &tb, None).await, 404, None);
         }
+        let put = json!({"displayName": "Taken over", "members": []});
+        assert_scim_error(&scim(&app, Method::PUT, &group_path, &tb, Some(put)).await, 404, None);
+        let empty = json!({"schemas": [PATCH_OP], "Operations": [{"op": "remove", "path": "members"}]});
+        assert_scim_error(&scim(&app, Method::PATCH, &group_path, &tb, Some(empty)).await, 404, None);
         // Nor may B put our people into its groups.
         let steal = json!({"displayName": "B team", "members": [{"value": member.user_id.to_string()}]});
         assert_scim_error(&scim(&app, Method::POST, "/Groups", &tb, Some(steal)).await, 400, Some("invalidValue"));
