@@ -15,14 +15,17 @@ ALTER TABLE events ADD COLUMN audit_n INTEGER;
 
 -- Audit ids are shown, never looked up: their unique index (a random page written at every
 -- change) goes. SQLite keeps a UNIQUE constraint's index until the table is rebuilt, so it is
--- rebuilt, rows in order.
+-- rebuilt, rows in order. The rebuild also gives the actors 'scim' (issue 24, whose step 11
+-- would otherwise rebuild the table a second time for its CHECK).
 CREATE TABLE audit_log_9 (
     n           INTEGER PRIMARY KEY,
     id          TEXT NOT NULL,
     org_id      TEXT NOT NULL,
     action      TEXT NOT NULL,
-    actor_type  TEXT NOT NULL CHECK (actor_type IN ('user', 'api_key', 'operator', 'system')),
+    -- 'scim': the organization's identity provider, through its SCIM token (actor_id: the key).
+    actor_type  TEXT NOT NULL CHECK (actor_type IN ('user', 'api_key', 'operator', 'system', 'scim')),
     actor_id    TEXT,
+    -- The acting person's address as it was then (an api_key actor's holder).
     actor_email TEXT,
     target_type TEXT NOT NULL,
     target_id   TEXT NOT NULL,

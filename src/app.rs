@@ -177,6 +177,9 @@ impl Application {
 /// prefixes; the API's JSON error for everyone else.
 async fn not_found(req: actix_web::HttpRequest) -> actix_web::HttpResponse {
     let path = req.path();
+    if path == crate::scim::PREFIX || path.starts_with("/scim/v2/") {
+        return crate::scim::unmatched(crate::openapi::allowed_methods(path));
+    }
     let api = ["/v1/", "/api/"].iter().any(|p| path.starts_with(p)) || path == "/v1" || path == "/api";
     let browser = req
         .headers()

@@ -22,6 +22,7 @@ pub mod openapi;
 pub mod passwords;
 pub mod ratelimit;
 pub mod routes;
+pub mod scim;
 pub mod secrets;
 pub mod serverkey;
 pub mod service;

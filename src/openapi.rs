@@ -20,7 +20,17 @@ use utoipa_actix_web::AppExt;
         title = "provisiond",
         description = "Provisions users, projects and API keys for AI-agent platforms."
     ),
-    components(schemas(ErrorBody, ErrorDetail))
+    components(schemas(
+        ErrorBody,
+        ErrorDetail,
+        crate::scim::doc::ScimErrorBody,
+        crate::scim::doc::ScimResource,
+        crate::scim::doc::ScimList,
+        crate::scim::doc::ScimUser,
+        crate::scim::doc::ScimGroup,
+        crate::scim::doc::ScimPatch,
+        crate::scim::doc::ScimSearch
+    ))
 )]
 pub struct ApiDoc;
 
@@ -121,8 +131,21 @@ impl Modify for CommonErrors {
                 )
                 .build()
         };
+        // SCIM answers its own error body, as its own media type.
+        let scim_error = || {
+            ResponseBuilder::new()
+                .description("A SCIM error (RFC 7644 §3.12).")
+                .content(
+                    crate::scim::MEDIA_TYPE,
+                    ContentBuilder::new()
+                        .schema(Some(RefOr::Ref(utoipa::openapi::Ref::from_schema_name("ScimErrorBody"))))
+                        .build(),
+                )
+                .build()
+        };
         for (path, item) in doc.paths.paths.iter_mut() {
             let public = path == "/healthz";
+            let scim = path.starts_with(crate::scim::PREFIX);
             let ops: [Option<&mut Operation>; 5] = [
                 item.get.as_mut(),
                 item.post.as_mut(),
@@ -132,7 +155,8 @@ impl Modify for CommonErrors {
             ];
             for op in ops.into_iter().flatten() {
                 let mut add = |status: &str| {
-                    op.responses.responses.entry(status.to_string()).or_insert_with(|| RefOr::T(error()));
+                    let body = if scim { scim_error() } else { error() };
+                    op.responses.responses.entry(status.to_string()).or_insert_with(|| RefOr::T(body));
                 };
                 add("500");
                 add("503");
@@ -140,6 +164,10 @@ impl Modify for CommonErrors {
                     for s in ["400", "401", "413", "415", "429"] {
                         add(s);
                     }
+                }
+                if scim {
+                    // Any key but an owner's SCIM token.
+                    add("403");
                 }
             }
         }

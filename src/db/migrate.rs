@@ -5,7 +5,7 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 const SCHEMA: &str = include_str!("../../schema.sql");
 /// The `user_version` that `schema.sql` leaves behind.
-pub const SCHEMA_VERSION: i64 = 10;
+pub const SCHEMA_VERSION: i64 = 11;
 /// Upgrade steps: the script in `migrations/N.sql` takes a database from version N-1 to N.
 const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../../migrations/2.sql")),
@@ -17,6 +17,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (8, include_str!("../../migrations/8.sql")),
     (9, include_str!("../../migrations/9.sql")),
     (10, include_str!("../../migrations/10.sql")),
+    (11, include_str!("../../migrations/11.sql")),
 ];
 /// Tables an upgrade rebuilds; their row counts must come through unchanged.
 const REBUILT: &[&str] = &["users", "memberships", "projects", "api_keys", "agents", "provisions"];

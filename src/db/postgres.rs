@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 const SCHEMA: &str = include_str!("../../schema.pg.sql");
 /// The version `schema.pg.sql` leaves behind: the same numbering as SQLite's.
-pub const SCHEMA_VERSION: i32 = 10;
+pub const SCHEMA_VERSION: i32 = 11;
 /// Upgrade steps: `migrations/pg/N.sql` takes a database from version N-1 to N (the
 /// PostgreSQL engine starts at version 4).
 const MIGRATIONS: &[(i32, &str)] = &[
@@ -24,6 +24,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (8, include_str!("../../migrations/pg/8.sql")),
     (9, include_str!("../../migrations/pg/9.sql")),
     (10, include_str!("../../migrations/pg/10.sql")),
+    (11, include_str!("../../migrations/pg/11.sql")),
 ];
 
 /// Advisory lock keys (any two fixed numbers): one for the schema, one for the first

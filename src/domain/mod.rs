@@ -13,6 +13,7 @@ mod names;
 mod paging;
 mod provisions;
 mod records;
+mod scim;
 mod webhooks;
 
 pub use access::*;
@@ -25,6 +26,7 @@ pub use names::*;
 pub use paging::*;
 pub use provisions::*;
 pub use records::*;
+pub use scim::*;
 pub use webhooks::*;
 
 /// Echoing a 10 KB "email" back in an error helps nobody.

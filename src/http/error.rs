@@ -280,12 +280,12 @@ impl From<DbError> for ApiError {
 /// unmatched methods and the like, which it answers in plain text or with no body): the body
 /// becomes the contract's JSON error. Our own JSON errors and HTML pages pass untouched.
 pub fn json_error_net<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
-    let ours = res
-        .response()
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json") || v.starts_with("text/html"));
+    let ours =
+        res.response().headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| {
+            v.starts_with("application/json")
+                || v.starts_with("application/scim+json")
+                || v.starts_with("text/html")
+        });
     if ours {
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
     }

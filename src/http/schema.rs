@@ -4,7 +4,7 @@
 
 use crate::domain::{EventType, Scope};
 use std::borrow::Cow;
-use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, SchemaType, Type};
 use utoipa::openapi::RefOr;
 
 fn names(described: &str, names: impl IntoIterator<Item = &'static str>) -> RefOr<Schema> {
@@ -33,12 +33,34 @@ impl utoipa::ToSchema for EventName {
     }
 }
 
-/// A scope's name.
+/// A scope's name (`scim` among them).
 pub struct ScopeName;
 
 impl utoipa::PartialSchema for ScopeName {
     fn schema() -> RefOr<Schema> {
-        names("A scope: the routes a key reaches.", Scope::ALL.map(Scope::as_str))
+        names("A scope: the routes a key reaches.", Scope::NAMED.map(Scope::as_str))
+    }
+}
+
+/// What a new key may reach: API scopes, or `["scim"]` alone (an owner's SCIM token).
+pub struct KeyScopes;
+
+impl utoipa::PartialSchema for KeyScopes {
+    fn schema() -> RefOr<Schema> {
+        let api = ArrayBuilder::new()
+            .min_items(Some(1))
+            .items(names("An API scope: the routes a key reaches.", Scope::ALL.map(Scope::as_str)));
+        let scim = ArrayBuilder::new().min_items(Some(1)).max_items(Some(1)).items(names(
+            "The SCIM token's one scope (owners only): /scim/v2 and nothing else.",
+            [Scope::Scim.as_str()],
+        ));
+        OneOfBuilder::new().item(api).item(scim).into()
+    }
+}
+
+impl utoipa::ToSchema for KeyScopes {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("KeyScopes")
     }
 }
 

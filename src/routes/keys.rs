@@ -8,7 +8,7 @@ use crate::domain::{Role, Scope, Scopes, UserId};
 use crate::http::error::ApiError;
 use crate::http::json::{Body, IdempotencyHeader};
 use crate::http::paging::{next_cursor, PageQuery};
-use crate::http::schema::ScopeName;
+use crate::http::schema::{KeyScopes, ScopeName};
 use crate::http::AppState;
 use crate::service::keys::{self, IssuedKey, NewKeyInput, VerifyInput};
 use crate::service::Actor;
@@ -125,8 +125,9 @@ pub struct NewKeyRequest {
     /// At most the caller's own role.
     #[schema(value_type = Option<String>, pattern = "^(owner|admin|member)$")]
     pub role: Option<Role>,
-    /// Absent: the caller's own scopes. At least one; at most the caller's.
-    #[schema(min_items = 1, value_type = Option<Vec<ScopeName>>)]
+    /// Absent: the caller's own scopes. At least one; at most the caller's; `["scim"]` alone
+    /// makes an owner's SCIM token.
+    #[schema(value_type = Option<KeyScopes>)]
     pub scopes: Option<Vec<String>>,
 }
 

@@ -16,6 +16,7 @@ pub mod members;
 pub mod metrics;
 pub mod orchestrator;
 pub mod provisions;
+pub mod scim;
 pub mod user;
 pub mod webhooks;
 
@@ -67,7 +68,11 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(webhooks::rotate_secret)
         .service(webhooks::deliveries)
         .service(webhooks::resend)
-        .service(webhooks::test);
+        .service(webhooks::test)
+        .service(scim::get)
+        .service(scim::set);
+    // The SCIM protocol (`/scim/v2`): its own errors and media type, in the same document.
+    crate::scim::configure(cfg);
 }
 
 /// A response that carries a key or a claim link: no cache (a browser's, a proxy's) may keep it.

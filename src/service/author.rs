@@ -57,6 +57,13 @@ impl By {
         By { kind: "user", id: Some(user.to_string()), user: Some(user.clone()), origin: Origin::current() }
     }
 
+    /// The organization's identity provider acting through its SCIM token: the same key (its
+    /// id; the owner who made it beside it), recorded as `scim`. Only `authority` makes these,
+    /// from a grant of `Act::Scim`.
+    pub(super) fn into_scim(self) -> By {
+        By { kind: "scim", ..self }
+    }
+
     /// The same author, from where the request came (captured when the edge made the actor).
     pub(super) fn from(mut self, origin: &Origin) -> By {
         self.origin = origin.clone();

@@ -125,7 +125,20 @@ impl Principal {
         }
     }
 
-    /// Administration no scope names (granting credits, setting limits): every scope.
+    /// What the caller may hand out or act on: its scopes, and for an owner holding every API
+    /// scope (a full key, a signed-in owner) also `scim`. A SCIM token is the owner's to make:
+    /// it does through `/scim/v2` what the owner's full credential may do through the API
+    /// (add, suspend and remove members), never more (it makes no owner and no key).
+    fn reach(&self) -> Scopes {
+        if self.role() == Role::Owner && !self.placeholder && Scopes::ALL.within(self.strength.scopes) {
+            self.strength.scopes.union(Scopes::SCIM)
+        } else {
+            self.strength.scopes
+        }
+    }
+
+    /// Administration no scope names (granting credits, setting limits): every API scope (a
+    /// SCIM token holds none of them).
     fn every_scope(&self) -> Result<()> {
         match Scope::ALL.into_iter().find(|s| !self.strength.scopes.has(*s)) {
             None => Ok(()),
@@ -194,6 +207,7 @@ pub fn principal(conn: &Conn, actor: &Actor) -> Result<Principal> {
         Who::Key(c) => Ok(Principal { by: By::key(c).from(actor.origin()), ..Principal::of_key(c) }),
         Who::Person { user, org } => {
             let m = store::memberships::membership(conn, user, org)?
+                .filter(|m| !m.suspended)
                 .ok_or_else(|| Error::NotFound("You are not a member of that organization.".into()))?;
             Ok(Principal {
                 user: user.clone(),
@@ -219,9 +233,9 @@ pub async fn principal_of(ctx: &super::Ctx, actor: Actor) -> Result<Principal> {
 pub fn principal_now(conn: &Conn, actor: &Actor) -> Result<Principal> {
     let mut p = principal(conn, actor)?;
     if let Some(caller) = actor.caller() {
-        let m = store::memberships::membership(conn, &p.user, &p.org)?.ok_or(Error::InvalidApiKey(
-            "The API key is not valid; check it, or ask an admin for a new one.",
-        ))?;
+        let m = store::memberships::membership(conn, &p.user, &p.org)?.filter(|m| !m.suspended).ok_or(
+            Error::InvalidApiKey("The API key is not valid; check it, or ask an admin for a new one."),
+        )?;
         p.strength.role = m.role.min(caller.ceiling);
         p.is_provisioner = m.is_provisioner;
     }
@@ -315,6 +329,11 @@ pub enum Act<'a> {
     ReadAudit,
     ReadEvents,
     ManageWebhooks,
+    /// The identity provider provisions the organization's people and groups (`/scim/v2`):
+    /// a key with the `scim` scope that acts as an owner. Its changes are recorded as `scim`.
+    Scim,
+    /// Reading or setting which SCIM group makes admins (`/v1/scim/settings`, the SCIM page).
+    ScimSettings,
 }
 
 /// Allowed: who acts (for the records) and the most anything the action makes may be.
@@ -349,7 +368,7 @@ fn key_not_found() -> Error {
 /// The rule. Every use case that administers or changes the organization calls it once, with
 /// the action and its target, before it touches anything.
 pub fn authorize(p: &Principal, act: Act<'_>) -> Result<Grant> {
-    let mut ceiling = p.strength;
+    let (mut ceiling, mut by) = (p.strength, p.by.clone());
     match act {
         Act::UseAgents => p.scope(Scope::Agents)?,
         Act::ReadBalance => p.scope(Scope::CreditsRead)?,
@@ -384,13 +403,16 @@ pub fn authorize(p: &Principal, act: Act<'_>) -> Result<Grant> {
                     p.role().as_str()
                 )));
             }
-            if !wanted.scopes.within(p.strength.scopes) {
-                let extra =
-                    Scope::ALL.into_iter().find(|s| wanted.scopes.has(*s) && !p.strength.scopes.has(*s));
+            if wanted.scopes.has(Scope::Scim) {
+                p.owner("make a SCIM token")?;
+            }
+            let reach = p.reach();
+            if !wanted.scopes.within(reach) {
+                let extra = Scope::NAMED.into_iter().find(|s| wanted.scopes.has(*s) && !reach.has(*s));
                 return Err(Error::MissingScope(extra.unwrap_or(Scope::Keys)));
             }
             // A key never outlives the one that made it (its grace period included).
-            ceiling = wanted.capped_by(p.strength);
+            ceiling = wanted.capped_by(Strength { scopes: reach, ..p.strength });
         }
         Act::Regenerate => p.scope(Scope::Keys)?,
         Act::OnKey { target, action } => {
@@ -404,15 +426,14 @@ pub fn authorize(p: &Principal, act: Act<'_>) -> Result<Grant> {
                 // more than the credential in hand (a `keys`-scoped key and its holder's full
                 // key): rotating it would hand that strength over.
                 let holder_stronger = target.holder_role.is_some_and(|r| r > p.role());
-                let key_stronger =
-                    target.acts_as() > p.role() || !target.key.scopes.within(p.strength.scopes);
+                let key_stronger = target.acts_as() > p.role() || !target.key.scopes.within(p.reach());
                 if holder_stronger || key_stronger {
                     return Err(stronger_target());
                 }
             }
             if action == KeyAction::Rotate {
                 // The new key is the old one's worth, and ends no later than the caller's.
-                ceiling = target.key.capped_by(p.strength);
+                ceiling = target.key.capped_by(Strength { scopes: p.reach(), ..p.strength });
             }
         }
         Act::ViewTeam => p.scope(Scope::Members)?,
@@ -501,13 +522,24 @@ pub fn authorize(p: &Principal, act: Act<'_>) -> Result<Grant> {
             p.scope(Scope::Webhooks)?;
             p.admin()?;
         }
+        Act::Scim => {
+            p.scope(Scope::Scim)?;
+            p.owner("provision through SCIM (make the token with an owner's key)")?;
+            // Nothing SCIM does makes a credential: no key, no owner.
+            ceiling = Strength { role: Role::Admin, scopes: Scopes::SCIM, ends_at: p.strength.ends_at };
+            by = by.into_scim();
+        }
+        Act::ScimSettings => {
+            p.scope(Scope::Members)?;
+            p.owner("change how SCIM maps groups to roles")?;
+        }
     }
     Ok(Grant {
         user: p.user.clone(),
         org: p.org.clone(),
         ceiling,
         idempotency_owner: p.idempotency_owner(),
-        by: p.by.clone(),
+        by,
     })
 }
 
@@ -562,6 +594,38 @@ mod tests {
         assert!(g.ceiling.within(in_grace.strength));
         let wanted = Strength { ends_at: Some(5_000), ..wanted };
         assert_eq!(authorize(&in_grace, Act::IssueKey { wanted }).unwrap().ceiling.ends_at, Some(1_000));
+    }
+
+    #[test]
+    fn scim_needs_the_scim_scope_and_an_owner_and_only_an_owner_makes_a_scim_token() {
+        let token_strength = Strength { role: Role::Owner, scopes: Scopes::SCIM, ends_at: None };
+        let issue = |p: &Principal| authorize(p, Act::IssueKey { wanted: token_strength });
+        // An owner's full key (and a signed-in owner) may make one; an admin's, or an owner's key
+        // narrowed to some scopes, may not.
+        let owner = key_principal(Role::Owner, Scopes::ALL, None);
+        assert_eq!(issue(&owner).unwrap().ceiling.scopes, Scopes::SCIM);
+        let admin = key_principal(Role::Admin, Scopes::ALL, None);
+        assert!(matches!(issue(&admin), Err(Error::InsufficientRole(_))));
+        let narrowed = key_principal(Role::Owner, Scopes::parse(["keys", "members"]).unwrap(), None);
+        assert!(matches!(issue(&narrowed), Err(Error::MissingScope(Scope::Scim))));
+        // SCIM itself: the scope and the owner role, both; recorded as `scim`; never an owner made.
+        let token = key_principal(Role::Owner, Scopes::SCIM, None);
+        let g = authorize(&token, Act::Scim).unwrap();
+        assert!(g.by().kind == "scim" && g.ceiling.role < Role::Owner);
+        assert!(matches!(authorize(&owner, Act::Scim), Err(Error::MissingScope(Scope::Scim))));
+        let demoted = key_principal(Role::Admin, Scopes::SCIM, None);
+        assert!(matches!(authorize(&demoted, Act::Scim), Err(Error::InsufficientRole(_))));
+        // A SCIM token reaches nothing of the API, "every scope" administration included, which a
+        // full owner key still passes (the nine API scopes, not scim).
+        assert!(matches!(authorize(&token, Act::GrantCredits), Err(Error::MissingScope(_))));
+        assert!(matches!(authorize(&token, Act::ListMembers), Err(Error::MissingScope(Scope::Members))));
+        assert!(matches!(issue(&token), Err(Error::MissingScope(Scope::Keys))));
+        assert!(authorize(&owner, Act::GrantCredits).is_ok());
+        // Revoking a SCIM token: its owner's full key may; an admin may not touch it.
+        let holder = UserId::new();
+        let target = KeyTarget { holder: &holder, holder_role: Some(Role::Owner), key: token_strength };
+        assert!(authorize(&owner, Act::OnKey { target, action: KeyAction::Revoke }).is_ok());
+        assert!(authorize(&admin, Act::OnKey { target, action: KeyAction::Revoke }).is_err());
     }
 
     #[test]

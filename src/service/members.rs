@@ -69,7 +69,7 @@ fn keep_an_owner(tx: &Tx, org: &OrgId, target: &Member) -> Result<()> {
 
 /// Applies a permitted change. Every key of the member acts with the new role and access from
 /// its very next request.
-fn change_in(
+pub(super) fn change_in(
     tx: &Tx,
     by: &By,
     org: &OrgId,
@@ -109,7 +109,7 @@ fn change_in(
 
 /// Ends the membership, revokes every key the person holds in the organization and drops their
 /// credit limit there, in one transaction.
-fn remove_in(tx: &Tx, by: &By, org: &OrgId, target: Member, now: Millis) -> Result<Removed> {
+pub(super) fn remove_in(tx: &Tx, by: &By, org: &OrgId, target: Member, now: Millis) -> Result<Removed> {
     if target.placeholder {
         return Err(pending_provision());
     }

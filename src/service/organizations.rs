@@ -320,7 +320,7 @@ pub async fn switch(ctx: &Ctx, user: &UserId, session: [u8; 32], org: Option<Org
     ctx.db
         .write(move |tx| {
             let member = match &org {
-                Some(o) => store::memberships::membership(tx, &user, o)?.is_some(),
+                Some(o) => store::memberships::membership(tx, &user, o)?.is_some_and(|m| !m.suspended),
                 None => false,
             };
             match org.filter(|_| member) {

@@ -61,7 +61,8 @@ pub struct KeyRow {
     pub org_id: OrgId,
     pub org_name: String,
     pub org_domain: Option<Domain>,
-    /// The member's role in the organization; None once they were removed from it.
+    /// The member's role in the organization; None once they were removed from it, or while
+    /// their identity provider has them suspended (SCIM `active: false`).
     pub member_role: Option<Role>,
     pub ceiling: Role,
     pub is_provisioner: bool,
@@ -79,7 +80,7 @@ pub fn lookup(conn: &Conn, hash: &[u8; 32]) -> DbResult<Option<KeyRow>> {
                 k.id, k.name, k.scopes, k.expires_at, k.revoked_at
            FROM api_keys k
            JOIN users u ON u.n = k.user_n
-           LEFT JOIN memberships m ON m.user_n = k.user_n AND m.org_id = k.org_id
+           LEFT JOIN memberships m ON m.user_n = k.user_n AND m.org_id = k.org_id AND m.suspended_at IS NULL
            JOIN organizations o ON o.id = k.org_id
            JOIN projects p ON p.n = k.project_n
           WHERE k.hash = ?1",

@@ -26,14 +26,17 @@ pub fn insert_membership(
 pub struct Membership {
     pub role: Role,
     pub is_provisioner: bool,
+    /// Deactivated by the organization's identity provider (SCIM): still a member, but nothing
+    /// they hold acts there.
+    pub suspended: bool,
 }
 
 pub fn membership(conn: &Conn, user: &UserId, org: &OrgId) -> DbResult<Option<Membership>> {
     conn.query_opt(
-        "SELECT role, is_provisioner FROM memberships
+        "SELECT role, is_provisioner, suspended_at IS NOT NULL FROM memberships
           WHERE user_n = (SELECT n FROM users WHERE id = ?1) AND org_id = ?2",
         &[user, org],
-        |r| Ok(Membership { role: r.get(0)?, is_provisioner: r.get(1)? }),
+        |r| Ok(Membership { role: r.get(0)?, is_provisioner: r.get(1)?, suspended: r.get(2)? }),
     )
 }
 
@@ -74,10 +77,13 @@ pub struct OrgOfUser {
     pub role: Role,
 }
 
+/// The organizations a person acts in (a suspended membership is left out: the dashboard does
+/// not show it, and sign-in does not land there).
 pub fn orgs_of_user(conn: &Conn, user: &UserId) -> DbResult<Vec<OrgOfUser>> {
     conn.query_all(
         "SELECT o.id, o.name, m.role FROM memberships m JOIN organizations o ON o.id = m.org_id
-          WHERE m.user_n = (SELECT n FROM users WHERE id = ?1) ORDER BY o.name, o.id",
+          WHERE m.user_n = (SELECT n FROM users WHERE id = ?1) AND m.suspended_at IS NULL
+          ORDER BY o.name, o.id",
         &[user],
         |r| Ok(OrgOfUser { org_id: r.get(0)?, name: r.get(1)?, role: r.get(2)? }),
     )

@@ -21,6 +21,7 @@ pub mod memberships;
 pub mod orgs;
 pub mod projects;
 pub mod provisions;
+pub mod scim;
 pub mod sessions;
 pub mod shown;
 pub mod terms;

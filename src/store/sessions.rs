@@ -27,11 +27,16 @@ pub struct SessionRow {
     pub active_org_id: Option<OrgId>,
 }
 
-/// The live session with this token hash: unexpired, of an active user who may sign in.
+/// The live session with this token hash: unexpired, of an active user who may sign in. Its
+/// organization only while the person is a member there in good standing: removed or suspended
+/// by the identity provider, the session is refused that organization from the next request
+/// (read each time, so on every replica at once).
 pub fn lookup(conn: &Conn, hash: &[u8; 32], now: Millis) -> DbResult<Option<SessionRow>> {
     conn.query_opt(
-        "SELECT u.id, u.email, u.name, s.active_org_id, u.email_verified
+        "SELECT u.id, u.email, u.name, CASE WHEN m.org_id IS NULL THEN NULL ELSE s.active_org_id END,
+                u.email_verified
            FROM sessions s JOIN users u ON u.id = s.user_id
+           LEFT JOIN memberships m ON m.user_n = u.n AND m.org_id = s.active_org_id AND m.suspended_at IS NULL
           WHERE s.token_hash = ?1 AND s.expires_at > ?2 AND u.status = 'active' AND u.api_only = FALSE",
         &[&&hash[..], &now],
         |r| {

@@ -11,6 +11,7 @@ pub mod fmt;
 pub mod forms;
 pub mod keys;
 pub mod people;
+pub mod scim;
 pub mod session;
 pub mod team;
 pub mod viewer;
@@ -125,6 +126,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(keys::rotate_page))
                 .route(web::post().to(keys::rotate)),
         )
+        .route("/team/scim", web::get().to(scim::overview))
+        .route("/team/scim/token", web::post().to(scim::make_token))
+        .route("/team/scim/settings", web::post().to(scim::save_settings))
         .route("/orgs", web::post().to(people::create_org));
 }
 
@@ -280,17 +284,19 @@ pub enum Nav {
     Credits,
     Audit,
     Webhooks,
+    Scim,
 }
 
 /// The sidebar, in order: each section with its address and name. A section shows only to a
 /// viewer the authority rule lets see it (`shown`).
-const SIDEBAR: [(Nav, &str, &str); 6] = [
+const SIDEBAR: [(Nav, &str, &str); 7] = [
     (Nav::Team, "/team", "Team"),
     (Nav::Provisions, "/team?tab=pending", "Provisions"),
     (Nav::Keys, "/team/keys", "API keys"),
     (Nav::Credits, "/team/credits", "Credits"),
     (Nav::Audit, "/team/audit", "Audit log"),
     (Nav::Webhooks, "/team/webhooks", "Webhooks"),
+    (Nav::Scim, "/team/scim", "SCIM"),
 ];
 
 /// Whether the viewer may see a section: what its page reads, asked of the rule.
@@ -302,6 +308,7 @@ fn shown(viewer: &Viewer, section: Nav) -> bool {
         Nav::Credits => viewer.may(Act::ReadUsage),
         Nav::Audit => viewer.may(Act::ReadAudit),
         Nav::Webhooks => viewer.may(Act::ManageWebhooks),
+        Nav::Scim => viewer.may(Act::ScimSettings),
     }
 }
 

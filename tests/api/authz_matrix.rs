@@ -6,7 +6,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use std::time::Duration;
 
-const CALLERS: [&str; 15] = [
+const CALLERS: [&str; 16] = [
     "none",
     "malformed",
     "unknown",
@@ -22,6 +22,7 @@ const CALLERS: [&str; 15] = [
     "other org admin",
     "api-only",
     "scoped",
+    "scim",
 ];
 
 struct World {
@@ -79,6 +80,8 @@ async fn world(app: &TestApp) -> World {
     // An admin's key that reaches agents and reads credits, nothing else.
     let scoped = json!({"scopes": ["agents", "credits:read"]});
     let scoped = ok(app.post("/v1/keys", &admin.api_key, scoped).await, 201, "scoped key");
+    // The owner's SCIM token: /scim/v2, and nothing of the API that needs a scope.
+    let scim = ok(app.post("/v1/keys", o, json!({"scopes": ["scim"]})).await, 201, "scim token");
 
     let keys = vec![
         None,
@@ -96,6 +99,7 @@ async fn world(app: &TestApp) -> World {
         Some(other_admin.api_key),
         Some(api_only["api_key"].as_str().unwrap().to_string()),
         Some(scoped["apiKey"].as_str().unwrap().to_string()),
+        Some(scim["apiKey"].as_str().unwrap().to_string()),
     ];
     let emails = [
         "",
@@ -113,6 +117,7 @@ async fn world(app: &TestApp) -> World {
         "admin@b.com",
         "bot@a.com",
         "admin@a.com",
+        "owner@a.com",
     ]
     .map(String::from)
     .to_vec();
@@ -125,8 +130,9 @@ fn expected_code(row: &str, caller: &str, status: u16) -> &'static str {
         (401, "none", _) => "missing_credentials",
         (401, "expired key", _) => "expired_api_key",
         (401, _, _) => "invalid_api_key",
-        // The scoped key's scopes are checked before anything else about the caller.
-        (403, "scoped", _) => "missing_scope",
+        // The scoped key's scopes are checked before anything else about the caller; so are the
+        // SCIM token's, which hold none of the API's.
+        (403, "scoped" | "scim", _) => "missing_scope",
         (403, _, "create-user") => "not_a_provisioner",
         (403, _, _) => "insufficient_role",
         (404, _, _) => "not_found",
@@ -145,48 +151,58 @@ engine_tests! {
         let o = w.org_a_owner.clone();
         // Statuses in CALLERS order.
         let unauth = [401; 8];
-        // member, admin, owner, provisioner, other org admin, api-only, scoped (agents, credits:read)
-        let rows: Vec<(&str, Method, &str, [u16; 7])> = vec![
-            ("provision", Method::POST, "/v1/team/provisions", [403, 201, 201, 403, 201, 403, 403]),
-            ("list provisions", Method::GET, "/v1/team/provisions", [403, 200, 200, 403, 200, 403, 403]),
-            ("get provision", Method::GET, "/v1/team/provisions/{A}", [403, 200, 200, 403, 404, 403, 403]),
-            ("cancel provision", Method::DELETE, "/v1/team/provisions/{fresh}", [403, 204, 204, 403, 404, 403, 403]),
-            ("create agent", Method::POST, "/v1/agents", [201, 201, 201, 201, 201, 201, 201]),
-            ("list agents", Method::GET, "/v1/agents", [200, 200, 200, 200, 200, 200, 200]),
-            ("delete agent", Method::DELETE, "/v1/agents/{owner's agent}", [404, 404, 204, 404, 404, 404, 404]),
-            ("user", Method::GET, "/v1/user", [200, 200, 200, 200, 200, 200, 200]),
-            ("claim (unknown token)", Method::POST, "/v1/provisions/claim", [400, 400, 400, 400, 400, 400, 400]),
-            ("create-user", Method::POST, "/api/v1/admin/create-user", [403, 403, 403, 201, 403, 403, 403]),
-            ("set-provisioner", Method::POST, "/api/v1/admin/set-provisioner", [403, 403, 200, 403, 403, 403, 403]),
-            ("grant credits", Method::POST, "/api/v1/admin/credits", [403, 403, 200, 403, 403, 403, 403]),
-            ("balance", Method::GET, "/api/v1/credits/balance", [200, 200, 200, 200, 200, 200, 200]),
-            ("consume", Method::POST, "/api/v1/credits/consume", [200, 200, 200, 200, 402, 200, 403]),
-            ("usage", Method::GET, "/api/v1/credits/usage", [403, 200, 200, 200, 200, 403, 200]),
-            ("list keys", Method::GET, "/v1/keys", [200, 200, 200, 200, 200, 200, 403]),
-            ("create key", Method::POST, "/v1/keys", [201, 201, 201, 201, 201, 201, 403]),
+        // member, admin, owner, provisioner, other org admin, api-only, scoped (agents, credits:read),
+        // scim (the owner's SCIM token)
+        let rows: Vec<(&str, Method, &str, [u16; 8])> = vec![
+            ("provision", Method::POST, "/v1/team/provisions", [403, 201, 201, 403, 201, 403, 403, 403]),
+            ("list provisions", Method::GET, "/v1/team/provisions", [403, 200, 200, 403, 200, 403, 403, 403]),
+            ("get provision", Method::GET, "/v1/team/provisions/{A}", [403, 200, 200, 403, 404, 403, 403, 403]),
+            ("cancel provision", Method::DELETE, "/v1/team/provisions/{fresh}", [403, 204, 204, 403, 404, 403, 403, 403]),
+            ("create agent", Method::POST, "/v1/agents", [201, 201, 201, 201, 201, 201, 201, 403]),
+            ("list agents", Method::GET, "/v1/agents", [200, 200, 200, 200, 200, 200, 200, 403]),
+            ("delete agent", Method::DELETE, "/v1/agents/{owner's agent}", [404, 404, 204, 404, 404, 404, 404, 403]),
+            ("user", Method::GET, "/v1/user", [200, 200, 200, 200, 200, 200, 200, 200]),
+            ("claim (unknown token)", Method::POST, "/v1/provisions/claim", [400, 400, 400, 400, 400, 400, 400, 400]),
+            ("create-user", Method::POST, "/api/v1/admin/create-user", [403, 403, 403, 201, 403, 403, 403, 403]),
+            ("set-provisioner", Method::POST, "/api/v1/admin/set-provisioner", [403, 403, 200, 403, 403, 403, 403, 403]),
+            ("grant credits", Method::POST, "/api/v1/admin/credits", [403, 403, 200, 403, 403, 403, 403, 403]),
+            ("balance", Method::GET, "/api/v1/credits/balance", [200, 200, 200, 200, 200, 200, 200, 403]),
+            ("consume", Method::POST, "/api/v1/credits/consume", [200, 200, 200, 200, 402, 200, 403, 403]),
+            ("usage", Method::GET, "/api/v1/credits/usage", [403, 200, 200, 200, 200, 403, 200, 403]),
+            ("list keys", Method::GET, "/v1/keys", [200, 200, 200, 200, 200, 200, 403, 403]),
+            ("create key", Method::POST, "/v1/keys", [201, 201, 201, 201, 201, 201, 403, 403]),
             // An admin never acts on an owner's key (CONTRACT part three, Authority).
-            ("revoke key", Method::DELETE, "/v1/keys/{owner's key}", [404, 403, 204, 404, 404, 404, 403]),
-            ("rotate key", Method::POST, "/v1/keys/{owner's key}/rotate", [404, 403, 201, 404, 404, 404, 403]),
-            ("verify key", Method::POST, "/v1/keys/verify", [200, 200, 200, 200, 200, 200, 403]),
-            ("new claim link", Method::POST, "/v1/team/provisions/{fresh}/claim-link", [403, 200, 200, 403, 404, 403, 403]),
-            ("ledger", Method::GET, "/api/v1/credits/ledger", [403, 200, 200, 200, 200, 403, 200]),
-            ("set credit limit", Method::PUT, "/api/v1/admin/credit-limits/{member}", [403, 200, 200, 403, 404, 403, 403]),
-            ("list members", Method::GET, "/v1/members", [403, 200, 200, 403, 200, 403, 403]),
-            ("change member", Method::PATCH, "/v1/members/{member}", [403, 200, 200, 403, 404, 403, 403]),
-            ("remove member", Method::DELETE, "/v1/members/{fresh member}", [403, 204, 204, 403, 404, 403, 403]),
-            ("healthz", Method::GET, "/healthz", [200, 200, 200, 200, 200, 200, 200]),
-            ("audit log", Method::GET, "/v1/audit-logs", [403, 200, 200, 403, 200, 403, 403]),
-            ("events", Method::GET, "/v1/events", [403, 200, 200, 403, 200, 403, 403]),
-            ("create webhook", Method::POST, "/v1/webhooks", [403, 201, 201, 403, 201, 403, 403]),
-            ("list webhooks", Method::GET, "/v1/webhooks", [403, 200, 200, 403, 200, 403, 403]),
-            ("get webhook", Method::GET, "/v1/webhooks/{hook}", [403, 200, 200, 403, 404, 403, 403]),
-            ("change webhook", Method::PATCH, "/v1/webhooks/{hook}", [403, 200, 200, 403, 404, 403, 403]),
-            ("delete webhook", Method::DELETE, "/v1/webhooks/{fresh hook}", [403, 204, 204, 403, 404, 403, 403]),
-            ("rotate webhook secret", Method::POST, "/v1/webhooks/{hook}/rotate-secret", [403, 200, 200, 403, 404, 403, 403]),
-            ("webhook deliveries", Method::GET, "/v1/webhooks/{hook}/deliveries", [403, 200, 200, 403, 404, 403, 403]),
-            ("test webhook", Method::POST, "/v1/webhooks/{hook}/test", [403, 202, 202, 403, 404, 403, 403]),
+            ("revoke key", Method::DELETE, "/v1/keys/{owner's key}", [404, 403, 204, 404, 404, 404, 403, 403]),
+            ("rotate key", Method::POST, "/v1/keys/{owner's key}/rotate", [404, 403, 201, 404, 404, 404, 403, 403]),
+            ("verify key", Method::POST, "/v1/keys/verify", [200, 200, 200, 200, 200, 200, 403, 403]),
+            ("new claim link", Method::POST, "/v1/team/provisions/{fresh}/claim-link", [403, 200, 200, 403, 404, 403, 403, 403]),
+            ("ledger", Method::GET, "/api/v1/credits/ledger", [403, 200, 200, 200, 200, 403, 200, 403]),
+            ("set credit limit", Method::PUT, "/api/v1/admin/credit-limits/{member}", [403, 200, 200, 403, 404, 403, 403, 403]),
+            ("list members", Method::GET, "/v1/members", [403, 200, 200, 403, 200, 403, 403, 403]),
+            ("change member", Method::PATCH, "/v1/members/{member}", [403, 200, 200, 403, 404, 403, 403, 403]),
+            ("remove member", Method::DELETE, "/v1/members/{fresh member}", [403, 204, 204, 403, 404, 403, 403, 403]),
+            ("healthz", Method::GET, "/healthz", [200, 200, 200, 200, 200, 200, 200, 200]),
+            ("audit log", Method::GET, "/v1/audit-logs", [403, 200, 200, 403, 200, 403, 403, 403]),
+            ("events", Method::GET, "/v1/events", [403, 200, 200, 403, 200, 403, 403, 403]),
+            ("create webhook", Method::POST, "/v1/webhooks", [403, 201, 201, 403, 201, 403, 403, 403]),
+            ("list webhooks", Method::GET, "/v1/webhooks", [403, 200, 200, 403, 200, 403, 403, 403]),
+            ("get webhook", Method::GET, "/v1/webhooks/{hook}", [403, 200, 200, 403, 404, 403, 403, 403]),
+            ("change webhook", Method::PATCH, "/v1/webhooks/{hook}", [403, 200, 200, 403, 404, 403, 403, 403]),
+            ("delete webhook", Method::DELETE, "/v1/webhooks/{fresh hook}", [403, 204, 204, 403, 404, 403, 403, 403]),
+            ("rotate webhook secret", Method::POST, "/v1/webhooks/{hook}/rotate-secret", [403, 200, 200, 403, 404, 403, 403, 403]),
+            ("webhook deliveries", Method::GET, "/v1/webhooks/{hook}/deliveries", [403, 200, 200, 403, 404, 403, 403, 403]),
+            ("test webhook", Method::POST, "/v1/webhooks/{hook}/test", [403, 202, 202, 403, 404, 403, 403, 403]),
+            // SCIM (issue 24): the protocol is the SCIM token's alone; its settings and making a
+            // token are an owner's full credential's.
+            ("scim users", Method::GET, "/scim/v2/Users", [403, 403, 403, 403, 403, 403, 403, 200]),
+            ("scim create user", Method::POST, "/scim/v2/Users", [403, 403, 403, 403, 403, 403, 403, 201]),
+            ("scim deactivate", Method::PATCH, "/scim/v2/Users/{fresh member}", [403, 403, 403, 403, 403, 403, 403, 200]),
+            ("scim groups", Method::GET, "/scim/v2/Groups", [403, 403, 403, 403, 403, 403, 403, 200]),
+            ("scim settings", Method::GET, "/v1/scim/settings", [403, 403, 200, 403, 403, 403, 403, 403]),
+            ("set scim settings", Method::PUT, "/v1/scim/settings", [403, 403, 200, 403, 403, 403, 403, 403]),
+            ("create scim token", Method::POST, "/v1/keys", [403, 403, 201, 403, 403, 403, 403, 403]),
             // Last: it revokes the keys that call it (the owner's among them).
-            ("regenerate key", Method::POST, "/v1/user/api-key/regenerate", [200, 200, 200, 200, 200, 200, 403]),
+            ("regenerate key", Method::POST, "/v1/user/api-key/regenerate", [200, 200, 200, 200, 200, 200, 403, 403]),
         ];
         let new_hook = || async {
             let (s, h) = app.post("/v1/webhooks", &o, json!({"url": "http://127.0.0.1:9/h", "events": ["*"]})).await;
@@ -227,6 +243,10 @@ engine_tests! {
                         let m = app.add_member(&w.org_a, &format!("fresh{n}@a.com"), Role::Member);
                         format!("/v1/members/{}", m.user_id)
                     }
+                    "/scim/v2/Users/{fresh member}" => {
+                        let m = app.add_member(&w.org_a, &format!("fresh{n}@a.com"), Role::Member);
+                        format!("/scim/v2/Users/{}", m.user_id)
+                    }
                     "/v1/webhooks/{hook}" | "/v1/webhooks/{hook}/rotate-secret" | "/v1/webhooks/{hook}/deliveries"
                     | "/v1/webhooks/{hook}/test" => template.replace("{hook}", &hook),
                     "/v1/webhooks/{fresh hook}" => format!("/v1/webhooks/{}", new_hook().await),
@@ -249,6 +269,11 @@ engine_tests! {
                     "set credit limit" => Some(json!({"amount": 5, "period": "day"})),
                     "create webhook" => Some(json!({"url": "http://127.0.0.1:9/h", "events": ["*"]})),
                     "change webhook" => Some(json!({"description": "changed"})),
+                    "scim create user" => Some(json!({"userName": format!("pushed{n}@a.com")})),
+                    "scim deactivate" => Some(json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                        "Operations": [{"op": "replace", "value": {"active": false}}]})),
+                    "set scim settings" => Some(json!({"adminGroup": null})),
+                    "create scim token" => Some(json!({"scopes": ["scim"]})),
                     _ if method == Method::POST => Some(json!({})),
                     _ => None,
                 };
@@ -268,7 +293,13 @@ engine_tests! {
                 if got != expected[i] {
                     failures.push(format!("{name} by {caller}: expected {}, got {got}: {text}", expected[i]));
                 }
-                if got >= 400 {
+                if got >= 400 && path.starts_with("/scim/v2/") {
+                    // SCIM answers its own error body.
+                    let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+                    let scim_error = v["schemas"] == json!(["urn:ietf:params:scim:api:messages:2.0:Error"])
+                        && v["status"].as_str() == Some(got.to_string().as_str());
+                    assert!(scim_error, "{name} by {caller}: a SCIM error body, got {text}");
+                } else if got >= 400 {
                     let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
                     assert!(v["error"]["code"].is_string(), "{name} by {caller}: JSON error body, got {text}");
                     let code = expected_code(name, caller, got);
