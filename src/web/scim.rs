@@ -124,8 +124,8 @@ pub async fn make_token(
     viewer.session.check_post(&req, form.csrf.as_deref())?;
     let org = viewer.principal.org.clone();
     let name = form.name.clone().filter(|n| !n.trim().is_empty());
-    let k =
-        keys::create_as_person(&state.ctx, &viewer.session.user_id, &org, name, None, Some(Scopes::SCIM)).await?;
+    let k = keys::create_as_person(&state.ctx, &viewer.session.user_id, &org, name, None, Some(Scopes::SCIM))
+        .await?;
     let base = format!("{}{}", state.settings.public_url.trim_end_matches('/'), crate::scim::PREFIX);
     let body = html! {
         section.card {
