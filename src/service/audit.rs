@@ -190,6 +190,10 @@ pub const ACTIONS: &[&str] = &[
     "webhook.secret_rotated",
     "webhook.tested",
     "webhook.delivery_resent",
+    "scim.group_created",
+    "scim.group_updated",
+    "scim.group_deleted",
+    "scim.settings_updated",
 ];
 
 /// What a filter's target names: an id as it is, or an address as the id of the person with it
