@@ -12,7 +12,11 @@
 //! takes a RESTART checkpoint: the few frames the last passive pass left are copied, readers
 //! still on an old snapshot finish (a bounded wait: `RESTART_WAIT`), and the next commit
 //! writes from the start of the file again, over blocks already allocated. Readers are never
-//! blocked; the writer pauses between two batches for one short checkpoint.
+//! blocked; the writer pauses between two batches for one short checkpoint. And should the
+//! checkpoint thread fall behind anyway (a machine so loaded that it rarely runs: 21 MB of WAL
+//! against a 1 MiB limit was seen with the whole test suite running), the writer itself waits,
+//! once the WAL holds `BEHIND` times the limit, for the thread's next pass: back-pressure, so
+//! the bound holds whatever the load.
 
 use rusqlite::Connection;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -34,6 +38,11 @@ const MORE_PASSES: usize = 3;
 /// millisecond); past it the writer goes on and the restart is tried again at the next pass.
 const RESTART_WAIT_MS: u32 = 100;
 
+/// Past this many times the limit the checkpoint thread is behind: the writer waits for its
+/// next pass before the next batch (at most `BEHIND_WAIT`, so nothing can stop writes for good).
+const BEHIND: u32 = 4;
+const BEHIND_WAIT: Duration = Duration::from_secs(2);
+
 /// What the writer and the checkpoint thread share.
 pub(super) struct WalControl {
     /// Frames in the WAL after the writer's last commit, as SQLite reports them (its WAL hook).
@@ -54,6 +63,8 @@ struct Gate {
     closed: bool,
     /// The writer is inside a batch (from BEGIN to COMMIT).
     in_batch: bool,
+    /// Passes of the checkpoint thread so far (a writer that waits for one watches it move).
+    passes: u64,
 }
 
 impl WalControl {
@@ -80,9 +91,22 @@ impl WalControl {
         self.gate.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The writer, before BEGIN: waits while a restart is under way.
+    /// The writer, before BEGIN: waits while a restart is under way, and for the checkpoint
+    /// thread's next pass when the WAL holds `BEHIND` times the limit.
     pub(super) fn enter_batch(&self) {
         let mut g = self.lock();
+        let behind = self.limit.load(Ordering::Relaxed).saturating_mul(BEHIND);
+        if self.frames.load(Ordering::Relaxed) > behind {
+            let (seen, until) = (g.passes, std::time::Instant::now() + BEHIND_WAIT);
+            self.nudge();
+            while g.passes == seen {
+                let left = until.saturating_duration_since(std::time::Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                g = self.turn.wait_timeout(g, left).unwrap_or_else(|p| p.into_inner()).0;
+            }
+        }
         while g.closed {
             g = self.turn.wait(g).unwrap_or_else(|p| p.into_inner());
         }
@@ -110,6 +134,12 @@ impl WalControl {
     /// own handle is gone too.
     pub(super) fn writer_gone(&self) {
         self.wake.lock().unwrap_or_else(|p| p.into_inner()).take();
+    }
+
+    /// The checkpoint thread finished a pass (whatever came of it).
+    fn passed(&self) {
+        self.lock().passes += 1;
+        self.turn.notify_all();
     }
 
     /// Runs `f` between two batches of the writer.
@@ -169,37 +199,52 @@ pub(super) fn checkpoint_loop(conn: &Connection, wal: &WalControl, wake: &mpsc::
             Ok(()) | Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => return,
         }
-        let log = match checkpoint(conn, "PASSIVE") {
-            Ok((_, log, _)) => log,
-            Err(e) => {
-                log::warn!("WAL checkpoint failed, will retry: {e}");
-                continue;
-            }
-        };
-        let limit = wal.limit.load(Ordering::Relaxed);
-        if log <= i64::from(limit) {
-            continue;
+        pass(conn, wal);
+        wal.passed();
+    }
+}
+
+/// One pass of the checkpoint thread: a PASSIVE checkpoint, and a RESTART when past the limit.
+fn pass(conn: &Connection, wal: &WalControl) {
+    let log = match checkpoint(conn, "PASSIVE") {
+        Ok((_, log, _)) => log,
+        Err(e) => {
+            log::warn!("WAL checkpoint failed, will retry: {e}");
+            return;
         }
-        // The writer goes on meanwhile, so the pass above leaves the frames committed during it;
-        // a few more passes (outside the gate) shrink that remainder, so that the writer waits
-        // only for the last frames and the syncs. Measured on a loaded machine at about 3,000
-        // provisions/s (docs/performance.md, issue 22): with one pass the longest pause of a run
-        // was 77-149 ms and the WAL peaked at 54 MiB; with these, 24-108 ms and 39-47 MiB.
-        for _ in 0..MORE_PASSES {
-            match checkpoint(conn, "PASSIVE") {
-                Ok((_, log, copied)) if log - copied > i64::from(limit / 8) => {}
-                _ => break,
-            }
+    };
+    let limit = wal.limit.load(Ordering::Relaxed);
+    if log <= i64::from(limit) {
+        return;
+    }
+    // The writer goes on meanwhile, so the pass above leaves the frames committed during it;
+    // a few more passes (outside the gate) shrink that remainder, so that the writer waits
+    // only for the last frames and the syncs. Measured on a loaded machine at about 3,000
+    // provisions/s (docs/performance.md, issue 22): with one pass the longest pause of a run
+    // was 77-149 ms and the WAL peaked at 54 MiB; with these, 24-108 ms and 39-47 MiB.
+    for _ in 0..MORE_PASSES {
+        match checkpoint(conn, "PASSIVE") {
+            Ok((_, log, copied)) if log - copied > i64::from(limit / 8) => {}
+            _ => break,
         }
-        match wal.between_batches(|| checkpoint(conn, "RESTART")) {
-            // Not finished: a reader held an old snapshot past RESTART_WAIT_MS; the next pass
-            // tries again, and meanwhile the next write restarts the WAL if it can.
-            Ok((true, _, _)) => {}
-            Ok((false, _, _)) => {
-                wal.restarts.fetch_add(1, Ordering::Relaxed);
-            }
-            Err(e) => log::warn!("WAL restart failed, will retry: {e}"),
+    }
+    let restart = || {
+        let done = checkpoint(conn, "RESTART");
+        if matches!(done, Ok((false, _, _))) {
+            // Still between batches: nothing committed since, so the WAL starts over empty (the
+            // hook counts again only at the next commit).
+            wal.frames.store(0, Ordering::Relaxed);
         }
+        done
+    };
+    match wal.between_batches(restart) {
+        // Not finished: a reader held an old snapshot past RESTART_WAIT_MS; the next pass
+        // tries again, and meanwhile the next write restarts the WAL if it can.
+        Ok((true, _, _)) => {}
+        Ok((false, _, _)) => {
+            wal.restarts.fetch_add(1, Ordering::Relaxed);
+        }
+        Err(e) => log::warn!("WAL restart failed, will retry: {e}"),
     }
 }
 

@@ -170,7 +170,7 @@ engine_tests! {
         let scim = vec!["--include-path-regex", "^/scim/v2/"];
         let scim_auth = format!("Authorization: Bearer {scim_token}");
         for (scope, auth, operations) in
-            [(everything_else, auth.clone(), 37), (keys_by_id, auth, 2), (scim, scim_auth, 20)]
+            [(everything_else, auth.clone(), 39), (keys_by_id, auth, 2), (scim, scim_auth, 20)]
         {
             let out = run(scope, auth).await;
             let stdout = String::from_utf8_lossy(&out.stdout);
