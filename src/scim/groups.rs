@@ -4,13 +4,13 @@
 use super::doc::{
     ListParams, ScimErrorBody, ScimGroup as ScimGroupDoc, ScimList, ScimPatch, ScimResource, ScimSearch,
 };
+use super::resource::{Kind, ScimRequest};
 use super::schema::{bad, read_resource, Resource, GROUP};
-use super::{base, meta, project, reply, required, ListQuery, ScimBody, ScimCaller, ScimError};
+use super::{meta, required, ListQuery, ScimBody, ScimError};
 use crate::domain::{ScimGroup, ScimGroupInput};
-use crate::http::AppState;
-use crate::service::scim_groups;
-use actix_web::http::{header, StatusCode};
-use actix_web::{delete, get, patch, post, put, web, HttpRequest, HttpResponse};
+use crate::error::Error;
+use crate::service::{scim_groups, Actor, Ctx};
+use actix_web::{delete, get, patch, post, put, web, HttpResponse};
 use serde_json::{json, Map, Value};
 
 const R: Resource = Resource::Group;
@@ -65,24 +65,45 @@ fn input_from(body: &Map<String, Value>) -> Result<ScimGroupInput, ScimError> {
     Ok(ScimGroupInput { display_name, external_id, members })
 }
 
-fn one(state: &AppState, req: &HttpRequest, status: StatusCode, g: &ScimGroup) -> HttpResponse {
-    let mut r = group_json(&base(state), g);
-    if let Ok(q) = ListQuery::from_query(R, req) {
-        project(R, &mut r, &q.attributes, &q.excluded);
-    }
-    let mut res = reply(status, &Value::Object(r));
-    if status == StatusCode::CREATED {
-        if let Ok(v) = header::HeaderValue::from_str(&format!("{}/Groups/{}", base(state), g.id)) {
-            res.headers_mut().insert(header::LOCATION, v);
-        }
-    }
-    res
-}
+/// The Groups endpoints: the shared plumbing (`resource`) over the provider's groups.
+pub struct Groups;
 
-async fn listed(state: &AppState, caller: ScimCaller, q: ListQuery) -> Result<HttpResponse, ScimError> {
-    let groups = scim_groups::groups(&state.ctx, caller.0).await?;
-    let b = base(state);
-    Ok(q.respond(R, groups.iter().map(|g| group_json(&b, g)).collect()))
+impl Kind for Groups {
+    const R: Resource = R;
+    type Item = ScimGroup;
+    type Input = ScimGroupInput;
+
+    fn json(base: &str, g: &ScimGroup) -> Map<String, Value> {
+        group_json(base, g)
+    }
+
+    fn input(body: &Map<String, Value>) -> Result<ScimGroupInput, ScimError> {
+        input_from(body)
+    }
+
+    /// Every group: there are few, and the filter is applied to them as served.
+    async fn all(ctx: &Ctx, actor: Actor, _: &ListQuery) -> Result<Vec<ScimGroup>, Error> {
+        scim_groups::groups(ctx, actor).await
+    }
+
+    async fn one(ctx: &Ctx, actor: Actor, id: &str) -> Result<ScimGroup, Error> {
+        scim_groups::group(ctx, actor, id).await
+    }
+
+    async fn create(ctx: &Ctx, actor: Actor, input: ScimGroupInput) -> Result<ScimGroup, Error> {
+        scim_groups::create_group(ctx, actor, input).await
+    }
+
+    async fn update<F>(ctx: &Ctx, actor: Actor, id: &str, edit: F) -> Result<ScimGroup, ScimError>
+    where
+        F: FnOnce(&ScimGroup) -> Result<ScimGroupInput, ScimError> + Send + 'static,
+    {
+        scim_groups::update_group(ctx, actor, id, edit).await
+    }
+
+    async fn delete(ctx: &Ctx, actor: Actor, id: &str) -> Result<(), Error> {
+        scim_groups::delete_group(ctx, actor, id).await
+    }
 }
 
 /// `GET /Groups`: `filter` (e.g. `displayName eq "…"`), `startIndex`, `count`.
@@ -90,26 +111,16 @@ async fn listed(state: &AppState, caller: ScimCaller, q: ListQuery) -> Result<Ht
     responses((status = 200, description = "A ListResponse of Groups.", body = ScimList, content_type = "application/scim+json"),
         (status = 400, description = "`invalidFilter`, `invalidValue`.", body = ScimErrorBody, content_type = "application/scim+json")))]
 #[get("/scim/v2/Groups")]
-pub async fn list(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    caller: ScimCaller,
-) -> Result<HttpResponse, ScimError> {
-    let q = ListQuery::from_query(R, &req)?;
-    listed(&state, caller, q).await
+pub async fn list(scim: ScimRequest) -> Result<HttpResponse, ScimError> {
+    scim.list::<Groups>().await
 }
 
 #[utoipa::path(tag = "scim", security(("bearer" = [])), request_body(content = ScimSearch, content_type = "application/scim+json"),
     responses((status = 200, description = "A ListResponse of Groups.", body = ScimList, content_type = "application/scim+json"),
         (status = 400, description = "`invalidFilter`, `invalidValue`, `invalidSyntax`.", body = ScimErrorBody, content_type = "application/scim+json")))]
 #[post("/scim/v2/Groups/.search")]
-pub async fn search(
-    state: web::Data<AppState>,
-    caller: ScimCaller,
-    body: ScimBody,
-) -> Result<HttpResponse, ScimError> {
-    let q = ListQuery::from_body(R, &body.into_inner()?)?;
-    listed(&state, caller, q).await
+pub async fn search(scim: ScimRequest, body: ScimBody) -> Result<HttpResponse, ScimError> {
+    scim.search::<Groups>(body).await
 }
 
 #[utoipa::path(tag = "scim", security(("bearer" = [])), request_body(content = ScimGroupDoc, content_type = "application/scim+json"),
@@ -117,29 +128,16 @@ pub async fn search(
         (status = 400, description = "`invalidValue` (a member that is not a User here), `invalidSyntax`.", body = ScimErrorBody, content_type = "application/scim+json"),
         (status = 409, description = "`uniqueness`: a group of that name exists.", body = ScimErrorBody, content_type = "application/scim+json")))]
 #[post("/scim/v2/Groups")]
-pub async fn create(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    caller: ScimCaller,
-    body: ScimBody,
-) -> Result<HttpResponse, ScimError> {
-    let input = input_from(&body.into_inner()?)?;
-    let g = scim_groups::create_group(&state.ctx, caller.0, input).await?;
-    Ok(one(&state, &req, StatusCode::CREATED, &g))
+pub async fn create(scim: ScimRequest, body: ScimBody) -> Result<HttpResponse, ScimError> {
+    scim.create::<Groups>(body).await
 }
 
 #[utoipa::path(tag = "scim", security(("bearer" = [])), params(("id" = String, Path, description = "The group's id")),
     responses((status = 200, description = "The Group.", body = ScimResource, content_type = "application/scim+json"),
         (status = 404, description = "No such group here.", body = ScimErrorBody, content_type = "application/scim+json")))]
 #[get("/scim/v2/Groups/{id}")]
-pub async fn get(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    caller: ScimCaller,
-    id: web::Path<String>,
-) -> Result<HttpResponse, ScimError> {
-    let g = scim_groups::group(&state.ctx, caller.0, &id).await?;
-    Ok(one(&state, &req, StatusCode::OK, &g))
+pub async fn get(scim: ScimRequest, id: web::Path<String>) -> Result<HttpResponse, ScimError> {
+    scim.get::<Groups>(&id).await
 }
 
 #[utoipa::path(tag = "scim", security(("bearer" = [])), params(("id" = String, Path, description = "The group's id")),
@@ -150,15 +148,11 @@ pub async fn get(
         (status = 409, description = "`uniqueness`.", body = ScimErrorBody, content_type = "application/scim+json")))]
 #[put("/scim/v2/Groups/{id}")]
 pub async fn replace(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    caller: ScimCaller,
+    scim: ScimRequest,
     id: web::Path<String>,
     body: ScimBody,
 ) -> Result<HttpResponse, ScimError> {
-    let input = input_from(&body.into_inner()?)?;
-    let g = scim_groups::update_group(&state.ctx, caller.0, &id, move |_| Ok::<_, ScimError>(input)).await?;
-    Ok(one(&state, &req, StatusCode::OK, &g))
+    scim.replace::<Groups>(&id, body).await
 }
 
 /// `PATCH /Groups/{id}`: members added and removed (`members[value eq "…"]`, or a list in
@@ -171,32 +165,17 @@ pub async fn replace(
         (status = 409, description = "`uniqueness`.", body = ScimErrorBody, content_type = "application/scim+json")))]
 #[patch("/scim/v2/Groups/{id}")]
 pub async fn modify(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    caller: ScimCaller,
+    scim: ScimRequest,
     id: web::Path<String>,
     body: ScimBody,
 ) -> Result<HttpResponse, ScimError> {
-    let body = body.into_inner()?;
-    let b = base(&state);
-    let g = scim_groups::update_group(&state.ctx, caller.0, &id, move |current| {
-        let mut doc = group_json(&b, current);
-        super::patch::apply(R, &mut doc, &body)?;
-        input_from(&doc)
-    })
-    .await?;
-    Ok(one(&state, &req, StatusCode::OK, &g))
+    scim.modify::<Groups>(&id, body).await
 }
 
 #[utoipa::path(tag = "scim", security(("bearer" = [])), params(("id" = String, Path, description = "The group's id")),
     responses((status = 204, description = "Deleted; its members keep their membership (an admin group's lose the admin role)."),
         (status = 404, description = "No such group here.", body = ScimErrorBody, content_type = "application/scim+json")))]
 #[delete("/scim/v2/Groups/{id}")]
-pub async fn delete(
-    state: web::Data<AppState>,
-    caller: ScimCaller,
-    id: web::Path<String>,
-) -> Result<HttpResponse, ScimError> {
-    scim_groups::delete_group(&state.ctx, caller.0, &id).await?;
-    Ok(HttpResponse::NoContent().finish())
+pub async fn delete(scim: ScimRequest, id: web::Path<String>) -> Result<HttpResponse, ScimError> {
+    scim.delete::<Groups>(&id).await
 }

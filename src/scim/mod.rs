@@ -9,6 +9,7 @@ pub mod doc;
 pub mod filter;
 mod groups;
 pub mod patch;
+mod resource;
 pub mod schema;
 mod users;
 

@@ -3,13 +3,13 @@
 //! it writes to them, its own record is kept and shown back as it sent it.
 
 use super::doc::{ListParams, ScimErrorBody, ScimList, ScimPatch, ScimResource, ScimSearch, ScimUser};
+use super::resource::{Kind, ScimRequest};
 use super::schema::{read_resource, Resource, ENTERPRISE, USER};
-use super::{base, meta, project, reply, required, ListQuery, ScimBody, ScimCaller, ScimError};
+use super::{meta, required, ListQuery, ScimBody, ScimError};
 use crate::domain::{ScimMember, ScimUserInput};
-use crate::http::AppState;
-use crate::service::scim;
-use actix_web::http::{header, StatusCode};
-use actix_web::{delete, get, patch, post, put, web, HttpRequest, HttpResponse};
+use crate::error::Error;
+use crate::service::{scim, Actor, Ctx};
+use actix_web::{delete, get, patch, post, put, web, HttpResponse};
 use serde_json::{json, Map, Value};
 
 const R: Resource = Resource::User;
@@ -59,28 +59,49 @@ fn input_from(body: &Map<String, Value>) -> Result<ScimUserInput, ScimError> {
     Ok(ScimUserInput { user_name, external_id, active, attributes: doc })
 }
 
-fn one(state: &AppState, req: &HttpRequest, status: StatusCode, m: &ScimMember) -> HttpResponse {
-    let mut r = user_json(&base(state), m);
-    if let Ok(q) = ListQuery::from_query(R, req) {
-        project(R, &mut r, &q.attributes, &q.excluded);
+/// The Users endpoints: the shared plumbing (`resource`) over members.
+pub struct Users;
+
+impl Kind for Users {
+    const R: Resource = R;
+    type Item = ScimMember;
+    type Input = ScimUserInput;
+
+    fn json(base: &str, m: &ScimMember) -> Map<String, Value> {
+        user_json(base, m)
     }
-    let mut res = reply(status, &Value::Object(r));
-    if status == StatusCode::CREATED {
-        if let Ok(v) = header::HeaderValue::from_str(&format!("{}/Users/{}", base(state), m.user_id)) {
-            res.headers_mut().insert(header::LOCATION, v);
+
+    /// A User body (or what a PATCH left) as the service takes it.
+    fn input(body: &Map<String, Value>) -> Result<ScimUserInput, ScimError> {
+        input_from(body)
+    }
+
+    /// `userName eq "…"` (how a provider looks a person up before creating them) is read by name.
+    async fn all(ctx: &Ctx, actor: Actor, q: &ListQuery) -> Result<Vec<ScimMember>, Error> {
+        match q.filter.as_ref().and_then(|f| f.user_name_eq()).map(str::to_string) {
+            Some(n) => scim::users_named(ctx, actor, n).await,
+            None => scim::users(ctx, actor).await,
         }
     }
-    res
-}
 
-async fn listed(state: &AppState, caller: ScimCaller, q: ListQuery) -> Result<HttpResponse, ScimError> {
-    let named = q.filter.as_ref().and_then(|f| f.user_name_eq()).map(str::to_string);
-    let members = match named {
-        Some(n) => scim::users_named(&state.ctx, caller.0, n).await?,
-        None => scim::users(&state.ctx, caller.0).await?,
-    };
-    let b = base(state);
-    Ok(q.respond(R, members.iter().map(|m| user_json(&b, m)).collect()))
+    async fn one(ctx: &Ctx, actor: Actor, id: &str) -> Result<ScimMember, Error> {
+        scim::user(ctx, actor, id).await
+    }
+
+    async fn create(ctx: &Ctx, actor: Actor, input: ScimUserInput) -> Result<ScimMember, Error> {
+        scim::create_user(ctx, actor, input).await
+    }
+
+    async fn update<F>(ctx: &Ctx, actor: Actor, id: &str, edit: F) -> Result<ScimMember, ScimError>
+    where
+        F: FnOnce(&ScimMember) -> Result<ScimUserInput, ScimError> + Send + 'static,
+    {
+        scim::update_user(ctx, actor, id, edit).await
+    }
+
+    async fn delete(ctx: &Ctx, actor: Actor, id: &str) -> Result<(), Error> {
+        scim::delete_user(ctx, actor, id).await
+    }
 }
 
 /// `GET /Users`: `filter` (e.g. `userName eq "…"`), `startIndex`, `count` (at most 1000).
@@ -88,13 +109,8 @@ async fn listed(state: &AppState, caller: ScimCaller, q: ListQuery) -> Result<Ht
     responses((status = 200, description = "A ListResponse of Users.", body = ScimList, content_type = "application/scim+json"),
         (status = 400, description = "`invalidFilter`, `invalidValue`.", body = ScimErrorBody, content_type = "application/scim+json")))]
 #[get("/scim/v2/Users")]
-pub async fn list(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    caller: ScimCaller,
-) -> Result<HttpResponse, ScimError> {
-    let q = ListQuery::from_query(R, &req)?;
-    listed(&state, caller, q).await
+pub async fn list(scim: ScimRequest) -> Result<HttpResponse, ScimError> {
+    scim.list::<Users>().await
 }
 
 /// `POST /Users/.search`: a list, with its parameters in the body.
@@ -102,13 +118,8 @@ pub async fn list(
     responses((status = 200, description = "A ListResponse of Users.", body = ScimList, content_type = "application/scim+json"),
         (status = 400, description = "`invalidFilter`, `invalidValue`, `invalidSyntax`.", body = ScimErrorBody, content_type = "application/scim+json")))]
 #[post("/scim/v2/Users/.search")]
-pub async fn search(
-    state: web::Data<AppState>,
-    caller: ScimCaller,
-    body: ScimBody,
-) -> Result<HttpResponse, ScimError> {
-    let q = ListQuery::from_body(R, &body.into_inner()?)?;
-    listed(&state, caller, q).await
+pub async fn search(scim: ScimRequest, body: ScimBody) -> Result<HttpResponse, ScimError> {
+    scim.search::<Users>(body).await
 }
 
 /// `POST /Users`: a person joins the organization (a new account for a new address, without a
@@ -118,29 +129,16 @@ pub async fn search(
         (status = 400, description = "`invalidValue`, `invalidSyntax`.", body = ScimErrorBody, content_type = "application/scim+json"),
         (status = 409, description = "`uniqueness`: the userName, or the address, is a member's already.", body = ScimErrorBody, content_type = "application/scim+json")))]
 #[post("/scim/v2/Users")]
-pub async fn create(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    caller: ScimCaller,
-    body: ScimBody,
-) -> Result<HttpResponse, ScimError> {
-    let input = input_from(&body.into_inner()?)?;
-    let m = scim::create_user(&state.ctx, caller.0, input).await?;
-    Ok(one(&state, &req, StatusCode::CREATED, &m))
+pub async fn create(scim: ScimRequest, body: ScimBody) -> Result<HttpResponse, ScimError> {
+    scim.create::<Users>(body).await
 }
 
 #[utoipa::path(tag = "scim", security(("bearer" = [])), params(("id" = String, Path, description = "The member's user id")),
     responses((status = 200, description = "The User.", body = ScimResource, content_type = "application/scim+json"),
         (status = 404, description = "No such member here.", body = ScimErrorBody, content_type = "application/scim+json")))]
 #[get("/scim/v2/Users/{id}")]
-pub async fn get(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    caller: ScimCaller,
-    id: web::Path<String>,
-) -> Result<HttpResponse, ScimError> {
-    let m = scim::user(&state.ctx, caller.0, &id).await?;
-    Ok(one(&state, &req, StatusCode::OK, &m))
+pub async fn get(scim: ScimRequest, id: web::Path<String>) -> Result<HttpResponse, ScimError> {
+    scim.get::<Users>(&id).await
 }
 
 /// `PUT /Users/{id}`: the provider's record replaced; `active: false` suspends, `true` (or
@@ -153,15 +151,11 @@ pub async fn get(
         (status = 409, description = "`uniqueness`; or an owner, whom SCIM never deactivates.", body = ScimErrorBody, content_type = "application/scim+json")))]
 #[put("/scim/v2/Users/{id}")]
 pub async fn replace(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    caller: ScimCaller,
+    scim: ScimRequest,
     id: web::Path<String>,
     body: ScimBody,
 ) -> Result<HttpResponse, ScimError> {
-    let input = input_from(&body.into_inner()?)?;
-    let m = scim::update_user(&state.ctx, caller.0, &id, move |_| Ok::<_, ScimError>(input)).await?;
-    Ok(one(&state, &req, StatusCode::OK, &m))
+    scim.replace::<Users>(&id, body).await
 }
 
 /// `PATCH /Users/{id}`: Okta's and Entra ID's dialects (see `patch`).
@@ -173,21 +167,11 @@ pub async fn replace(
         (status = 409, description = "`uniqueness`; or an owner, whom SCIM never deactivates.", body = ScimErrorBody, content_type = "application/scim+json")))]
 #[patch("/scim/v2/Users/{id}")]
 pub async fn modify(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    caller: ScimCaller,
+    scim: ScimRequest,
     id: web::Path<String>,
     body: ScimBody,
 ) -> Result<HttpResponse, ScimError> {
-    let body = body.into_inner()?;
-    let b = base(&state);
-    let m = scim::update_user(&state.ctx, caller.0, &id, move |current| {
-        let mut doc = user_json(&b, current);
-        super::patch::apply(R, &mut doc, &body)?;
-        input_from(&doc)
-    })
-    .await?;
-    Ok(one(&state, &req, StatusCode::OK, &m))
+    scim.modify::<Users>(&id, body).await
 }
 
 /// `DELETE /Users/{id}`: the membership ends and every key the person holds here is revoked.
@@ -196,11 +180,6 @@ pub async fn modify(
         (status = 404, description = "No such member here.", body = ScimErrorBody, content_type = "application/scim+json"),
         (status = 409, description = "An owner: SCIM never removes one.", body = ScimErrorBody, content_type = "application/scim+json")))]
 #[delete("/scim/v2/Users/{id}")]
-pub async fn delete(
-    state: web::Data<AppState>,
-    caller: ScimCaller,
-    id: web::Path<String>,
-) -> Result<HttpResponse, ScimError> {
-    scim::delete_user(&state.ctx, caller.0, &id).await?;
-    Ok(HttpResponse::NoContent().finish())
+pub async fn delete(scim: ScimRequest, id: web::Path<String>) -> Result<HttpResponse, ScimError> {
+    scim.delete::<Users>(&id).await
 }
