@@ -5,8 +5,8 @@
 //! as `/v1/keys`; a control shows only where the authority rule allows it.
 
 use super::charts::{self, Series};
-use super::people::{secret_row, show_once, CsrfForm};
-use super::viewer::{redirect_done, Viewer};
+use super::people::{secret_row, show_once};
+use super::viewer::{redirect_done, ButtonPost, Viewer};
 use super::{app_layout, confirm_page, field_error, fmt, page, time_cell, Confirm, Nav, Refused, WebError};
 use crate::clock::Millis;
 use crate::domain::{KeyRecord, PageRequest, Role, Scope, Scopes, UserId};
@@ -350,13 +350,10 @@ pub async fn revoke_page(
 }
 
 pub async fn revoke(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    viewer: Viewer,
+    viewer: ButtonPost,
     id: web::Path<String>,
-    form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, WebError> {
-    viewer.session.check_post(&req, form.csrf())?;
     let k = keys::get(&state.ctx, viewer.actor(), &id).await?;
     keys::revoke(&state.ctx, viewer.actor(), &id).await?;
     let message = format!("The key {} is revoked; it no longer works.", label_of(&k));

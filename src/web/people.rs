@@ -6,7 +6,7 @@
 
 use super::session::Session;
 use super::team::{member_name, person_of, provision_view, Prefill};
-use super::viewer::{redirect_done, Viewer};
+use super::viewer::{redirect_done, ButtonPost, Viewer};
 use super::{app_layout, confirm_page, page, redirect, time_cell, Confirm, Nav, WebError};
 use crate::domain::{OrgId, ProvisionRole, Role};
 use crate::error::Error;
@@ -156,17 +156,6 @@ pub async fn shown(
     Ok(page(StatusCode::OK, app_layout(&title, &viewer, Nav::Team, maud::PreEscaped(body))))
 }
 
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    csrf: Option<String>,
-}
-
-impl CsrfForm {
-    pub fn csrf(&self) -> Option<&str> {
-        self.csrf.as_deref()
-    }
-}
-
 /// The confirmation before a new claim link: the current one stops working.
 pub async fn renew_page(
     state: web::Data<AppState>,
@@ -192,13 +181,10 @@ pub async fn renew_page(
 
 /// A new claim link for a pending provision (the old one stops working), shown once.
 pub async fn renew(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    viewer: Viewer,
+    viewer: ButtonPost,
     id: web::Path<String>,
-    form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, WebError> {
-    viewer.session.check_post(&req, form.csrf())?;
     let p = team::provision(&state.ctx, viewer.actor(), &id).await?;
     let who = person_of(&p);
     let link = provisioning::renew_claim_link(&state.ctx, viewer.actor(), &id, None, false).await?;
@@ -239,13 +225,10 @@ pub async fn cancel_page(
 }
 
 pub async fn cancel(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    viewer: Viewer,
+    viewer: ButtonPost,
     id: web::Path<String>,
-    form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, WebError> {
-    viewer.session.check_post(&req, form.csrf())?;
     let p = team::provision(&state.ctx, viewer.actor(), &id).await?;
     provisioning::cancel(&state.ctx, viewer.actor(), &id).await?;
     let message = format!("The provision for {} is cancelled; its key no longer works.", person_of(&p));
@@ -363,13 +346,10 @@ pub async fn remove_page(
 }
 
 pub async fn remove(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    viewer: Viewer,
+    viewer: ButtonPost,
     user: web::Path<String>,
-    form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, WebError> {
-    viewer.session.check_post(&req, form.csrf())?;
     let removed = members::remove(&state.ctx, viewer.actor(), &user).await?;
     let message = format!(
         "{} is removed; the {} key{} they held here stopped working.",

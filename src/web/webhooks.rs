@@ -6,8 +6,8 @@
 //! what was typed and the error beside its field.
 
 use super::charts::{self, Series};
-use super::people::{secret_row, show_once, CsrfForm};
-use super::viewer::{redirect_done, Viewer};
+use super::people::{secret_row, show_once};
+use super::viewer::{redirect_done, ButtonPost, Viewer};
 use super::{app_layout, confirm_page, field_error, page, time_cell, Confirm, Nav, Refused, WebError};
 use crate::domain::{Delivery, EventFilter, EventType, PageRequest};
 use crate::error::Error;
@@ -275,13 +275,10 @@ pub async fn delivery(
 }
 
 pub async fn resend(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    viewer: Viewer,
+    viewer: ButtonPost,
     path: web::Path<(String, String)>,
-    form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, WebError> {
-    viewer.session.check_post(&req, form.csrf())?;
     let (id, event) = path.into_inner();
     let d = webhooks::resend(&state.ctx, viewer.actor(), &id, &event).await?;
     let message =
@@ -413,13 +410,10 @@ async fn url_of(state: &AppState, viewer: &Viewer, id: &str) -> Result<String, W
 }
 
 pub async fn test(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    viewer: Viewer,
+    viewer: ButtonPost,
     id: web::Path<String>,
-    form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, WebError> {
-    viewer.session.check_post(&req, form.csrf())?;
     webhooks::test(&state.ctx, viewer.actor(), &id).await?;
     let url = url_of(&state, &viewer, &id).await?;
     Ok(redirect_done(
@@ -456,13 +450,10 @@ pub async fn set_enabled(
 }
 
 pub async fn rotate(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    viewer: Viewer,
+    viewer: ButtonPost,
     id: web::Path<String>,
-    form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, WebError> {
-    viewer.session.check_post(&req, form.csrf())?;
     let rotated = webhooks::rotate_secret(&state.ctx, viewer.actor(), &id).await?;
     let url = rotated.endpoint.row.url.clone();
     let body = html! {
@@ -498,13 +489,10 @@ pub async fn delete_page(
 }
 
 pub async fn delete(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    viewer: Viewer,
+    viewer: ButtonPost,
     id: web::Path<String>,
-    form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, WebError> {
-    viewer.session.check_post(&req, form.csrf())?;
     let url = url_of(&state, &viewer, &id).await?;
     webhooks::delete(&state.ctx, viewer.actor(), &id).await?;
     Ok(redirect_done(&state, "/team/webhooks", "webhook_deleted", &format!("The endpoint {url} is deleted.")))
