@@ -156,27 +156,45 @@ pub async fn shown(
     Ok(page(StatusCode::OK, app_layout(&title, &viewer, Nav::Team, maud::PreEscaped(body))))
 }
 
-/// The confirmation before a new claim link: the current one stops working.
-pub async fn renew_page(
-    state: web::Data<AppState>,
-    viewer: Viewer,
-    id: web::Path<String>,
+/// The confirmation before acting on a pending provision (a new claim link, a cancel): both
+/// name the person it is for, post to the provision's `act` and go back to the pending list.
+async fn provision_confirm(
+    state: &AppState,
+    viewer: &Viewer,
+    id: &str,
+    act: &str,
+    button: &'static str,
+    words: impl FnOnce(&str) -> (String, String),
 ) -> Result<HttpResponse, WebError> {
-    let p = team::provision(&state.ctx, viewer.actor(), &id).await?;
-    let who = person_of(&p);
+    let (title, what) = words(&person_of(&team::provision(&state.ctx, viewer.actor(), id).await?));
     Ok(confirm_page(
-        &viewer,
+        viewer,
         Confirm {
-            title: format!("A new claim link for {who}?"),
-            what: format!("The link {who} has now stops working at once; the new one is shown to you once, to send them. Their API key keeps working."),
-            action: format!("/team/provisions/{id}/renew"),
-            button: "Make a new link",
+            title,
+            what,
+            action: format!("/team/provisions/{id}/{act}"),
+            button,
             back: "/team?tab=pending".into(),
             fields: Vec::new(),
             extra: html! {},
             nav: Nav::Provisions,
         },
     ))
+}
+
+/// The confirmation before a new claim link: the current one stops working.
+pub async fn renew_page(
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    id: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    provision_confirm(&state, &viewer, &id, "renew", "Make a new link", |who| {
+        (
+            format!("A new claim link for {who}?"),
+            format!("The link {who} has now stops working at once; the new one is shown to you once, to send them. Their API key keeps working."),
+        )
+    })
+    .await
 }
 
 /// A new claim link for a pending provision (the old one stops working), shown once.
@@ -207,21 +225,13 @@ pub async fn cancel_page(
     viewer: Viewer,
     id: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
-    let p = team::provision(&state.ctx, viewer.actor(), &id).await?;
-    let who = person_of(&p);
-    Ok(confirm_page(
-        &viewer,
-        Confirm {
-            title: format!("Cancel the provision for {who}?"),
-            what: format!("The API key made for {who} stops working at once and their claim link no longer opens. This cannot be undone."),
-            action: format!("/team/provisions/{id}/cancel"),
-            button: "Cancel the provision",
-            back: "/team?tab=pending".into(),
-            fields: Vec::new(),
-            extra: html! {},
-            nav: Nav::Provisions,
-        },
-    ))
+    provision_confirm(&state, &viewer, &id, "cancel", "Cancel the provision", |who| {
+        (
+            format!("Cancel the provision for {who}?"),
+            format!("The API key made for {who} stops working at once and their claim link no longer opens. This cannot be undone."),
+        )
+    })
+    .await
 }
 
 pub async fn cancel(
