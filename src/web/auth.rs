@@ -12,7 +12,7 @@ use crate::service::accounts;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use maud::html;
+use maud::{html, Markup};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -25,6 +25,16 @@ pub struct Credentials {
     email: Option<String>,
     password: Option<String>,
     next: Option<String>,
+}
+
+impl Credentials {
+    /// A log-in or sign-up post, refused unless it came from our own origin: where to go
+    /// afterwards (a local path), the address (trimmed) and the password.
+    fn read(self, req: &HttpRequest) -> Result<(String, String, String), WebError> {
+        check_origin(req)?;
+        let next = safe_next(self.next.as_deref());
+        Ok((next, self.email.unwrap_or_default().trim().to_string(), self.password.unwrap_or_default()))
+    }
 }
 
 pub async fn home(req: HttpRequest) -> Result<HttpResponse, WebError> {
@@ -44,41 +54,37 @@ fn login_view(
     error: Option<&str>,
 ) -> HttpResponse {
     let offer = accounts::signup_offered(&state.ctx, claim_token_in(next)).is_ok();
-    page(
+    signed_out_card(
         status,
-        layout(
-            "Log in",
-            None,
-            html! {
-                section.card.narrow {
-                    h1 { "Log in" }
-                    (login_form(next, email, error))
-                    @if offer {
-                        p.muted { "No account yet? " a href={ "/signup?next=" (session::urlencode(next)) } { "Sign up" } }
-                    } @else {
-                        p.muted #no-signup { "No account yet? Accounts here come from a claim link an admin sends you." }
-                    }
-                }
-            },
-        ),
+        "Log in",
+        "Log in",
+        html! {
+            (login_form(next, email, error))
+            @if offer {
+                p.muted { "No account yet? " a href={ "/signup?next=" (session::urlencode(next)) } { "Sign up" } }
+            } @else {
+                p.muted #no-signup { "No account yet? Accounts here come from a claim link an admin sends you." }
+            }
+        },
     )
 }
 
 fn signup_view(status: StatusCode, next: &str, email: &str, error: Option<&str>) -> HttpResponse {
-    page(
+    signed_out_card(
         status,
-        layout(
-            "Sign up",
-            None,
-            html! {
-                section.card.narrow {
-                    h1 { "Create your account" }
-                    (signup_form(next, email, error))
-                    p.muted { "Have an account? " a href={ "/login?next=" (session::urlencode(next)) } { "Log in" } }
-                }
-            },
-        ),
+        "Sign up",
+        "Create your account",
+        html! {
+            (signup_form(next, email, error))
+            p.muted { "Have an account? " a href={ "/login?next=" (session::urlencode(next)) } { "Log in" } }
+        },
     )
+}
+
+/// The pages of someone signed out (log-in, sign-up, password reset) are one narrow card
+/// under its heading; each brings only what is in it.
+fn signed_out_card(status: StatusCode, title: &str, heading: &str, inside: Markup) -> HttpResponse {
+    page(status, layout(title, None, html! { section.card.narrow { h1 { (heading) } (inside) } }))
 }
 
 /// A page with a heading and a sentence (and a way on).
@@ -154,27 +160,39 @@ pub async fn login(
     state: web::Data<AppState>,
     form: web::Form<Credentials>,
 ) -> Result<HttpResponse, WebError> {
-    check_origin(&req)?;
-    let form = form.into_inner();
-    let next = safe_next(form.next.as_deref());
-    let email = form.email.unwrap_or_default().trim().to_string();
-    let password = form.password.unwrap_or_default();
+    let (next, email, password) = form.into_inner().read(&req)?;
     match accounts::log_in(&state.ctx, &client(&req), &email, password).await {
         Ok(signed_in) => Ok(signed_in_at(&state, signed_in, &next)),
         Err(e) => {
-            // On the claim path the claim page comes back, organization and link kept.
-            let org = match claim_token_in(&next) {
-                Some(token) => forms::org_of(&state, &req, token).await,
-                None => None,
-            };
-            refused(e, |status, m| match &org {
-                Some(claim) => {
-                    forms::signed_out(status, &state, claim, &next, &email, forms::Failed::LogIn(m))
-                }
-                None => login_view(&state, status, &next, &email, Some(m)),
-            })
+            let view = |status, m: &str| login_view(&state, status, &next, &email, Some(m));
+            sign_in_refused(&req, &state, e, &next, &email, false, view).await
         }
     }
+}
+
+/// A refused log-in or sign-up comes back as the page its form was on: on the claim path the
+/// claim page (organization and link kept, the error at the form that failed), else `view`
+/// (the log-in or sign-up page).
+async fn sign_in_refused(
+    req: &HttpRequest,
+    state: &AppState,
+    e: Error,
+    next: &str,
+    email: &str,
+    signing_up: bool,
+    view: impl FnOnce(StatusCode, &str) -> HttpResponse,
+) -> Result<HttpResponse, WebError> {
+    let org = match claim_token_in(next) {
+        Some(token) => forms::org_of(state, req, token).await,
+        None => None,
+    };
+    refused(e, |status, m| match &org {
+        Some(claim) => {
+            let failed = if signing_up { forms::Failed::SignUp(m) } else { forms::Failed::LogIn(m) };
+            forms::signed_out(status, state, claim, next, email, failed)
+        }
+        None => view(status, m),
+    })
 }
 
 /// Sets the new session's cookie and goes on to `next`.
@@ -190,13 +208,9 @@ pub async fn signup(
     state: web::Data<AppState>,
     form: web::Form<Credentials>,
 ) -> Result<HttpResponse, WebError> {
-    check_origin(&req)?;
-    let form = form.into_inner();
-    let next = safe_next(form.next.as_deref());
-    let email = form.email.unwrap_or_default().trim().to_string();
-    let password = form.password.unwrap_or_default();
+    let (next, email, password) = form.into_inner().read(&req)?;
     let claim = claim_token_in(&next).map(str::to_string);
-    match accounts::sign_up(&state.ctx, &client(&req), &email, password, claim.clone()).await {
+    match accounts::sign_up(&state.ctx, &client(&req), &email, password, claim).await {
         Ok(accounts::SignedUp::In(signed_in)) => Ok(signed_in_at(&state, signed_in, &next)),
         // The same answer whether or not the address had an account (see `SignedUp`).
         Ok(accounts::SignedUp::CheckMail) => Ok(notice(
@@ -208,16 +222,8 @@ pub async fn signup(
             None,
         )),
         Err(e) => {
-            let org = match claim.as_deref() {
-                Some(token) => forms::org_of(&state, &req, token).await,
-                None => None,
-            };
-            refused(e, |status, m| match &org {
-                Some(claim) => {
-                    forms::signed_out(status, &state, claim, &next, &email, forms::Failed::SignUp(m))
-                }
-                None => signup_view(status, &next, &email, Some(m)),
-            })
+            let view = |status, m: &str| signup_view(status, &next, &email, Some(m));
+            sign_in_refused(&req, &state, e, &next, &email, true, view).await
         }
     }
 }
@@ -291,23 +297,19 @@ pub async fn verify(
 }
 
 fn forgot_view(status: StatusCode, email: &str, error: Option<&str>) -> HttpResponse {
-    page(
+    let title = "Reset your password";
+    signed_out_card(
         status,
-        layout(
-            "Reset your password",
-            None,
-            html! {
-                section.card.narrow {
-                    h1 { "Reset your password" }
-                    form method="post" action="/password/forgot" {
-                        @if let Some(e) = error { p.error role="alert" { (e) } }
-                        label for="forgot-email" { "Email" }
-                        input #forgot-email type="email" name="email" value=(email) required autocomplete="username";
-                        button #forgot-submit type="submit" { "Mail me a link" }
-                    }
-                }
-            },
-        ),
+        title,
+        title,
+        html! {
+            form method="post" action="/password/forgot" {
+                @if let Some(e) = error { p.error role="alert" { (e) } }
+                label for="forgot-email" { "Email" }
+                input #forgot-email type="email" name="email" value=(email) required autocomplete="username";
+                button #forgot-submit type="submit" { "Mail me a link" }
+            }
+        },
     )
 }
 
@@ -348,24 +350,20 @@ pub async fn forgot(
 }
 
 fn reset_view(status: StatusCode, token: &str, error: Option<&str>) -> HttpResponse {
-    page(
+    let title = "Choose a new password";
+    signed_out_card(
         status,
-        layout(
-            "Choose a new password",
-            None,
-            html! {
-                section.card.narrow {
-                    h1 { "Choose a new password" }
-                    form method="post" action="/password/reset" {
-                        @if let Some(e) = error { p.error role="alert" { (e) } }
-                        input type="hidden" name="token" value=(token);
-                        label for="reset-password" { "New password (at least " (passwords::MIN_LEN) " characters)" }
-                        input #reset-password type="password" name="password" required minlength=(passwords::MIN_LEN) autocomplete="new-password";
-                        button #reset-submit type="submit" { "Set password" }
-                    }
-                }
-            },
-        ),
+        title,
+        title,
+        html! {
+            form method="post" action="/password/reset" {
+                @if let Some(e) = error { p.error role="alert" { (e) } }
+                input type="hidden" name="token" value=(token);
+                label for="reset-password" { "New password (at least " (passwords::MIN_LEN) " characters)" }
+                input #reset-password type="password" name="password" required minlength=(passwords::MIN_LEN) autocomplete="new-password";
+                button #reset-submit type="submit" { "Set password" }
+            }
+        },
     )
 }
 

@@ -5,9 +5,10 @@
 //! as `/v1/keys`; a control shows only where the authority rule allows it.
 
 use super::charts::{self, Series};
-use super::people::{secret_row, show_once, CsrfForm};
-use super::viewer::{redirect_done, Viewer};
-use super::{app_layout, confirm_page, field_error, fmt, page, time_cell, Confirm, Nav, Refused, WebError};
+use super::people::{secret_row, show_once};
+use super::viewer::{redirect_done, ButtonPost, Viewer};
+use super::{app_layout, confirm_page, field_error, fmt, page, time_cell, Confirm, FromFields, Nav, Refused};
+use super::{Repeating, WebError};
 use crate::clock::Millis;
 use crate::domain::{KeyRecord, PageRequest, Role, Scope, Scopes, UserId};
 use crate::error::Error;
@@ -55,6 +56,12 @@ fn label_of(k: &KeyRecord) -> String {
         Some(n) => format!("{n} ({}…)", k.hint),
         None => format!("{}…", k.hint),
     }
+}
+
+/// The label of key `id`, looked up as the viewer (for the pages that name it before and after
+/// acting on it).
+async fn label(state: &AppState, viewer: &Viewer, id: &str) -> Result<String, WebError> {
+    Ok(label_of(&keys::get(&state.ctx, viewer.actor(), id).await?))
 }
 
 fn status_of(k: &KeyRecord, now: Millis) -> Markup {
@@ -235,19 +242,25 @@ pub async fn key_page(
     Ok(page(StatusCode::OK, app_layout("API key", &viewer, Nav::Keys, body)))
 }
 
-/// The new-key form: checkboxes repeat `scope`, which a plain struct cannot take.
-fn new_key_form(body: &[u8]) -> (Option<String>, Option<String>, Option<String>, Vec<String>) {
-    let (mut name, mut expires, mut csrf, mut scopes) = (None, None, None, Vec::new());
-    for (k, v) in url::form_urlencoded::parse(body) {
-        match k.as_ref() {
-            "name" => name = Some(v.into_owned()),
-            "expires_in" => expires = Some(v.into_owned()),
-            "csrf" => csrf = Some(v.into_owned()),
-            "scope" => scopes.push(v.into_owned()),
+/// The new-key form: checkboxes repeat `scope`.
+#[derive(Default)]
+pub struct NewKeyForm {
+    name: Option<String>,
+    expires: Option<String>,
+    csrf: Option<String>,
+    scopes: Vec<String>,
+}
+
+impl FromFields for NewKeyForm {
+    fn field(&mut self, name: &str, value: String) {
+        match name {
+            "name" => self.name = Some(value),
+            "expires_in" => self.expires = Some(value),
+            "csrf" => self.csrf = Some(value),
+            "scope" => self.scopes.push(value),
             _ => {}
         }
     }
-    (name, expires, csrf, scopes)
 }
 
 fn new_key_page(title: &str, what: &str, k: &IssuedKey) -> Markup {
@@ -265,12 +278,9 @@ pub async fn create(
     req: HttpRequest,
     state: web::Data<AppState>,
     viewer: Viewer,
-    body: web::Bytes,
+    Repeating(form): Repeating<NewKeyForm>,
 ) -> Result<HttpResponse, WebError> {
-    if body.len() > super::MAX_FORM {
-        return Err(WebError::Status(StatusCode::PAYLOAD_TOO_LARGE, "This form is too large.".into()));
-    }
-    let (name, expires, csrf, scopes) = new_key_form(&body);
+    let NewKeyForm { name, expires, csrf, scopes } = form;
     viewer.session.check_post(&req, csrf.as_deref())?;
     let refuse = |field: &'static str, message: String| {
         let values = vec![("name", name.clone().unwrap_or_default())];
@@ -332,8 +342,7 @@ pub async fn revoke_page(
     viewer: Viewer,
     id: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
-    let k = keys::get(&state.ctx, viewer.actor(), &id).await?;
-    let label = label_of(&k);
+    let label = label(&state, &viewer, &id).await?;
     Ok(confirm_page(
         &viewer,
         Confirm {
@@ -350,16 +359,13 @@ pub async fn revoke_page(
 }
 
 pub async fn revoke(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    viewer: Viewer,
+    viewer: ButtonPost,
     id: web::Path<String>,
-    form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, WebError> {
-    viewer.session.check_post(&req, form.csrf())?;
-    let k = keys::get(&state.ctx, viewer.actor(), &id).await?;
+    let label = label(&state, &viewer, &id).await?;
     keys::revoke(&state.ctx, viewer.actor(), &id).await?;
-    let message = format!("The key {} is revoked; it no longer works.", label_of(&k));
+    let message = format!("The key {label} is revoked; it no longer works.");
     Ok(redirect_done(&state, "/team/keys", "key_revoked", &message))
 }
 
@@ -372,8 +378,7 @@ pub async fn rotate_page(
     viewer: Viewer,
     id: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
-    let k = keys::get(&state.ctx, viewer.actor(), &id).await?;
-    let label = label_of(&k);
+    let label = label(&state, &viewer, &id).await?;
     let extra = html! {
         label for="grace" { "The old key keeps working for" }
         select #grace name="grace" {

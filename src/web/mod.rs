@@ -263,6 +263,38 @@ pub fn form_config() -> web::FormConfig {
     })
 }
 
+/// A form whose fields may repeat (checkboxes sharing a name), which `web::Form` cannot read:
+/// the body, at most `MAX_FORM`, read into `T` one field at a time. The new-key and webhook
+/// forms both take it.
+pub struct Repeating<T>(pub T);
+
+/// A form `Repeating` can read.
+pub trait FromFields: Default {
+    /// Takes one field, as sent (a repeated name comes once per value).
+    fn field(&mut self, name: &str, value: String);
+}
+
+impl<T: FromFields + 'static> actix_web::FromRequest for Repeating<T> {
+    type Error = actix_web::Error;
+    type Future = futures_util::future::LocalBoxFuture<'static, Result<Self, actix_web::Error>>;
+
+    fn from_request(req: &actix_web::HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let body = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            let body = body.await?;
+            if body.len() > MAX_FORM {
+                let large = WebError::Status(StatusCode::PAYLOAD_TOO_LARGE, "This form is too large.".into());
+                return Err(large.into());
+            }
+            let mut form = T::default();
+            for (name, value) in url::form_urlencoded::parse(&body) {
+                form.field(&name, value.into_owned());
+            }
+            Ok(Repeating(form))
+        })
+    }
+}
+
 pub fn redirect(to: &str) -> HttpResponse {
     secure(HttpResponse::SeeOther()).insert_header((header::LOCATION, to.to_string())).finish()
 }

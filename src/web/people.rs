@@ -6,7 +6,7 @@
 
 use super::session::Session;
 use super::team::{member_name, person_of, provision_view, Prefill};
-use super::viewer::{redirect_done, Viewer};
+use super::viewer::{redirect_done, ButtonPost, Viewer};
 use super::{app_layout, confirm_page, page, redirect, time_cell, Confirm, Nav, WebError};
 use crate::domain::{OrgId, ProvisionRole, Role};
 use crate::error::Error;
@@ -156,32 +156,24 @@ pub async fn shown(
     Ok(page(StatusCode::OK, app_layout(&title, &viewer, Nav::Team, maud::PreEscaped(body))))
 }
 
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    csrf: Option<String>,
-}
-
-impl CsrfForm {
-    pub fn csrf(&self) -> Option<&str> {
-        self.csrf.as_deref()
-    }
-}
-
-/// The confirmation before a new claim link: the current one stops working.
-pub async fn renew_page(
-    state: web::Data<AppState>,
-    viewer: Viewer,
-    id: web::Path<String>,
+/// The confirmation before acting on a pending provision (a new claim link, a cancel): both
+/// name the person it is for, post to the provision's `act` and go back to the pending list.
+async fn provision_confirm(
+    state: &AppState,
+    viewer: &Viewer,
+    id: &str,
+    act: &str,
+    button: &'static str,
+    words: impl FnOnce(&str) -> (String, String),
 ) -> Result<HttpResponse, WebError> {
-    let p = team::provision(&state.ctx, viewer.actor(), &id).await?;
-    let who = person_of(&p);
+    let (title, what) = words(&person_of(&team::provision(&state.ctx, viewer.actor(), id).await?));
     Ok(confirm_page(
-        &viewer,
+        viewer,
         Confirm {
-            title: format!("A new claim link for {who}?"),
-            what: format!("The link {who} has now stops working at once; the new one is shown to you once, to send them. Their API key keeps working."),
-            action: format!("/team/provisions/{id}/renew"),
-            button: "Make a new link",
+            title,
+            what,
+            action: format!("/team/provisions/{id}/{act}"),
+            button,
             back: "/team?tab=pending".into(),
             fields: Vec::new(),
             extra: html! {},
@@ -190,15 +182,27 @@ pub async fn renew_page(
     ))
 }
 
-/// A new claim link for a pending provision (the old one stops working), shown once.
-pub async fn renew(
-    req: HttpRequest,
+/// The confirmation before a new claim link: the current one stops working.
+pub async fn renew_page(
     state: web::Data<AppState>,
     viewer: Viewer,
     id: web::Path<String>,
-    form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, WebError> {
-    viewer.session.check_post(&req, form.csrf())?;
+    provision_confirm(&state, &viewer, &id, "renew", "Make a new link", |who| {
+        (
+            format!("A new claim link for {who}?"),
+            format!("The link {who} has now stops working at once; the new one is shown to you once, to send them. Their API key keeps working."),
+        )
+    })
+    .await
+}
+
+/// A new claim link for a pending provision (the old one stops working), shown once.
+pub async fn renew(
+    state: web::Data<AppState>,
+    viewer: ButtonPost,
+    id: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
     let p = team::provision(&state.ctx, viewer.actor(), &id).await?;
     let who = person_of(&p);
     let link = provisioning::renew_claim_link(&state.ctx, viewer.actor(), &id, None, false).await?;
@@ -221,31 +225,20 @@ pub async fn cancel_page(
     viewer: Viewer,
     id: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
-    let p = team::provision(&state.ctx, viewer.actor(), &id).await?;
-    let who = person_of(&p);
-    Ok(confirm_page(
-        &viewer,
-        Confirm {
-            title: format!("Cancel the provision for {who}?"),
-            what: format!("The API key made for {who} stops working at once and their claim link no longer opens. This cannot be undone."),
-            action: format!("/team/provisions/{id}/cancel"),
-            button: "Cancel the provision",
-            back: "/team?tab=pending".into(),
-            fields: Vec::new(),
-            extra: html! {},
-            nav: Nav::Provisions,
-        },
-    ))
+    provision_confirm(&state, &viewer, &id, "cancel", "Cancel the provision", |who| {
+        (
+            format!("Cancel the provision for {who}?"),
+            format!("The API key made for {who} stops working at once and their claim link no longer opens. This cannot be undone."),
+        )
+    })
+    .await
 }
 
 pub async fn cancel(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    viewer: Viewer,
+    viewer: ButtonPost,
     id: web::Path<String>,
-    form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, WebError> {
-    viewer.session.check_post(&req, form.csrf())?;
     let p = team::provision(&state.ctx, viewer.actor(), &id).await?;
     provisioning::cancel(&state.ctx, viewer.actor(), &id).await?;
     let message = format!("The provision for {} is cancelled; its key no longer works.", person_of(&p));
@@ -363,13 +356,10 @@ pub async fn remove_page(
 }
 
 pub async fn remove(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    viewer: Viewer,
+    viewer: ButtonPost,
     user: web::Path<String>,
-    form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, WebError> {
-    viewer.session.check_post(&req, form.csrf())?;
     let removed = members::remove(&state.ctx, viewer.actor(), &user).await?;
     let message = format!(
         "{} is removed; the {} key{} they held here stopped working.",

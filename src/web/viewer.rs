@@ -16,6 +16,8 @@ use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use futures_util::future::LocalBoxFuture;
 use maud::{html, Markup};
+use serde::Deserialize;
+use std::ops::Deref;
 
 const FLASH: &str = "provisiond_flash";
 
@@ -106,6 +108,42 @@ impl FromRequest for Viewer {
             let session = session.await?;
             let org = session.active_org.clone().ok_or_else(|| WebError::Redirect("/team".into()))?;
             Viewer::of(&req, session, org).await
+        })
+    }
+}
+
+/// The form of a button that only acts (a confirmation's, Resend, Rotate secret): nothing but
+/// its CSRF token.
+#[derive(Deserialize)]
+struct CsrfForm {
+    csrf: Option<String>,
+}
+
+/// The viewer who pressed such a button, let through only once the post is checked (our own
+/// origin, their CSRF token: `Session::check_post`), so no handler of one can forget the check.
+/// It reads as the `Viewer` it holds.
+pub struct ButtonPost(pub Viewer);
+
+impl Deref for ButtonPost {
+    type Target = Viewer;
+    fn deref(&self) -> &Viewer {
+        &self.0
+    }
+}
+
+impl FromRequest for ButtonPost {
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<ButtonPost, actix_web::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let viewer = Viewer::from_request(&req, payload);
+        let form = web::Form::<CsrfForm>::from_request(&req, payload);
+        Box::pin(async move {
+            let viewer = viewer.await?;
+            let form = form.await?;
+            viewer.session.check_post(&req, form.csrf.as_deref())?;
+            Ok(ButtonPost(viewer))
         })
     }
 }

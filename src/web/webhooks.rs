@@ -6,9 +6,10 @@
 //! what was typed and the error beside its field.
 
 use super::charts::{self, Series};
-use super::people::{secret_row, show_once, CsrfForm};
-use super::viewer::{redirect_done, Viewer};
-use super::{app_layout, confirm_page, field_error, page, time_cell, Confirm, Nav, Refused, WebError};
+use super::people::{secret_row, show_once};
+use super::viewer::{redirect_done, ButtonPost, Viewer};
+use super::{app_layout, confirm_page, field_error, page, time_cell, Confirm, FromFields, Nav, Refused};
+use super::{Repeating, WebError};
 use crate::domain::{Delivery, EventFilter, EventType, PageRequest};
 use crate::error::Error;
 use crate::http::AppState;
@@ -275,13 +276,10 @@ pub async fn delivery(
 }
 
 pub async fn resend(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    viewer: Viewer,
+    viewer: ButtonPost,
     path: web::Path<(String, String)>,
-    form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, WebError> {
-    viewer.session.check_post(&req, form.csrf())?;
     let (id, event) = path.into_inner();
     let d = webhooks::resend(&state.ctx, viewer.actor(), &id, &event).await?;
     let message =
@@ -289,29 +287,38 @@ pub async fn resend(
     Ok(redirect_done(&state, &format!("/team/webhooks/{id}/deliveries/{event}"), "resent", &message))
 }
 
-/// An endpoint form's fields: `event` repeats (checkboxes), which a plain struct cannot take.
-struct HookForm {
+/// An endpoint form's fields: `event` repeats (checkboxes).
+#[derive(Default)]
+pub struct HookForm {
     url: String,
     events: Vec<String>,
     description: String,
     csrf: Option<String>,
 }
 
-fn hook_form(body: &[u8]) -> Result<HookForm, WebError> {
-    if body.len() > super::MAX_FORM {
-        return Err(WebError::Status(StatusCode::PAYLOAD_TOO_LARGE, "This form is too large.".into()));
-    }
-    let mut f = HookForm { url: String::new(), events: Vec::new(), description: String::new(), csrf: None };
-    for (k, v) in url::form_urlencoded::parse(body) {
-        match k.as_ref() {
-            "url" => f.url = v.into_owned(),
-            "event" => f.events.push(v.into_owned()),
-            "description" => f.description = v.into_owned(),
-            "csrf" => f.csrf = Some(v.into_owned()),
+impl FromFields for HookForm {
+    fn field(&mut self, name: &str, value: String) {
+        match name {
+            "url" => self.url = value,
+            "event" => self.events.push(value),
+            "description" => self.description = value,
+            "csrf" => self.csrf = Some(value),
             _ => {}
         }
     }
-    Ok(f)
+}
+
+impl HookForm {
+    /// What the form asks of an endpoint, adding or editing it: its URL, events and description.
+    fn input(&self) -> Result<WebhookInput, Error> {
+        let events = events_of(&self.events).map_err(|m| Error::InvalidField(format!("Events: {m}")))?;
+        Ok(WebhookInput {
+            url: Some(self.url.clone()),
+            events: Some(events),
+            description: description(&self.description),
+            enabled: None,
+        })
+    }
 }
 
 /// Which field of an endpoint form an error is about.
@@ -337,21 +344,12 @@ pub async fn create(
     req: HttpRequest,
     state: web::Data<AppState>,
     viewer: Viewer,
-    body: web::Bytes,
+    Repeating(f): Repeating<HookForm>,
 ) -> Result<HttpResponse, WebError> {
-    let f = hook_form(&body)?;
     viewer.session.check_post(&req, f.csrf.as_deref())?;
-    let outcome = match events_of(&f.events) {
-        Err(m) => Err(Error::InvalidField(format!("Events: {m}"))),
-        Ok(events) => {
-            let input = WebhookInput {
-                url: Some(f.url.clone()),
-                events: Some(events),
-                description: description(&f.description),
-                enabled: None,
-            };
-            webhooks::create(&state.ctx, viewer.actor(), input).await
-        }
+    let outcome = match f.input() {
+        Ok(input) => webhooks::create(&state.ctx, viewer.actor(), input).await,
+        Err(e) => Err(e),
     };
     let created = match outcome {
         Ok(c) => c,
@@ -378,21 +376,12 @@ pub async fn edit(
     state: web::Data<AppState>,
     viewer: Viewer,
     id: web::Path<String>,
-    body: web::Bytes,
+    Repeating(f): Repeating<HookForm>,
 ) -> Result<HttpResponse, WebError> {
-    let f = hook_form(&body)?;
     viewer.session.check_post(&req, f.csrf.as_deref())?;
-    let outcome = match events_of(&f.events) {
-        Err(m) => Err(Error::InvalidField(format!("Events: {m}"))),
-        Ok(events) => {
-            let change = WebhookInput {
-                url: Some(f.url.clone()),
-                events: Some(events),
-                description: description(&f.description),
-                enabled: None,
-            };
-            webhooks::update(&state.ctx, viewer.actor(), &id, change).await
-        }
+    let outcome = match f.input() {
+        Ok(change) => webhooks::update(&state.ctx, viewer.actor(), &id, change).await,
+        Err(e) => Err(e),
     };
     match outcome {
         Ok(e) => Ok(redirect_done(
@@ -413,13 +402,10 @@ async fn url_of(state: &AppState, viewer: &Viewer, id: &str) -> Result<String, W
 }
 
 pub async fn test(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    viewer: Viewer,
+    viewer: ButtonPost,
     id: web::Path<String>,
-    form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, WebError> {
-    viewer.session.check_post(&req, form.csrf())?;
     webhooks::test(&state.ctx, viewer.actor(), &id).await?;
     let url = url_of(&state, &viewer, &id).await?;
     Ok(redirect_done(
@@ -456,13 +442,10 @@ pub async fn set_enabled(
 }
 
 pub async fn rotate(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    viewer: Viewer,
+    viewer: ButtonPost,
     id: web::Path<String>,
-    form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, WebError> {
-    viewer.session.check_post(&req, form.csrf())?;
     let rotated = webhooks::rotate_secret(&state.ctx, viewer.actor(), &id).await?;
     let url = rotated.endpoint.row.url.clone();
     let body = html! {
@@ -498,13 +481,10 @@ pub async fn delete_page(
 }
 
 pub async fn delete(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    viewer: Viewer,
+    viewer: ButtonPost,
     id: web::Path<String>,
-    form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, WebError> {
-    viewer.session.check_post(&req, form.csrf())?;
     let url = url_of(&state, &viewer, &id).await?;
     webhooks::delete(&state.ctx, viewer.actor(), &id).await?;
     Ok(redirect_done(&state, "/team/webhooks", "webhook_deleted", &format!("The endpoint {url} is deleted.")))
