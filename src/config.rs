@@ -167,13 +167,19 @@ pub struct StoreArgs {
     pub key_prefix: String,
 }
 
+/// The database a server or a command opens: a PostgreSQL URL when one is set (an empty one is
+/// none), else the SQLite file.
+fn db_settings(path: &std::path::Path, synchronous: Synchronous, url: Option<&str>) -> DbSettings {
+    DbSettings {
+        path: path.to_path_buf(),
+        synchronous,
+        url: url.filter(|u| !u.trim().is_empty()).map(String::from),
+    }
+}
+
 impl StoreArgs {
     pub fn db(&self) -> DbSettings {
-        DbSettings {
-            path: self.database_path.clone(),
-            synchronous: self.synchronous,
-            url: self.database_url.clone().filter(|u| !u.trim().is_empty()),
-        }
+        db_settings(&self.database_path, self.synchronous, self.database_url.as_deref())
     }
 
     /// The rules a command needs (only keys' prefix matters outside the server).
@@ -186,11 +192,7 @@ impl StoreArgs {
 
 impl Settings {
     pub fn db(&self) -> DbSettings {
-        DbSettings {
-            path: self.database_path.clone(),
-            synchronous: self.synchronous,
-            url: self.database_url.clone().filter(|u| !u.trim().is_empty()),
-        }
+        db_settings(&self.database_path, self.synchronous, self.database_url.as_deref())
     }
 
     pub fn rules(&self) -> Rules {

@@ -540,19 +540,21 @@ mod tls {
         let config = if !verify {
             builder
                 .dangerous()
-                .with_custom_certificate_verifier(Arc::new(Unchecked(provider)))
+                .with_custom_certificate_verifier(Arc::new(Partial { chain: None, provider }))
                 .with_no_client_auth()
         } else {
-            let webpki =
-                rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
-                    .build()
-                    .map_err(|e| format!("TLS for the database: {e}"))?;
+            let webpki = rustls::client::WebPkiServerVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider.clone(),
+            )
+            .build()
+            .map_err(|e| format!("TLS for the database: {e}"))?;
             if mode == Mode::VerifyFull {
                 builder.with_webpki_verifier(webpki).with_no_client_auth()
             } else {
                 builder
                     .dangerous()
-                    .with_custom_certificate_verifier(Arc::new(ChainOnly(webpki)))
+                    .with_custom_certificate_verifier(Arc::new(Partial { chain: Some(webpki), provider }))
                     .with_no_client_auth()
             }
         };
@@ -565,48 +567,18 @@ mod tls {
         CertificateDer::pem_slice_iter(pem).collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())
     }
 
-    /// `sslmode=require` without a root certificate: encrypted, whoever the server is (libpq's
-    /// meaning; use verify-full to check).
+    /// Less than webpki's whole check, as libpq's modes ask: `sslmode=require` without a root
+    /// certificate checks nothing (`chain: None`: encrypted, whoever the server is; use
+    /// verify-full to check), `verify-ca` checks that the chain leads to a trusted root but not
+    /// the name on it. Either way the handshake's signatures are checked, with the provider's
+    /// algorithms (what webpki's verifier uses too).
     #[derive(Debug)]
-    struct Unchecked(Arc<CryptoProvider>);
-
-    impl ServerCertVerifier for Unchecked {
-        fn verify_server_cert(
-            &self,
-            _: &CertificateDer<'_>,
-            _: &[CertificateDer<'_>],
-            _: &ServerName<'_>,
-            _: &[u8],
-            _: UnixTime,
-        ) -> Result<ServerCertVerified, rustls::Error> {
-            Ok(ServerCertVerified::assertion())
-        }
-        fn verify_tls12_signature(
-            &self,
-            message: &[u8],
-            cert: &CertificateDer<'_>,
-            dss: &DigitallySignedStruct,
-        ) -> Result<HandshakeSignatureValid, rustls::Error> {
-            verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-        }
-        fn verify_tls13_signature(
-            &self,
-            message: &[u8],
-            cert: &CertificateDer<'_>,
-            dss: &DigitallySignedStruct,
-        ) -> Result<HandshakeSignatureValid, rustls::Error> {
-            verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-        }
-        fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-            self.0.signature_verification_algorithms.supported_schemes()
-        }
+    struct Partial {
+        chain: Option<Arc<rustls::client::WebPkiServerVerifier>>,
+        provider: Arc<CryptoProvider>,
     }
 
-    /// `verify-ca`: the chain must lead to a trusted root; the name on it is not checked.
-    #[derive(Debug)]
-    struct ChainOnly(Arc<rustls::client::WebPkiServerVerifier>);
-
-    impl ServerCertVerifier for ChainOnly {
+    impl ServerCertVerifier for Partial {
         fn verify_server_cert(
             &self,
             end_entity: &CertificateDer<'_>,
@@ -615,7 +587,8 @@ mod tls {
             ocsp: &[u8],
             now: UnixTime,
         ) -> Result<ServerCertVerified, rustls::Error> {
-            match self.0.verify_server_cert(end_entity, intermediates, server_name, ocsp, now) {
+            let Some(chain) = &self.chain else { return Ok(ServerCertVerified::assertion()) };
+            match chain.verify_server_cert(end_entity, intermediates, server_name, ocsp, now) {
                 Err(rustls::Error::InvalidCertificate(rustls::CertificateError::NotValidForName))
                 | Err(rustls::Error::InvalidCertificate(
                     rustls::CertificateError::NotValidForNameContext { .. },
@@ -629,7 +602,7 @@ mod tls {
             cert: &CertificateDer<'_>,
             dss: &DigitallySignedStruct,
         ) -> Result<HandshakeSignatureValid, rustls::Error> {
-            self.0.verify_tls12_signature(message, cert, dss)
+            verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
         }
         fn verify_tls13_signature(
             &self,
@@ -637,10 +610,10 @@ mod tls {
             cert: &CertificateDer<'_>,
             dss: &DigitallySignedStruct,
         ) -> Result<HandshakeSignatureValid, rustls::Error> {
-            self.0.verify_tls13_signature(message, cert, dss)
+            verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
         }
         fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-            self.0.supported_verify_schemes()
+            self.provider.signature_verification_algorithms.supported_schemes()
         }
     }
 

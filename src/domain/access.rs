@@ -86,19 +86,17 @@ impl Scope {
         Scope::Webhooks,
     ];
 
-    /// Every scope a key may name: the API's and `scim`.
-    pub const NAMED: [Scope; 10] = [
-        Scope::Provisions,
-        Scope::Members,
-        Scope::Agents,
-        Scope::CreditsRead,
-        Scope::CreditsConsume,
-        Scope::Keys,
-        Scope::KeysVerify,
-        Scope::Audit,
-        Scope::Webhooks,
-        Scope::Scim,
-    ];
+    /// Every scope a key may name: the API's (`ALL`, in its order, so the two cannot drift
+    /// apart) and `scim` last.
+    pub const NAMED: [Scope; 10] = {
+        let mut named = [Scope::Scim; 10];
+        let mut i = 0;
+        while i < Scope::ALL.len() {
+            named[i] = Scope::ALL[i];
+            i += 1;
+        }
+        named
+    };
 
     pub fn as_str(self) -> &'static str {
         match self {

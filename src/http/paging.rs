@@ -3,7 +3,9 @@
 use crate::domain::{Cursor, Page, PageRequest};
 use crate::error::Error;
 use crate::http::error::ApiError;
+use actix_web::{dev::Payload, web, FromRequest, HttpRequest};
 use serde::Deserialize;
+use std::future::{ready, Ready};
 
 pub const DEFAULT: u32 = 100;
 pub const MAX: u32 = 1000;
@@ -41,6 +43,22 @@ pub fn page_request(limit: Option<&str>, cursor: Option<&str>) -> Result<PageReq
         Some(c) => Some(Cursor::parse(c).ok_or(Error::InvalidCursor)?),
     };
     Ok(PageRequest { limit, after })
+}
+
+/// The page a list's query string asks for, checked: handlers take what it means rather than
+/// the raw query (document the query with `params(PageQuery)`).
+pub struct Paged(pub PageRequest);
+
+impl FromRequest for Paged {
+    type Error = actix_web::Error;
+    type Future = Ready<Result<Paged, actix_web::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(match web::Query::<PageQuery>::from_query(req.query_string()) {
+            Ok(q) => q.request().map(Paged).map_err(Into::into),
+            Err(e) => Err(e.into()),
+        })
+    }
 }
 
 /// `nextCursor` as the lists show it.

@@ -6,7 +6,7 @@ use crate::domain::Agent;
 use crate::domain::{AgentIdentifier, AgentName};
 use crate::http::error::ApiError;
 use crate::http::json::Body;
-use crate::http::paging::{next_cursor, PageQuery};
+use crate::http::paging::{next_cursor, PageQuery, Paged};
 use crate::http::AppState;
 use crate::service::agents::{self, NewAgent};
 use actix_web::{delete, get, post, web, HttpResponse};
@@ -28,20 +28,20 @@ pub struct AgentRequest {
 
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct AgentList {
-    pub agents: Vec<AgentView>,
-    /// Pass as `cursor` for the next page; null on the last page.
-    pub next_cursor: Option<String>,
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
 pub struct AgentView {
     pub id: String,
     pub name: String,
     pub identifier: String,
     pub parent_identifier: Option<String>,
     pub created_at: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentList {
+    pub agents: Vec<AgentView>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
 }
 
 impl From<Agent> for AgentView {
@@ -88,9 +88,8 @@ pub async fn create(
 pub async fn list(
     state: web::Data<AppState>,
     caller: Authed,
-    query: web::Query<PageQuery>,
+    Paged(page): Paged,
 ) -> Result<HttpResponse, ApiError> {
-    let page = query.request()?;
     let page = agents::list(&state.ctx, &caller, page).await?;
     let next_cursor = next_cursor(&page);
     Ok(HttpResponse::Ok()

@@ -3,7 +3,7 @@
 use super::auth::Authed;
 use crate::domain::AuditFilter;
 use crate::http::error::ApiError;
-use crate::http::paging::{next_cursor, PageQuery};
+use crate::http::paging::{next_cursor, PageQuery, Paged};
 use crate::http::AppState;
 use crate::service::{audit, Actor};
 use actix_web::{get, web, HttpResponse};
@@ -113,9 +113,8 @@ pub async fn list(
     state: web::Data<AppState>,
     caller: Authed,
     query: web::Query<AuditQuery>,
-    paging: web::Query<PageQuery>,
+    Paged(page): Paged,
 ) -> Result<HttpResponse, ApiError> {
-    let page = paging.request()?;
     let filter = filter_of(&query)?;
     let page = audit::list(&state.ctx, Actor::key(caller.0), filter, page).await?;
     let next_cursor = next_cursor(&page);

@@ -7,9 +7,10 @@ use crate::domain::{Balance, LedgerEntry};
 use crate::domain::{Credits, LimitPeriod};
 use crate::http::error::ApiError;
 use crate::http::json::{present, Body, IdempotencyHeader};
-use crate::http::paging::{next_cursor, PageQuery};
+use crate::http::paging::{next_cursor, PageQuery, Paged};
 use crate::http::AppState;
 use crate::service::credits::Limit;
+use crate::service::idempotency::Idem;
 use crate::service::{credits, Actor};
 use actix_web::{get, post, put, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
@@ -99,10 +100,25 @@ pub async fn consume(
     caller: Authed,
     body: Body<AmountRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let (body, idem) = body.with_idempotency(&req)?;
+    let caller = &caller;
+    move_pool(&req, body, |amount, reason, idem| credits::consume(&state.ctx, caller, amount, reason, idem))
+        .await
+}
+
+/// Both movements of the pool (a consumption, a grant) read the same body and Idempotency-Key
+/// and answer the new balance; only the service call differs.
+async fn move_pool<F, Fut>(
+    req: &HttpRequest,
+    body: Body<AmountRequest>,
+    movement: F,
+) -> Result<HttpResponse, ApiError>
+where
+    F: FnOnce(Credits, Option<String>, Option<Idem>) -> Fut,
+    Fut: std::future::Future<Output = crate::error::Result<Balance>>,
+{
+    let (body, idem) = body.with_idempotency(req)?;
     let (amount, reason) = body.parse()?;
-    let b = credits::consume(&state.ctx, &caller, amount, reason, idem).await?;
-    Ok(HttpResponse::Ok().json(BalanceView::from(b)))
+    Ok(HttpResponse::Ok().json(BalanceView::from(movement(amount, reason, idem).await?)))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -137,9 +153,8 @@ pub struct UsageLimit {
 pub async fn usage(
     state: web::Data<AppState>,
     caller: Authed,
-    query: web::Query<PageQuery>,
+    Paged(page): Paged,
 ) -> Result<HttpResponse, ApiError> {
-    let page = query.request()?;
     let (page, b) = credits::usage(&state.ctx, Actor::key(caller.0), page).await?;
     let next_cursor = next_cursor(&page);
     let users: Vec<UsageView> = page
@@ -210,9 +225,8 @@ pub async fn ledger(
     state: web::Data<AppState>,
     caller: Authed,
     query: web::Query<LedgerQuery>,
-    paging: web::Query<PageQuery>,
+    Paged(page): Paged,
 ) -> Result<HttpResponse, ApiError> {
-    let page = paging.request()?;
     let page = credits::ledger(&state.ctx, Actor::key(caller.0), query.user_id.as_deref(), page).await?;
     let next_cursor = next_cursor(&page);
     Ok(HttpResponse::Ok()
@@ -313,10 +327,10 @@ pub async fn grant(
     caller: Authed,
     body: Body<AmountRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let (body, idem) = body.with_idempotency(&req)?;
-    let (amount, reason) = body.parse()?;
-    let b = credits::grant(&state.ctx, Actor::key(caller.0), amount, reason, idem).await?;
-    Ok(HttpResponse::Ok().json(BalanceView::from(b)))
+    move_pool(&req, body, |amount, reason, idem| {
+        credits::grant(&state.ctx, Actor::key(caller.0), amount, reason, idem)
+    })
+    .await
 }
 
 #[cfg(test)]

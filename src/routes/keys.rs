@@ -7,7 +7,7 @@ use crate::domain::KeyRecord;
 use crate::domain::{Role, Scope, Scopes, UserId};
 use crate::http::error::ApiError;
 use crate::http::json::{Body, IdempotencyHeader};
-use crate::http::paging::{next_cursor, PageQuery};
+use crate::http::paging::{next_cursor, PageQuery, Paged};
 use crate::http::schema::{KeyScopes, ScopeName};
 use crate::http::AppState;
 use crate::service::keys::{self, IssuedKey, NewKeyInput, VerifyInput};
@@ -91,9 +91,8 @@ pub async fn list(
     state: web::Data<AppState>,
     caller: Authed,
     query: web::Query<KeysQuery>,
-    paging: web::Query<PageQuery>,
+    Paged(page): Paged,
 ) -> Result<HttpResponse, ApiError> {
-    let page = paging.request()?;
     let user = match query.user_id.as_deref() {
         None => None,
         Some(u) => Some(

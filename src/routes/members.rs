@@ -6,7 +6,7 @@ use crate::domain::Member;
 use crate::domain::Role;
 use crate::http::error::ApiError;
 use crate::http::json::Body;
-use crate::http::paging::{next_cursor, PageQuery};
+use crate::http::paging::{next_cursor, PageQuery, Paged};
 use crate::http::AppState;
 use crate::service::members::{self, MemberChange};
 use crate::service::Actor;
@@ -72,9 +72,8 @@ pub struct MemberPatch {
 pub async fn list(
     state: web::Data<AppState>,
     caller: Authed,
-    query: web::Query<PageQuery>,
+    Paged(page): Paged,
 ) -> Result<HttpResponse, ApiError> {
-    let page = query.request()?;
     let page = members::list(&state.ctx, Actor::key(caller.0), page).await?;
     let next_cursor = next_cursor(&page);
     Ok(HttpResponse::Ok()

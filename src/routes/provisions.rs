@@ -6,7 +6,7 @@ use crate::domain::Provision;
 use crate::domain::{ProvisionRole, ProvisionStatus};
 use crate::http::error::ApiError;
 use crate::http::json::{Body, IdempotencyHeader};
-use crate::http::paging::{next_cursor, PageQuery};
+use crate::http::paging::{next_cursor, PageQuery, Paged};
 use crate::http::{client, AppState};
 use crate::service::provisioning::{self, ProvisionFilter, ProvisionInput, ProvisionOptions};
 use crate::service::Actor;
@@ -182,7 +182,7 @@ pub async fn list(
     state: web::Data<AppState>,
     caller: Authed,
     query: web::Query<ListQuery>,
-    paging: web::Query<PageQuery>,
+    Paged(page): Paged,
 ) -> Result<HttpResponse, ApiError> {
     let status = match query.status.as_deref() {
         None => None,
@@ -190,7 +190,6 @@ pub async fn list(
             ApiError::invalid_field("'status' must be one of pending, claimed, cancelled, expired.")
         })?),
     };
-    let page = paging.request()?;
     let filter = ProvisionFilter { status, external_id: query.external_id.clone() };
     let page = provisioning::list(&state.ctx, &caller, filter, page).await?;
     let next_cursor = next_cursor(&page);

@@ -6,7 +6,7 @@ use crate::domain::Delivery;
 use crate::domain::EventFilter;
 use crate::http::error::ApiError;
 use crate::http::json::{present, Body};
-use crate::http::paging::{next_cursor, PageQuery};
+use crate::http::paging::{next_cursor, PageQuery, Paged};
 use crate::http::schema::EventName;
 use crate::http::AppState;
 use crate::service::webhooks::{self, Created, Endpoint, WebhookInput};
@@ -136,9 +136,9 @@ pub async fn create(
 pub async fn list(
     state: web::Data<AppState>,
     caller: Authed,
-    query: web::Query<PageQuery>,
+    Paged(page): Paged,
 ) -> Result<HttpResponse, ApiError> {
-    let page = webhooks::list(&state.ctx, Actor::key(caller.0), query.request()?).await?;
+    let page = webhooks::list(&state.ctx, Actor::key(caller.0), page).await?;
     let next_cursor = next_cursor(&page);
     Ok(HttpResponse::Ok()
         .json(WebhookList { webhooks: page.items.into_iter().map(Into::into).collect(), next_cursor }))
@@ -277,9 +277,9 @@ pub async fn deliveries(
     state: web::Data<AppState>,
     caller: Authed,
     id: web::Path<String>,
-    query: web::Query<PageQuery>,
+    Paged(page): Paged,
 ) -> Result<HttpResponse, ApiError> {
-    let page = webhooks::deliveries(&state.ctx, Actor::key(caller.0), &id, query.request()?).await?;
+    let page = webhooks::deliveries(&state.ctx, Actor::key(caller.0), &id, page).await?;
     let next_cursor = next_cursor(&page);
     Ok(HttpResponse::Ok()
         .json(DeliveryList { deliveries: page.items.into_iter().map(Into::into).collect(), next_cursor }))

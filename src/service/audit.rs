@@ -339,10 +339,7 @@ pub async fn list(
     page: PageRequest,
 ) -> Result<Page<AuditEntry>> {
     let limit = page.limit;
-    let before = match &page.after {
-        None => None,
-        Some(c) => Some(c.number(0, 1).ok_or(Error::InvalidCursor)?),
-    };
+    let before = super::row_cursor(&page)?;
     ctx.db
         .read(move |c| {
             let grant = authorize(&principal(c, &actor)?, Act::ReadAudit)?;
@@ -430,7 +427,7 @@ mod tests {
             let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
             let mut rest = text.as_str();
             // `Action::Only("x.y")`, `audit::only(tx, by, org, "x.y", …` and webhooks'
-            // `record(tx, by, &who.org, "x.y", …`.
+            // `record(tx, who.by(), &who.org, "x.y", …`.
             while let Some(at) = rest.find('"') {
                 rest = &rest[at + 1..];
                 let Some(end) = rest.find('"') else { break };
@@ -447,7 +444,8 @@ mod tests {
                     && word != "x.y"
                     && (context.contains("Action::Only(")
                         || context.contains("only(")
-                        || context.contains("record(tx, by"))
+                        || context.contains("record(tx, by")
+                        || context.contains("record(tx, who.by()"))
                 {
                     found += 1;
                     assert!(

@@ -8,10 +8,10 @@ use super::{resolve_org, Actor, Caller, Ctx};
 use crate::clock::Millis;
 use crate::db::Tx;
 use crate::domain::{Balance, LedgerEntry};
-use crate::domain::{Credits, Cursor, EventType, KeyN, LimitPeriod, OrgId, Page, PageRequest, UserId};
+use crate::domain::{Credits, Cursor, EventType, LimitPeriod, OrgId, Page, PageRequest, UserId};
 use crate::error::{Error, Result};
 use crate::store;
-use crate::store::credits::LimitRow;
+use crate::store::credits::{Debit, LimitRow};
 
 pub async fn balance(ctx: &Ctx, caller: &Caller) -> Result<Balance> {
     authorize(&Principal::of_key(caller), Act::ReadBalance)?;
@@ -34,8 +34,8 @@ pub async fn consume(
     ctx.db
         .write(move |tx| {
             let work = |tx: &Tx| {
-                debit_in(tx, grant.by(), low, &org, &user, amount, reason.as_deref(), now, None)
-                    .map(|b| (Kept::of(&b), b))
+                let debit = Debit { org: &org, user: &user, amount, reason: reason.as_deref(), key: None };
+                debit_in(tx, grant.by(), low, &debit, now).map(|b| (Kept::of(&b), b))
             };
             let owner = &grant;
             idempotency::once(tx, idem.as_ref(), owner, "POST /api/v1/credits/consume", now, work, |_, k| {
@@ -73,18 +73,8 @@ impl Kept {
 /// `user_limit_exceeded`), or the pool does not cover it (402 `credits_exceeded`). The one debit
 /// path: consumption and key verification both come here. On a refusal nothing it wrote stays,
 /// even if the caller commits (verification answers a refusal, it does not fail).
-#[allow(clippy::too_many_arguments)]
-pub(super) fn debit_in(
-    tx: &Tx,
-    by: &By,
-    low_percent: u32,
-    org: &OrgId,
-    user: &UserId,
-    amount: Credits,
-    reason: Option<&str>,
-    now: Millis,
-    key: Option<KeyN>,
-) -> Result<Balance> {
+pub(super) fn debit_in(tx: &Tx, by: &By, low_percent: u32, debit: &Debit, now: Millis) -> Result<Balance> {
+    let Debit { org, user, amount, .. } = *debit;
     let counted = match store::credits::limit_of(tx, org, user)? {
         None => false,
         Some(l) => {
@@ -103,7 +93,7 @@ pub(super) fn debit_in(
             true
         }
     };
-    let ok = store::credits::consume(tx, org, user, amount, reason, now, key)?;
+    let ok = store::credits::consume(tx, debit, now)?;
     let b = store::credits::balance(tx, org)?;
     if !ok {
         if counted {
@@ -224,10 +214,7 @@ pub async fn ledger(
             UserId::parse(u).ok_or_else(|| Error::InvalidField("'userId' must be a user id (a UUID).".into()))
         })
         .transpose()?;
-    let before = match &page.after {
-        None => None,
-        Some(c) => Some(c.number(0, 1).ok_or(Error::InvalidCursor)?),
-    };
+    let before = super::row_cursor(&page)?;
     let limit = page.limit;
     let rows = ctx
         .db

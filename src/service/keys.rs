@@ -2,15 +2,14 @@
 //! regenerating them.
 
 use super::audit;
+use super::author::By;
 use super::authority::{authorize, principal, Act, KeyAction, KeyTarget, Principal, Strength};
 use super::idempotency::{self, Idem};
 use super::{Actor, Caller, Ctx};
 use crate::clock::{self, Millis};
 use crate::db::Tx;
 use crate::domain::KeyRecord;
-use crate::domain::{
-    EventType, KeyId, KeyN, OrgId, Page, PageRequest, ProjectN, Role, Scopes, UserId, UserN,
-};
+use crate::domain::{EventType, KeyId, KeyN, OrgId, Page, PageRequest, Role, Scopes, UserId, UserN};
 use crate::error::{Error, Result};
 use crate::secrets;
 use crate::store;
@@ -20,35 +19,32 @@ use crate::store;
 pub use super::auth::{authenticate, cached_keys, flush_key_usage};
 pub use super::verify::{verify, Verification, VerifyCode, VerifyInput};
 
-/// What a new key is, apart from its secret.
-pub struct KeySpec<'a> {
-    pub user: UserN,
-    pub org: &'a OrgId,
-    pub project: ProjectN,
-    pub ceiling: Role,
-    pub name: Option<&'a str>,
-    pub scopes: Scopes,
-    pub expires_at: Option<Millis>,
-}
+pub(super) use crate::store::keys::KeySpec;
 
 /// A new key, stored as its hash; returns its id and the key (shown once).
 pub(super) fn issue_key(tx: &Tx, prefix: &str, spec: &KeySpec, now: Millis) -> Result<(KeyN, KeyId, String)> {
     let key = secrets::new_api_key(prefix)?;
     let id = KeyId::new();
-    let new = store::keys::NewKey {
-        id: &id,
-        hash: &key.hash,
-        hint: &key.hint,
-        user: spec.user,
-        org: spec.org,
-        project: spec.project,
-        ceiling: spec.ceiling,
-        name: spec.name,
-        scopes: spec.scopes,
-        expires_at: spec.expires_at,
-    };
+    let new = store::keys::NewKey { id: &id, hash: &key.hash, hint: &key.hint, spec };
     let n = store::keys::insert_key(tx, &new, now)?;
     Ok((n, id, key.secret))
+}
+
+/// A new key made for someone (`api_key.created`, with its event): the key as listed and the
+/// key itself (shown once).
+fn issue_recorded(tx: &Tx, prefix: &str, spec: &KeySpec, by: &By, now: Millis) -> Result<IssuedKey> {
+    let (_, id, api_key) = issue_key(tx, prefix, spec, now)?;
+    let item = store::keys::get(tx, spec.org, &id)?.ok_or(crate::db::DbError::NoRow)?;
+    audit::event(
+        tx,
+        by,
+        spec.org,
+        EventType::ApiKeyCreated,
+        ("api_key", id.to_string()),
+        key_data(&item),
+        now,
+    )?;
+    Ok(IssuedKey { item, api_key })
 }
 
 /// Gives an existing key a new secret (same id and everything else); the old secret stops
@@ -160,18 +156,8 @@ pub async fn create(ctx: &Ctx, caller: &Caller, input: NewKeyInput, idem: Option
                 within_key_cap(tx, user, &org, now)?;
                 let spec =
                     KeySpec { user, org: &org, project, ceiling, name: name.as_deref(), scopes, expires_at };
-                let (_, id, api_key) = issue_key(tx, &prefix, &spec, now)?;
-                let item = store::keys::get(tx, &org, &id)?.ok_or(crate::db::DbError::NoRow)?;
-                audit::event(
-                    tx,
-                    grant.by(),
-                    &org,
-                    EventType::ApiKeyCreated,
-                    ("api_key", id.to_string()),
-                    key_data(&item),
-                    now,
-                )?;
-                Ok((id, IssuedKey { item, api_key }))
+                let issued = issue_recorded(tx, &prefix, &spec, grant.by(), now)?;
+                Ok((issued.item.id.clone(), issued))
             };
             let replay = |tx: &Tx, id: KeyId| {
                 let item = store::keys::get(tx, &org, &id)?.ok_or_else(|| gone_since("key"))?;
@@ -227,18 +213,7 @@ pub async fn create_as_person(
                 scopes,
                 expires_at,
             };
-            let (_, id, api_key) = issue_key(tx, &prefix, &spec, now)?;
-            let item = store::keys::get(tx, &org, &id)?.ok_or(crate::db::DbError::NoRow)?;
-            audit::event(
-                tx,
-                grant.by(),
-                &org,
-                EventType::ApiKeyCreated,
-                ("api_key", id.to_string()),
-                key_data(&item),
-                now,
-            )?;
-            Ok(IssuedKey { item, api_key })
+            issue_recorded(tx, &prefix, &spec, grant.by(), now)
         })
         .await
 }
@@ -289,10 +264,7 @@ pub async fn list(
     user: Option<UserId>,
     page: PageRequest,
 ) -> Result<Page<KeyRecord>> {
-    let before = match &page.after {
-        None => None,
-        Some(c) => Some(KeyN(c.number(0, 1).ok_or(Error::InvalidCursor)?)),
-    };
+    let before = super::row_cursor(&page)?.map(KeyN);
     let limit = page.limit;
     let rows = ctx
         .db

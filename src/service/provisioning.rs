@@ -272,10 +272,7 @@ pub async fn provision_with(
                     now,
                 )?;
                 let key_id = KeyId::new();
-                let new_key = store::keys::NewKey {
-                    id: &key_id,
-                    hash: &key.hash,
-                    hint: &key.hint,
+                let spec = store::keys::KeySpec {
                     user: user_n,
                     org: &row.org_id,
                     project: project_n,
@@ -286,6 +283,8 @@ pub async fn provision_with(
                     scopes: auth.ceiling.scopes,
                     expires_at: auth.ceiling.ends_at,
                 };
+                let new_key =
+                    store::keys::NewKey { id: &key_id, hash: &key.hash, hint: &key.hint, spec: &spec };
                 store::keys::insert_key(tx, &new_key, now)?;
                 let agent = Agent {
                     id: row.agent_id.clone(),

@@ -140,17 +140,14 @@ async fn check(ctx: &Ctx, caller: &Caller, input: VerifyInput) -> Result<Verific
             let work = |tx: &Tx| {
                 // The debit happens only while the key is live (one statement); a refusal asks
                 // whether the key was revoked since the cache answered, which says why.
-                let (code, b) = match credits::debit_in(
-                    tx,
-                    grant.by(),
-                    low,
-                    &org,
-                    &user,
+                let debit = store::credits::Debit {
+                    org: &org,
+                    user: &user,
                     amount,
-                    reason.as_deref(),
-                    now,
-                    Some(n),
-                ) {
+                    reason: reason.as_deref(),
+                    key: Some(n),
+                };
+                let (code, b) = match credits::debit_in(tx, grant.by(), low, &debit, now) {
                     Ok(b) => (VerifyCode::Valid, Some(b)),
                     Err(Error::CreditsExceeded { .. } | Error::UserLimitExceeded { .. })
                         if !store::keys::is_live(tx, n, now)? =>

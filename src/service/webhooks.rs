@@ -91,10 +91,13 @@ fn check_description(d: &Option<String>) -> Result<()> {
 
 /// A new signing secret: `whsec_` and the base64 of 32 random bytes (the form the Standard
 /// Webhooks libraries take).
-fn new_secret() -> Result<String> {
+/// A new signing secret for endpoint `id`: as shown once, and sealed for the database.
+fn new_secret(ctx: &Ctx, id: &WebhookId) -> Result<(String, Vec<u8>)> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes)?;
-    Ok(format!("whsec_{}", base64::engine::general_purpose::STANDARD.encode(bytes)))
+    let secret = format!("whsec_{}", base64::engine::general_purpose::STANDARD.encode(bytes));
+    let sealed = seal(ctx, &secret, id)?;
+    Ok((secret, sealed))
 }
 
 fn seal(ctx: &Ctx, secret: &str, id: &WebhookId) -> Result<Vec<u8>> {
@@ -118,14 +121,13 @@ pub async fn create(ctx: &Ctx, actor: Actor, input: WebhookInput) -> Result<Crea
     let description = input.description.flatten();
     check_description(&Some(description.clone().unwrap_or_default()))?;
     let url = check_url(ctx, &url).await?;
-    let (id, secret) = (WebhookId::new(), new_secret()?);
-    let sealed = seal(ctx, &secret, &id)?;
+    let id = WebhookId::new();
+    let (secret, sealed) = new_secret(ctx, &id)?;
     let now = ctx.now();
     let row = ctx
         .db
         .write(move |tx| {
             let who = manager(tx, &actor)?;
-            let by = who.by();
             if store::webhooks::count(tx, &who.org)? >= MAX_ENDPOINTS {
                 return Err(Error::Conflict(
                     "too_many_webhooks",
@@ -145,13 +147,14 @@ pub async fn create(ctx: &Ctx, actor: Actor, input: WebhookInput) -> Result<Crea
                 },
                 now,
             )?;
-            record(tx, by, &who.org, "webhook.created", &id, audit::data([("url", (&url).into()), ("events", events.names().into())]), now)?;
+            record(tx, who.by(), &who.org, "webhook.created", &id, audit::data([("url", (&url).into()), ("events", events.names().into())]), now)?;
             store::webhooks::get(tx, &who.org, &id)?.ok_or_else(not_found)
         })
         .await?;
     Ok(Created { endpoint: row.into(), secret })
 }
 
+/// The audit row of a change to endpoint `id` of `org`.
 fn record(
     tx: &crate::db::Tx,
     by: &By,
@@ -166,10 +169,7 @@ fn record(
 }
 
 pub async fn list(ctx: &Ctx, actor: Actor, page: PageRequest) -> Result<Page<Endpoint>> {
-    let before = match &page.after {
-        None => None,
-        Some(c) => Some(c.number(0, 1).ok_or(Error::InvalidCursor)?),
-    };
+    let before = super::row_cursor(&page)?;
     let limit = page.limit;
     ctx.db
         .read(move |c| {
@@ -203,7 +203,6 @@ pub async fn update(ctx: &Ctx, actor: Actor, id: &str, input: WebhookInput) -> R
     ctx.db
         .write(move |tx| {
             let who = manager(tx, &actor)?;
-            let by = who.by();
             let events = input.events.as_ref().map(EventFilter::to_stored);
             let change = WebhookChange {
                 url: url.as_ref().map(WebhookUrl::as_sent),
@@ -224,7 +223,7 @@ pub async fn update(ctx: &Ctx, actor: Actor, id: &str, input: WebhookInput) -> R
             if let Some(on) = input.enabled {
                 data.insert("enabled".into(), on.into());
             }
-            record(tx, by, &who.org, "webhook.updated", &id, data, now)?;
+            record(tx, who.by(), &who.org, "webhook.updated", &id, data, now)?;
             Ok(store::webhooks::get(tx, &who.org, &id)?.ok_or_else(not_found)?.into())
         })
         .await
@@ -236,11 +235,10 @@ pub async fn delete(ctx: &Ctx, actor: Actor, id: &str) -> Result<()> {
     ctx.db
         .write(move |tx| {
             let who = manager(tx, &actor)?;
-            let by = who.by();
             if !store::webhooks::delete(tx, &who.org, &id)? {
                 return Err(not_found());
             }
-            record(tx, by, &who.org, "webhook.deleted", &id, serde_json::Map::new(), now)
+            record(tx, who.by(), &who.org, "webhook.deleted", &id, serde_json::Map::new(), now)
         })
         .await
 }
@@ -249,18 +247,16 @@ pub async fn delete(ctx: &Ctx, actor: Actor, id: &str) -> Result<()> {
 /// receivers can switch without missing a delivery.
 pub async fn rotate_secret(ctx: &Ctx, actor: Actor, id: &str) -> Result<Created> {
     let id = parse_id(id)?;
-    let secret = new_secret()?;
-    let sealed = seal(ctx, &secret, &id)?;
+    let (secret, sealed) = new_secret(ctx, &id)?;
     let now = ctx.now();
     let row = ctx
         .db
         .write(move |tx| {
             let who = manager(tx, &actor)?;
-            let by = who.by();
             if !store::webhooks::rotate_secret(tx, &who.org, &id, &sealed, now + OVERLAP_MS, now)? {
                 return Err(not_found());
             }
-            record(tx, by, &who.org, "webhook.secret_rotated", &id, serde_json::Map::new(), now)?;
+            record(tx, who.by(), &who.org, "webhook.secret_rotated", &id, serde_json::Map::new(), now)?;
             store::webhooks::get(tx, &who.org, &id)?.ok_or_else(not_found)
         })
         .await?;
@@ -269,10 +265,7 @@ pub async fn rotate_secret(ctx: &Ctx, actor: Actor, id: &str) -> Result<Created>
 
 pub async fn deliveries(ctx: &Ctx, actor: Actor, id: &str, page: PageRequest) -> Result<Page<Delivery>> {
     let id = parse_id(id)?;
-    let before = match &page.after {
-        None => None,
-        Some(c) => Some(c.number(0, 1).ok_or(Error::InvalidCursor)?),
-    };
+    let before = super::row_cursor(&page)?;
     let limit = page.limit;
     ctx.db
         .read(move |c| {
@@ -326,14 +319,7 @@ pub async fn resend(ctx: &Ctx, actor: Actor, id: &str, event: &str) -> Result<De
     ctx.db
         .write(move |tx| {
             let who = manager(tx, &actor)?;
-            let by = who.by();
-            let w = store::webhooks::get(tx, &who.org, &id)?.ok_or_else(not_found)?;
-            if !w.enabled {
-                return Err(Error::Conflict(
-                    "webhook_disabled",
-                    "This endpoint is disabled; enable it to send it anything.".into(),
-                ));
-            }
+            let w = enabled(tx, &who.org, &id)?;
             let (d, ..) = store::webhooks::delivery(tx, w.n, &event)?.ok_or_else(no_delivery)?;
             if !store::webhooks::resend(tx, d.n, now)? {
                 return Err(Error::Conflict(
@@ -342,7 +328,7 @@ pub async fn resend(ctx: &Ctx, actor: Actor, id: &str, event: &str) -> Result<De
                 ));
             }
             let data = audit::data([("eventId", d.event_id.clone().into())]);
-            record(tx, by, &who.org, "webhook.delivery_resent", &id, data, now)?;
+            record(tx, who.by(), &who.org, "webhook.delivery_resent", &id, data, now)?;
             let (d, ..) = store::webhooks::delivery(tx, w.n, &event)?.ok_or_else(no_delivery)?;
             Ok(d)
         })
@@ -359,6 +345,18 @@ pub async fn daily(ctx: &Ctx, actor: Actor, since: Millis) -> Result<Vec<(Webhoo
         .await
 }
 
+/// The organization's endpoint `id`, which must be enabled to be sent anything (a test, a resend).
+fn enabled(tx: &Conn, org: &OrgId, id: &WebhookId) -> Result<WebhookRow> {
+    let w = store::webhooks::get(tx, org, id)?.ok_or_else(not_found)?;
+    if !w.enabled {
+        return Err(Error::Conflict(
+            "webhook_disabled",
+            "This endpoint is disabled; enable it (PATCH {\"enabled\": true}) to send it anything.".into(),
+        ));
+    }
+    Ok(w)
+}
+
 /// Queues a `webhook.test` event for this endpoint alone; returns its id.
 pub async fn test(ctx: &Ctx, actor: Actor, id: &str) -> Result<String> {
     let id = parse_id(id)?;
@@ -366,18 +364,20 @@ pub async fn test(ctx: &Ctx, actor: Actor, id: &str) -> Result<String> {
     ctx.db
         .write(move |tx| {
             let who = manager(tx, &actor)?;
-            let by = who.by();
-            let w = store::webhooks::get(tx, &who.org, &id)?.ok_or_else(not_found)?;
-            if !w.enabled {
-                return Err(Error::Conflict(
-                    "webhook_disabled",
-                    "This endpoint is disabled; enable it (PATCH {\"enabled\": true}) to send it a test event.".into(),
-                ));
-            }
+            let w = enabled(tx, &who.org, &id)?;
             let event = audit::new_event_id();
-            let data = serde_json::json!({"webhookId": id.as_str(), "message": "A test event from provisiond."});
+            let data =
+                serde_json::json!({"webhookId": id.as_str(), "message": "A test event from provisiond."});
             store::webhooks::queue_for(tx, w.n, &event, &who.org, "webhook.test", &data.to_string(), now)?;
-            record(tx, by, &who.org, "webhook.tested", &id, audit::data([("eventId", event.clone().into())]), now)?;
+            record(
+                tx,
+                who.by(),
+                &who.org,
+                "webhook.tested",
+                &id,
+                audit::data([("eventId", event.clone().into())]),
+                now,
+            )?;
             Ok(event)
         })
         .await

@@ -89,7 +89,12 @@ pub fn insert_all(tx: &Tx, entries: &[NewEntry], now: Millis) -> DbResult<Vec<i6
     ids.iter().map(|id| made.get(id.as_str()).copied().ok_or(DbError::NoRow)).collect()
 }
 
-fn entry(r: &Row) -> DbResult<AuditEntry> {
+/// The columns an entry is read from (`entry`), in its order.
+pub(super) const ENTRY: &str =
+    "n, id, org_id, action, actor_type, actor_id, actor_email, target_type, target_id, ip, \
+                                user_agent, details, created_at";
+
+pub(super) fn entry(r: &Row) -> DbResult<AuditEntry> {
     Ok(AuditEntry {
         n: r.get(0)?,
         id: r.get(1)?,
@@ -116,19 +121,20 @@ pub fn list(
     limit: u32,
 ) -> DbResult<Vec<AuditEntry>> {
     conn.query_all(
-        "SELECT n, id, org_id, action, actor_type, actor_id, actor_email, target_type, target_id, ip, user_agent,
-                details, created_at
-           FROM audit_log
-          WHERE org_id = ?1
-            AND (CAST(?2 AS TEXT) IS NULL OR action = CAST(?2 AS TEXT)
-                 OR (CAST(?2 AS TEXT) LIKE '%.*' AND action LIKE replace(CAST(?2 AS TEXT), '*', '%')))
-            AND (CAST(?3 AS TEXT) IS NULL OR actor_id = CAST(?3 AS TEXT)
-                 OR lower(actor_email) = lower(CAST(?3 AS TEXT)))
-            AND (CAST(?4 AS TEXT) IS NULL OR target_id = CAST(?4 AS TEXT))
-            AND (CAST(?5 AS BIGINT) IS NULL OR created_at >= CAST(?5 AS BIGINT))
-            AND (CAST(?6 AS BIGINT) IS NULL OR created_at < CAST(?6 AS BIGINT))
-            AND (CAST(?7 AS BIGINT) IS NULL OR n < CAST(?7 AS BIGINT))
-          ORDER BY n DESC LIMIT ?8",
+        &format!(
+            "SELECT {ENTRY}
+               FROM audit_log
+             WHERE org_id = ?1
+               AND (CAST(?2 AS TEXT) IS NULL OR action = CAST(?2 AS TEXT)
+                    OR (CAST(?2 AS TEXT) LIKE '%.*' AND action LIKE replace(CAST(?2 AS TEXT), '*', '%')))
+               AND (CAST(?3 AS TEXT) IS NULL OR actor_id = CAST(?3 AS TEXT)
+                    OR lower(actor_email) = lower(CAST(?3 AS TEXT)))
+               AND (CAST(?4 AS TEXT) IS NULL OR target_id = CAST(?4 AS TEXT))
+               AND (CAST(?5 AS BIGINT) IS NULL OR created_at >= CAST(?5 AS BIGINT))
+               AND (CAST(?6 AS BIGINT) IS NULL OR created_at < CAST(?6 AS BIGINT))
+               AND (CAST(?7 AS BIGINT) IS NULL OR n < CAST(?7 AS BIGINT))
+             ORDER BY n DESC LIMIT ?8"
+        ),
         &[org, &f.action, &f.actor_id, &f.target_id, &f.since, &f.until, &before, &i64::from(limit)],
         entry,
     )
@@ -143,11 +149,11 @@ pub fn export(
     limit: u32,
 ) -> DbResult<Vec<AuditEntry>> {
     conn.query_all(
-        "SELECT n, id, org_id, action, actor_type, actor_id, actor_email, target_type, target_id, ip, user_agent,
-                details, created_at
-           FROM audit_log
-          WHERE org_id = ?1 AND (CAST(?2 AS BIGINT) IS NULL OR created_at >= CAST(?2 AS BIGINT)) AND n > ?3
-          ORDER BY n LIMIT ?4",
+        &format!(
+            "SELECT {ENTRY} FROM audit_log
+              WHERE org_id = ?1 AND (CAST(?2 AS BIGINT) IS NULL OR created_at >= CAST(?2 AS BIGINT)) AND n > ?3
+              ORDER BY n LIMIT ?4"
+        ),
         &[org, &since, &after, &i64::from(limit)],
         entry,
     )

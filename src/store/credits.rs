@@ -53,17 +53,21 @@ pub fn grant(
     Ok(n == 1)
 }
 
+/// A debit of the pool: whose, how much, why, and through which key (debited only while it
+/// is live) if one.
+#[derive(Clone, Copy)]
+pub struct Debit<'a> {
+    pub org: &'a OrgId,
+    pub user: &'a UserId,
+    pub amount: Credits,
+    pub reason: Option<&'a str>,
+    pub key: Option<KeyN>,
+}
+
 /// Takes from the pool if it covers the whole amount; false (and nothing written) otherwise.
 /// The check and the debit are one statement, so concurrent consumers can never overdraw.
-pub fn consume(
-    tx: &Tx,
-    org: &OrgId,
-    user: &UserId,
-    amount: Credits,
-    reason: Option<&str>,
-    now: Millis,
-    key: Option<KeyN>,
-) -> DbResult<bool> {
+pub fn consume(tx: &Tx, debit: &Debit, now: Millis) -> DbResult<bool> {
+    let Debit { org, user, amount, reason, key } = *debit;
     let n = match key {
         None => tx.execute(
             "UPDATE organizations SET credits_used = credits_used + ?2

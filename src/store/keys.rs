@@ -6,11 +6,8 @@ use crate::db::{Conn, DbResult, Row, Tx};
 use crate::domain::KeyRecord;
 use crate::domain::{Domain, KeyId, KeyN, OrgId, ProjectId, ProjectN, Role, Scopes, UserId, UserN};
 
-/// A key to store: only its hash and hint, never the key.
-pub struct NewKey<'a> {
-    pub id: &'a KeyId,
-    pub hash: &'a [u8; 32],
-    pub hint: &'a str,
+/// What a new key is, apart from its secret.
+pub struct KeySpec<'a> {
     pub user: UserN,
     pub org: &'a OrgId,
     pub project: ProjectN,
@@ -21,19 +18,28 @@ pub struct NewKey<'a> {
     pub expires_at: Option<Millis>,
 }
 
-pub fn insert_key(tx: &Tx, key: &NewKey, now: Millis) -> DbResult<KeyN> {
+/// A key to store: only its hash and hint, never the key.
+pub struct NewKey<'a> {
+    pub id: &'a KeyId,
+    pub hash: &'a [u8; 32],
+    pub hint: &'a str,
+    pub spec: &'a KeySpec<'a>,
+}
+
+pub fn insert_key(tx: &Tx, new: &NewKey, now: Millis) -> DbResult<KeyN> {
+    let key = new.spec;
     tx.value(
         "INSERT INTO api_keys (hash, hint, user_n, org_id, project_n, created_at, role, id, name, scopes, expires_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) RETURNING n",
         &[
-            &&key.hash[..],
-            &key.hint,
+            &&new.hash[..],
+            &new.hint,
             &key.user,
             key.org,
             &key.project,
             &now,
             &key.ceiling,
-            key.id,
+            new.id,
             &key.name,
             &key.scopes.to_stored(),
             &key.expires_at,

@@ -320,26 +320,11 @@ pub fn role_drift(conn: &Conn, org: &OrgId, admin_key: &str) -> DbResult<Vec<(Us
 /// The organization's last changes made through SCIM, newest first (the SCIM page).
 pub fn recent_changes(conn: &Conn, org: &OrgId, limit: u32) -> DbResult<Vec<AuditEntry>> {
     conn.query_all(
-        "SELECT n, id, org_id, action, actor_type, actor_id, actor_email, target_type, target_id, ip, user_agent,
-                details, created_at
-           FROM audit_log WHERE org_id = ?1 AND actor_type = 'scim' ORDER BY n DESC LIMIT ?2",
+        &format!(
+            "SELECT {} FROM audit_log WHERE org_id = ?1 AND actor_type = 'scim' ORDER BY n DESC LIMIT ?2",
+            super::audit::ENTRY
+        ),
         &[org, &i64::from(limit)],
-        |r| {
-            Ok(AuditEntry {
-                n: r.get(0)?,
-                id: r.get(1)?,
-                org_id: r.get(2)?,
-                action: r.get(3)?,
-                actor_type: r.get(4)?,
-                actor_id: r.get(5)?,
-                actor_email: r.get(6)?,
-                target_type: r.get(7)?,
-                target_id: r.get(8)?,
-                ip: r.get(9)?,
-                user_agent: r.get(10)?,
-                details: r.get(11)?,
-                created_at: r.get(12)?,
-            })
-        },
+        super::audit::entry,
     )
 }

@@ -393,28 +393,36 @@ pub fn queue_for(
     Ok(())
 }
 
+/// The columns a delivery is read from: `DELIVERY` first in a SELECT.
+const DELIVERY: &str =
+    "d.n, e.id, e.type, d.status, d.attempts, d.next_at, d.last_status, d.last_error, d.last_at, d.created_at";
+
+fn delivery_of(r: &Row) -> DbResult<Delivery> {
+    Ok(Delivery {
+        n: r.get(0)?,
+        event_id: r.get(1)?,
+        event_type: r.get(2)?,
+        status: r.get(3)?,
+        attempts: r.get(4)?,
+        next_at: r.get(5)?,
+        last_status: r.get(6)?,
+        last_error: r.get(7)?,
+        last_at: r.get(8)?,
+        created_at: r.get(9)?,
+    })
+}
+
 /// An endpoint's deliveries, newest first, before row `before`.
 pub fn deliveries(conn: &Conn, webhook: i64, before: Option<i64>, limit: u32) -> DbResult<Vec<Delivery>> {
     conn.query_all(
-        "SELECT d.n, e.id, e.type, d.status, d.attempts, d.next_at, d.last_status, d.last_error, d.last_at, d.created_at
-           FROM webhook_deliveries d JOIN events e ON e.n = d.event_n
-          WHERE d.webhook_n = ?1 AND (CAST(?2 AS BIGINT) IS NULL OR d.n < CAST(?2 AS BIGINT))
-          ORDER BY d.n DESC LIMIT ?3",
+        &format!(
+            "SELECT {DELIVERY}
+               FROM webhook_deliveries d JOIN events e ON e.n = d.event_n
+              WHERE d.webhook_n = ?1 AND (CAST(?2 AS BIGINT) IS NULL OR d.n < CAST(?2 AS BIGINT))
+              ORDER BY d.n DESC LIMIT ?3"
+        ),
         &[&webhook, &before, &i64::from(limit)],
-        |r| {
-            Ok(Delivery {
-                n: r.get(0)?,
-                event_id: r.get(1)?,
-                event_type: r.get(2)?,
-                status: r.get(3)?,
-                attempts: r.get(4)?,
-                next_at: r.get(5)?,
-                last_status: r.get(6)?,
-                last_error: r.get(7)?,
-                last_at: r.get(8)?,
-                created_at: r.get(9)?,
-            })
-        },
+        delivery_of,
     )
 }
 
@@ -452,30 +460,13 @@ pub type Found = (Delivery, Option<Millis>, String, String, Vec<AttemptRow>);
 /// data, time) and every attempt, oldest first.
 pub fn delivery(conn: &Conn, webhook: i64, event_id: &str) -> DbResult<Option<Found>> {
     let found = conn.query_opt(
-        "SELECT d.n, e.id, e.type, d.status, d.attempts, d.next_at, d.last_status, d.last_error, d.last_at, d.created_at,
-                d.leased_until, e.org_id, e.data
-           FROM webhook_deliveries d JOIN events e ON e.n = d.event_n
-          WHERE d.webhook_n = ?1 AND e.id = ?2",
+        &format!(
+            "SELECT {DELIVERY}, d.leased_until, e.org_id, e.data
+               FROM webhook_deliveries d JOIN events e ON e.n = d.event_n
+              WHERE d.webhook_n = ?1 AND e.id = ?2"
+        ),
         &[&webhook, &event_id],
-        |r| {
-            Ok((
-                Delivery {
-                    n: r.get(0)?,
-                    event_id: r.get(1)?,
-                    event_type: r.get(2)?,
-                    status: r.get(3)?,
-                    attempts: r.get(4)?,
-                    next_at: r.get(5)?,
-                    last_status: r.get(6)?,
-                    last_error: r.get(7)?,
-                    last_at: r.get(8)?,
-                    created_at: r.get(9)?,
-                },
-                r.get::<Option<Millis>>(10)?,
-                r.get::<String>(11)?,
-                r.get::<String>(12)?,
-            ))
-        },
+        |r| Ok((delivery_of(r)?, r.get::<Option<Millis>>(10)?, r.get::<String>(11)?, r.get::<String>(12)?)),
     )?;
     let Some((d, leased, org, data)) = found else { return Ok(None) };
     let attempts = conn.query_all(
