@@ -34,6 +34,10 @@ const PHONE = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch:
 const AXE_RUN = { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] }, rules: { "label-content-name-mismatch": { enabled: true } } };
 const ISO_TIME = /\d{4}-\d\d-\d\dT\d\d:\d\d/;
 const SHOTS = process.env.SCREENSHOT_DIR; // set to refresh the README's screenshots
+// How pages are drawn (layout at 390 px, axe, dark mode) does not depend on which replica
+// answers: the run through two replicas (RENDERING_CHECKS=off) leaves those to the single
+// server's run and walks the journeys only, which is what replicas can break.
+const RENDERING = process.env.RENDERING_CHECKS === "off" ? "checked in the single server's run" : false;
 
 let browser;
 before(async () => {
@@ -244,7 +248,7 @@ async function everyPage(page) {
   return { signedOut, signedIn: [...signedIn, `${BASE}/team/provisions/${id}/cancel`, `${BASE}/team/provisions/${id}/renew`] };
 }
 
-test("no page scrolls sideways at 390 px, and buttons, selects and links that act are 44 px tall", async () => {
+test("no page scrolls sideways at 390 px, and buttons, selects and links that act are 44 px tall", { skip: RENDERING }, async () => {
   const { page, context } = await fresh(PHONE);
   const { signedOut, signedIn } = await everyPage(page);
   const check = async (p, url) => {
@@ -271,7 +275,7 @@ test("no page scrolls sideways at 390 px, and buttons, selects and links that ac
   await context.close();
 });
 
-test("no serious or critical accessibility violations on any page, with data, at both widths, light and dark (axe-core)", async () => {
+test("no serious or critical accessibility violations on any page, with data, at both widths, light and dark (axe-core)", { skip: RENDERING }, async () => {
   for (const [name, options] of [["desktop", { viewport: DESKTOP }], ["phone", PHONE]]) {
     for (const colorScheme of ["light", "dark"]) {
       // axe runs inside the page; the strict CSP would refuse its injected script, so these
@@ -522,7 +526,7 @@ test("the audit log filters by a family of actions and exports what it shows", a
   await context.close();
 });
 
-test("dark mode follows the system", async () => {
+test("dark mode follows the system", { skip: RENDERING }, async () => {
   const { page, context } = await fresh({ colorScheme: "dark" });
   await logIn(page, ADMIN);
   const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
