@@ -170,14 +170,14 @@ impl Actor {
     }
 }
 
-/// An organization given as its id, domain or name (the command line); a name two
-/// organizations share is refused rather than guessed.
 /// Where a page of a list in row order starts: after the row number its cursor holds (lists whose
 /// cursor is one row number: keys, the ledger, the audit log, endpoints, deliveries).
 fn row_cursor(page: &crate::domain::PageRequest) -> Result<Option<i64>> {
     page.after.as_ref().map(|c| c.number(0, 1).ok_or(Error::InvalidCursor)).transpose()
 }
 
+/// An organization given as its id, domain or name (the command line); a name two
+/// organizations share is refused rather than guessed.
 fn resolve_org(conn: &Conn, needle: &str) -> Result<OrgId> {
     let mut ids = store::orgs::find_orgs(conn, needle)?;
     match ids.len() {
