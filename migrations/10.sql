@@ -1,5 +1,5 @@
--- Version 8 -> 10 (issue 23, the dashboard a team admin would choose). Version 9 is another
--- change's; the upgrade runs the steps it has in order. New tables and indexes, nothing rebuilt.
+-- Version 9 -> 10 (issue 23, the dashboard a team admin would choose). New tables and indexes,
+-- nothing rebuilt.
 
 -- Verifications per key and UTC day (days since the epoch), valid and refused: counted in memory
 -- by each server and added here in bulk (src/service/auth.rs), so the count is exact across

@@ -1,4 +1,4 @@
--- Version 8 -> 10 (issue 23), as migrations/10.sql for SQLite.
+-- Version 9 -> 10 (issue 23), as migrations/10.sql for SQLite.
 
 CREATE TABLE key_verifications (
     key_n   BIGINT NOT NULL,

@@ -29,7 +29,7 @@ pub(super) fn no_such_user() -> Error {
 fn beyond_reach() -> Error {
     Error::Conflict(
         "owner",
-        "This person is an owner of the organization, and owners are beyond SCIM's reach: it never deactivates, demotes or removes them. An owner of the organization changes them in provisiond.".into(),
+        "This person is an owner of the organization, and owners are beyond SCIM's reach: it never changes, deactivates, demotes or removes them. An owner of the organization changes them in provisiond.".into(),
     )
 }
 
@@ -206,14 +206,16 @@ where
 fn apply(tx: &Tx, g: &Grant, target: ScimMember, input: ScimUserInput, now: Millis) -> Result<ScimMember> {
     let org = &g.org;
     let deactivate = input.active == Some(false);
-    if target.role == Role::Owner && deactivate {
+    // Nothing about an owner is the provider's to change: not the membership, and not the
+    // address either (an address in the organization's own domain is verified, and a reset
+    // mailed there would hand the token's holder the owner's account).
+    if target.role == Role::Owner {
         return Err(beyond_reach());
     }
     let key = user_name_key(&input.user_name)?;
-    let was = target.identity.as_ref().map(|i| i.user_name.to_lowercase()).or_else(|| target.email.clone());
-    if was.as_deref() != Some(key.as_str())
-        && store::scim::user_name_taken(tx, org, &key, Some(target.user_n))?
-    {
+    // Another member's userName (or address, for one the provider never touched): compared
+    // with everyone but this member, whatever this member went by before.
+    if store::scim::user_name_taken(tx, org, &key, Some(target.user_n))? {
         return Err(taken(format!("Another member goes by the userName '{}'.", input.user_name.trim())));
     }
     let mut data =

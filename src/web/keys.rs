@@ -29,7 +29,7 @@ pub struct KeysQuery {
     all: Option<String>,
 }
 
-fn live(k: &KeyRecord, now: Millis) -> bool {
+pub(super) fn live(k: &KeyRecord, now: Millis) -> bool {
     k.revoked_at.is_none_or(|at| at > now) && k.expires_at.is_none_or(|at| at > now)
 }
 
@@ -62,6 +62,19 @@ fn label_of(k: &KeyRecord) -> String {
 /// acting on it).
 async fn label(state: &AppState, viewer: &Viewer, id: &str) -> Result<String, WebError> {
     Ok(label_of(&keys::get(&state.ctx, viewer.actor(), id).await?))
+}
+
+/// A key's label for the confirmation before `action` on it, refused (as the action would be)
+/// when the rule does not let the viewer take it: seeing a key is not acting on it.
+async fn label_to(
+    state: &AppState,
+    viewer: &Viewer,
+    id: &str,
+    action: KeyAction,
+) -> Result<String, WebError> {
+    let k = keys::get(&state.ctx, viewer.actor(), id).await?;
+    viewer.require(Act::OnKey { target: keys::target(&k), action })?;
+    Ok(label_of(&k))
 }
 
 fn status_of(k: &KeyRecord, now: Millis) -> Markup {
@@ -342,7 +355,7 @@ pub async fn revoke_page(
     viewer: Viewer,
     id: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
-    let label = label(&state, &viewer, &id).await?;
+    let label = label_to(&state, &viewer, &id, KeyAction::Revoke).await?;
     Ok(confirm_page(
         &viewer,
         Confirm {
@@ -378,7 +391,7 @@ pub async fn rotate_page(
     viewer: Viewer,
     id: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
-    let label = label(&state, &viewer, &id).await?;
+    let label = label_to(&state, &viewer, &id, KeyAction::Rotate).await?;
     let extra = html! {
         label for="grace" { "The old key keeps working for" }
         select #grace name="grace" {

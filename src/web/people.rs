@@ -11,6 +11,7 @@ use super::{app_layout, confirm_page, page, redirect, time_cell, Confirm, Nav, W
 use crate::domain::{OrgId, ProvisionRole, Role};
 use crate::error::Error;
 use crate::http::{client, AppState};
+use crate::service::authority::Act;
 use crate::service::members::{self, MemberChange};
 use crate::service::provisioning::{self, ProvisionInput, ProvisionOptions};
 use crate::service::{organizations, shown, team};
@@ -166,6 +167,7 @@ async fn provision_confirm(
     button: &'static str,
     words: impl FnOnce(&str) -> (String, String),
 ) -> Result<HttpResponse, WebError> {
+    viewer.require(Act::ManageProvisions)?;
     let (title, what) = words(&person_of(&team::provision(&state.ctx, viewer.actor(), id).await?));
     Ok(confirm_page(
         viewer,
@@ -275,8 +277,16 @@ pub async fn change_role(
     let back = back_to(form.back.as_deref());
     let m = team::member(&state.ctx, viewer.actor(), &user).await?;
     let who = member_name(&m);
-    // Making someone an owner hands over everything, their keys included: asked first.
+    // Making someone an owner hands over everything, their keys included: asked first (and only
+    // of someone the rule lets do it).
     if role == Role::Owner && m.role != Role::Owner && form.confirmed.as_deref() != Some("yes") {
+        let change = Act::ChangeMember {
+            target: &m.user_id,
+            target_role: m.role,
+            role: Some(role),
+            provisioner: None,
+        };
+        viewer.require(change)?;
         return Ok(confirm_page(
             &viewer,
             Confirm {
@@ -339,6 +349,7 @@ pub async fn remove_page(
     user: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
     let m = team::member(&state.ctx, viewer.actor(), &user).await?;
+    viewer.require(Act::RemoveMember { target: &m.user_id, target_role: m.role })?;
     let who = member_name(&m);
     Ok(confirm_page(
         &viewer,

@@ -7,6 +7,7 @@ use super::viewer::Viewer;
 use super::{app_layout, page, redirect, time_cell, Nav, WebError};
 use crate::domain::{PageRequest, Scope, Scopes};
 use crate::http::AppState;
+use crate::service::authority::{Act, KeyAction};
 use crate::service::{keys, scim_groups};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -55,7 +56,8 @@ pub async fn overview(
                     thead { tr { th { "Token" } th { "Name" } th { "Created" } th { "Last used" } th { "Status" } th { span.visually-hidden { "Actions" } } } }
                     tbody {
                         @for k in &tokens {
-                            @let live = k.revoked_at.is_none_or(|at| at > now) && k.expires_at.is_none_or(|at| at > now);
+                            @let live = super::keys::live(k, now);
+                            @let revocable = live && viewer.may(Act::OnKey { target: keys::target(k), action: KeyAction::Revoke });
                             tr data-key=(k.id) {
                                 td data-label="Token" { code { (k.hint) "…" } }
                                 td data-label="Name" { (k.name.clone().unwrap_or_default()) }
@@ -63,7 +65,7 @@ pub async fn overview(
                                 td data-label="Last used" { @if let Some(at) = k.last_used_at { (time_cell(now, at)) } @else { span.muted { "never" } } }
                                 td data-label="Status" { @if live { "active" } @else { "revoked or expired" } }
                                 td.actions data-label="Actions" {
-                                    @if live { a.button.danger.small href={ "/team/keys/" (k.id) "/revoke" } { "Revoke…" } }
+                                    @if revocable { a.button.danger.small href={ "/team/keys/" (k.id) "/revoke" } { "Revoke…" } }
                                 }
                             }
                         }

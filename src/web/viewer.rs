@@ -51,6 +51,12 @@ impl Viewer {
         authority::authorize(&self.principal, act).is_ok()
     }
 
+    /// The rule's own refusal when it does not allow `act`: a confirmation page for an action
+    /// the viewer may not take is refused as the action itself would be, not shown.
+    pub fn require(&self, act: Act<'_>) -> Result<(), WebError> {
+        authority::authorize(&self.principal, act).map(|_| ()).map_err(WebError::from)
+    }
+
     pub fn actor(&self) -> Actor {
         Actor::person(self.principal.user.clone(), self.principal.org.clone())
     }

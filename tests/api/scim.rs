@@ -324,7 +324,15 @@ engine_tests! {
             let put = json!({"schemas": [USER], "userName": "x", "active": false});
             assert_scim_error(&scim(&app, Method::PUT, &format!("/Users/{owner}"), &t, Some(put)).await, 409, None);
             assert_scim_error(&scim(&app, Method::DELETE, &format!("/Users/{owner}"), &t, None).await, 409, None);
-            assert_eq!(member(&app, &org, &owner).await.unwrap()["role"], "owner");
+            // Nor a new address or name (an address is the way into an account: a reset mail).
+            let moved = json!({"schemas": [USER], "userName": "owner2@acme.com", "active": true,
+                               "emails": [{"value": "taken-over@acme.com", "primary": true}]});
+            assert_scim_error(&scim(&app, Method::PUT, &format!("/Users/{owner}"), &t, Some(moved)).await, 409, None);
+            let renamed = patch_op(json!([{"op": "replace", "path": "emails[type eq \"work\"].value", "value": "taken-over@acme.com"}]));
+            assert_scim_error(&scim(&app, Method::PATCH, &format!("/Users/{owner}"), &t, renamed).await, 409, None);
+            let m = member(&app, &org, &owner).await.unwrap();
+            assert_eq!(m["role"], "owner");
+            assert_ne!(m["email"], "taken-over@acme.com", "{m}");
         }
         assert_eq!(app.get("/v1/user", o).await.0, StatusCode::OK, "the owner's key still works");
 
