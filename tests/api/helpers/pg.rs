@@ -1,7 +1,7 @@
 //! A throwaway PostgreSQL server for the integration tests.
 //!
 //! One cluster per test binary (process), started on first use of [`cluster()`] in a fresh
-//! temporary directory: `initdb` (trust authentication, superuser `postgres`, UTF8, locale C),
+//! temporary directory (in `/dev/shm` when it has 6 GiB free: see [`scratch_root`]): `initdb` (trust authentication, superuser `postgres`, UTF8, locale C),
 //! then `postgres` itself, listening on a Unix socket in that directory and on 127.0.0.1 at a
 //! free TCP port with TLS (a throwaway CA made with the `openssl` command line signs a server
 //! certificate for `localhost` and 127.0.0.1; [`PgCluster::ca_cert`] is the CA's certificate).
@@ -732,10 +732,28 @@ fn postgres_os_user() -> Result<OsUser, String> {
     Ok(OsUser { uid: id("-u")?, gid: id("-g")? })
 }
 
-/// A new directory of our own under the system's temporary directory (mode 0700, owned by
-/// `owner` when given).
+/// Where the cluster lives: in memory (`/dev/shm`) when it has room, else the system's temporary
+/// directory. Every test clones a database of its own (some 8 MB of files each, 2 GB over a whole
+/// run): on a disk, each clone took ~180 ms instead of ~70 ms, and deleting the cluster at exit
+/// waited 11 s for the writeback of files nobody would read again. The data is thrown away
+/// either way (`fsync=off`).
+fn scratch_root() -> PathBuf {
+    const ROOM: u64 = 6 << 30;
+    let shm = Path::new("/dev/shm");
+    // SAFETY: statvfs(3) writes only into the zeroed struct we pass; the path is NUL-terminated.
+    let free = unsafe {
+        let mut st: libc::statvfs = std::mem::zeroed();
+        (libc::statvfs(c"/dev/shm".as_ptr(), &mut st) == 0).then(|| st.f_bavail as u64 * st.f_frsize as u64)
+    };
+    match free {
+        Some(bytes) if bytes >= ROOM && shm.is_dir() => shm.to_path_buf(),
+        _ => std::env::temp_dir(),
+    }
+}
+
+/// A new directory of our own under [`scratch_root`] (mode 0700, owned by `owner` when given).
 fn make_base_dir(owner: Option<OsUser>) -> Result<PathBuf, String> {
-    let tmp = std::env::temp_dir();
+    let tmp = scratch_root();
     for n in 0..1000 {
         let dir = tmp.join(format!("provisiond-pg-{}-{n}", std::process::id()));
         match fs::DirBuilder::new().mode(0o700).create(&dir) {
