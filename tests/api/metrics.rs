@@ -11,12 +11,10 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-const PROMETHEUS_CLIENT: &str = "prometheus-client==0.21.1";
-
 /// The exposition text parsed by prometheus_client: family name → {type, samples}.
 fn parse(text: &str) -> Value {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/metrics");
-    let python = install::venv(&dir, &[PROMETHEUS_CLIENT]).join("python");
+    let python = install::venv(&dir).join("python");
     let out =
         binary::run(Command::new(&python).arg(dir.join("parse.py")), Some(text), Duration::from_secs(60));
     assert!(

@@ -8,8 +8,6 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-const SCHEMATHESIS: &str = "schemathesis==4.32.5";
-
 #[tokio::test]
 async fn openapi_document_covers_every_api_route() {
     let app = spawn().await;
@@ -117,7 +115,7 @@ engine_tests! {
     async fn schemathesis_finds_nothing() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/schemathesis");
         // Both engines' runs start together: one installs, the other waits for it.
-        let st = install::venv(&dir, &[SCHEMATHESIS]).join("schemathesis");
+        let st = install::venv(&dir).join("schemathesis");
         // Provisioning is rate-limited per key; the fuzzer provisions hundreds of times with one.
         // Webhook URLs it makes up are taken without resolving them (no DNS waits).
         let app = spawn_with(|s| {
@@ -134,6 +132,13 @@ engine_tests! {
         // links) could revoke the fuzzer's own key and lock it out of everything after; those two
         // operations get a second run of their own, without the stateful phase.
         let key_by_id = ["/v1/keys/{id}", "/v1/keys/{id}/rotate"];
+        // The same seed on both engines generated the same inputs twice. Each engine fuzzes with a
+        // seed of its own and half the examples: between them, the 50 distinct inputs per operation
+        // one engine had, in half the time. The coverage phase (boundary values) runs whole on both.
+        let seed = match engine() {
+            Engine::Sqlite => "42",
+            Engine::Postgres => "4242",
+        };
         let run = move |scope: Vec<&'static str>, auth: String| {
             let (st, dir, url) = (st.clone(), dir.clone(), url.clone());
             async move {
@@ -143,7 +148,7 @@ engine_tests! {
                             .current_dir(&dir)
                             .args(["--config-file", "schemathesis.toml", "run", &url, "-H", &auth])
                             .args(scope)
-                            .args(["--max-examples", "50", "--seed", "42"])
+                            .args(["--max-examples", "25", "--seed", seed])
                             .env("NO_COLOR", "1"),
                         None,
                         Duration::from_secs(1200),

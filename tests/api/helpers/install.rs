@@ -53,10 +53,12 @@ pub fn npm(dir: &Path) -> PathBuf {
     modules
 }
 
-/// A venv at `dir/.venv` holding exactly `requirements` (pinned, `name==version`), installed once;
-/// returns its `bin` directory. Panics (saying what to install) when python3 or its venv module
-/// is missing or pip fails.
-pub fn venv(dir: &Path, requirements: &[&str]) -> PathBuf {
+/// A venv at `dir/.venv` holding exactly what `dir/requirements.txt` pins (`name==version`, one
+/// a line), installed once; returns its `bin` directory. Panics (saying what to install) when
+/// python3 or its venv module is missing or pip fails.
+pub fn venv(dir: &Path) -> PathBuf {
+    let requirements = requirements(dir);
+    let requirements: Vec<&str> = requirements.iter().map(String::as_str).collect();
     let venv = dir.join(".venv");
     let python = Command::new("python3").arg("--version").output().unwrap_or_else(|e| {
         panic!("python3 is needed for this test (Debian: apt-get install python3-venv): {e}")
@@ -74,7 +76,7 @@ pub fn venv(dir: &Path, requirements: &[&str]) -> PathBuf {
         );
         let out = Command::new(venv.join("bin/pip"))
             .args(["install", "-q", "--disable-pip-version-check", "--no-input"])
-            .args(requirements)
+            .args(&requirements)
             .output()
             .unwrap();
         assert!(
@@ -85,6 +87,70 @@ pub fn venv(dir: &Path, requirements: &[&str]) -> PathBuf {
         );
     });
     venv.join("bin")
+}
+
+/// `dir/requirements.txt`'s pins, comments left out; each must name its version.
+fn requirements(dir: &Path) -> Vec<String> {
+    let path = dir.join("requirements.txt");
+    let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    let pins: Vec<String> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_string)
+        .collect();
+    assert!(
+        pins.iter().all(|p| p.contains("==")),
+        "every requirement in {} pinned: {pins:?}",
+        path.display()
+    );
+    pins
+}
+
+/// The suite's npm directories and venvs, in the order the tests (run in name order) reach them.
+const NPM_DIRS: [&str; 3] = ["tests/e2e", "tests/webhooks", "tests/sdk"];
+const VENV_DIRS: [&str; 3] = ["tests/metrics", "tests/schemathesis", "tests/scim"];
+
+/// When the whole suite runs, installs everything it will need on a thread of its own, started by
+/// the first server a test spawns. An install is mostly waiting for the registry and the disk; a
+/// test that needs one waited for it holding one of the two test threads (both, when each engine's
+/// copy of a test starts at once and one waits for the other's install): about a minute of a fresh
+/// clone's first run. Each install still goes through [`once`], so a test that gets there first
+/// installs under the same lock and the thread finds it done. A run of chosen tests (a name filter
+/// on the command line) installs only what those tests ask for.
+pub fn warm_up() {
+    static STARTED: std::sync::Once = std::sync::Once::new();
+    STARTED.call_once(|| {
+        if !whole_suite() {
+            return;
+        }
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let _ = std::thread::Builder::new().name("install-warm-up".into()).spawn(move || {
+            // A failed install panics here only for this thread; the test that needs it runs it
+            // again under the lock and fails with the message.
+            for dir in NPM_DIRS {
+                let _ = std::panic::catch_unwind(|| npm(&root.join(dir)));
+            }
+            for dir in VENV_DIRS {
+                let _ = std::panic::catch_unwind(|| venv(&root.join(dir)));
+            }
+        });
+    });
+}
+
+/// No test name filter among the arguments (libtest's options that take a value are skipped).
+fn whole_suite() -> bool {
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--test-threads" | "--skip" | "--format" | "--color" | "--logfile" | "--shuffle-seed" | "-Z" => {
+                args.next();
+            }
+            a if a.starts_with('-') => {}
+            _ => return false,
+        }
+    }
+    true
 }
 
 /// Runs `install` under `dir`'s lock unless `stamp_path` already says `stamp`; then writes it.

@@ -140,6 +140,7 @@ pub async fn spawn_public() -> TestApp {
 }
 
 async fn spawn_inner(tweak: impl FnOnce(&mut Settings), public: bool) -> TestApp {
+    install::warm_up();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let public_url = public.then(|| format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port()));
     spawn_on(listener, tweak, public_url, Clock::default()).await
