@@ -1,8 +1,8 @@
 //! A throwaway PostgreSQL server for the integration tests.
 //!
 //! One cluster per test binary (process), started on first use of [`cluster()`] in a fresh
-//! temporary directory (in `/dev/shm` when it has 6 GiB free: see [`scratch_root`]): `initdb` (trust authentication, superuser `postgres`, UTF8, locale C),
-//! then `postgres` itself, listening on a Unix socket in that directory and on 127.0.0.1 at a
+//! temporary directory (in `/dev/shm` when it has 6 GiB free: see [`scratch_root`]): `initdb`
+//! (trust authentication, superuser `postgres`, UTF8, locale C), then `postgres` itself, listening on a Unix socket in that directory and on 127.0.0.1 at a
 //! free TCP port with TLS (a throwaway CA made with the `openssl` command line signs a server
 //! certificate for `localhost` and 127.0.0.1; [`PgCluster::ca_cert`] is the CA's certificate).
 //! Durability is switched off (`fsync=off` ...): the data is thrown away.
@@ -28,7 +28,8 @@
 //!   change, which is also why `runuser`, which forks, or `setpriv`, which changes the user after
 //!   our hook ran, would not do: the postmaster is the direct child of the test process). The
 //!   server's own backends exit by themselves when the postmaster is gone. The temporary
-//!   directory is left behind in that case.
+//!   directory is left behind in that case (a run stopped with Ctrl-C, say) and removed by the
+//!   next run's start ([`remove_stale`]): in `/dev/shm` it would hold memory until a reboot.
 #![allow(dead_code)]
 
 use std::fs;
@@ -751,9 +752,30 @@ fn scratch_root() -> PathBuf {
     }
 }
 
+/// Removes the directories `provisiond-pg-<pid>-<n>` under `root` whose process is gone: a run
+/// killed before its `atexit` handler (Ctrl-C, a crash) leaves its cluster behind.
+fn remove_stale(root: &Path) {
+    for entry in fs::read_dir(root).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name.strip_prefix("provisiond-pg-").and_then(|r| r.split('-').next()) else {
+            continue;
+        };
+        let Ok(pid) = pid.parse::<libc::pid_t>() else { continue };
+        // SAFETY: kill(2) with signal 0 only asks whether the process exists; no memory is passed.
+        let gone = unsafe { libc::kill(pid, 0) } != 0
+            && io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+        if gone {
+            let _ = fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 /// A new directory of our own under [`scratch_root`] (mode 0700, owned by `owner` when given).
 fn make_base_dir(owner: Option<OsUser>) -> Result<PathBuf, String> {
     let tmp = scratch_root();
+    // Both places: a run before this one may have had the other.
+    remove_stale(Path::new("/dev/shm"));
+    remove_stale(&std::env::temp_dir());
     for n in 0..1000 {
         let dir = tmp.join(format!("provisiond-pg-{}-{n}", std::process::id()));
         match fs::DirBuilder::new().mode(0o700).create(&dir) {
